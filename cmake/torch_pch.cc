@@ -1,0 +1,2 @@
+// Anchor translation unit for the precompiled torch header (see VmleCompiler.cmake).
+#include <torch/torch.h>

@@ -1,0 +1,121 @@
+#include "common/server/server.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/logging/logging.h"
+#include "common/status/status_macros.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+
+namespace vmle {
+namespace {
+
+absl::StatusOr<std::string> ReadFile(const std::string& path, const char* flag) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": cannot read '", path, "'"));
+  }
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const TlsOptions& tls) {
+  if (!tls.enabled()) return grpc::InsecureServerCredentials();
+  if (tls.cert_file.empty() || tls.key_file.empty()) {
+    return absl::InvalidArgumentError("--tls_cert and --tls_key must be given together");
+  }
+  grpc::SslServerCredentialsOptions ssl;
+  ASSIGN_OR_RETURN(std::string cert, ReadFile(tls.cert_file, "--tls_cert"));
+  ASSIGN_OR_RETURN(std::string key, ReadFile(tls.key_file, "--tls_key"));
+  ssl.pem_key_cert_pairs.push_back({std::move(key), std::move(cert)});
+  if (!tls.client_ca_file.empty()) {
+    ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadFile(tls.client_ca_file, "--tls_client_ca"));
+    ssl.client_certificate_request =
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
+absl::Status WriteReadyFile(const ServerOptions& options, int port, int metrics_port) {
+  const std::string tmp = options.ready_file + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << "{\"service\":\"" << options.service_name << "\",\"grpc_port\":" << port
+        << ",\"metrics_port\":" << metrics_port << ",\"pid\":" << ::getpid() << "}\n";
+    if (!out) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--ready_file: cannot write '", options.ready_file, "'"));
+    }
+  }
+  if (std::rename(tmp.c_str(), options.ready_file.c_str()) != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--ready_file: cannot rename into '", options.ready_file, "'"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ServiceHost>> ServiceHost::Start(
+    const ServerOptions& options, const std::vector<grpc::Service*>& services,
+    MetricsServer* metrics) {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  ASSIGN_OR_RETURN(auto credentials, Credentials(options.tls));
+
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(options.listen, credentials, &port);
+  builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  // A second process on a busy port must fail, not silently share it.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  for (grpc::Service* service : services) builder.RegisterService(service);
+  if (metrics != nullptr) {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> f;
+    f.push_back(MakeGrpcMetricsInterceptorFactory(metrics->registry()));
+    builder.experimental().SetInterceptorCreators(std::move(f));
+  }
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "--listen: cannot serve gRPC on '", options.listen,
+        "' (is the port in use or the address wrong? use HOST:PORT, port 0 for any)"));
+  }
+  server->GetHealthCheckService()->SetServingStatus(true);
+  std::unique_ptr<ServiceHost> host(new ServiceHost(options, std::move(server), port));
+  const int metrics_port = metrics != nullptr ? metrics->port() : 0;
+  if (!options.ready_file.empty()) {
+    RETURN_IF_ERROR(WriteReadyFile(options, port, metrics_port));
+  }
+  log::Info("serving", {{"grpc_port", std::to_string(port)},
+                        {"metrics_port", std::to_string(metrics_port)},
+                        {"tls", options.tls.enabled() ? "on" : "off"}});
+  return host;
+}
+
+ServiceHost::ServiceHost(ServerOptions options, std::unique_ptr<grpc::Server> server, int port)
+    : options_(std::move(options)), server_(std::move(server)), port_(port) {}
+
+ServiceHost::~ServiceHost() { Shutdown(); }
+
+void ServiceHost::Shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  log::Info("shutting down", {{"grace_seconds", std::to_string(options_.shutdown_grace.count())}});
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  server_->Shutdown(std::chrono::system_clock::now() + options_.shutdown_grace);
+  server_->Wait();
+  if (!options_.ready_file.empty()) std::remove(options_.ready_file.c_str());
+  log::Info("stopped");
+}
+
+}  // namespace vmle

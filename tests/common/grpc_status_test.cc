@@ -1,0 +1,42 @@
+#include "common/status/grpc_status.h"
+
+#include <gtest/gtest.h>
+
+namespace vmle {
+namespace {
+
+TEST(GrpcStatusTest, EveryCanonicalCodeAndMessageRoundTrips) {
+  for (int code = 1; code <= 16; ++code) {
+    const absl::Status original(static_cast<absl::StatusCode>(code),
+                                "field 'budget.max_trials': must be > 0 \xc3\xa9");
+    const grpc::Status wire = ToGrpcStatus(original);
+    EXPECT_EQ(static_cast<int>(wire.error_code()), code);
+    EXPECT_EQ(wire.error_message(), original.message());
+    EXPECT_EQ(FromGrpcStatus(wire), original);
+  }
+}
+
+TEST(GrpcStatusTest, GrpcToAbslKeepsCodeAndMessage) {
+  const grpc::Status wire(grpc::StatusCode::RESOURCE_EXHAUSTED, "too many studies");
+  const absl::Status status = FromGrpcStatus(wire);
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(status.message(), "too many studies");
+  const grpc::Status back = ToGrpcStatus(status);
+  EXPECT_EQ(back.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(back.error_message(), "too many studies");
+}
+
+TEST(GrpcStatusTest, OkStaysOkWithoutMessage) {
+  EXPECT_TRUE(ToGrpcStatus(absl::OkStatus()).ok());
+  EXPECT_TRUE(FromGrpcStatus(grpc::Status::OK).ok());
+}
+
+TEST(GrpcStatusTest, NonCanonicalCodeBecomesUnknownKeepingMessage) {
+  const absl::Status odd(static_cast<absl::StatusCode>(42), "strange");
+  const grpc::Status wire = ToGrpcStatus(odd);
+  EXPECT_EQ(wire.error_code(), grpc::StatusCode::UNKNOWN);
+  EXPECT_EQ(wire.error_message(), "strange");
+}
+
+}  // namespace
+}  // namespace vmle
