@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""bench/trainer: vmle-train against its PyTorch twin on one dataset, side by side.
+
+Runs both with the same configuration and thread count, one after the other (never
+concurrently), and prints a table: seconds per training epoch, seconds per full
+validation evaluation, the test evaluation, peak memory, final validation and test
+metrics, and the ratios. Also measures the machine's matmul peak and the achieved
+GFLOP/s of vmle-train's training step.
+
+  bench/trainer/run.py [--data ../shared/data/Beauty.txt] [--threads 1] [--epochs 20]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def run_json(cmd, env):
+    print('$ ' + ' '.join(cmd), file=sys.stderr, flush=True)
+    out = subprocess.run(cmd, stdout=subprocess.PIPE, env=env, check=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def matmul_peak(threads):
+    import torch
+    torch.set_num_threads(threads)
+    a, b = torch.randn(2048, 1024), torch.randn(1024, 2048)
+    for _ in range(3):
+        a @ b
+    n, t = 10, time.perf_counter()
+    for _ in range(n):
+        a @ b
+    return 2 * 2048 * 1024 * 2048 * n / (time.perf_counter() - t) / 1e9
+
+
+def train_flops_per_epoch(r, hidden, negatives, blocks):
+    """Forward+backward FLOPs of one epoch from the work vmle-train counted."""
+    d = hidden
+    per_token = blocks * 2 * (3 * d * d + d * d + 2 * d * d)   # qkv, out, ffn
+    attention = blocks * 2 * 2 * r['attention_pairs_per_epoch'] * d
+    loss = 2 * r['targets_per_epoch'] * (negatives + 1) * d
+    return 3 * (per_token * r['tokens_per_epoch'] + attention + loss)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--data', default=os.path.join(ROOT, '..', 'shared', 'data', 'Beauty.txt'))
+    p.add_argument('--threads', type=int, default=1)
+    p.add_argument('--epochs', type=int, default=20, help='max epochs for both (patience 3)')
+    p.add_argument('--build', default=os.path.join(ROOT, 'build'))
+    args = p.parse_args()
+
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+    ours = run_json([os.path.join(args.build, 'services/trainer/vmle-train'), '--data', args.data,
+                     '--threads', str(args.threads), '--set', f'max_epochs={args.epochs}', '--json'], env)
+    twin_cmd = ['/usr/bin/python3', os.path.join(ROOT, 'bench/trainer/twin.py'), '--data', args.data,
+                '--threads', str(args.threads), '--max-epochs', str(args.epochs)]
+    twin = run_json(twin_cmd, env)
+    peak = matmul_peak(args.threads)
+    cfg = ours['config']
+    flops = train_flops_per_epoch(ours, int(cfg['hidden_dim']), int(cfg['num_negatives']),
+                                  int(cfg['num_blocks']))
+    achieved = flops / ours['seconds_per_epoch'] / 1e9
+
+    rows = [
+        ('seconds / training epoch', ours['seconds_per_epoch'], twin['seconds_per_epoch']),
+        ('seconds / full validation eval', ours['seconds_per_eval'], twin['seconds_per_eval']),
+        ('seconds / full test eval', ours['test_eval_seconds'], twin['test_eval_seconds']),
+        ('peak RSS (MiB)', ours['peak_rss_mib'], twin['peak_rss_mib']),
+        ('epochs run (best)', f"{len(ours['epochs'])} ({ours['best_epoch']})",
+         f"{len(twin['epochs'])} ({twin['best_epoch']})"),
+    ]
+    for split in ('validation', 'test'):
+        for m in ('recall@10', 'ndcg@10', 'recall@20', 'ndcg@20', 'mrr'):
+            rows.append((f'{split} {m}', ours[split][m], twin[split][m]))
+    print(f"\nbench/trainer on {os.path.basename(args.data)}, {args.threads} thread(s), "
+          f"reference SASRec configuration, up to {args.epochs} epochs")
+    print(f"| {'measure':<32} | {'vmle-train':>12} | {'PyTorch twin':>12} | {'twin / ours':>11} |")
+    print(f"|{'-' * 34}|{'-' * 14}|{'-' * 14}|{'-' * 13}|")
+    for name, a, b in rows:
+        if isinstance(a, str):
+            print(f"| {name:<32} | {a:>12} | {b:>12} | {'':>11} |")
+            continue
+        ratio = b / a if a else float('nan')
+        fmt = '.4f' if a < 1 else '.2f'
+        print(f"| {name:<32} | {a:>12{fmt}} | {b:>12{fmt}} | {ratio:>10.2f}x |")
+    print(f"\nmatmul peak ({args.threads} thread(s)): {peak:.1f} GFLOP/s; vmle-train training step: "
+          f"{achieved:.1f} GFLOP/s ({100 * achieved / peak:.0f}% of peak; {flops / 1e9:.1f} GFLOP/epoch "
+          f"on {ours['tokens_per_epoch']:.0f} tokens, {ours['targets_per_epoch']:.0f} targets)")
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,121 @@
+#include "services/trainer/eval/evaluator.h"
+
+#include <algorithm>
+#include <limits>
+#include <numeric>
+
+namespace vmle::trainer {
+
+Evaluator::Evaluator(const Dataset& dataset, EvalSplit split, int64_t max_len,
+                     int64_t batch_size) {
+  std::vector<EvalCase> cases = MakeEvalCases(dataset, split);
+  num_cases_ = static_cast<int64_t>(cases.size());
+  auto model_length = [max_len](const EvalCase& c) { return std::min(c.history_length, max_len); };
+  std::stable_sort(cases.begin(), cases.end(), [&](const EvalCase& a, const EvalCase& b) {
+    return model_length(a) < model_length(b);
+  });
+  for (size_t start = 0; start < cases.size(); start += batch_size) {
+    const size_t end = std::min(cases.size(), start + static_cast<size_t>(batch_size));
+    const int64_t rows = static_cast<int64_t>(end - start);
+    const int64_t length = model_length(cases[end - 1]);
+    std::vector<int64_t> inputs(rows * length, 0);
+    std::vector<int64_t> targets(rows);
+    std::vector<int64_t> mask_rows;
+    std::vector<int64_t> mask_cols;
+    for (int64_t r = 0; r < rows; ++r) {
+      const EvalCase& c = cases[start + r];
+      const auto& seq = dataset.sequences[c.user_id - 1];
+      const int64_t n = model_length(c);
+      for (int64_t j = 0; j < n; ++j) {
+        inputs[r * length + (length - n) + j] = seq[c.history_length - n + j];
+      }
+      targets[r] = c.target;
+      // Each history item once, the target never (its score is what is ranked).
+      std::vector<int32_t> history(seq.begin(), seq.begin() + c.history_length);
+      std::sort(history.begin(), history.end());
+      history.erase(std::unique(history.begin(), history.end()), history.end());
+      for (int32_t item : history) {
+        if (item == c.target) continue;
+        mask_rows.push_back(r);
+        mask_cols.push_back(item);
+      }
+    }
+    Batch batch;
+    batch.inputs = torch::tensor(inputs, torch::kLong).view({rows, length});
+    batch.targets = torch::tensor(targets, torch::kLong).view({rows, 1});
+    batch.mask_rows = torch::tensor(mask_rows, torch::kLong);
+    batch.mask_cols = torch::tensor(mask_cols, torch::kLong);
+    batches_.push_back(std::move(batch));
+  }
+}
+
+namespace {
+
+// CPU path: one pass over each score row counting items above the target, minus
+// the masked history items above it; no masked copy of the scores is written.
+// Requires each (row, item) at most once in the mask and never the row's target.
+torch::Tensor RankTargetsCpu(const torch::Tensor& scores, const torch::Tensor& targets,
+                             const torch::Tensor& mask_rows, const torch::Tensor& mask_cols) {
+  const auto s = scores.contiguous();
+  const int64_t rows = s.size(0);
+  const int64_t cols = s.size(1);
+  const float* data = s.data_ptr<float>();
+  const int64_t* target = targets.contiguous().data_ptr<int64_t>();
+  auto ranks = torch::zeros({rows}, torch::kLong);
+  int64_t* out = ranks.data_ptr<int64_t>();
+  at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const float* row = data + r * cols;
+      const float t = row[target[r]];
+      int64_t above = 0;
+      for (int64_t j = 1; j < cols; ++j) above += row[j] > t;
+      out[r] = above;
+    }
+  });
+  const int64_t* mr = mask_rows.data_ptr<int64_t>();
+  const int64_t* mc = mask_cols.data_ptr<int64_t>();
+  for (int64_t i = 0; i < mask_rows.numel(); ++i) {
+    const float* row = data + mr[i] * cols;
+    out[mr[i]] -= row[mc[i]] > row[target[mr[i]]];
+  }
+  return ranks;
+}
+
+}  // namespace
+
+torch::Tensor RankTargets(torch::Tensor& scores, const torch::Tensor& targets,
+                          const torch::Tensor& mask_rows, const torch::Tensor& mask_cols) {
+  if (scores.device().is_cpu() && scores.scalar_type() == torch::kFloat) {
+    return RankTargetsCpu(scores, targets, mask_rows, mask_cols);
+  }
+  const auto target_scores = scores.gather(1, targets);
+  const auto minus_inf =
+      torch::full({}, -std::numeric_limits<float>::infinity(), scores.options());
+  if (mask_rows.numel() > 0) scores.index_put_({mask_rows, mask_cols}, minus_inf);
+  scores.select(1, 0).fill_(-std::numeric_limits<float>::infinity());
+  return scores.gt(target_scores).sum(1);
+}
+
+RankingMetrics Evaluator::Evaluate(SequentialRecommender& model, const torch::Device& device) {
+  torch::NoGradGuard no_grad;
+  const bool was_training = model.is_training();
+  model.eval();
+  MetricAccumulator metrics;
+  const torch::Tensor items = model.OutputEmbeddings();
+  const double scale = model.LogitScale();
+  for (const Batch& batch : batches_) {
+    const auto inputs = batch.inputs.to(device);
+    const auto states = model.UserStates(inputs).select(1, inputs.size(1) - 1);
+    auto scores = torch::matmul(states, items.t());
+    if (scale != 1.0) scores.mul_(scale);
+    const auto ranks = RankTargets(scores, batch.targets.to(device), batch.mask_rows.to(device),
+                                   batch.mask_cols.to(device))
+                           .to(torch::kCPU);
+    const auto* r = ranks.data_ptr<int64_t>();
+    for (int64_t i = 0; i < ranks.size(0); ++i) metrics.Add(r[i]);
+  }
+  model.train(was_training);
+  return metrics.Finish();
+}
+
+}  // namespace vmle::trainer

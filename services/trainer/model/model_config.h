@@ -1,0 +1,41 @@
+// Architecture hyperparameters shared by the backbones.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace vmle::trainer {
+
+enum class PositionKind { kAbsolute, kRope, kNone };
+enum class FeedForwardKind { kGelu, kSwiglu };
+enum class PoolingKind { kLast, kMean, kLastKMean };
+
+struct ModelConfig {
+  // Items are 1..num_items; 0 is padding. Set from the dataset.
+  int64_t num_items = 0;
+  int64_t hidden_dim = 128;
+  int64_t num_blocks = 1;
+  int64_t num_heads = 1;
+  // Dropout on embeddings, residual branches and feed-forward activations.
+  double dropout = 0.2;
+  // Dropout on attention weights.
+  double attn_dropout = 0.2;
+  // Longest history the model reads (the most recent items).
+  int64_t max_len = 50;
+  // Pre-LayerNorm (x + f(LN(x))) or post-LayerNorm (LN(x + f(x)), the original
+  // Transformer's, and on Beauty the better of the two at the reference settings).
+  bool pre_norm = false;
+  FeedForwardKind feed_forward = FeedForwardKind::kGelu;
+  // Hidden size of the feed-forward layer as a multiple of hidden_dim (4, as in the
+  // Transformer; 1 in the original SASRec).
+  int64_t ffn_multiplier = 4;
+  PositionKind positions = PositionKind::kAbsolute;
+  // Score items with the input embedding table (tied) or a separate one.
+  bool tie_embeddings = true;
+  // How the user state at a position is formed from the hidden states up to it.
+  PoolingKind pooling = PoolingKind::kLast;
+  // For kLastKMean: how many most recent positions are averaged.
+  int64_t pooling_k = 3;
+};
+
+}  // namespace vmle::trainer

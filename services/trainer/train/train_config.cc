@@ -1,0 +1,277 @@
+#include "services/trainer/train/train_config.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <functional>
+#include <sstream>
+
+namespace vmle::trainer {
+namespace {
+
+Status Invalid(const std::string& name, const std::string& what) {
+  return InvalidArgumentError("parameter '" + name + "': " + what);
+}
+
+StatusOr<int64_t> ParseInt(const std::string& name, const std::string& text) {
+  int64_t v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    return Invalid(name, "expected an integer, got \"" + text + "\"");
+  }
+  return v;
+}
+
+StatusOr<double> ParseDouble(const std::string& name, const std::string& text) {
+  try {
+    size_t used = 0;
+    const double v = std::stod(text, &used);
+    if (used != text.size() || !std::isfinite(v)) throw std::invalid_argument(text);
+    return v;
+  } catch (const std::exception&) {
+    return Invalid(name, "expected a number, got \"" + text + "\"");
+  }
+}
+
+StatusOr<bool> ParseBool(const std::string& name, const std::string& text) {
+  if (text == "true" || text == "1") return true;
+  if (text == "false" || text == "0") return false;
+  return Invalid(name, "expected true or false, got \"" + text + "\"");
+}
+
+template <typename E>
+StatusOr<E> ParseEnum(const std::string& name, const std::string& text,
+                      const std::vector<std::pair<std::string, E>>& choices) {
+  std::string names;
+  for (const auto& [label, value] : choices) {
+    if (label == text) return value;
+    names += (names.empty() ? "" : ", ") + label;
+  }
+  return Invalid(name, "expected one of " + names + ", got \"" + text + "\"");
+}
+
+template <typename E>
+std::string EnumName(E value, const std::vector<std::pair<std::string, E>>& choices) {
+  for (const auto& [label, v] : choices) {
+    if (v == value) return label;
+  }
+  return "?";
+}
+
+const std::vector<std::pair<std::string, Backbone>> kBackbones = {{"sasrec", Backbone::kSASRec}};
+const std::vector<std::pair<std::string, LossKind>> kLosses = {
+    {"sampled_softmax", LossKind::kSampledSoftmax},
+    {"full_softmax", LossKind::kFullSoftmax},
+    {"bce", LossKind::kBce}};
+const std::vector<std::pair<std::string, TrainTargets>> kTargets = {
+    {"all_positions", TrainTargets::kAllPositions}, {"last_position", TrainTargets::kLastPosition}};
+const std::vector<std::pair<std::string, OptimizerKind>> kOptimizers = {
+    {"adam", OptimizerKind::kAdam}, {"adamw", OptimizerKind::kAdamW}};
+const std::vector<std::pair<std::string, PositionKind>> kPositions = {
+    {"absolute", PositionKind::kAbsolute}, {"rope", PositionKind::kRope}, {"none", PositionKind::kNone}};
+const std::vector<std::pair<std::string, FeedForwardKind>> kFeedForwards = {
+    {"gelu", FeedForwardKind::kGelu}, {"swiglu", FeedForwardKind::kSwiglu}};
+const std::vector<std::pair<std::string, PoolingKind>> kPoolings = {
+    {"last", PoolingKind::kLast}, {"mean", PoolingKind::kMean}, {"last_k_mean", PoolingKind::kLastKMean}};
+
+// One settable parameter: how to parse a value into the config and how to print it.
+struct Param {
+  std::function<Status(TrainConfig&, const std::string& name, const std::string& value)> set;
+  std::function<std::string(const TrainConfig&)> get;
+};
+
+template <typename T>
+std::string ToText(const T& v) {
+  std::ostringstream out;
+  out << v;
+  return out.str();
+}
+
+template <typename Field>
+Param IntParam(Field field) {
+  return {[field](TrainConfig& c, const std::string& n, const std::string& v) -> Status {
+            TRAINER_ASSIGN_OR_RETURN(c.*field, ParseInt(n, v));
+            return OkStatus();
+          },
+          [field](const TrainConfig& c) { return ToText(c.*field); }};
+}
+
+template <typename Field>
+Param DoubleParam(Field field) {
+  return {[field](TrainConfig& c, const std::string& n, const std::string& v) -> Status {
+            TRAINER_ASSIGN_OR_RETURN(c.*field, ParseDouble(n, v));
+            return OkStatus();
+          },
+          [field](const TrainConfig& c) { return ToText(c.*field); }};
+}
+
+template <typename Field>
+Param ModelIntParam(Field field) {
+  return {[field](TrainConfig& c, const std::string& n, const std::string& v) -> Status {
+            TRAINER_ASSIGN_OR_RETURN(c.model.*field, ParseInt(n, v));
+            return OkStatus();
+          },
+          [field](const TrainConfig& c) { return ToText(c.model.*field); }};
+}
+
+template <typename Field>
+Param ModelDoubleParam(Field field) {
+  return {[field](TrainConfig& c, const std::string& n, const std::string& v) -> Status {
+            TRAINER_ASSIGN_OR_RETURN(c.model.*field, ParseDouble(n, v));
+            return OkStatus();
+          },
+          [field](const TrainConfig& c) { return ToText(c.model.*field); }};
+}
+
+template <typename Field>
+Param ModelBoolParam(Field field) {
+  return {[field](TrainConfig& c, const std::string& n, const std::string& v) -> Status {
+            TRAINER_ASSIGN_OR_RETURN(c.model.*field, ParseBool(n, v));
+            return OkStatus();
+          },
+          [field](const TrainConfig& c) { return std::string(c.model.*field ? "true" : "false"); }};
+}
+
+template <typename E, typename Getter>
+Param EnumParam(const std::vector<std::pair<std::string, E>>* choices, Getter ref) {
+  return {[choices, ref](TrainConfig& c, const std::string& n, const std::string& v) -> Status {
+            TRAINER_ASSIGN_OR_RETURN(ref(c), ParseEnum<E>(n, v, *choices));
+            return OkStatus();
+          },
+          [choices, ref](const TrainConfig& c) {
+            return EnumName<E>(ref(const_cast<TrainConfig&>(c)), *choices);
+          }};
+}
+
+const std::map<std::string, Param>& Params() {
+  static const auto* params = new std::map<std::string, Param>{
+      {"backbone", EnumParam(&kBackbones, [](TrainConfig& c) -> Backbone& { return c.backbone; })},
+      {"hidden_dim", ModelIntParam(&ModelConfig::hidden_dim)},
+      {"num_blocks", ModelIntParam(&ModelConfig::num_blocks)},
+      {"num_heads", ModelIntParam(&ModelConfig::num_heads)},
+      {"dropout", ModelDoubleParam(&ModelConfig::dropout)},
+      {"attn_dropout", ModelDoubleParam(&ModelConfig::attn_dropout)},
+      {"max_len", ModelIntParam(&ModelConfig::max_len)},
+      {"pre_norm", ModelBoolParam(&ModelConfig::pre_norm)},
+      {"feed_forward", EnumParam(&kFeedForwards, [](TrainConfig& c) -> FeedForwardKind& { return c.model.feed_forward; })},
+      {"ffn_multiplier", ModelIntParam(&ModelConfig::ffn_multiplier)},
+      {"positions", EnumParam(&kPositions, [](TrainConfig& c) -> PositionKind& { return c.model.positions; })},
+      {"tie_embeddings", ModelBoolParam(&ModelConfig::tie_embeddings)},
+      {"pooling", EnumParam(&kPoolings, [](TrainConfig& c) -> PoolingKind& { return c.model.pooling; })},
+      {"pooling_k", ModelIntParam(&ModelConfig::pooling_k)},
+      {"loss", EnumParam(&kLosses, [](TrainConfig& c) -> LossKind& { return c.loss; })},
+      {"num_negatives", IntParam(&TrainConfig::num_negatives)},
+      {"train_targets", EnumParam(&kTargets, [](TrainConfig& c) -> TrainTargets& { return c.train_targets; })},
+      {"optimizer", EnumParam(&kOptimizers, [](TrainConfig& c) -> OptimizerKind& { return c.optimizer; })},
+      {"lr", DoubleParam(&TrainConfig::lr)},
+      {"weight_decay", DoubleParam(&TrainConfig::weight_decay)},
+      {"adam_beta1", DoubleParam(&TrainConfig::adam_beta1)},
+      {"adam_beta2", DoubleParam(&TrainConfig::adam_beta2)},
+      {"grad_clip", DoubleParam(&TrainConfig::grad_clip)},
+      {"batch_size", IntParam(&TrainConfig::batch_size)},
+      {"max_epochs", IntParam(&TrainConfig::max_epochs)},
+      {"early_stop_patience", IntParam(&TrainConfig::early_stop_patience)},
+      {"eval_batch_size", IntParam(&TrainConfig::eval_batch_size)},
+      {"threads", IntParam(&TrainConfig::threads)},
+      {"select_metric",
+       {[](TrainConfig& c, const std::string&, const std::string& v) {
+          c.select_metric = v;
+          return OkStatus();
+        },
+        [](const TrainConfig& c) { return c.select_metric; }}},
+      {"device",
+       {[](TrainConfig& c, const std::string&, const std::string& v) {
+          c.device = v;
+          return OkStatus();
+        },
+        [](const TrainConfig& c) { return c.device; }}},
+      {"seed",
+       {[](TrainConfig& c, const std::string& n, const std::string& v) -> Status {
+          TRAINER_ASSIGN_OR_RETURN(int64_t s, ParseInt(n, v));
+          c.seed = static_cast<uint64_t>(s);
+          return OkStatus();
+        },
+        [](const TrainConfig& c) { return ToText(c.seed); }}},
+  };
+  return *params;
+}
+
+Status CheckRange(const std::string& name, double value, double lo, double hi) {
+  if (value < lo || value > hi) {
+    return Invalid(name, "must be in [" + ToText(lo) + ", " + ToText(hi) + "], got " + ToText(value));
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+const std::vector<std::string>& MetricNames() {
+  static const auto* names = new std::vector<std::string>{
+      "recall@5", "recall@10", "recall@20", "ndcg@5", "ndcg@10", "ndcg@20", "mrr"};
+  return *names;
+}
+
+Status ValidateTrainConfig(const TrainConfig& c) {
+  const ModelConfig& m = c.model;
+  TRAINER_RETURN_IF_ERROR(CheckRange("hidden_dim", m.hidden_dim, 4, 4096));
+  TRAINER_RETURN_IF_ERROR(CheckRange("num_blocks", m.num_blocks, 1, 24));
+  TRAINER_RETURN_IF_ERROR(CheckRange("num_heads", m.num_heads, 1, 64));
+  if (m.hidden_dim % m.num_heads != 0) {
+    return Invalid("num_heads", "must divide hidden_dim (" + ToText(m.hidden_dim) + "), got " +
+                                    ToText(m.num_heads));
+  }
+  if (m.positions == PositionKind::kRope && (m.hidden_dim / m.num_heads) % 2 != 0) {
+    return Invalid("positions", "rope needs an even head dimension (hidden_dim / num_heads)");
+  }
+  TRAINER_RETURN_IF_ERROR(CheckRange("dropout", m.dropout, 0, 0.95));
+  TRAINER_RETURN_IF_ERROR(CheckRange("attn_dropout", m.attn_dropout, 0, 0.95));
+  TRAINER_RETURN_IF_ERROR(CheckRange("max_len", m.max_len, 2, 4096));
+  TRAINER_RETURN_IF_ERROR(CheckRange("ffn_multiplier", m.ffn_multiplier, 1, 16));
+  TRAINER_RETURN_IF_ERROR(CheckRange("pooling_k", m.pooling_k, 1, 4096));
+  TRAINER_RETURN_IF_ERROR(CheckRange("num_negatives", c.num_negatives, 1, 1000000));
+  TRAINER_RETURN_IF_ERROR(CheckRange("lr", c.lr, 1e-7, 1.0));
+  if (c.lr <= 0) return Invalid("lr", "must be > 0");
+  TRAINER_RETURN_IF_ERROR(CheckRange("weight_decay", c.weight_decay, 0, 1));
+  TRAINER_RETURN_IF_ERROR(CheckRange("adam_beta1", c.adam_beta1, 0, 0.99999));
+  TRAINER_RETURN_IF_ERROR(CheckRange("adam_beta2", c.adam_beta2, 0, 0.99999999));
+  TRAINER_RETURN_IF_ERROR(CheckRange("grad_clip", c.grad_clip, 0, 1e6));
+  TRAINER_RETURN_IF_ERROR(CheckRange("batch_size", c.batch_size, 1, 65536));
+  TRAINER_RETURN_IF_ERROR(CheckRange("max_epochs", c.max_epochs, 1, 10000));
+  TRAINER_RETURN_IF_ERROR(CheckRange("early_stop_patience", c.early_stop_patience, 0, 10000));
+  TRAINER_RETURN_IF_ERROR(CheckRange("eval_batch_size", c.eval_batch_size, 1, 1 << 20));
+  TRAINER_RETURN_IF_ERROR(CheckRange("threads", c.threads, 0, 1024));
+  const auto& metrics = MetricNames();
+  if (std::find(metrics.begin(), metrics.end(), c.select_metric) == metrics.end()) {
+    return Invalid("select_metric", "expected one of recall@5, recall@10, recall@20, ndcg@5, "
+                                    "ndcg@10, ndcg@20, mrr, got \"" + c.select_metric + "\"");
+  }
+  if (c.device != "cpu" && c.device.rfind("cuda", 0) != 0) {
+    return Invalid("device", "expected cpu or cuda:N, got \"" + c.device + "\"");
+  }
+  return OkStatus();
+}
+
+StatusOr<TrainConfig> ApplySettings(
+    const TrainConfig& base, const std::vector<std::pair<std::string, std::string>>& settings) {
+  TrainConfig config = base;
+  const auto& params = Params();
+  for (const auto& [name, value] : settings) {
+    const auto it = params.find(name);
+    if (it == params.end()) {
+      std::string known;
+      for (const auto& [n, p] : params) known += (known.empty() ? "" : ", ") + n;
+      return InvalidArgumentError("unknown parameter '" + name + "'; known: " + known);
+    }
+    TRAINER_RETURN_IF_ERROR(it->second.set(config, name, value));
+  }
+  TRAINER_RETURN_IF_ERROR(ValidateTrainConfig(config));
+  return config;
+}
+
+std::map<std::string, std::string> DescribeConfig(const TrainConfig& config) {
+  std::map<std::string, std::string> out;
+  for (const auto& [name, param] : Params()) out[name] = param.get(config);
+  return out;
+}
+
+}  // namespace vmle::trainer

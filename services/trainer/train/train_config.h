@@ -1,0 +1,68 @@
+// Everything that defines one training run: the model architecture, the loss, the
+// optimiser, early stopping and where it runs. Parsed from `name=value` pairs (the
+// `--set` flags of vmle-train and the configurations of trials); every error names
+// the offending parameter.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "services/trainer/model/model_config.h"
+#include "services/trainer/util/status.h"
+
+namespace vmle::trainer {
+
+enum class Backbone { kSASRec };
+enum class LossKind { kSampledSoftmax, kFullSoftmax, kBce };
+enum class TrainTargets { kAllPositions, kLastPosition };
+enum class OptimizerKind { kAdam, kAdamW };
+
+struct TrainConfig {
+  Backbone backbone = Backbone::kSASRec;
+  ModelConfig model;
+  // Sampled softmax: the target against num_negatives uniform items shared by the
+  // batch (accidental hits masked). Full softmax: against every item. BCE: against
+  // one uniform negative per target.
+  LossKind loss = LossKind::kSampledSoftmax;
+  int64_t num_negatives = 500;
+  TrainTargets train_targets = TrainTargets::kAllPositions;
+  OptimizerKind optimizer = OptimizerKind::kAdam;
+  double lr = 3e-4;
+  double weight_decay = 1e-5;
+  double adam_beta1 = 0.9;
+  double adam_beta2 = 0.999;
+  // Global gradient-norm clip; 0 disables it.
+  double grad_clip = 5.0;
+  int64_t batch_size = 256;
+  int64_t max_epochs = 20;
+  // Epochs without improvement of the selection metric before stopping; 0 never stops.
+  int64_t early_stop_patience = 3;
+  // Validation metric that selects the epoch: recall@{5,10,20}, ndcg@{5,10,20}, mrr.
+  std::string select_metric = "recall@10";
+  int64_t eval_batch_size = 1024;
+  uint64_t seed = 42;
+  // Intra-op threads; 0 keeps libtorch's default.
+  int64_t threads = 1;
+  // "cpu" or "cuda:N"; checked when training starts.
+  std::string device = "cpu";
+};
+
+// Applies `name=value` settings on top of `base` (defaults when omitted). Unknown
+// names, unparsable values, out-of-range values and inconsistent combinations
+// (e.g. hidden_dim not divisible by num_heads) are INVALID_ARGUMENT naming the
+// parameter. Booleans accept true/false/1/0; enums their lower-case names.
+StatusOr<TrainConfig> ApplySettings(const TrainConfig& base,
+                                    const std::vector<std::pair<std::string, std::string>>& settings);
+
+// Checks a whole configuration (ranges and combinations); the error names a parameter.
+Status ValidateTrainConfig(const TrainConfig& config);
+
+// Every parameter name with its current value, for logs and reports.
+std::map<std::string, std::string> DescribeConfig(const TrainConfig& config);
+
+// Names of the metrics select_metric accepts.
+const std::vector<std::string>& MetricNames();
+
+}  // namespace vmle::trainer

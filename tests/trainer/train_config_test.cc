@@ -1,0 +1,61 @@
+#include "services/trainer/train/train_config.h"
+
+#include <gtest/gtest.h>
+
+namespace vmle::trainer {
+namespace {
+
+void ExpectInvalid(const std::vector<std::pair<std::string, std::string>>& settings,
+                   const std::string& needle) {
+  const auto result = ApplySettings(TrainConfig{}, settings);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(result.status().message().find(needle), std::string::npos) << result.status().message();
+}
+
+TEST(TrainConfigTest, DefaultsAreTheReferenceConfigurationAndValidate) {
+  const TrainConfig c;
+  EXPECT_TRUE(ValidateTrainConfig(c).ok());
+  EXPECT_EQ(c.model.max_len, 50);
+  EXPECT_EQ(c.model.hidden_dim, 128);
+  EXPECT_EQ(c.model.num_blocks, 1);
+  EXPECT_EQ(c.model.num_heads, 1);
+  EXPECT_DOUBLE_EQ(c.model.dropout, 0.2);
+  EXPECT_EQ(c.batch_size, 256);
+  EXPECT_DOUBLE_EQ(c.lr, 3e-4);
+  EXPECT_DOUBLE_EQ(c.weight_decay, 1e-5);
+  EXPECT_EQ(c.loss, LossKind::kSampledSoftmax);
+  EXPECT_EQ(c.num_negatives, 500);
+  EXPECT_EQ(c.max_epochs, 20);
+  EXPECT_EQ(c.early_stop_patience, 3);
+  EXPECT_EQ(c.select_metric, "recall@10");
+}
+
+TEST(TrainConfigTest, SettingsApply) {
+  auto c = ApplySettings(TrainConfig{}, {{"hidden_dim", "64"}, {"num_heads", "2"},
+                                         {"loss", "full_softmax"}, {"tie_embeddings", "false"},
+                                         {"lr", "1e-3"}, {"pooling", "last_k_mean"}});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->model.hidden_dim, 64);
+  EXPECT_EQ(c->loss, LossKind::kFullSoftmax);
+  EXPECT_FALSE(c->model.tie_embeddings);
+  EXPECT_DOUBLE_EQ(c->lr, 1e-3);
+  EXPECT_EQ(DescribeConfig(*c).at("pooling"), "last_k_mean");
+}
+
+TEST(TrainConfigTest, EveryKindOfBadSettingNamesTheParameter) {
+  ExpectInvalid({{"hidden", "64"}}, "unknown parameter 'hidden'");
+  ExpectInvalid({{"hidden_dim", "abc"}}, "'hidden_dim': expected an integer");
+  ExpectInvalid({{"lr", "fast"}}, "'lr': expected a number");
+  ExpectInvalid({{"lr", "nan"}}, "'lr': expected a number");
+  ExpectInvalid({{"dropout", "1.5"}}, "'dropout': must be in");
+  ExpectInvalid({{"tie_embeddings", "maybe"}}, "'tie_embeddings': expected true or false");
+  ExpectInvalid({{"loss", "hinge"}}, "'loss': expected one of sampled_softmax, full_softmax, bce");
+  ExpectInvalid({{"hidden_dim", "100"}, {"num_heads", "3"}}, "'num_heads': must divide hidden_dim");
+  ExpectInvalid({{"select_metric", "auc"}}, "'select_metric'");
+  ExpectInvalid({{"device", "tpu"}}, "'device'");
+  ExpectInvalid({{"batch_size", "0"}}, "'batch_size': must be in");
+}
+
+}  // namespace
+}  // namespace vmle::trainer

@@ -1,0 +1,132 @@
+#include "services/trainer/train/trainer.h"
+
+#include <gtest/gtest.h>
+
+#include "services/trainer/data/split.h"
+#include "services/trainer/data/synthetic.h"
+#include "services/trainer/eval/evaluator.h"
+
+namespace vmle::trainer {
+namespace {
+
+Dataset SmallSynthetic() {
+  SyntheticOptions options;
+  options.num_users = 1500;
+  options.num_items = 400;
+  options.seed = 5;
+  return GenerateSynthetic(options);
+}
+
+TrainConfig FastConfig() {
+  auto c = ApplySettings(TrainConfig{}, {{"hidden_dim", "32"}, {"max_len", "20"},
+                                         {"lr", "0.003"}, {"max_epochs", "6"},
+                                         {"num_negatives", "100"}, {"batch_size", "128"},
+                                         {"threads", "1"}, {"seed", "11"}});
+  EXPECT_TRUE(c.ok());
+  return *c;
+}
+
+// Popularity ranking (training counts) under the same protocol.
+RankingMetrics PopularityMetrics(const Dataset& dataset) {
+  const TrainingPriors priors = ComputeTrainingPriors(dataset);
+  std::vector<float> pop(priors.popularity.begin(), priors.popularity.end());
+  MetricAccumulator acc;
+  for (const EvalCase& c : MakeEvalCases(dataset, EvalSplit::kTest)) {
+    auto scores = torch::tensor(pop).view({1, -1}).clone();
+    const auto& seq = dataset.sequences[c.user_id - 1];
+    std::vector<int64_t> cols(seq.begin(), seq.begin() + c.history_length);
+    const auto rows = torch::zeros({static_cast<int64_t>(cols.size())}, torch::kLong);
+    // Ties broken against the target (counting equal scores as higher) to be fair.
+    scores.add_(torch::rand_like(scores) * 1e-3);
+    const auto r = RankTargets(scores, torch::tensor({static_cast<int64_t>(c.target)}).view({1, 1}),
+                               rows, torch::tensor(cols, torch::kLong));
+    acc.Add(r[0].item<int64_t>());
+  }
+  return acc.Finish();
+}
+
+TEST(TrainerTest, ShortRunOnSyntheticDataBeatsPopularity) {
+  const Dataset data = SmallSynthetic();
+  int epochs_seen = 0;
+  TrainHooks hooks;
+  hooks.on_epoch = [&](const EpochReport& e) {
+    ++epochs_seen;
+    EXPECT_EQ(e.epoch, epochs_seen);
+    EXPECT_TRUE(std::isfinite(e.train_loss));
+    EXPECT_GT(e.validation.num_users, 0);
+    return true;
+  };
+  const auto result = Train(data, FastConfig(), hooks);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(epochs_seen, static_cast<int>(result->epochs.size()));
+  EXPECT_GE(result->best_epoch, 1);
+  const RankingMetrics pop = PopularityMetrics(data);
+  EXPECT_GT(result->test.recall_at_10, 1.5 * pop.recall_at_10)
+      << "model " << result->test.recall_at_10 << " vs popularity " << pop.recall_at_10;
+  EXPECT_GT(result->test.ndcg_at_10, 1.5 * pop.ndcg_at_10);
+  // Validation of the selected epoch is the best recall@10 seen.
+  for (const auto& e : result->epochs) {
+    EXPECT_LE(e.validation.recall_at_10, result->validation.recall_at_10);
+  }
+}
+
+TEST(TrainerTest, FixedSeedIsDeterministicOnCpu) {
+  const Dataset data = SmallSynthetic();
+  auto config = FastConfig();
+  config.max_epochs = 2;
+  const auto a = Train(data, config);
+  const auto b = Train(data, config);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ(a->epochs.size(), b->epochs.size());
+  for (size_t i = 0; i < a->epochs.size(); ++i) {
+    EXPECT_EQ(a->epochs[i].train_loss, b->epochs[i].train_loss);
+    EXPECT_EQ(a->epochs[i].validation.ndcg_at_10, b->epochs[i].validation.ndcg_at_10);
+  }
+  EXPECT_EQ(a->test.mrr, b->test.mrr);
+  config.seed = 12;
+  const auto c = Train(data, config);
+  ASSERT_TRUE(c.ok());
+  EXPECT_NE(a->epochs[0].train_loss, c->epochs[0].train_loss);
+}
+
+TEST(TrainerTest, CallerCanStopAfterAnEpochAndBestIsKept) {
+  auto config = FastConfig();
+  TrainHooks hooks;
+  hooks.on_epoch = [](const EpochReport& e) { return e.epoch < 2; };
+  const auto result = Train(SmallSynthetic(), config, hooks);
+  ASSERT_TRUE(result.ok());
+  EXPECT_TRUE(result->stopped_by_caller);
+  EXPECT_EQ(result->epochs.size(), 2u);
+  EXPECT_GT(result->test.num_users, 0);
+}
+
+TEST(TrainerTest, CancelFlagEndsTrainingWithCancelled) {
+  std::atomic<bool> cancel{true};
+  TrainHooks hooks;
+  hooks.cancel = &cancel;
+  const auto result = Train(SmallSynthetic(), FastConfig(), hooks);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), StatusCode::kCancelled);
+}
+
+TEST(TrainerTest, MissingDeviceIsAClearError) {
+  auto config = FastConfig();
+  config.device = "cuda:7";
+  const auto result = Train(SmallSynthetic(), config);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(result.status().message().find("cuda:7"), std::string::npos);
+}
+
+TEST(TrainerTest, DatasetTooShortToSplitIsRefused) {
+  Dataset tiny;
+  tiny.num_users = 2;
+  tiny.num_items = 3;
+  tiny.sequences = {{1, 2}, {2, 3}};
+  const auto result = Train(tiny, FastConfig());
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace vmle::trainer
