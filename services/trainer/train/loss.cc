@@ -64,9 +64,11 @@ torch::Tensor ComputeLoss(LossKind kind, int64_t num_negatives, const torch::Ten
           logits, torch::zeros({real_targets.size(0)}, targets.options()));
     }
     case LossKind::kFullSoftmax: {
-      auto logits = torch::matmul(states.index({selected}), items.t()) * scale;
-      logits = logits.index_fill(1, torch::zeros({1}, targets.options()), kMinusInf);
-      return torch::nn::functional::cross_entropy(logits, real_targets);
+      // Scores against items 1..N only (the padding row is never a class), so no
+      // masked copy of the [P, N] logits is made.
+      auto logits = torch::matmul(states.index({selected}), items.narrow(0, 1, num_items).t());
+      if (scale != 1.0) logits = logits * scale;
+      return torch::nn::functional::cross_entropy(logits, real_targets - 1);
     }
     case LossKind::kBce: {
       const auto real_states = states.index({selected});

@@ -87,111 +87,83 @@ std::string ToText(const T& v) {
   return out.str();
 }
 
-template <typename Field>
-Param IntParam(Field field) {
-  return {[field](TrainConfig& c, const std::string& n, const std::string& v) -> Status {
-            TRAINER_ASSIGN_OR_RETURN(c.*field, ParseInt(n, v));
-            return OkStatus();
-          },
-          [field](const TrainConfig& c) { return ToText(c.*field); }};
+StatusOr<bool> ParseBoolValue(const std::string& name, const std::string& text) {
+  return ParseBool(name, text);
+}
+std::string BoolText(const bool& v) { return v ? "true" : "false"; }
+StatusOr<std::string> ParseText(const std::string&, const std::string& text) { return text; }
+std::string Text(const std::string& v) { return v; }
+StatusOr<uint64_t> ParseSeed(const std::string& name, const std::string& text) {
+  TRAINER_ASSIGN_OR_RETURN(int64_t v, ParseInt(name, text));
+  return static_cast<uint64_t>(v);
 }
 
-template <typename Field>
-Param DoubleParam(Field field) {
-  return {[field](TrainConfig& c, const std::string& n, const std::string& v) -> Status {
-            TRAINER_ASSIGN_OR_RETURN(c.*field, ParseDouble(n, v));
-            return OkStatus();
-          },
-          [field](const TrainConfig& c) { return ToText(c.*field); }};
+// Accessors of a field of the configuration or of its model part.
+template <typename T>
+auto Top(T TrainConfig::*field) {
+  return [field](TrainConfig& c) -> T& { return c.*field; };
+}
+template <typename T>
+auto Model(T ModelConfig::*field) {
+  return [field](TrainConfig& c) -> T& { return c.model.*field; };
 }
 
-template <typename Field>
-Param ModelIntParam(Field field) {
-  return {[field](TrainConfig& c, const std::string& n, const std::string& v) -> Status {
-            TRAINER_ASSIGN_OR_RETURN(c.model.*field, ParseInt(n, v));
+// A parameter stored at ref(config), read by `parse` and written by `print`.
+template <typename T, typename Parse, typename Print, typename Ref>
+Param Typed(Parse parse, Print print, Ref ref) {
+  return {[parse, ref](TrainConfig& c, const std::string& n, const std::string& v) -> Status {
+            TRAINER_ASSIGN_OR_RETURN(ref(c), parse(n, v));
             return OkStatus();
           },
-          [field](const TrainConfig& c) { return ToText(c.model.*field); }};
+          [print, ref](const TrainConfig& c) { return print(ref(const_cast<TrainConfig&>(c))); }};
 }
 
-template <typename Field>
-Param ModelDoubleParam(Field field) {
-  return {[field](TrainConfig& c, const std::string& n, const std::string& v) -> Status {
-            TRAINER_ASSIGN_OR_RETURN(c.model.*field, ParseDouble(n, v));
-            return OkStatus();
-          },
-          [field](const TrainConfig& c) { return ToText(c.model.*field); }};
-}
+template <typename Ref>
+Param Int(Ref ref) { return Typed<int64_t>(ParseInt, ToText<int64_t>, ref); }
+template <typename Ref>
+Param Double(Ref ref) { return Typed<double>(ParseDouble, ToText<double>, ref); }
+template <typename Ref>
+Param Bool(Ref ref) { return Typed<bool>(ParseBoolValue, BoolText, ref); }
 
-template <typename Field>
-Param ModelBoolParam(Field field) {
-  return {[field](TrainConfig& c, const std::string& n, const std::string& v) -> Status {
-            TRAINER_ASSIGN_OR_RETURN(c.model.*field, ParseBool(n, v));
-            return OkStatus();
-          },
-          [field](const TrainConfig& c) { return std::string(c.model.*field ? "true" : "false"); }};
-}
-
-template <typename E, typename Getter>
-Param EnumParam(const std::vector<std::pair<std::string, E>>* choices, Getter ref) {
-  return {[choices, ref](TrainConfig& c, const std::string& n, const std::string& v) -> Status {
-            TRAINER_ASSIGN_OR_RETURN(ref(c), ParseEnum<E>(n, v, *choices));
-            return OkStatus();
-          },
-          [choices, ref](const TrainConfig& c) {
-            return EnumName<E>(ref(const_cast<TrainConfig&>(c)), *choices);
-          }};
+template <typename E, typename Ref>
+Param Enum(const std::vector<std::pair<std::string, E>>* choices, Ref ref) {
+  return Typed<E>([choices](const std::string& n, const std::string& v) { return ParseEnum<E>(n, v, *choices); },
+                  [choices](const E& v) { return EnumName<E>(v, *choices); }, ref);
 }
 
 const std::map<std::string, Param>& Params() {
   static const auto* params = new std::map<std::string, Param>{
-      {"backbone", EnumParam(&kBackbones, [](TrainConfig& c) -> Backbone& { return c.backbone; })},
-      {"hidden_dim", ModelIntParam(&ModelConfig::hidden_dim)},
-      {"num_blocks", ModelIntParam(&ModelConfig::num_blocks)},
-      {"num_heads", ModelIntParam(&ModelConfig::num_heads)},
-      {"dropout", ModelDoubleParam(&ModelConfig::dropout)},
-      {"attn_dropout", ModelDoubleParam(&ModelConfig::attn_dropout)},
-      {"max_len", ModelIntParam(&ModelConfig::max_len)},
-      {"pre_norm", ModelBoolParam(&ModelConfig::pre_norm)},
-      {"feed_forward", EnumParam(&kFeedForwards, [](TrainConfig& c) -> FeedForwardKind& { return c.model.feed_forward; })},
-      {"ffn_multiplier", ModelIntParam(&ModelConfig::ffn_multiplier)},
-      {"positions", EnumParam(&kPositions, [](TrainConfig& c) -> PositionKind& { return c.model.positions; })},
-      {"tie_embeddings", ModelBoolParam(&ModelConfig::tie_embeddings)},
-      {"pooling", EnumParam(&kPoolings, [](TrainConfig& c) -> PoolingKind& { return c.model.pooling; })},
-      {"pooling_k", ModelIntParam(&ModelConfig::pooling_k)},
-      {"loss", EnumParam(&kLosses, [](TrainConfig& c) -> LossKind& { return c.loss; })},
-      {"num_negatives", IntParam(&TrainConfig::num_negatives)},
-      {"train_targets", EnumParam(&kTargets, [](TrainConfig& c) -> TrainTargets& { return c.train_targets; })},
-      {"optimizer", EnumParam(&kOptimizers, [](TrainConfig& c) -> OptimizerKind& { return c.optimizer; })},
-      {"lr", DoubleParam(&TrainConfig::lr)},
-      {"weight_decay", DoubleParam(&TrainConfig::weight_decay)},
-      {"adam_beta1", DoubleParam(&TrainConfig::adam_beta1)},
-      {"adam_beta2", DoubleParam(&TrainConfig::adam_beta2)},
-      {"grad_clip", DoubleParam(&TrainConfig::grad_clip)},
-      {"batch_size", IntParam(&TrainConfig::batch_size)},
-      {"max_epochs", IntParam(&TrainConfig::max_epochs)},
-      {"early_stop_patience", IntParam(&TrainConfig::early_stop_patience)},
-      {"eval_batch_size", IntParam(&TrainConfig::eval_batch_size)},
-      {"threads", IntParam(&TrainConfig::threads)},
-      {"select_metric",
-       {[](TrainConfig& c, const std::string&, const std::string& v) {
-          c.select_metric = v;
-          return OkStatus();
-        },
-        [](const TrainConfig& c) { return c.select_metric; }}},
-      {"device",
-       {[](TrainConfig& c, const std::string&, const std::string& v) {
-          c.device = v;
-          return OkStatus();
-        },
-        [](const TrainConfig& c) { return c.device; }}},
-      {"seed",
-       {[](TrainConfig& c, const std::string& n, const std::string& v) -> Status {
-          TRAINER_ASSIGN_OR_RETURN(int64_t s, ParseInt(n, v));
-          c.seed = static_cast<uint64_t>(s);
-          return OkStatus();
-        },
-        [](const TrainConfig& c) { return ToText(c.seed); }}},
+      {"backbone", Enum(&kBackbones, Top(&TrainConfig::backbone))},
+      {"hidden_dim", Int(Model(&ModelConfig::hidden_dim))},
+      {"num_blocks", Int(Model(&ModelConfig::num_blocks))},
+      {"num_heads", Int(Model(&ModelConfig::num_heads))},
+      {"dropout", Double(Model(&ModelConfig::dropout))},
+      {"attn_dropout", Double(Model(&ModelConfig::attn_dropout))},
+      {"max_len", Int(Model(&ModelConfig::max_len))},
+      {"pre_norm", Bool(Model(&ModelConfig::pre_norm))},
+      {"feed_forward", Enum(&kFeedForwards, Model(&ModelConfig::feed_forward))},
+      {"ffn_multiplier", Int(Model(&ModelConfig::ffn_multiplier))},
+      {"positions", Enum(&kPositions, Model(&ModelConfig::positions))},
+      {"tie_embeddings", Bool(Model(&ModelConfig::tie_embeddings))},
+      {"pooling", Enum(&kPoolings, Model(&ModelConfig::pooling))},
+      {"pooling_k", Int(Model(&ModelConfig::pooling_k))},
+      {"loss", Enum(&kLosses, Top(&TrainConfig::loss))},
+      {"num_negatives", Int(Top(&TrainConfig::num_negatives))},
+      {"train_targets", Enum(&kTargets, Top(&TrainConfig::train_targets))},
+      {"optimizer", Enum(&kOptimizers, Top(&TrainConfig::optimizer))},
+      {"lr", Double(Top(&TrainConfig::lr))},
+      {"weight_decay", Double(Top(&TrainConfig::weight_decay))},
+      {"adam_beta1", Double(Top(&TrainConfig::adam_beta1))},
+      {"adam_beta2", Double(Top(&TrainConfig::adam_beta2))},
+      {"grad_clip", Double(Top(&TrainConfig::grad_clip))},
+      {"batch_size", Int(Top(&TrainConfig::batch_size))},
+      {"max_epochs", Int(Top(&TrainConfig::max_epochs))},
+      {"early_stop_patience", Int(Top(&TrainConfig::early_stop_patience))},
+      {"eval_batch_size", Int(Top(&TrainConfig::eval_batch_size))},
+      {"threads", Int(Top(&TrainConfig::threads))},
+      {"select_metric", Typed<std::string>(ParseText, Text, Top(&TrainConfig::select_metric))},
+      {"device", Typed<std::string>(ParseText, Text, Top(&TrainConfig::device))},
+      {"seed", Typed<uint64_t>(ParseSeed, ToText<uint64_t>, Top(&TrainConfig::seed))},
   };
   return *params;
 }
