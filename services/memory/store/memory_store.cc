@@ -1,0 +1,165 @@
+// MemoryStore: opening, record loads, backup and stats. Studies, trials and events are
+// in memory_store_studies.cc; reflections, insights and cognition summaries in
+// memory_store_memory.cc.
+#include "services/memory/store/memory_store.h"
+
+#include <filesystem>
+#include <system_error>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status/status_macros.h"
+#include "services/memory/store/internal/database.h"
+#include "services/memory/store/internal/keys.h"
+#include "services/memory/store/internal/records.h"
+#include "services/memory/store/internal/store_metrics.h"
+
+namespace vmle::memory {
+namespace {
+
+namespace fs = std::filesystem;
+using internal::Family;
+
+// The kinds GetStats and vmle_memory_records report, and their column families.
+constexpr std::pair<absl::string_view, Family> kReportedKinds[] = {
+    {"studies", Family::kStudies},   {"trials", Family::kTrials},
+    {"events", Family::kEvents},     {"reflections", Family::kReflections},
+    {"insights", Family::kInsights}, {"cognition", Family::kCognition},
+};
+
+absl::Status ValidateOptions(const MemoryStoreOptions& o) {
+  if (o.max_record_bytes == 0) return absl::InvalidArgumentError("max_record_bytes: must be > 0");
+  if (o.max_insights <= 0) return absl::InvalidArgumentError("max_insights: must be > 0");
+  if (o.max_events_per_write <= 0) {
+    return absl::InvalidArgumentError("max_events_per_write: must be > 0");
+  }
+  if (o.lock_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("lock_timeout: must be > 0");
+  }
+  return absl::OkStatus();
+}
+
+// Whether `path` is `root` or below it (both lexically normal and absolute).
+bool IsUnder(const fs::path& path, const fs::path& root) {
+  auto p = path.begin();
+  for (auto r = root.begin(); r != root.end(); ++r, ++p) {
+    if (r->empty()) continue;  // a trailing separator
+    if (p == path.end() || *p != *r) return false;
+  }
+  return true;
+}
+
+// The directory a backup may go to: absolute, new, with an existing parent, outside
+// the database and inside the backup root when there is one.
+absl::StatusOr<fs::path> BackupTarget(const std::string& requested, const std::string& db_path,
+                                      const std::string& backup_root) {
+  if (requested.empty()) return internal::InvalidField("path", "must be non-empty");
+  const fs::path path = fs::path(requested).lexically_normal();
+  if (!path.is_absolute()) {
+    return internal::InvalidField(
+        "path", absl::StrCat("'", requested, "' must be absolute (a directory on the server)"));
+  }
+  if (!backup_root.empty() && !IsUnder(path, fs::absolute(backup_root).lexically_normal())) {
+    return internal::InvalidField(
+        "path", absl::StrCat("'", requested, "' is outside the backup root '", backup_root, "'"));
+  }
+  if (IsUnder(path, fs::absolute(db_path).lexically_normal())) {
+    return internal::InvalidField("path", "must be outside the database directory");
+  }
+  std::error_code ec;
+  if (fs::exists(path, ec)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("path: '", requested, "' already exists; a backup goes to a new directory"));
+  }
+  if (!fs::is_directory(path.parent_path(), ec)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "path: the parent directory '", path.parent_path().string(), "' does not exist"));
+  }
+  return path;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<MemoryStore>> MemoryStore::Open(const MemoryStoreOptions& options) {
+  RETURN_IF_ERROR(ValidateOptions(options));
+  internal::DatabaseOptions db_options;
+  db_options.path = options.path;
+  db_options.sync_writes = options.sync_writes;
+  db_options.lock_timeout = options.lock_timeout;
+  ASSIGN_OR_RETURN(std::unique_ptr<internal::Database> db, internal::Database::Open(db_options));
+  return std::unique_ptr<MemoryStore>(new MemoryStore(options, std::move(db)));
+}
+
+MemoryStore::MemoryStore(MemoryStoreOptions options, std::unique_ptr<internal::Database> db)
+    : options_(std::move(options)), db_(std::move(db)) {
+  if (options_.metrics == nullptr) return;
+  metrics_ = std::make_unique<internal::StoreMetrics>(*options_.metrics);
+  PublishRecordCounts();
+  metrics_->SetDbBytes(db_->BytesOnDisk());
+  refresher_ = std::make_unique<internal::StatsRefresher>(
+      options_.stats_refresh_interval, [this] { metrics_->SetDbBytes(db_->BytesOnDisk()); });
+}
+
+MemoryStore::~MemoryStore() {
+  // The refresher reads db_; stop it first.
+  refresher_.reset();
+}
+
+void MemoryStore::PublishRecordCounts() const {
+  if (metrics_ == nullptr) return;
+  for (const auto& [kind, family] : kReportedKinds) metrics_->SetRecords(kind, db_->Count(family));
+}
+
+absl::StatusOr<v1::Study> MemoryStore::LoadStudy(absl::string_view study_id) const {
+  ASSIGN_OR_RETURN(std::optional<std::string> bytes, db_->Get(Family::kStudies, study_id));
+  if (!bytes.has_value()) {
+    return absl::NotFoundError(absl::StrCat("study '", study_id, "' not found"));
+  }
+  return internal::ParseRecord<v1::Study>(*bytes, absl::StrCat("study '", study_id, "'"));
+}
+
+absl::StatusOr<v1::Trial> MemoryStore::LoadTrial(absl::string_view study_id,
+                                                 absl::string_view trial_id) const {
+  ASSIGN_OR_RETURN(std::optional<std::string> index,
+                   db_->Get(Family::kTrialIds, internal::TrialIdKey(study_id, trial_id)));
+  if (!index.has_value()) {
+    RETURN_IF_ERROR(LoadStudy(study_id).status());
+    return absl::NotFoundError(
+        absl::StrCat("trial '", trial_id, "' of study '", study_id, "' not found"));
+  }
+  const std::optional<int32_t> number = internal::DecodeTrialNumber(*index);
+  if (!number.has_value()) {
+    return absl::DataLossError(absl::StrCat("stored index of trial '", trial_id, "' is malformed"));
+  }
+  const std::string what = absl::StrCat("trial '", trial_id, "' of study '", study_id, "'");
+  ASSIGN_OR_RETURN(std::optional<std::string> bytes,
+                   db_->Get(Family::kTrials, internal::TrialKey(study_id, *number)));
+  if (!bytes.has_value()) return absl::DataLossError(absl::StrCat(what, " is indexed but missing"));
+  return internal::ParseRecord<v1::Trial>(*bytes, what);
+}
+
+absl::StatusOr<v1::BackupResponse> MemoryStore::Backup(const v1::BackupRequest& request) {
+  return internal::Tracked(metrics_.get(), "backup", [&]() -> absl::StatusOr<v1::BackupResponse> {
+    ASSIGN_OR_RETURN(const fs::path target,
+                     BackupTarget(request.path(), options_.path, options_.backup_root));
+    RETURN_IF_ERROR(db_->CreateCheckpoint(target.string()));
+    v1::BackupResponse response;
+    response.set_path(target.string());
+    response.set_bytes(internal::DirectoryBytes(target.string()));
+    return response;
+  });
+}
+
+absl::StatusOr<v1::GetStatsResponse> MemoryStore::GetStats(const v1::GetStatsRequest&) {
+  return internal::Tracked(metrics_.get(), "stats", [&]() -> absl::StatusOr<v1::GetStatsResponse> {
+    v1::GetStatsResponse response;
+    for (const auto& [kind, family] : kReportedKinds) {
+      (*response.mutable_records())[std::string(kind)] = db_->Count(family);
+    }
+    response.set_bytes_on_disk(db_->BytesOnDisk());
+    if (metrics_ != nullptr) metrics_->SetDbBytes(response.bytes_on_disk());
+    return response;
+  });
+}
+
+}  // namespace vmle::memory
