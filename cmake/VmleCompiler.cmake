@@ -3,9 +3,11 @@
 find_program(VMLE_CCACHE ccache)
 if(VMLE_CCACHE AND NOT CMAKE_CXX_COMPILER_LAUNCHER)
   # pch_defines/time_macros let ccache cache translation units that use the torch
-  # precompiled header.
+  # precompiled header; BASEDIR/NOHASHDIR let a fresh clone in another folder (as CI
+  # makes) hit the cache in $HOME.
   set(_launcher ${CMAKE_COMMAND} -E env
       "CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime"
+      "CCACHE_BASEDIR=${CMAKE_SOURCE_DIR}" "CCACHE_NOHASHDIR=true"
       ${VMLE_CCACHE})
   set(CMAKE_C_COMPILER_LAUNCHER ${_launcher})
   set(CMAKE_CXX_COMPILER_LAUNCHER ${_launcher})

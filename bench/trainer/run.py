@@ -37,12 +37,15 @@ def matmul_peak(threads):
     return 2 * 2048 * 1024 * 2048 * n / (time.perf_counter() - t) / 1e9
 
 
-def train_flops_per_epoch(r, hidden, negatives, blocks):
-    """Forward+backward FLOPs of one epoch from the work vmle-train counted."""
-    d = hidden
-    per_token = blocks * 2 * (3 * d * d + d * d + 2 * d * d)   # qkv, out, ffn
+def train_flops_per_epoch(r, cfg):
+    """Forward+backward FLOPs (3x forward) of one epoch from the work vmle-train counted:
+    projections and feed-forward per token, attention per pair of positions, and the
+    sampled softmax (negatives scored at every position of a batch, positives per target)."""
+    d, blocks = int(cfg['hidden_dim']), int(cfg['num_blocks'])
+    ffn, negatives = int(cfg['ffn_multiplier']), int(cfg['num_negatives'])
+    per_token = blocks * 2 * (4 * d * d + 2 * ffn * d * d)
     attention = blocks * 2 * 2 * r['attention_pairs_per_epoch'] * d
-    loss = 2 * r['targets_per_epoch'] * (negatives + 1) * d
+    loss = 2 * r['tokens_per_epoch'] * negatives * d + 2 * r['targets_per_epoch'] * d
     return 3 * (per_token * r['tokens_per_epoch'] + attention + loss)
 
 
@@ -61,9 +64,7 @@ def main():
                 '--threads', str(args.threads), '--max-epochs', str(args.epochs)]
     twin = run_json(twin_cmd, env)
     peak = matmul_peak(args.threads)
-    cfg = ours['config']
-    flops = train_flops_per_epoch(ours, int(cfg['hidden_dim']), int(cfg['num_negatives']),
-                                  int(cfg['num_blocks']))
+    flops = train_flops_per_epoch(ours, ours['config'])
     achieved = flops / ours['seconds_per_epoch'] / 1e9
 
     rows = [

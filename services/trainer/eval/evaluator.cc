@@ -7,7 +7,9 @@
 namespace vmle::trainer {
 
 Evaluator::Evaluator(const Dataset& dataset, EvalSplit split, int64_t max_len,
-                     int64_t batch_size) {
+                     int64_t batch_size, const ScorePriors* priors)
+    : priors_(priors) {
+  const int64_t recent_k = priors != nullptr ? priors->recent_k() : 0;
   std::vector<EvalCase> cases = MakeEvalCases(dataset, split);
   num_cases_ = static_cast<int64_t>(cases.size());
   auto model_length = [max_len](const EvalCase& c) { return std::min(c.history_length, max_len); };
@@ -22,6 +24,7 @@ Evaluator::Evaluator(const Dataset& dataset, EvalSplit split, int64_t max_len,
     std::vector<int64_t> targets(rows);
     std::vector<int64_t> mask_rows;
     std::vector<int64_t> mask_cols;
+    std::vector<int64_t> recent(rows * recent_k, 0);
     for (int64_t r = 0; r < rows; ++r) {
       const EvalCase& c = cases[start + r];
       const auto& seq = dataset.sequences[c.user_id - 1];
@@ -30,6 +33,10 @@ Evaluator::Evaluator(const Dataset& dataset, EvalSplit split, int64_t max_len,
         inputs[r * length + (length - n) + j] = seq[c.history_length - n + j];
       }
       targets[r] = c.target;
+      const int64_t k = std::min(recent_k, c.history_length);
+      for (int64_t j = 0; j < k; ++j) {
+        recent[r * recent_k + (recent_k - k) + j] = seq[c.history_length - k + j];
+      }
       // Each history item once, the target never (its score is what is ranked).
       std::vector<int32_t> history(seq.begin(), seq.begin() + c.history_length);
       std::sort(history.begin(), history.end());
@@ -45,6 +52,7 @@ Evaluator::Evaluator(const Dataset& dataset, EvalSplit split, int64_t max_len,
     batch.targets = torch::tensor(targets, torch::kLong).view({rows, 1});
     batch.mask_rows = torch::tensor(mask_rows, torch::kLong);
     batch.mask_cols = torch::tensor(mask_cols, torch::kLong);
+    batch.recent = torch::tensor(recent, torch::kLong).view({rows, recent_k});
     batches_.push_back(std::move(batch));
   }
 }
@@ -108,6 +116,7 @@ RankingMetrics Evaluator::Evaluate(SequentialRecommender& model, const torch::De
     const auto states = model.UserStates(inputs).select(1, inputs.size(1) - 1);
     auto scores = torch::matmul(states, items.t());
     if (scale != 1.0) scores.mul_(scale);
+    if (priors_ != nullptr) scores = priors_->Blend(scores, batch.recent);
     const auto ranks = RankTargets(scores, batch.targets.to(device), batch.mask_rows.to(device),
                                    batch.mask_cols.to(device))
                            .to(torch::kCPU);

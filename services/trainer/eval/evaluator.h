@@ -14,6 +14,7 @@
 #include "services/trainer/data/dataset.h"
 #include "services/trainer/data/split.h"
 #include "services/trainer/eval/metrics.h"
+#include "services/trainer/eval/priors.h"
 #include "services/trainer/model/recommender.h"
 
 namespace vmle::trainer {
@@ -21,8 +22,10 @@ namespace vmle::trainer {
 class Evaluator {
  public:
   // The model reads at most max_len most recent history items; masking uses the
-  // whole history.
-  Evaluator(const Dataset& dataset, EvalSplit split, int64_t max_len, int64_t batch_size);
+  // whole history. `priors` (optional, must outlive the evaluator) are blended into
+  // the model's scores before ranking.
+  Evaluator(const Dataset& dataset, EvalSplit split, int64_t max_len, int64_t batch_size,
+            const ScorePriors* priors = nullptr);
 
   // Ranks every case with `model` (switched to eval mode, no gradients) on `device`.
   // Torch errors propagate as c10::Error; the trainer turns them into a Status.
@@ -36,7 +39,9 @@ class Evaluator {
     torch::Tensor targets;    // int64 [B, 1]
     torch::Tensor mask_rows;  // int64 [M]: row of each distinct history item to mask
     torch::Tensor mask_cols;  // int64 [M]: the item (never the row's target)
+    torch::Tensor recent;     // int64 [B, k]: last k history items, for the priors
   };
+  const ScorePriors* priors_;
   std::vector<Batch> batches_;
   int64_t num_cases_ = 0;
 };

@@ -157,10 +157,14 @@ const std::map<std::string, Param>& Params() {
       {"adam_beta2", Double(Top(&TrainConfig::adam_beta2))},
       {"grad_clip", Double(Top(&TrainConfig::grad_clip))},
       {"batch_size", Int(Top(&TrainConfig::batch_size))},
+      {"length_buckets", Bool(Top(&TrainConfig::length_buckets))},
       {"max_epochs", Int(Top(&TrainConfig::max_epochs))},
       {"early_stop_patience", Int(Top(&TrainConfig::early_stop_patience))},
       {"eval_batch_size", Int(Top(&TrainConfig::eval_batch_size))},
       {"threads", Int(Top(&TrainConfig::threads))},
+      {"popularity_prior_weight", Double(Top(&TrainConfig::popularity_prior_weight))},
+      {"transition_prior_weight", Double(Top(&TrainConfig::transition_prior_weight))},
+      {"prior_recent_k", Int(Top(&TrainConfig::prior_recent_k))},
       {"select_metric", Typed<std::string>(ParseText, Text, Top(&TrainConfig::select_metric))},
       {"device", Typed<std::string>(ParseText, Text, Top(&TrainConfig::device))},
       {"seed", Typed<uint64_t>(ParseSeed, ToText<uint64_t>, Top(&TrainConfig::seed))},
@@ -212,6 +216,13 @@ Status ValidateTrainConfig(const TrainConfig& c) {
   TRAINER_RETURN_IF_ERROR(CheckRange("early_stop_patience", c.early_stop_patience, 0, 10000));
   TRAINER_RETURN_IF_ERROR(CheckRange("eval_batch_size", c.eval_batch_size, 1, 1 << 20));
   TRAINER_RETURN_IF_ERROR(CheckRange("threads", c.threads, 0, 1024));
+  TRAINER_RETURN_IF_ERROR(CheckRange("popularity_prior_weight", c.popularity_prior_weight, 0, 1));
+  TRAINER_RETURN_IF_ERROR(CheckRange("transition_prior_weight", c.transition_prior_weight, 0, 1));
+  if (c.popularity_prior_weight + c.transition_prior_weight > 1.0 + 1e-9) {
+    return Invalid("transition_prior_weight",
+                   "popularity_prior_weight + transition_prior_weight must be at most 1");
+  }
+  TRAINER_RETURN_IF_ERROR(CheckRange("prior_recent_k", c.prior_recent_k, 1, 50));
   const auto& metrics = MetricNames();
   if (std::find(metrics.begin(), metrics.end(), c.select_metric) == metrics.end()) {
     return Invalid("select_metric", "expected one of recall@5, recall@10, recall@20, ndcg@5, "

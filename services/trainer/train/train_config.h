@@ -36,12 +36,21 @@ struct TrainConfig {
   // Global gradient-norm clip; 0 disables it.
   double grad_clip = 5.0;
   int64_t batch_size = 256;
+  // Group training sequences of similar length into batches (little padding, much
+  // faster); off, batches are random and padded to their longest sequence.
+  bool length_buckets = true;
   int64_t max_epochs = 20;
   // Epochs without improvement of the selection metric before stopping; 0 never stops.
   int64_t early_stop_patience = 3;
   // Validation metric that selects the epoch: recall@{5,10,20}, ndcg@{5,10,20}, mrr.
   std::string select_metric = "recall@10";
   int64_t eval_batch_size = 1024;
+  // Training-split priors blended into the scores at ranking time (eval/priors.h):
+  // weights in [0, 1] with a sum of at most 1; 0 disables a prior.
+  double popularity_prior_weight = 0;
+  double transition_prior_weight = 0;
+  // History items the transition prior starts from.
+  int64_t prior_recent_k = 1;
   uint64_t seed = 42;
   // Intra-op threads; 0 keeps libtorch's default.
   int64_t threads = 1;

@@ -98,8 +98,14 @@ StatusOr<TrainResult> TrainOrThrow(const Dataset& dataset, const TrainConfig& in
     return FailedPreconditionError("no training targets: every user needs at least 4 items "
                                    "(2 for training, 1 validation, 1 test)");
   }
-  Evaluator validation(dataset, EvalSplit::kValidation, config.model.max_len, config.eval_batch_size);
-  Evaluator test(dataset, EvalSplit::kTest, config.model.max_len, config.eval_batch_size);
+  const PriorWeights prior_weights{config.popularity_prior_weight, config.transition_prior_weight,
+                                   config.prior_recent_k};
+  std::unique_ptr<ScorePriors> priors;
+  if (prior_weights.any()) priors = std::make_unique<ScorePriors>(dataset, prior_weights);
+  Evaluator validation(dataset, EvalSplit::kValidation, config.model.max_len,
+                       config.eval_batch_size, priors.get());
+  Evaluator test(dataset, EvalSplit::kTest, config.model.max_len, config.eval_batch_size,
+                 priors.get());
   if (validation.num_cases() == 0) {
     return FailedPreconditionError("no user has the 3 items evaluation needs");
   }
@@ -119,7 +125,7 @@ StatusOr<TrainResult> TrainOrThrow(const Dataset& dataset, const TrainConfig& in
     EpochReport report;
     report.epoch = epoch;
     const auto epoch_start = Clock::now();
-    const auto batches = training.EpochBatches(config.batch_size, rng);
+    const auto batches = training.EpochBatches(config.batch_size, rng, config.length_buckets);
     TRAINER_ASSIGN_OR_RETURN(report.train_loss,
                              TrainEpoch(*model, *optimizer, batches, config, device, hooks, report));
     report.epoch_seconds = SecondsSince(epoch_start);

@@ -25,22 +25,27 @@ TrainingSet::TrainingSet(const Dataset& dataset, int64_t max_len, TrainTargets t
   }
 }
 
-std::vector<TrainBatch> TrainingSet::EpochBatches(int64_t batch_size,
-                                                  std::mt19937_64& rng) const {
+std::vector<TrainBatch> TrainingSet::EpochBatches(int64_t batch_size, std::mt19937_64& rng,
+                                                  bool bucket_by_length) const {
   std::vector<int64_t> order(inputs_.size());
   std::iota(order.begin(), order.end(), 0);
   // Fisher-Yates with our own index draws: identical on every standard library.
   for (int64_t i = static_cast<int64_t>(order.size()) - 1; i > 0; --i) {
     std::swap(order[i], order[rng() % static_cast<uint64_t>(i + 1)]);
   }
-  std::stable_sort(order.begin(), order.end(), [this](int64_t a, int64_t b) {
-    return inputs_[a].size() < inputs_[b].size();
-  });
+  if (bucket_by_length) {
+    std::stable_sort(order.begin(), order.end(), [this](int64_t a, int64_t b) {
+      return inputs_[a].size() < inputs_[b].size();
+    });
+  }
   std::vector<TrainBatch> batches;
   for (size_t start = 0; start < order.size(); start += batch_size) {
     const size_t end = std::min(order.size(), start + static_cast<size_t>(batch_size));
     const int64_t rows = static_cast<int64_t>(end - start);
-    const int64_t length = static_cast<int64_t>(inputs_[order[end - 1]].size());
+    int64_t length = 0;
+    for (size_t i = start; i < end; ++i) {
+      length = std::max(length, static_cast<int64_t>(inputs_[order[i]].size()));
+    }
     std::vector<int64_t> in(rows * length, 0);
     std::vector<int64_t> out(rows * length, 0);
     int64_t count = 0;

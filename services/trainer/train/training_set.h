@@ -28,8 +28,11 @@ class TrainingSet {
  public:
   TrainingSet(const Dataset& dataset, int64_t max_len, TrainTargets targets);
 
-  // The batches of one epoch, in a random order drawn from `rng`.
-  std::vector<TrainBatch> EpochBatches(int64_t batch_size, std::mt19937_64& rng) const;
+  // The batches of one epoch, in a random order drawn from `rng`. Without
+  // `bucket_by_length`, batches are plain random draws padded to their longest
+  // sequence (more padding, less homogeneous batches).
+  std::vector<TrainBatch> EpochBatches(int64_t batch_size, std::mt19937_64& rng,
+                                       bool bucket_by_length = true) const;
 
   int64_t num_examples() const { return static_cast<int64_t>(inputs_.size()); }
   int64_t num_targets() const { return num_targets_; }
