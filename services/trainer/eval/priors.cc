@@ -31,31 +31,41 @@ torch::Tensor ScorePriors::LogTransition(const torch::Tensor& recent) const {
   const auto items = recent.to(torch::kCPU).contiguous();
   const int64_t rows = items.size(0);
   const int64_t k = items.size(1);
-  auto probs = torch::zeros({rows, num_items_ + 1});
-  float* p = probs.data_ptr<float>();
+  auto out = torch::empty({rows, num_items_ + 1});
+  float* o = out.data_ptr<float>();
   const int64_t* last = items.data_ptr<int64_t>();
   const double smoothing_mass = kSmoothing * static_cast<double>(num_items_);
+  // P(i) = mean over the k sources m of (count_m(i) + s) / (total_m + s N): a
+  // constant for items no source leads to, plus the observed successors.
+  std::vector<double> extra(num_items_ + 1, 0.0);
+  std::vector<int32_t> touched;
   for (int64_t r = 0; r < rows; ++r) {
-    float* row = p + r * (num_items_ + 1);
+    float* row = o + r * (num_items_ + 1);
+    double base = 0;
     int64_t used = 0;
+    touched.clear();
     for (int64_t j = 0; j < k; ++j) {
       const int64_t item = last[r * k + j];
       if (item <= 0 || item > num_items_) continue;
       ++used;
       const double denominator = static_cast<double>(totals_[item]) + smoothing_mass;
-      const float base = static_cast<float>(kSmoothing / denominator);
-      for (int64_t i = 1; i <= num_items_; ++i) row[i] += base;
+      base += kSmoothing / denominator;
       for (const ItemCount& next : counts_.transitions[item]) {
-        row[next.item] += static_cast<float>(next.count / denominator);
+        if (extra[next.item] == 0.0) touched.push_back(next.item);
+        extra[next.item] += next.count / denominator;
       }
     }
-    const float scale = used > 0 ? 1.f / static_cast<float>(used) : 0.f;
-    for (int64_t i = 1; i <= num_items_; ++i) {
-      row[i] = used > 0 ? row[i] * scale : 1.f / static_cast<float>(num_items_);
+    if (used == 0) {  // no history: uniform
+      std::fill(row, row + num_items_ + 1, static_cast<float>(-std::log(num_items_)));
+      continue;
     }
-    row[0] = 1.f;
+    std::fill(row, row + num_items_ + 1, static_cast<float>(std::log(base / used)));
+    for (int32_t item : touched) {
+      row[item] = static_cast<float>(std::log((base + extra[item]) / used));
+      extra[item] = 0.0;
+    }
   }
-  return probs.log_();
+  return out;
 }
 
 torch::Tensor ScorePriors::Blend(const torch::Tensor& scores, const torch::Tensor& recent) const {
