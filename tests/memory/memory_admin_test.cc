@@ -143,7 +143,7 @@ TEST_F(BackupTest, BadTargets) {
   EXPECT_THAT(Backup(dir_ + "/db/inside"),
               StatusIs(StatusCode::kInvalidArgument, "outside the database directory"));
 
-  options_.backup_root = dir_ + "/backups";
+  options_.backup_root = dir_ + "/backups/";
   Reopen();
   fs::create_directory(dir_ + "/backups");
   EXPECT_THAT(Backup(dir_ + "/elsewhere"),

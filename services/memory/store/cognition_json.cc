@@ -35,8 +35,8 @@ absl::StatusOr<std::string> CognitionToJson(const std::vector<v1::CognitionSumma
           kUrlPrefix, google::protobuf::DescriptorPool::generated_pool()));
   std::string json;
   const auto status = google::protobuf::util::BinaryToJsonString(
-      resolver.get(), absl::StrCat(kUrlPrefix, "/", document.GetDescriptor()->full_name()),
-      binary, &json, options);
+      resolver.get(), absl::StrCat(kUrlPrefix, "/", document.GetDescriptor()->full_name()), binary,
+      &json, options);
   if (!status.ok()) {
     return absl::InternalError(absl::StrCat("printing cognition JSON: ", status.ToString()));
   }

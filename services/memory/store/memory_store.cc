@@ -36,17 +36,17 @@ absl::Status ValidateOptions(const MemoryStoreOptions& o) {
   if (o.lock_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("lock_timeout: must be > 0");
   }
+  if (o.metrics != nullptr && o.stats_refresh_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("stats_refresh_interval: must be > 0");
+  }
   return absl::OkStatus();
 }
 
-// Whether `path` is `root` or below it (both lexically normal and absolute).
-bool IsUnder(const fs::path& path, const fs::path& root) {
-  auto p = path.begin();
-  for (auto r = root.begin(); r != root.end(); ++r, ++p) {
-    if (r->empty()) continue;  // a trailing separator
-    if (p == path.end() || *p != *r) return false;
-  }
-  return true;
+// Whether `path` is `root` or below it (both absolute and lexically normal).
+bool IsUnder(const fs::path& path, fs::path root) {
+  if (!root.has_filename()) root = root.parent_path();  // "/a/b/" is "/a/b"
+  const fs::path relative = path.lexically_relative(root);
+  return !relative.empty() && *relative.begin() != "..";
 }
 
 // The directory a backup may go to: absolute, new, with an existing parent, outside
@@ -86,6 +86,7 @@ absl::StatusOr<std::unique_ptr<MemoryStore>> MemoryStore::Open(const MemoryStore
   db_options.path = options.path;
   db_options.sync_writes = options.sync_writes;
   db_options.lock_timeout = options.lock_timeout;
+  db_options.env = options.env;
   ASSIGN_OR_RETURN(std::unique_ptr<internal::Database> db, internal::Database::Open(db_options));
   return std::unique_ptr<MemoryStore>(new MemoryStore(options, std::move(db)));
 }

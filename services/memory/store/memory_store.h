@@ -18,6 +18,10 @@
 // Durability: a write returns OK only once it is in the write-ahead log, fsynced when
 // MemoryStoreOptions::sync_writes (the default). Every write is one RocksDB
 // transaction: a CommitTrialResult stores its trial, study and events all or nothing.
+// A write that fails (e.g. INTERNAL after a failed log sync, after which RocksDB
+// refuses writes until reopened) may still have reached the log: its outcome is
+// unknown, as for any failed call. Retrying is safe: puts replace, re-appending an
+// event is a no-op, and a versioned write answers ABORTED if its first try landed.
 //
 // Concurrency: every method is thread-safe. Writes lock the records they read before
 // deciding (pessimistic transactions), so writers of different records of one study
@@ -53,6 +57,9 @@
 namespace prometheus {
 class Registry;
 }  // namespace prometheus
+namespace rocksdb {
+class Env;
+}  // namespace rocksdb
 
 namespace vmle::memory {
 
@@ -85,6 +92,9 @@ struct MemoryStoreOptions {
   prometheus::Registry* metrics = nullptr;
   // How often vmle_memory_db_bytes is refreshed in the background (with metrics only).
   absl::Duration stats_refresh_interval = absl::Seconds(15);
+  // RocksDB's environment (files, threads, clock); null: the default. Tests wrap the
+  // default one to inject faults. Must outlive the store.
+  rocksdb::Env* env = nullptr;
 };
 
 class MemoryStore {

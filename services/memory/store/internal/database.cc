@@ -66,9 +66,11 @@ absl::StatusOr<bool> IsFresh(const std::string& path) {
 }
 
 // Checks that an existing directory holds a RocksDB with exactly our column families.
-absl::Status CheckFamilies(const std::string& path) {
+absl::Status CheckFamilies(const std::string& path, rocksdb::Env* env) {
   std::vector<std::string> existing;
-  const rocksdb::Status s = rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &existing);
+  rocksdb::DBOptions options;
+  if (env != nullptr) options.env = env;
+  const rocksdb::Status s = rocksdb::DB::ListColumnFamilies(options, path, &existing);
   if (!s.ok()) return NotOurs(path, "it holds files but no RocksDB database");
   for (absl::string_view name : kFamilyNames) {
     if (std::find(existing.begin(), existing.end(), name) == existing.end()) {
@@ -120,13 +122,14 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& 
   absl::StatusOr<bool> fresh = IsFresh(path);
   if (!fresh.ok()) return fresh.status();
   if (!*fresh) {
-    if (absl::Status s = CheckFamilies(path); !s.ok()) return s;
+    if (absl::Status s = CheckFamilies(path, options.env); !s.ok()) return s;
   }
 
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = *fresh;
   db_options.create_missing_column_families = *fresh;
   db_options.keep_log_file_num = 10;
+  if (options.env != nullptr) db_options.env = options.env;
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (absl::string_view name : kFamilyNames) {
     descriptors.emplace_back(std::string(name), rocksdb::ColumnFamilyOptions());

@@ -23,6 +23,7 @@
 
 namespace rocksdb {
 class ColumnFamilyHandle;
+class Env;
 class Transaction;
 class TransactionDB;
 }  // namespace rocksdb
@@ -58,6 +59,8 @@ struct DatabaseOptions {
   bool sync_writes = true;
   // How long a transaction waits for a key another one has locked.
   absl::Duration lock_timeout = absl::Seconds(5);
+  // Null: rocksdb::Env::Default().
+  rocksdb::Env* env = nullptr;
 };
 
 class WriteTxn;
