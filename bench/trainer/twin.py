@@ -173,7 +173,7 @@ def main():
     p.add_argument('--max-len', type=int, default=50)
     p.add_argument('--ffn-multiplier', type=int, default=4)
     p.add_argument('--batch-size', type=int, default=256)
-    p.add_argument('--eval-batch-size', type=int, default=1024)
+    p.add_argument('--eval-batch-size', type=int, default=256)
     p.add_argument('--lr', type=float, default=3e-4)
     p.add_argument('--weight-decay', type=float, default=1e-5)
     p.add_argument('--num-negatives', type=int, default=500)

@@ -44,7 +44,7 @@ struct TrainConfig {
   int64_t early_stop_patience = 3;
   // Validation metric that selects the epoch: recall@{5,10,20}, ndcg@{5,10,20}, mrr.
   std::string select_metric = "recall@10";
-  int64_t eval_batch_size = 1024;
+  int64_t eval_batch_size = 256;
   // Training-split priors blended into the scores at ranking time (eval/priors.h):
   // weights in [0, 1] with a sum of at most 1; 0 disables a prior.
   double popularity_prior_weight = 0;
