@@ -1,0 +1,338 @@
+#include "services/trainer/space/search_space.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <set>
+#include <sstream>
+
+namespace vmle::trainer {
+namespace {
+
+Status Invalid(std::string_view name, const std::string& what) {
+  return InvalidArgumentError("parameter '" + std::string(name) + "': " + what);
+}
+
+std::string Num(double v) {
+  std::ostringstream out;
+  out << v;
+  return out.str();
+}
+
+bool ParseInteger(std::string_view text, int64_t* out) {
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+bool ParseReal(std::string_view text, double* out) {
+  try {
+    size_t used = 0;
+    const std::string s(text);
+    *out = std::stod(s, &used);
+    return used == s.size() && std::isfinite(*out);
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+ParamSpec IntParam(std::string name, double min, double max, bool log, int64_t def,
+                   std::string description) {
+  ParamSpec p;
+  p.name = std::move(name);
+  p.type = ParamType::kInt;
+  p.min = min;
+  p.max = max;
+  p.log_scale = log;
+  p.default_value = std::to_string(def);
+  p.description = std::move(description);
+  return p;
+}
+
+ParamSpec FloatParam(std::string name, double min, double max, bool log, double def,
+                     std::string description) {
+  ParamSpec p;
+  p.name = std::move(name);
+  p.type = ParamType::kFloat;
+  p.min = min;
+  p.max = max;
+  p.log_scale = log;
+  p.default_value = Num(def);
+  p.description = std::move(description);
+  return p;
+}
+
+ParamSpec Choice(std::string name, std::vector<std::string> choices, std::string def,
+                 std::string description) {
+  ParamSpec p;
+  p.name = std::move(name);
+  p.type = ParamType::kCategorical;
+  p.choices = std::move(choices);
+  p.default_value = std::move(def);
+  p.description = std::move(description);
+  return p;
+}
+
+ParamSpec BoolParam(std::string name, bool def, std::string description) {
+  ParamSpec p;
+  p.name = std::move(name);
+  p.type = ParamType::kBool;
+  p.default_value = def ? "true" : "false";
+  p.description = std::move(description);
+  return p;
+}
+
+ParamSpec When(ParamSpec p, std::string param, std::string value) {
+  p.condition_param = std::move(param);
+  p.condition_value = std::move(value);
+  return p;
+}
+
+// Parameters both backbones share, with the given reference defaults.
+struct SharedDefaults {
+  int64_t hidden_dim, num_blocks, num_heads, max_len, batch_size, num_negatives;
+  double dropout, attn_dropout, lr, weight_decay;
+  std::string optimizer, positions;
+};
+
+std::vector<ParamSpec> SharedParams(const SharedDefaults& d) {
+  return {
+      IntParam("hidden_dim", 16, 512, true, d.hidden_dim, "width of item embeddings and hidden states"),
+      IntParam("num_blocks", 1, 4, false, d.num_blocks, "number of stacked attention blocks"),
+      IntParam("num_heads", 1, 8, false, d.num_heads, "attention heads (must divide hidden_dim)"),
+      FloatParam("dropout", 0.0, 0.9, false, d.dropout,
+                 "dropout on embeddings and residual branches; higher regularises small data"),
+      FloatParam("attn_dropout", 0.0, 0.9, false, d.attn_dropout, "dropout on attention weights"),
+      IntParam("max_len", 10, 200, false, d.max_len, "most recent history items the model reads"),
+      IntParam("batch_size", 32, 1024, true, d.batch_size, "training sequences per step"),
+      FloatParam("lr", 1e-5, 1e-2, true, d.lr, "learning rate"),
+      FloatParam("weight_decay", 1e-8, 1e-1, true, d.weight_decay,
+                 "L2 penalty (adam) or decoupled weight decay (adamw)"),
+      Choice("optimizer", {"adam", "adamw"}, d.optimizer, "optimiser"),
+      Choice("loss", {"sampled_softmax", "full_softmax", "bce"}, "sampled_softmax",
+             "training loss: softmax over sampled negatives, over all items, or binary "
+             "cross-entropy with one negative"),
+      When(IntParam("num_negatives", 16, 4096, true, d.num_negatives,
+                    "negatives per step of the sampled softmax"),
+           "loss", "sampled_softmax"),
+      Choice("train_targets", {"all_positions", "last_position"}, "all_positions",
+             "predict the next item at every position or only at the last"),
+      IntParam("max_epochs", 1, 200, false, 20, "upper bound on training epochs"),
+      IntParam("early_stop_patience", 1, 10, false, 3,
+               "epochs without validation improvement before training stops"),
+      BoolParam("tie_embeddings", true, "score items with the input embedding table"),
+      Choice("pooling", {"last", "mean", "last_k_mean"}, "last",
+             "user state: last hidden state, mean over the history, or mean of the last k"),
+      When(IntParam("pooling_k", 2, 10, false, 3, "positions averaged by last_k_mean"), "pooling",
+           "last_k_mean"),
+      Choice("feed_forward", {"gelu", "swiglu"}, "gelu", "feed-forward activation"),
+      Choice("positions", {"absolute", "rope", "none"}, d.positions,
+             "position information: learned absolute, rotary, none"),
+      BoolParam("pre_norm", false, "pre-LayerNorm blocks instead of post-LayerNorm"),
+      FloatParam("popularity_prior_weight", 0.0, 1.0, false, 0.0,
+                 "weight of the training-split popularity prior blended into scores"),
+      FloatParam("transition_prior_weight", 0.0, 1.0, false, 0.0,
+                 "weight of the first-order item-transition prior blended into scores"),
+      IntParam("prior_recent_k", 1, 10, false, 1, "recent history items the transition prior starts from"),
+  };
+}
+
+SearchSpace SasrecSpace() {
+  SearchSpace s;
+  s.backbone = Backbone::kSASRec;
+  // The reference configuration (the trainer's defaults, train/train_config.h).
+  s.params = SharedParams({.hidden_dim = 128, .num_blocks = 1, .num_heads = 1, .max_len = 50,
+                           .batch_size = 256, .num_negatives = 500, .dropout = 0.2,
+                           .attn_dropout = 0.2, .lr = 3e-4, .weight_decay = 1e-5,
+                           .optimizer = "adam", .positions = "absolute"});
+  return s;
+}
+
+bool IsWhole(double v) { return std::floor(v) == v; }
+
+}  // namespace
+
+const ParamSpec* SearchSpace::Find(std::string_view name) const {
+  for (const ParamSpec& p : params) {
+    if (p.name == name) return &p;
+  }
+  return nullptr;
+}
+
+std::string_view ParamTypeName(ParamType type) {
+  switch (type) {
+    case ParamType::kInt: return "int";
+    case ParamType::kFloat: return "float";
+    case ParamType::kCategorical: return "categorical";
+    case ParamType::kBool: return "bool";
+  }
+  return "?";
+}
+
+std::string_view BackboneName(Backbone backbone) {
+  switch (backbone) {
+    case Backbone::kSASRec: return "sasrec";
+  }
+  return "?";
+}
+
+const SearchSpace& DefaultSearchSpace(Backbone backbone) {
+  static const auto* sasrec = new SearchSpace(SasrecSpace());
+  switch (backbone) {
+    case Backbone::kSASRec: return *sasrec;
+  }
+  return *sasrec;
+}
+
+TrainConfig BackboneBaseConfig(Backbone backbone) {
+  TrainConfig config;
+  config.backbone = backbone;
+  return config;
+}
+
+Status ValidateParamSpec(const ParamSpec& p) {
+  if (p.name.empty()) return InvalidArgumentError("a parameter has no name");
+  switch (p.type) {
+    case ParamType::kInt:
+    case ParamType::kFloat:
+      if (!(p.min <= p.max)) {
+        return Invalid(p.name, "min (" + Num(p.min) + ") must not exceed max (" + Num(p.max) + ")");
+      }
+      if (p.log_scale && p.min <= 0) return Invalid(p.name, "log scale needs min > 0");
+      if (p.type == ParamType::kInt && (!IsWhole(p.min) || !IsWhole(p.max))) {
+        return Invalid(p.name, "integer bounds must be whole numbers");
+      }
+      if (p.step < 0) return Invalid(p.name, "step must be >= 0");
+      if (p.step > 0 && p.type == ParamType::kFloat) return Invalid(p.name, "step applies to integers only");
+      if (!p.choices.empty()) return Invalid(p.name, "a numeric parameter has no choices");
+      break;
+    case ParamType::kCategorical: {
+      if (p.choices.empty()) return Invalid(p.name, "a categorical parameter needs at least one choice");
+      std::set<std::string> seen;
+      for (const std::string& c : p.choices) {
+        if (!seen.insert(c).second) return Invalid(p.name, "choice \"" + c + "\" is listed twice");
+      }
+      break;
+    }
+    case ParamType::kBool:
+      if (!p.choices.empty()) return Invalid(p.name, "a bool parameter has no choices");
+      break;
+  }
+  if (Status s = ValidateValue(p, p.default_value); !s.ok()) {
+    return Invalid(p.name, "default: " + s.message());
+  }
+  return OkStatus();
+}
+
+Status ValidateValue(const ParamSpec& p, std::string_view value) {
+  const std::string text(value);
+  switch (p.type) {
+    case ParamType::kInt: {
+      int64_t v = 0;
+      if (!ParseInteger(value, &v)) return Invalid(p.name, "expected an integer, got \"" + text + "\"");
+      if (v < p.min || v > p.max) {
+        return Invalid(p.name, "must be in [" + Num(p.min) + ", " + Num(p.max) + "], got " + text);
+      }
+      if (p.step > 0 && (v - static_cast<int64_t>(p.min)) % p.step != 0) {
+        return Invalid(p.name, "must be " + Num(p.min) + " + a multiple of " + std::to_string(p.step) +
+                                   ", got " + text);
+      }
+      return OkStatus();
+    }
+    case ParamType::kFloat: {
+      double v = 0;
+      if (!ParseReal(value, &v)) return Invalid(p.name, "expected a number, got \"" + text + "\"");
+      if (v < p.min || v > p.max) {
+        return Invalid(p.name, "must be in [" + Num(p.min) + ", " + Num(p.max) + "], got " + text);
+      }
+      return OkStatus();
+    }
+    case ParamType::kCategorical: {
+      if (std::find(p.choices.begin(), p.choices.end(), text) != p.choices.end()) return OkStatus();
+      std::string names;
+      for (const std::string& c : p.choices) names += (names.empty() ? "" : ", ") + c;
+      return Invalid(p.name, "expected one of " + names + ", got \"" + text + "\"");
+    }
+    case ParamType::kBool:
+      if (text == "true" || text == "false") return OkStatus();
+      return Invalid(p.name, "expected true or false, got \"" + text + "\"");
+  }
+  return Invalid(p.name, "unknown type");
+}
+
+StatusOr<SearchSpace> NarrowSearchSpace(const SearchSpace& base, const std::vector<ParamSpec>& narrowing) {
+  SearchSpace out = base;
+  std::set<std::string> seen;
+  for (const ParamSpec& n : narrowing) {
+    if (!seen.insert(n.name).second) return Invalid(n.name, "narrowed twice");
+    const ParamSpec* b = base.Find(n.name);
+    if (b == nullptr) {
+      return Invalid(n.name, "not in the " + std::string(BackboneName(base.backbone)) + " search space");
+    }
+    if (n.type != b->type) {
+      return Invalid(n.name, "is " + std::string(ParamTypeName(b->type)) + ", not " +
+                                 std::string(ParamTypeName(n.type)));
+    }
+    ParamSpec merged = n;
+    merged.description = n.description.empty() ? b->description : n.description;
+    merged.condition_param = b->condition_param;
+    merged.condition_value = b->condition_value;
+    if (merged.default_value.empty()) {
+      merged.default_value = b->default_value;
+    }
+    if (n.type == ParamType::kInt || n.type == ParamType::kFloat) {
+      if (n.min < b->min || n.max > b->max) {
+        return Invalid(n.name, "narrowed bounds [" + Num(n.min) + ", " + Num(n.max) + "] leave [" +
+                                   Num(b->min) + ", " + Num(b->max) + "]");
+      }
+      // A narrowed range without its own default starts from the nearest bound.
+      if (!ValidateValue(merged, merged.default_value).ok() && n.default_value.empty()) {
+        double d = 0;
+        ParseReal(b->default_value, &d);
+        d = std::clamp(d, n.min, n.max);
+        merged.default_value = n.type == ParamType::kInt ? std::to_string(static_cast<int64_t>(std::llround(d)))
+                                                         : Num(d);
+      }
+    } else if (n.type == ParamType::kCategorical) {
+      for (const std::string& c : n.choices) {
+        if (std::find(b->choices.begin(), b->choices.end(), c) == b->choices.end()) {
+          return Invalid(n.name, "choice \"" + c + "\" is not one of the backbone's choices");
+        }
+      }
+      if (!ValidateValue(merged, merged.default_value).ok() && n.default_value.empty() &&
+          !n.choices.empty()) {
+        merged.default_value = n.choices.front();
+      }
+    }
+    TRAINER_RETURN_IF_ERROR(ValidateParamSpec(merged));
+    for (ParamSpec& p : out.params) {
+      if (p.name == n.name) p = merged;
+    }
+  }
+  return out;
+}
+
+Settings WithDefaults(const SearchSpace& space, const Settings& settings) {
+  Settings out = settings;
+  for (const ParamSpec& p : space.params) {
+    const bool named = std::any_of(settings.begin(), settings.end(),
+                                   [&](const auto& s) { return s.first == p.name; });
+    if (!named) out.emplace_back(p.name, p.default_value);
+  }
+  return out;
+}
+
+StatusOr<TrainConfig> ValidateConfiguration(const SearchSpace& space, const Settings& settings) {
+  std::set<std::string> seen;
+  for (const auto& [name, value] : settings) {
+    if (!seen.insert(name).second) return Invalid(name, "set twice");
+    if (name == "backbone") return Invalid(name, "is chosen by the study, not the configuration");
+    if (const ParamSpec* p = space.Find(name); p != nullptr) {
+      TRAINER_RETURN_IF_ERROR(ValidateValue(*p, value));
+    }
+  }
+  // Names outside the space must be settings the trainer knows; ApplySettings names
+  // unknown ones and checks combinations.
+  return ApplySettings(BackboneBaseConfig(space.backbone), WithDefaults(space, settings));
+}
+
+}  // namespace vmle::trainer

@@ -1,0 +1,98 @@
+// The tunable search space of each backbone, as data: every parameter's type, bounds,
+// scale, choices, default and the condition under which it matters. One table per
+// backbone; the agent's planners sample from it, the study validator checks
+// narrowings and fixed parameters against it, and the trainer validates the
+// configurations it is given with it. Values travel as text, exactly as
+// ApplySettings (train/train_config.h) reads them.
+//
+// Thread-safe: the tables are immutable after first use.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "services/trainer/train/train_config.h"
+#include "services/trainer/util/status.h"
+
+namespace vmle::trainer {
+
+enum class ParamType { kInt, kFloat, kCategorical, kBool };
+
+// One tunable hyperparameter.
+struct ParamSpec {
+  std::string name;
+  ParamType type = ParamType::kFloat;
+  // kInt and kFloat: the closed interval [min, max].
+  double min = 0;
+  double max = 0;
+  // Sample and step on a log scale (requires min > 0).
+  bool log_scale = false;
+  // kInt: when > 0 the value must be min + n * step.
+  int64_t step = 0;
+  // kCategorical: the allowed values.
+  std::vector<std::string> choices;
+  // The value used when a configuration does not name the parameter (the backbone's
+  // reference configuration).
+  std::string default_value;
+  // One line for humans and LLM planners.
+  std::string description;
+  // When set, the parameter only matters while `condition_param` has the value
+  // `condition_value` (e.g. num_negatives only with loss = sampled_softmax).
+  std::string condition_param;
+  std::string condition_value;
+};
+
+struct SearchSpace {
+  Backbone backbone = Backbone::kSASRec;
+  std::vector<ParamSpec> params;
+
+  // The parameter with this name, or nullptr.
+  const ParamSpec* Find(std::string_view name) const;
+};
+
+using Settings = std::vector<std::pair<std::string, std::string>>;
+
+// The full search space of a backbone; its defaults are the reference configuration.
+const SearchSpace& DefaultSearchSpace(Backbone backbone);
+
+// The training configuration a trial of `backbone` starts from before its settings
+// are applied: the reference values of the parameters outside the search space too
+// (optimizer betas, gradient clipping, ...).
+TrainConfig BackboneBaseConfig(Backbone backbone);
+
+// Checks one parameter's definition: bounds ordered, log scale only with min > 0,
+// integer bounds whole, choices present and distinct, the default inside the domain.
+// The error names the parameter.
+Status ValidateParamSpec(const ParamSpec& spec);
+
+// Checks one value against its parameter: type, bounds, step, choice. The error names
+// the parameter and what was expected.
+Status ValidateValue(const ParamSpec& spec, std::string_view value);
+
+// A study's narrowing of the default space: every parameter must exist in `base`
+// with the same type, its bounds inside the base bounds, its choices a subset of the
+// base choices, its default inside its own domain. Parameters not narrowed keep the
+// base definition. The error names the parameter.
+StatusOr<SearchSpace> NarrowSearchSpace(const SearchSpace& base, const std::vector<ParamSpec>& narrowing);
+
+// A configuration for `space`: every named parameter is either in the space (and its
+// value inside its domain there) or a fixed training setting ApplySettings knows
+// (threads, device, seed, ...); then the combination is checked (e.g. num_heads
+// dividing hidden_dim). Returns the complete training configuration, space defaults
+// filled in. The error names the parameter.
+StatusOr<TrainConfig> ValidateConfiguration(const SearchSpace& space, const Settings& settings);
+
+// `settings` with every parameter of the space that it does not name added at its
+// default, in space order after the given ones.
+Settings WithDefaults(const SearchSpace& space, const Settings& settings);
+
+// "int", "float", "categorical", "bool".
+std::string_view ParamTypeName(ParamType type);
+
+// The backbone's name as configurations spell it ("sasrec", "hstu").
+std::string_view BackboneName(Backbone backbone);
+
+}  // namespace vmle::trainer

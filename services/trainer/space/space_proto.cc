@@ -1,0 +1,207 @@
+#include "services/trainer/space/space_proto.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <map>
+
+namespace vmle::space {
+namespace {
+
+using trainer::ParamSpec;
+using trainer::ParamType;
+
+std::string ShortestDouble(double v) {
+  char buf[64];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  if (ec != std::errc()) return std::to_string(v);
+  return std::string(buf, end);
+}
+
+}  // namespace
+
+absl::StatusOr<trainer::Backbone> ToTrainerBackbone(vmle::v1::Backbone backbone) {
+  switch (backbone) {
+    case vmle::v1::BACKBONE_SASREC: return trainer::Backbone::kSASRec;
+    default: break;
+  }
+  return absl::InvalidArgumentError("backbone: expected BACKBONE_SASREC, got " +
+                                    vmle::v1::Backbone_Name(backbone));
+}
+
+vmle::v1::Backbone ToProtoBackbone(trainer::Backbone backbone) {
+  switch (backbone) {
+    case trainer::Backbone::kSASRec: return vmle::v1::BACKBONE_SASREC;
+  }
+  return vmle::v1::BACKBONE_UNSPECIFIED;
+}
+
+absl::Status ToAbsl(const trainer::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.code()), status.message());
+}
+
+vmle::v1::ParamSpec ToProto(const ParamSpec& p) {
+  vmle::v1::ParamSpec out;
+  out.set_name(p.name);
+  out.set_description(p.description);
+  switch (p.type) {
+    case ParamType::kInt: {
+      auto* r = out.mutable_int_range();
+      r->set_min(static_cast<int64_t>(p.min));
+      r->set_max(static_cast<int64_t>(p.max));
+      r->set_log_scale(p.log_scale);
+      r->set_step(p.step);
+      break;
+    }
+    case ParamType::kFloat: {
+      auto* r = out.mutable_float_range();
+      r->set_min(p.min);
+      r->set_max(p.max);
+      r->set_log_scale(p.log_scale);
+      break;
+    }
+    case ParamType::kCategorical:
+      for (const std::string& c : p.choices) out.mutable_categorical()->add_choices(c);
+      break;
+    case ParamType::kBool:
+      out.mutable_boolean();
+      break;
+  }
+  if (auto v = TypedValue(p, p.default_value); v.ok()) *out.mutable_default_value() = *v;
+  if (!p.condition_param.empty()) {
+    out.set_condition_param(p.condition_param);
+    out.mutable_condition_value()->set_categorical_value(p.condition_value);
+  }
+  return out;
+}
+
+vmle::v1::SearchSpace ToProto(const trainer::SearchSpace& space) {
+  vmle::v1::SearchSpace out;
+  out.set_backbone(ToProtoBackbone(space.backbone));
+  for (const ParamSpec& p : space.params) *out.add_params() = ToProto(p);
+  return out;
+}
+
+ParamSpec FromProto(const vmle::v1::ParamSpec& param, const ParamSpec* base) {
+  ParamSpec p;
+  if (base != nullptr) p = *base;
+  p.name = param.name();
+  if (!param.description().empty()) p.description = param.description();
+  switch (param.domain_case()) {
+    case vmle::v1::ParamSpec::kIntRange:
+      p.type = ParamType::kInt;
+      p.min = static_cast<double>(param.int_range().min());
+      p.max = static_cast<double>(param.int_range().max());
+      p.log_scale = param.int_range().log_scale();
+      p.step = param.int_range().step();
+      p.choices.clear();
+      break;
+    case vmle::v1::ParamSpec::kFloatRange:
+      p.type = ParamType::kFloat;
+      p.min = param.float_range().min();
+      p.max = param.float_range().max();
+      p.log_scale = param.float_range().log_scale();
+      p.step = 0;
+      p.choices.clear();
+      break;
+    case vmle::v1::ParamSpec::kCategorical:
+      p.type = ParamType::kCategorical;
+      p.choices.assign(param.categorical().choices().begin(), param.categorical().choices().end());
+      break;
+    case vmle::v1::ParamSpec::kBoolean:
+      p.type = ParamType::kBool;
+      break;
+    case vmle::v1::ParamSpec::DOMAIN_NOT_SET:
+      break;
+  }
+  // The default is the wire default when given; otherwise NarrowSearchSpace picks one.
+  p.default_value = param.has_default_value() ? ValueText(param.default_value()) : "";
+  return p;
+}
+
+absl::StatusOr<trainer::SearchSpace> EffectiveSpace(vmle::v1::Backbone backbone,
+                                                    const vmle::v1::SearchSpace& narrowing) {
+  absl::StatusOr<trainer::Backbone> b = ToTrainerBackbone(backbone);
+  if (!b.ok()) return b.status();
+  const trainer::SearchSpace& base = trainer::DefaultSearchSpace(*b);
+  if (narrowing.backbone() != vmle::v1::BACKBONE_UNSPECIFIED && narrowing.backbone() != backbone) {
+    return absl::InvalidArgumentError("search_space.backbone: " +
+                                      vmle::v1::Backbone_Name(narrowing.backbone()) +
+                                      " does not match the study's backbone " +
+                                      vmle::v1::Backbone_Name(backbone));
+  }
+  std::vector<ParamSpec> params;
+  for (const vmle::v1::ParamSpec& p : narrowing.params()) {
+    params.push_back(FromProto(p, base.Find(p.name())));
+    if (base.Find(p.name()) == nullptr && p.domain_case() == vmle::v1::ParamSpec::DOMAIN_NOT_SET) {
+      return absl::InvalidArgumentError("search_space: parameter '" + p.name() + "': not in the " +
+                                        std::string(trainer::BackboneName(*b)) + " search space");
+    }
+  }
+  trainer::StatusOr<trainer::SearchSpace> out = trainer::NarrowSearchSpace(base, params);
+  if (!out.ok()) {
+    return absl::InvalidArgumentError("search_space: " + out.status().message());
+  }
+  return *std::move(out);
+}
+
+std::string ValueText(const vmle::v1::ParamValue& value) {
+  switch (value.kind_case()) {
+    case vmle::v1::ParamValue::kIntValue: return std::to_string(value.int_value());
+    case vmle::v1::ParamValue::kFloatValue: return ShortestDouble(value.float_value());
+    case vmle::v1::ParamValue::kCategoricalValue: return value.categorical_value();
+    case vmle::v1::ParamValue::kBoolValue: return value.bool_value() ? "true" : "false";
+    case vmle::v1::ParamValue::KIND_NOT_SET: break;
+  }
+  return "";
+}
+
+absl::StatusOr<vmle::v1::ParamValue> TypedValue(const ParamSpec& param, std::string_view text) {
+  if (trainer::Status s = trainer::ValidateValue(param, text); !s.ok()) return ToAbsl(s);
+  vmle::v1::ParamValue out;
+  const std::string t(text);
+  switch (param.type) {
+    case ParamType::kInt: out.set_int_value(std::stoll(t)); break;
+    case ParamType::kFloat: out.set_float_value(std::stod(t)); break;
+    case ParamType::kCategorical: out.set_categorical_value(t); break;
+    case ParamType::kBool: out.set_bool_value(t == "true"); break;
+  }
+  return out;
+}
+
+trainer::Settings ToSettings(const vmle::v1::Configuration& config) {
+  const std::map<std::string, vmle::v1::ParamValue> sorted(config.values().begin(), config.values().end());
+  trainer::Settings out;
+  for (const auto& [name, value] : sorted) out.emplace_back(name, ValueText(value));
+  return out;
+}
+
+absl::StatusOr<vmle::v1::Configuration> CompleteConfiguration(const trainer::SearchSpace& space,
+                                                             const vmle::v1::Configuration& config) {
+  for (const auto& [name, value] : config.values()) {
+    if (value.kind_case() == vmle::v1::ParamValue::KIND_NOT_SET) {
+      return absl::InvalidArgumentError("parameter '" + name + "': no value");
+    }
+  }
+  const trainer::Settings settings = ToSettings(config);
+  if (auto checked = trainer::ValidateConfiguration(space, settings); !checked.ok()) {
+    return ToAbsl(checked.status());
+  }
+  vmle::v1::Configuration out;
+  for (const auto& [name, text] : trainer::WithDefaults(space, settings)) {
+    const ParamSpec* p = space.Find(name);
+    vmle::v1::ParamValue value;
+    if (p != nullptr) {
+      absl::StatusOr<vmle::v1::ParamValue> typed = TypedValue(*p, text);
+      if (!typed.ok()) return typed.status();
+      value = *typed;
+    } else {
+      value = config.values().at(name);
+    }
+    (*out.mutable_values())[name] = value;
+  }
+  return out;
+}
+
+}  // namespace vmle::space

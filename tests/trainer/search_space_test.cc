@@ -1,0 +1,160 @@
+// The search space as data: defaults validate, and every kind of bad parameter
+// definition, narrowing or configuration is refused with a message naming it.
+#include "services/trainer/space/search_space.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace vmle::trainer {
+namespace {
+
+using ::testing::HasSubstr;
+
+const SearchSpace& Sasrec() { return DefaultSearchSpace(Backbone::kSASRec); }
+
+void ExpectInvalid(const Status& status, const std::string& fragment) {
+  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << status.message();
+  EXPECT_THAT(status.message(), HasSubstr(fragment));
+}
+
+TEST(SearchSpaceTest, EveryDefaultParameterIsWellFormed) {
+  for (const ParamSpec& p : Sasrec().params) {
+    EXPECT_TRUE(ValidateParamSpec(p).ok()) << p.name << ": " << ValidateParamSpec(p).message();
+    EXPECT_FALSE(p.description.empty()) << p.name;
+    if (!p.condition_param.empty()) {
+      const ParamSpec* cond = Sasrec().Find(p.condition_param);
+      ASSERT_NE(cond, nullptr) << p.name;
+      EXPECT_TRUE(ValidateValue(*cond, p.condition_value).ok()) << p.name;
+    }
+  }
+}
+
+TEST(SearchSpaceTest, DefaultsValidateAndAreTheReferenceConfiguration) {
+  const StatusOr<TrainConfig> config = ValidateConfiguration(Sasrec(), {});
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  const TrainConfig reference;
+  EXPECT_EQ(DescribeConfig(*config), DescribeConfig(reference));
+}
+
+TEST(SearchSpaceTest, ConfigurationValuesAreApplied) {
+  const StatusOr<TrainConfig> config =
+      ValidateConfiguration(Sasrec(), {{"hidden_dim", "64"}, {"loss", "bce"}, {"threads", "2"}});
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->model.hidden_dim, 64);
+  EXPECT_EQ(config->loss, LossKind::kBce);
+  EXPECT_EQ(config->threads, 2);
+}
+
+TEST(SearchSpaceTest, RejectsEachKindOfBadConfiguration) {
+  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"hiden_dim", "64"}}).status(),
+                "unknown parameter 'hiden_dim'");
+  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"hidden_dim", "big"}}).status(),
+                "parameter 'hidden_dim': expected an integer");
+  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"hidden_dim", "8"}}).status(),
+                "parameter 'hidden_dim': must be in [16, 512]");
+  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"lr", "0.5"}}).status(), "parameter 'lr': must be in");
+  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"dropout", "x"}}).status(),
+                "parameter 'dropout': expected a number");
+  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"optimizer", "sgd"}}).status(),
+                "parameter 'optimizer': expected one of adam, adamw");
+  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"tie_embeddings", "yes"}}).status(),
+                "parameter 'tie_embeddings': expected true or false");
+  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"num_heads", "3"}}).status(),
+                "parameter 'num_heads': must divide hidden_dim");
+  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"lr", "0.001"}, {"lr", "0.002"}}).status(),
+                "parameter 'lr': set twice");
+  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"backbone", "sasrec"}}).status(),
+                "parameter 'backbone'");
+}
+
+TEST(SearchSpaceTest, RejectsEachKindOfBadParameterDefinition) {
+  ParamSpec p = *Sasrec().Find("dropout");
+  p.min = 0.6;
+  p.max = 0.4;
+  ExpectInvalid(ValidateParamSpec(p), "parameter 'dropout': min (0.6) must not exceed max (0.4)");
+
+  p = *Sasrec().Find("dropout");
+  p.log_scale = true;
+  ExpectInvalid(ValidateParamSpec(p), "parameter 'dropout': log scale needs min > 0");
+
+  p = *Sasrec().Find("hidden_dim");
+  p.min = 16.5;
+  ExpectInvalid(ValidateParamSpec(p), "parameter 'hidden_dim': integer bounds must be whole");
+
+  p = *Sasrec().Find("optimizer");
+  p.choices = {"adam", "adam"};
+  ExpectInvalid(ValidateParamSpec(p), "parameter 'optimizer': choice \"adam\" is listed twice");
+
+  p = *Sasrec().Find("optimizer");
+  p.choices.clear();
+  ExpectInvalid(ValidateParamSpec(p), "parameter 'optimizer': a categorical parameter needs");
+
+  p = *Sasrec().Find("lr");
+  p.default_value = "1";
+  ExpectInvalid(ValidateParamSpec(p), "parameter 'lr': default");
+
+  p = *Sasrec().Find("hidden_dim");
+  p.step = 16;
+  p.default_value = "40";
+  ExpectInvalid(ValidateParamSpec(p), "must be 16 + a multiple of 16, got 40");
+}
+
+TEST(SearchSpaceTest, NarrowingKeepsOtherParametersAndChecksBounds) {
+  ParamSpec lr = *Sasrec().Find("lr");
+  lr.min = 1e-4;
+  lr.max = 1e-3;
+  lr.default_value.clear();
+  ParamSpec opt;
+  opt.name = "optimizer";
+  opt.type = ParamType::kCategorical;
+  opt.choices = {"adamw"};
+  const StatusOr<SearchSpace> narrowed = NarrowSearchSpace(Sasrec(), {lr, opt});
+  ASSERT_TRUE(narrowed.ok()) << narrowed.status().message();
+  EXPECT_EQ(narrowed->params.size(), Sasrec().params.size());
+  EXPECT_DOUBLE_EQ(narrowed->Find("lr")->max, 1e-3);
+  EXPECT_EQ(narrowed->Find("lr")->default_value, "0.0003");
+  EXPECT_EQ(narrowed->Find("optimizer")->default_value, "adamw");
+  EXPECT_EQ(narrowed->Find("hidden_dim")->max, 512);
+  EXPECT_TRUE(ValidateConfiguration(*narrowed, {}).ok());
+  ExpectInvalid(ValidateConfiguration(*narrowed, {{"lr", "0.005"}}).status(),
+                "parameter 'lr': must be in [0.0001, 0.001]");
+}
+
+TEST(SearchSpaceTest, RejectsEachKindOfBadNarrowing) {
+  ParamSpec unknown;
+  unknown.name = "momentum";
+  ExpectInvalid(NarrowSearchSpace(Sasrec(), {unknown}).status(),
+                "parameter 'momentum': not in the sasrec search space");
+
+  ParamSpec wrong_type = *Sasrec().Find("hidden_dim");
+  wrong_type.type = ParamType::kFloat;
+  ExpectInvalid(NarrowSearchSpace(Sasrec(), {wrong_type}).status(),
+                "parameter 'hidden_dim': is int, not float");
+
+  ParamSpec wide = *Sasrec().Find("dropout");
+  wide.max = 0.99;
+  ExpectInvalid(NarrowSearchSpace(Sasrec(), {wide}).status(),
+                "parameter 'dropout': narrowed bounds [0, 0.99] leave [0, 0.9]");
+
+  ParamSpec foreign = *Sasrec().Find("optimizer");
+  foreign.choices = {"adam", "sgd"};
+  ExpectInvalid(NarrowSearchSpace(Sasrec(), {foreign}).status(),
+                "parameter 'optimizer': choice \"sgd\" is not one of");
+
+  ParamSpec twice = *Sasrec().Find("lr");
+  ExpectInvalid(NarrowSearchSpace(Sasrec(), {twice, twice}).status(), "parameter 'lr': narrowed twice");
+
+  ParamSpec inverted = *Sasrec().Find("lr");
+  inverted.min = 1e-3;
+  inverted.max = 1e-4;
+  ExpectInvalid(NarrowSearchSpace(Sasrec(), {inverted}).status(), "parameter 'lr': min");
+}
+
+TEST(SearchSpaceTest, WithDefaultsFillsEveryParameterOnce) {
+  const Settings filled = WithDefaults(Sasrec(), {{"lr", "0.001"}});
+  EXPECT_EQ(filled.size(), Sasrec().params.size());
+  EXPECT_EQ(filled.front(), (std::pair<std::string, std::string>{"lr", "0.001"}));
+}
+
+}  // namespace
+}  // namespace vmle::trainer
