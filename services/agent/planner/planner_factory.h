@@ -1,0 +1,32 @@
+// Planners by name (PlannerSpec.name). One table lists every planner with the
+// functions that check its options and build it; adding a planner ("heuristic",
+// "llm", "opro") is adding a row to that table in planner_factory.cc.
+//
+// Errors are INVALID_ARGUMENT naming the field: "planner.name: ..." for an unknown
+// planner (the message lists the known names), "planner.options.<key>: ..." for a bad
+// option. Thread-safe.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "services/agent/planner/planner.h"
+#include "vmle/v1/study.pb.h"
+
+namespace vmle::agent {
+
+// The planner a study spec asks for, its options parsed. An empty name means the
+// default planner, "heuristic".
+absl::StatusOr<std::unique_ptr<Planner>> MakePlanner(const vmle::v1::PlannerSpec& spec);
+
+// Checks the name and the options without building the planner (for submit-time
+// validation of a study spec).
+absl::Status ValidatePlannerOptions(const vmle::v1::PlannerSpec& spec);
+
+// The names MakePlanner knows, in table order.
+std::vector<std::string> PlannerNames();
+
+}  // namespace vmle::agent

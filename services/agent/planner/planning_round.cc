@@ -1,0 +1,44 @@
+#include "services/agent/planner/planning_round.h"
+
+#include <utility>
+
+#include "services/trainer/space/space_proto.h"
+
+namespace vmle::agent {
+
+absl::StatusOr<PlanningRound> PlanningRound::Start(const PlanningContext& context, std::string planner) {
+  absl::StatusOr<trainer::SearchSpace> space = PlanningSpace(context.space, context.spec.backbone());
+  if (!space.ok()) return space.status();
+  PlanningRound round;
+  round.space_ = *std::move(space);
+  round.fixed_ = context.spec.fixed();
+  round.planner_ = std::move(planner);
+  round.wanted_ = context.max_proposals;
+  round.proposed_before_ = static_cast<int>(context.history.size() + context.pending.size());
+  for (const auto* trials : {&context.history, &context.pending}) {
+    for (const vmle::v1::Trial& t : *trials) round.taken_.insert(ConfigKey(round.space_, t.config()));
+  }
+  return round;
+}
+
+std::optional<vmle::v1::Configuration> PlanningRound::Admit(const vmle::v1::Configuration& candidate) const {
+  vmle::v1::Configuration merged = fixed_;
+  for (const trainer::ParamSpec& p : space_.params) (*merged.mutable_values())[p.name] = ValueOf(p, candidate);
+  ResetInactive(space_, &merged);
+  if (taken_.contains(ConfigKey(space_, merged))) return std::nullopt;
+  if (!space::CompleteConfiguration(space_, merged).ok()) return std::nullopt;
+  vmle::v1::Configuration out;
+  for (const trainer::ParamSpec& p : space_.params) (*out.mutable_values())[p.name] = merged.values().at(p.name);
+  return out;
+}
+
+void PlanningRound::Add(vmle::v1::Configuration config, std::string hypothesis) {
+  taken_.insert(ConfigKey(space_, config));
+  PlannedTrial trial;
+  trial.config = std::move(config);
+  trial.proposal.set_hypothesis(std::move(hypothesis));
+  trial.proposal.set_planner(planner_);
+  trials_.push_back(std::move(trial));
+}
+
+}  // namespace vmle::agent

@@ -1,0 +1,68 @@
+// One call of a classical planner's Propose: the planning space built from the
+// context, the configurations already taken (finished, pending and proposed in this
+// round) and the proposals collected so far. Grid, random and tpe share it so that
+// every proposal is complete, valid and distinct in the same way.
+//
+// Not thread-safe; lives for one Propose call.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "services/agent/planner/planner.h"
+#include "services/agent/planner/space_sampling.h"
+#include "vmle/v1/common.pb.h"
+
+namespace vmle::agent {
+
+class PlanningRound {
+ public:
+  // INVALID_ARGUMENT when the context's space cannot be read (see PlanningSpace).
+  static absl::StatusOr<PlanningRound> Start(const PlanningContext& context, std::string planner);
+
+  const trainer::SearchSpace& space() const { return space_; }
+  // Trials of the study proposed before this round (finished and pending).
+  int proposed_before() const { return proposed_before_; }
+  // Trials proposed so far, this round's included.
+  int proposed() const { return proposed_before_ + static_cast<int>(trials_.size()); }
+  // Whether the round has all the proposals the context wants.
+  bool full() const { return static_cast<int>(trials_.size()) >= wanted_; }
+
+  // `candidate` made complete over the space (defaults filled in, inactive
+  // parameters reset) and checked with the study's fixed parameters by
+  // vmle::space::CompleteConfiguration; nullopt when the combination is invalid or the
+  // configuration was already taken. The result names exactly the space's parameters.
+  std::optional<vmle::v1::Configuration> Admit(const vmle::v1::Configuration& candidate) const;
+
+  // Records an admitted configuration as this round's next proposal.
+  void Add(vmle::v1::Configuration config, std::string hypothesis);
+
+  // The proposals collected so far, in order.
+  const std::vector<PlannedTrial>& trials() const { return trials_; }
+  std::vector<PlannedTrial> Take() { return std::move(trials_); }
+
+ private:
+  PlanningRound() = default;
+
+  trainer::SearchSpace space_;
+  vmle::v1::Configuration fixed_;
+  std::string planner_;
+  int wanted_ = 0;
+  int proposed_before_ = 0;
+  absl::flat_hash_set<std::string> taken_;
+  std::vector<PlannedTrial> trials_;
+};
+
+// Draws with `draw` until a configuration is admitted or `max_tries` draws failed.
+template <typename Draw>
+std::optional<vmle::v1::Configuration> DrawAdmitted(const PlanningRound& round, int max_tries, Draw draw) {
+  for (int i = 0; i < max_tries; ++i) {
+    if (auto config = round.Admit(draw()); config.has_value()) return config;
+  }
+  return std::nullopt;
+}
+
+}  // namespace vmle::agent

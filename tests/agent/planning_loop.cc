@@ -1,0 +1,74 @@
+#include "tests/agent/planning_loop.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "services/trainer/space/space_proto.h"
+
+namespace vmle::agent::testing {
+
+PlanningContext ContextFor(const vmle::v1::SearchSpace& space, uint64_t seed, vmle::v1::Direction direction) {
+  PlanningContext context;
+  context.spec.set_backbone(vmle::v1::BACKBONE_SASREC);
+  context.spec.mutable_objective()->set_direction(direction);
+  context.spec.set_seed(seed);
+  context.space = space;
+  context.seed = seed;
+  context.max_proposals = 1;
+  return context;
+}
+
+PlanningContext SasrecContext(uint64_t seed, vmle::v1::Direction direction) {
+  return ContextFor(space::ToProto(trainer::DefaultSearchSpace(trainer::Backbone::kSASRec)), seed, direction);
+}
+
+vmle::v1::SearchSpace FloatSpace(const std::vector<std::pair<std::string, std::pair<double, double>>>& params) {
+  vmle::v1::SearchSpace space;
+  space.set_backbone(vmle::v1::BACKBONE_SASREC);
+  for (const auto& [name, bounds] : params) {
+    vmle::v1::ParamSpec* p = space.add_params();
+    p->set_name(name);
+    p->mutable_float_range()->set_min(bounds.first);
+    p->mutable_float_range()->set_max(bounds.second);
+  }
+  return space;
+}
+
+std::vector<vmle::v1::Trial> RunStudy(Planner& planner, PlanningContext context, int budget, int parallel,
+                                      const ObjectiveFn& objective) {
+  std::vector<vmle::v1::Trial> trials;
+  while (static_cast<int>(trials.size()) < budget) {
+    context.max_proposals = std::min(parallel, budget - static_cast<int>(trials.size()));
+    absl::StatusOr<std::vector<PlannedTrial>> planned = planner.Propose(context);
+    EXPECT_TRUE(planned.ok()) << planned.status();
+    if (!planned.ok() || planned->empty()) break;
+    for (PlannedTrial& p : *planned) {
+      vmle::v1::Trial t;
+      t.set_number(static_cast<int>(trials.size()) + 1);
+      *t.mutable_config() = p.config;
+      *t.mutable_proposal() = p.proposal;
+      t.set_status(vmle::v1::TRIAL_STATUS_SUCCEEDED);
+      t.set_objective_value(objective(p.config, t.number()));
+      trials.push_back(t);
+      context.history.push_back(t);
+    }
+  }
+  return trials;
+}
+
+double BestValue(const std::vector<vmle::v1::Trial>& trials, vmle::v1::Direction direction) {
+  const bool minimise = direction == vmle::v1::DIRECTION_MINIMIZE;
+  double best = minimise ? 1e300 : -1e300;
+  for (const vmle::v1::Trial& t : trials) {
+    best = minimise ? std::min(best, t.objective_value()) : std::max(best, t.objective_value());
+  }
+  return best;
+}
+
+double FloatOf(const vmle::v1::Configuration& config, const std::string& name) {
+  const vmle::v1::ParamValue& v = config.values().at(name);
+  return v.kind_case() == vmle::v1::ParamValue::kIntValue ? static_cast<double>(v.int_value()) : v.float_value();
+}
+
+}  // namespace vmle::agent::testing
