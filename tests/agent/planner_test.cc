@@ -66,6 +66,44 @@ vmle::v1::Trial AsTrial(const PlannedTrial& planned, int number) {
   return t;
 }
 
+TEST(SpaceSamplingTest, EncodeDecodeRoundTripsAndKeysIgnoreInactiveParameters) {
+  Rng rng(3);
+  for (int i = 0; i < 100; ++i) {
+    const vmle::v1::Configuration c = SampleConfiguration(Sasrec(), rng);
+    const std::vector<double> unit = Encode(Sasrec(), c);
+    ASSERT_EQ(unit.size(), Sasrec().params.size());
+    EXPECT_EQ(Key(Decode(Sasrec(), unit)), Key(c));
+  }
+  vmle::v1::Configuration a = DefaultConfiguration(Sasrec());
+  (*a.mutable_values())["loss"].set_categorical_value("bce");
+  vmle::v1::Configuration b = a;
+  (*b.mutable_values())["num_negatives"].set_int_value(64);  // inactive without sampled_softmax
+  EXPECT_EQ(Key(a), Key(b));
+  (*a.mutable_values())["loss"].set_categorical_value("sampled_softmax");
+  (*b.mutable_values())["loss"].set_categorical_value("sampled_softmax");
+  EXPECT_NE(Key(a), Key(b));
+}
+
+TEST(SpaceSamplingTest, IntegersRespectBoundsStepAndScale) {
+  trainer::ParamSpec p = *Sasrec().Find("max_len");
+  p.min = 10;
+  p.max = 100;
+  p.step = 15;
+  Rng rng(5);
+  std::set<int64_t> seen;
+  for (int i = 0; i < 500; ++i) {
+    const int64_t v = SampleValue(p, rng).int_value();
+    EXPECT_EQ((v - 10) % 15, 0) << v;
+    seen.insert(v);
+  }
+  EXPECT_EQ(seen, (std::set<int64_t>{10, 25, 40, 55, 70, 85, 100}));
+  const trainer::ParamSpec& hidden = *Sasrec().Find("hidden_dim");  // log scale
+  EXPECT_EQ(FromUnit(hidden, 0.0).int_value(), 16);
+  EXPECT_EQ(FromUnit(hidden, 1.0).int_value(), 512);
+  EXPECT_EQ(FromUnit(hidden, 0.5).int_value(), 91);
+  EXPECT_NEAR(ToUnit(hidden, FromUnit(hidden, 0.5)), 0.5, 0.01);
+}
+
 TEST(PlannerFactoryTest, KnowsTheClassicalPlanners) {
   for (const std::string name : {"grid", "random", "random_default", "tpe"}) {
     std::unique_ptr<Planner> p = Make(name);

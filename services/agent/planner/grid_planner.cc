@@ -1,5 +1,6 @@
 #include "services/agent/planner/grid_planner.h"
 
+#include <algorithm>
 #include <numeric>
 #include <utility>
 

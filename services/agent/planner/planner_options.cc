@@ -4,6 +4,7 @@
 #include <map>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -46,8 +47,7 @@ absl::Status OptionReader::Double(const std::string& key, double min, double max
   if (!absl::SimpleAtod(*text, &v) || (open ? (v <= min || v >= max) : (v < min || v > max))) {
     const std::string lo = open ? "(" : "[";
     const std::string hi = open ? ")" : "]";
-    return Bad(key, "expected a number in " + lo + std::to_string(min) + ", " + std::to_string(max) + hi +
-                        ", got \"" + *text + "\"");
+    return Bad(key, absl::StrFormat("expected a number in %s%g, %g%s, got \"%s\"", lo, min, max, hi, *text));
   }
   *out = v;
   return absl::OkStatus();

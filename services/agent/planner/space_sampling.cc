@@ -118,9 +118,8 @@ absl::StatusOr<trainer::SearchSpace> PlanningSpace(const vmle::v1::SearchSpace& 
     }
     if (p.default_value.empty() && base != nullptr) p.default_value = base->default_value;
     if (!trainer::ValidateValue(p, p.default_value).ok()) {
-      p.default_value = space::ValueText(FromUnit(p, 0.5));
-      if (p.type == ParamType::kCategorical && !p.choices.empty()) p.default_value = p.choices.front();
-      if (p.type == ParamType::kBool) p.default_value = "false";
+      // A narrowing that excludes the backbone's default starts from its middle.
+      p.default_value = space::ValueText(IsNumeric(p) ? FromUnit(p, 0.5) : FromChoice(p, 0));
     }
     if (trainer::Status s = trainer::ValidateParamSpec(p); !s.ok()) {
       return absl::InvalidArgumentError("search space: " + s.message());

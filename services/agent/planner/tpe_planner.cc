@@ -145,6 +145,29 @@ std::string Hypothesis(double log_ratio, int candidates) {
   return absl::StrFormat("TPE: maximises l/g = e^%.1f over %d candidates", log_ratio, candidates);
 }
 
+struct Scored {
+  Config config;
+  double log_ratio;
+};
+
+// The admitted candidate with the largest l/g among rounds of n_candidates draws
+// from l(x), each round with its per-parameter argmax; nullopt when none is admitted.
+std::optional<Scored> BestCandidate(const PlanningRound& round, const TpeModel& model, int n_candidates, Rng& rng) {
+  std::optional<Scored> best;
+  for (int r = 0; r < kCandidateRounds && !best.has_value(); ++r) {
+    std::vector<Config> candidates;
+    for (int i = 0; i < n_candidates; ++i) candidates.push_back(model.SampleBelow(rng));
+    candidates.insert(candidates.begin(), model.ComposeBest(candidates));
+    for (const Config& c : candidates) {
+      std::optional<Config> admitted = round.Admit(c);
+      if (!admitted.has_value()) continue;
+      const double score = model.Score(*admitted);
+      if (!best.has_value() || score > best->log_ratio) best = Scored{*std::move(admitted), score};
+    }
+  }
+  return best;
+}
+
 // One TPE proposal; false when no new valid configuration was found.
 bool AddTpeProposal(PlanningRound& round, const TpeOptions& options, const std::vector<Finished>& history,
                     const std::vector<Config>& liars, uint64_t seed) {
@@ -155,23 +178,9 @@ bool AddTpeProposal(PlanningRound& round, const TpeOptions& options, const std::
   for (size_t i = 0; i < history.size(); ++i) (static_cast<int>(i) < n_below ? below : above).push_back(*history[i].config);
   const TpeModel model(round.space(), below, above, options.prior_weight);
   Rng rng(DeriveSeed(seed ^ kTpeStream, static_cast<uint64_t>(round.proposed())));
-  std::optional<Config> best;
-  double best_score = -kWorst;
-  for (int r = 0; r < kCandidateRounds && !best.has_value(); ++r) {
-    std::vector<Config> candidates;
-    for (int i = 0; i < options.n_candidates; ++i) candidates.push_back(model.SampleBelow(rng));
-    candidates.insert(candidates.begin(), model.ComposeBest(candidates));
-    for (const Config& c : candidates) {
-      std::optional<Config> admitted = round.Admit(c);
-      if (!admitted.has_value()) continue;
-      if (const double s = model.Score(*admitted); s > best_score) {
-        best_score = s;
-        best = std::move(admitted);
-      }
-    }
-  }
+  std::optional<Scored> best = BestCandidate(round, model, options.n_candidates, rng);
   if (!best.has_value()) return false;
-  round.Add(*std::move(best), Hypothesis(best_score, options.n_candidates));
+  round.Add(std::move(best->config), Hypothesis(best->log_ratio, options.n_candidates));
   return true;
 }
 

@@ -16,10 +16,11 @@
 //    percent of them.
 //  * ExpectedValue(config) is the noise-free best validation NDCG@10 over
 //    max_epochs; Optimum() is its maximum over the valid configurations of the
-//    default space (found by coordinate ascent from a known good start, fixed per
-//    dataset), so ExpectedValue(c) <= Optimum() for every valid c and
-//    ExpectedValue(OptimalConfiguration()) == Optimum(). Noisy runs may exceed it by
-//    the noise.
+//    default space, found at construction by coordinate ascent from the analytic
+//    optimum of the smooth knobs (the landscape is a sum of per-knob terms with a few
+//    smooth interactions, so the ascent reaches the top; the tests check that no
+//    sampled valid configuration exceeds it). ExpectedValue(OptimalConfiguration())
+//    == Optimum(). Noisy runs may exceed it by the noise.
 //
 // Structure (what a planner can learn): a smooth optimum in log lr, log hidden_dim
 // and dropout, with interactions (the best lr rises with batch_size and falls with
