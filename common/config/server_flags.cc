@@ -4,21 +4,12 @@
 #include <cctype>
 
 namespace vmle {
-namespace {
 
-// "--tls_cert" -> "VMLE_TLS_CERT".
 std::string EnvName(const std::string& flag) {
   std::string name = flag.substr(flag.find_first_not_of('-'));
   std::transform(name.begin(), name.end(), name.begin(),
                  [](unsigned char c) { return c == '-' ? '_' : std::toupper(c); });
   return "VMLE_" + name;
-}
-
-}  // namespace
-
-CLI::Option* AddFlag(CLI::App& app, const std::string& name, std::string& value,
-                     const std::string& description) {
-  return app.add_option(name, value, description)->envname(EnvName(name))->capture_default_str();
 }
 
 void AddServerFlags(CLI::App& app, ServerOptions& server, std::string& log_level) {

@@ -15,8 +15,14 @@ namespace vmle {
 // --tls_cert, --tls_key, --tls_client_ca.
 void AddServerFlags(CLI::App& app, ServerOptions& server, std::string& log_level);
 
-// A flag with its VMLE_ environment override, e.g. AddFlag(app, "--db", db, "...").
-CLI::Option* AddFlag(CLI::App& app, const std::string& name, std::string& value,
-                     const std::string& description);
+// "--tls_cert" -> "VMLE_TLS_CERT".
+std::string EnvName(const std::string& flag);
+
+// A flag of any type CLI11 parses, with its VMLE_ environment override, e.g.
+// AddFlag(app, "--db", db, "...").
+template <typename T>
+CLI::Option* AddFlag(CLI::App& app, const std::string& name, T& value, const std::string& description) {
+  return app.add_option(name, value, description)->envname(EnvName(name))->capture_default_str();
+}
 
 }  // namespace vmle

@@ -1,4 +1,5 @@
-// vmle-agent: plans, schedules and reflects on tuning studies.
+// vmle-agent: plans, schedules and reflects on tuning studies (StudyService for
+// users, TrialQueue for workers); its state lives in the memory service.
 #include <memory>
 #include <string>
 #include <vector>
@@ -8,6 +9,12 @@
 #include "common/logging/logging.h"
 #include "common/server/run.h"
 #include "common/server/signals.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "services/agent/service/study_service.h"
+#include "services/agent/service/trial_queue_service.h"
+#include "services/agent/study/memory_client.h"
+#include "services/agent/study/study_manager.h"
 
 int main(int argc, char** argv) {
   vmle::BlockTerminationSignals();
@@ -17,14 +24,39 @@ int main(int argc, char** argv) {
   server.listen = "0.0.0.0:50051";
   server.metrics_listen = "0.0.0.0:9091";
   std::string log_level = "info";
-  std::string memory = "localhost:50052";
+  std::string memory_address = "localhost:50052";
+  int lease_seconds = 60;
+  int heartbeat_seconds = 10;
   vmle::AddServerFlags(app, server, log_level);
-  vmle::AddFlag(app, "--memory", memory, "memory service address HOST:PORT");
+  vmle::AddFlag(app, "--memory", memory_address, "memory service address HOST:PORT");
+  vmle::AddFlag(app, "--lease_seconds", lease_seconds,
+                "a trial whose worker sends no heartbeat for this long is queued again");
+  vmle::AddFlag(app, "--heartbeat_seconds", heartbeat_seconds, "how often workers are asked to heartbeat");
   CLI11_PARSE(app, argc, argv);
+  if (lease_seconds < 2 || heartbeat_seconds < 1 || heartbeat_seconds * 2 > lease_seconds) {
+    vmle::log::Error("bad lease timing: need heartbeat_seconds >= 1 and lease_seconds >= 2 * heartbeat_seconds");
+    return 1;
+  }
 
-  return vmle::RunService(server, log_level, [&](vmle::MetricsServer&) {
-    vmle::log::Info("starting", {{"memory", memory}});
-    return absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>>(
-        std::vector<std::unique_ptr<grpc::Service>>{});
-  });
+  vmle::agent::MemoryClient memory(grpc::CreateChannel(memory_address, grpc::InsecureChannelCredentials()), {});
+  std::unique_ptr<vmle::agent::StudyManager> manager;
+  const int code = vmle::RunService(
+      server, log_level,
+      [&](vmle::MetricsServer& metrics) -> absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> {
+        vmle::agent::StudyManager::Options options;
+        options.memory = &memory;
+        options.registry = &metrics.registry();
+        options.lease_duration = absl::Seconds(lease_seconds);
+        options.heartbeat_interval = absl::Seconds(heartbeat_seconds);
+        vmle::log::Info("loading unfinished studies", {{"memory", memory_address}});
+        auto started = vmle::agent::StudyManager::Start(options);
+        if (!started.ok()) return started.status();
+        manager = *std::move(started);
+        std::vector<std::unique_ptr<grpc::Service>> services;
+        services.push_back(std::make_unique<vmle::agent::StudyServiceImpl>(manager.get()));
+        services.push_back(std::make_unique<vmle::agent::TrialQueueImpl>(manager.get()));
+        return services;
+      });
+  if (manager != nullptr) manager->Stop();
+  return code;
 }

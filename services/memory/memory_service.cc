@@ -5,18 +5,6 @@
 #include "common/status/grpc_status.h"
 
 namespace vmle::memory {
-namespace {
-
-// The store's reply moved into the gRPC response, or its error.
-template <typename T>
-grpc::Status Reply(absl::StatusOr<T> result, T* response) {
-  if (!result.ok()) return ToGrpcStatus(result.status());
-  *response = std::move(*result);
-  return grpc::Status::OK;
-}
-
-}  // namespace
-
 grpc::Status MemoryServiceImpl::PutStudy(grpc::ServerContext*, const v1::PutStudyRequest* request,
                                          v1::PutStudyResponse* response) {
   return Reply(store_->PutStudy(*request), response);

@@ -1,0 +1,178 @@
+// bench/scheduler: the agent's control path at scale, without training. For each
+// planner in --planners it starts an embedded cluster (memory service on RocksDB with
+// synced writes, the agent) in a fresh directory, attaches --workers simulated
+// workers over gRPC, runs --studies concurrent studies of --trials trials in total,
+// and prints one row per planner:
+//   wall time and throughput; worker busy share (simulated training / worker time);
+//   idle time while work was queued, per trial (a worker waiting in LeaseTrial for a
+//   trial that was already queued); worker-side RPC time per trial (progress reports
+//   and completion); the planner's time per trial; every trial accounted for once.
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "common/logging/logging.h"
+#include "prometheus/registry.h"
+#include "services/agent/sim/sim_worker.h"
+#include "services/agent/study/internal/time_util.h"
+#include "services/embedded/embedded_cluster.h"
+
+namespace {
+
+struct Row {
+  std::string planner;
+  int trials = 0;
+  int accounted = 0;
+  double wall = 0;
+  double busy_share = 0;
+  double idle_queued_ms = 0;
+  double rpc_ms = 0;
+  double planning_ms = 0;
+};
+
+double PlanningSeconds(prometheus::Registry& registry) {
+  for (const auto& family : registry.Collect()) {
+    if (family.name != "vmle_agent_planning_seconds") continue;
+    double sum = 0;
+    for (const auto& m : family.metric) sum += m.histogram.sample_sum;
+    return sum;
+  }
+  return 0;
+}
+
+Row RunOne(const std::string& planner, int workers, int studies, int trials, int parallelism, int epoch_ms,
+           const std::string& dir) {
+  prometheus::Registry registry;
+  vmle::embedded::EmbeddedCluster::Options options;
+  options.state_dir = dir;
+  options.registry = &registry;
+  options.agent.sweep_interval = absl::Milliseconds(100);
+  auto cluster = vmle::embedded::EmbeddedCluster::Start(options);
+  if (!cluster.ok()) {
+    std::fprintf(stderr, "cannot start the cluster: %s\n", std::string(cluster.status().message()).c_str());
+    std::exit(1);
+  }
+  std::vector<std::unique_ptr<vmle::agent::sim::SimWorker>> pool;
+  for (int i = 0; i < workers; ++i) {
+    vmle::agent::sim::SimWorkerOptions w;
+    w.worker_id = absl::StrFormat("sim-%d", i);
+    w.epoch_time = absl::Milliseconds(epoch_ms);
+    w.wait_seconds = 2;
+    w.record_leases = true;
+    pool.push_back(std::make_unique<vmle::agent::sim::SimWorker>((*cluster)->agent_channel(), w));
+  }
+  const absl::Time start = absl::Now();
+  std::vector<std::string> ids;
+  for (int s = 0; s < studies; ++s) {
+    vmle::v1::SubmitStudyRequest request;
+    auto* spec = request.mutable_spec();
+    spec->set_name(absl::StrFormat("bench %s %d", planner, s));
+    spec->mutable_dataset()->set_format(vmle::v1::DATASET_FORMAT_SYNTHETIC);
+    spec->mutable_dataset()->set_name("sim-beauty");
+    spec->mutable_dataset()->set_synthetic_seed(s);
+    spec->mutable_budget()->set_max_trials(trials / studies + (s < trials % studies ? 1 : 0));
+    spec->mutable_budget()->set_parallelism(parallelism);
+    // Random samples with an lr far too high diverge now and then.
+    spec->mutable_budget()->set_max_failed_trials(spec->budget().max_trials());
+    spec->mutable_planner()->set_name(planner);
+    spec->set_seed(s + 1);
+    auto study = (*cluster)->manager().Submit(request);
+    if (!study.ok()) {
+      std::fprintf(stderr, "submit: %s\n", std::string(study.status().message()).c_str());
+      std::exit(1);
+    }
+    ids.push_back(study->id());
+  }
+  for (auto& w : pool) w->Start();
+  Row row;
+  row.planner = planner;
+  for (const std::string& id : ids) {
+    for (;;) {
+      auto study = (*cluster)->manager().GetStudy(id);
+      if (study.ok() && study->state() == vmle::v1::STUDY_STATE_SUCCEEDED && study->trials_running() == 0) break;
+      if (study.ok() && (study->state() == vmle::v1::STUDY_STATE_FAILED)) {
+        std::fprintf(stderr, "study %s failed: %s\n", id.c_str(), study->error().c_str());
+        std::exit(1);
+      }
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  }
+  row.wall = absl::ToDoubleSeconds(absl::Now() - start);
+  for (auto& w : pool) w->Stop();
+  // How long each trial sat in the queue before its (last) lease.
+  std::map<std::string, absl::Duration> queue_time;
+  for (const std::string& id : ids) {
+    vmle::v1::ListTrialsRequest list;
+    list.set_study_id(id);
+    list.set_page_size(1000);
+    for (;;) {
+      auto page = (*cluster)->manager().ListTrials(list);
+      if (!page.ok()) break;
+      for (const auto& t : page->trials()) {
+        ++row.trials;
+        row.accounted += t.status() == vmle::v1::TRIAL_STATUS_SUCCEEDED || t.status() == vmle::v1::TRIAL_STATUS_FAILED;
+        queue_time[t.id()] = vmle::agent::internal::FromTimestamp(t.started_at()) -
+                             vmle::agent::internal::FromTimestamp(t.queued_at());
+      }
+      if (page->next_page_token().empty()) break;
+      list.set_page_token(page->next_page_token());
+    }
+  }
+  // A LeaseTrial call that waited w for a trial that had been queued for q before it
+  // was handed out left its worker idle with work queued for min(w, q).
+  absl::Duration busy, rpc, idle_queued;
+  for (auto& w : pool) {
+    const auto stats = w->stats();
+    busy += stats.busy_time;
+    rpc += stats.rpc_time;
+    for (const auto& lease : stats.leases) {
+      auto it = queue_time.find(lease.trial_id);
+      if (it != queue_time.end()) idle_queued += std::min(lease.wait, std::max(it->second, absl::ZeroDuration()));
+    }
+  }
+  row.busy_share = absl::ToDoubleSeconds(busy) / (workers * row.wall);
+  row.idle_queued_ms = absl::ToDoubleMilliseconds(idle_queued) / std::max(1, row.trials);
+  row.rpc_ms = absl::ToDoubleMilliseconds(rpc) / std::max(1, row.trials);
+  row.planning_ms = 1000 * PlanningSeconds(registry) / std::max(1, row.trials);
+  (*cluster)->Stop();
+  return row;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"bench/scheduler: the agent's overhead with simulated workers"};
+  int workers = 32, studies = 4, trials = 1000, parallelism = 8, epoch_ms = 5;
+  std::string planners = "random,tpe";
+  std::string dir = "/tmp/vmle-bench-scheduler";
+  app.add_option("--workers", workers, "simulated workers")->capture_default_str();
+  app.add_option("--studies", studies, "concurrent studies")->capture_default_str();
+  app.add_option("--trials", trials, "trials in total, split over the studies")->capture_default_str();
+  app.add_option("--parallelism", parallelism, "parallelism of each study")->capture_default_str();
+  app.add_option("--epoch_ms", epoch_ms, "simulated milliseconds per epoch")->capture_default_str();
+  app.add_option("--planners", planners, "comma-separated planners, one row each")->capture_default_str();
+  app.add_option("--dir", dir, "scratch directory (replaced)")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  if (absl::Status s = vmle::log::InitLogging("bench-scheduler", "error"); !s.ok()) return 1;
+
+  std::printf("%d simulated workers, %d studies x parallelism %d, %d trials, %d ms per simulated epoch\n\n",
+              workers, studies, parallelism, trials, epoch_ms);
+  std::printf("| planner | trials (accounted) | wall s | trials/s | workers busy | idle while queued ms/trial "
+              "| worker RPC ms/trial | planning ms/trial |\n|---|---|---|---|---|---|---|---|\n");
+  for (const std::string& planner : std::vector<std::string>(absl::StrSplit(planners, ','))) {
+    std::filesystem::remove_all(dir);
+    const Row r = RunOne(planner, workers, studies, trials, parallelism, epoch_ms, dir + "/" + planner);
+    std::printf("| %s | %d (%d) | %.1f | %.1f | %.1f%% | %.2f | %.2f | %.2f |\n", r.planner.c_str(), r.trials,
+                r.accounted, r.wall, r.trials / r.wall, 100 * r.busy_share, r.idle_queued_ms, r.rpc_ms,
+                r.planning_ms);
+    std::fflush(stdout);
+  }
+  std::filesystem::remove_all(dir);
+  return 0;
+}

@@ -1,0 +1,37 @@
+// vmle.v1.StudyService over a StudyManager: a thin adapter that converts requests
+// and statuses. WatchStudy holds a server thread per watcher for the life of the
+// stream.
+#pragma once
+
+#include "services/agent/study/study_manager.h"
+#include "vmle/v1/study_service.grpc.pb.h"
+
+namespace vmle::agent {
+
+class StudyServiceImpl final : public vmle::v1::StudyService::Service {
+ public:
+  // `manager` is not owned and must outlive the service.
+  explicit StudyServiceImpl(StudyManager* manager) : manager_(*manager) {}
+
+  grpc::Status SubmitStudy(grpc::ServerContext* context, const vmle::v1::SubmitStudyRequest* request,
+                           vmle::v1::Study* response) override;
+  grpc::Status GetStudy(grpc::ServerContext* context, const vmle::v1::GetStudyRequest* request,
+                        vmle::v1::Study* response) override;
+  grpc::Status ListStudies(grpc::ServerContext* context, const vmle::v1::ListStudiesRequest* request,
+                           vmle::v1::ListStudiesResponse* response) override;
+  grpc::Status ListTrials(grpc::ServerContext* context, const vmle::v1::ListTrialsRequest* request,
+                          vmle::v1::ListTrialsResponse* response) override;
+  grpc::Status WatchStudy(grpc::ServerContext* context, const vmle::v1::WatchStudyRequest* request,
+                          grpc::ServerWriter<vmle::v1::StudyEvent>* writer) override;
+  grpc::Status CancelStudy(grpc::ServerContext* context, const vmle::v1::CancelStudyRequest* request,
+                           vmle::v1::Study* response) override;
+  grpc::Status ResumeStudy(grpc::ServerContext* context, const vmle::v1::ResumeStudyRequest* request,
+                           vmle::v1::Study* response) override;
+  grpc::Status GetReport(grpc::ServerContext* context, const vmle::v1::GetReportRequest* request,
+                         vmle::v1::StudyReport* response) override;
+
+ private:
+  StudyManager& manager_;
+};
+
+}  // namespace vmle::agent

@@ -1,0 +1,30 @@
+// vmle.v1.TrialQueue over a StudyManager: a thin adapter. LeaseTrial long-polls on a
+// server thread until a trial is queued, the wait ends or the worker goes away.
+#pragma once
+
+#include "services/agent/study/study_manager.h"
+#include "vmle/v1/trial_queue.grpc.pb.h"
+
+namespace vmle::agent {
+
+class TrialQueueImpl final : public vmle::v1::TrialQueue::Service {
+ public:
+  // `manager` is not owned and must outlive the service.
+  explicit TrialQueueImpl(StudyManager* manager) : manager_(*manager) {}
+
+  grpc::Status LeaseTrial(grpc::ServerContext* context, const vmle::v1::LeaseTrialRequest* request,
+                          vmle::v1::LeaseTrialResponse* response) override;
+  grpc::Status ReportProgress(grpc::ServerContext* context, const vmle::v1::ReportProgressRequest* request,
+                              vmle::v1::ReportProgressResponse* response) override;
+  grpc::Status Heartbeat(grpc::ServerContext* context, const vmle::v1::HeartbeatRequest* request,
+                         vmle::v1::HeartbeatResponse* response) override;
+  grpc::Status CompleteTrial(grpc::ServerContext* context, const vmle::v1::CompleteTrialRequest* request,
+                             vmle::v1::CompleteTrialResponse* response) override;
+  grpc::Status FailTrial(grpc::ServerContext* context, const vmle::v1::FailTrialRequest* request,
+                         vmle::v1::FailTrialResponse* response) override;
+
+ private:
+  StudyManager& manager_;
+};
+
+}  // namespace vmle::agent

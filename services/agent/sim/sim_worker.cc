@@ -1,0 +1,170 @@
+#include "services/agent/sim/sim_worker.h"
+
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "grpcpp/client_context.h"
+
+namespace vmle::agent::sim {
+namespace {
+
+vmle::v1::DatasetProfile ProfileOf(const SimulatedDataset& d) {
+  vmle::v1::DatasetProfile p;
+  p.set_num_users(d.num_users);
+  p.set_num_items(d.num_items);
+  p.set_num_interactions(static_cast<int64_t>(d.mean_length * static_cast<double>(d.num_users)));
+  p.set_mean_length(d.mean_length);
+  p.set_median_length(d.mean_length * 0.8);
+  p.set_max_length(static_cast<int64_t>(d.mean_length * 20));
+  p.set_density(d.mean_length / static_cast<double>(d.num_items));
+  p.set_popularity_gini(d.mean_length < 10 ? 0.6 : 0.4);
+  p.set_top1pct_share(d.mean_length < 10 ? 0.12 : 0.2);
+  return p;
+}
+
+}  // namespace
+
+SimulatedDataset SimulatedDatasetFor(const vmle::v1::DatasetSpec& spec) {
+  const std::string& name = spec.name();
+  if (absl::StrContains(name, "movielens")) return MovieLensLike(spec.synthetic_seed());
+  if (absl::StrContains(name, "related")) return Related(BeautyLike(), name, spec.synthetic_seed());
+  SimulatedDataset d = BeautyLike(spec.synthetic_seed());
+  d.name = name;
+  return d;
+}
+
+SimWorker::SimWorker(std::shared_ptr<grpc::Channel> channel, SimWorkerOptions options)
+    : stub_(vmle::v1::TrialQueue::NewStub(std::move(channel))), options_(std::move(options)) {}
+
+SimWorker::~SimWorker() { Stop(); }
+
+void SimWorker::Start() { thread_ = std::thread([this] { Loop(); }); }
+
+void SimWorker::Stop() {
+  stop_.store(true);
+  if (thread_.joinable()) thread_.join();
+}
+
+SimWorkerStats SimWorker::stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
+}
+
+void SimWorker::Loop() {
+  while (!stop_.load()) {
+    vmle::v1::LeaseTrialRequest request;
+    request.mutable_worker()->set_worker_id(options_.worker_id);
+    request.mutable_worker()->set_device(options_.device);
+    request.set_wait_seconds(options_.wait_seconds);
+    vmle::v1::LeaseTrialResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(options_.wait_seconds + 10)));
+    const absl::Time started = absl::Now();
+    const grpc::Status status = stub_->LeaseTrial(&context, request, &response);
+    if (!status.ok()) {
+      std::this_thread::sleep_for(absl::ToChronoMilliseconds(options_.retry_backoff));
+      continue;
+    }
+    if (!response.has_assignment()) continue;
+    {
+      absl::MutexLock lock(&mu_);
+      stats_.lease_wait += absl::Now() - started;
+      if (options_.record_leases) stats_.leases.push_back({response.assignment().trial_id(), absl::Now() - started});
+    }
+    RunTrial(response.assignment());
+  }
+}
+
+void SimWorker::RunTrial(const vmle::v1::TrialAssignment& a) {
+  const SimulatedDataset dataset = SimulatedDatasetFor(a.dataset());
+  const SimulatedObjective objective(dataset);
+  const SimulatedTrial run = objective.Run(a.config(), a.seed());
+  absl::Duration rpc;
+  auto call = [&](auto method, const auto& request, auto* response) {
+    // Retries while the agent is unreachable; any other error ends the trial.
+    for (;;) {
+      grpc::ClientContext context;
+      context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+      const absl::Time t0 = absl::Now();
+      const grpc::Status s = (stub_.get()->*method)(&context, request, response);
+      rpc += absl::Now() - t0;
+      if (s.error_code() != grpc::StatusCode::UNAVAILABLE || stop_.load()) return s;
+      std::this_thread::sleep_for(absl::ToChronoMilliseconds(options_.retry_backoff));
+    }
+  };
+  bool stopped = false;
+  int best_epoch = 0;
+  double best = -1;
+  vmle::v1::MetricValues best_validation;
+  absl::Duration busy;
+  for (size_t i = 0; i < run.epochs.size(); ++i) {
+    std::this_thread::sleep_for(absl::ToChronoMicroseconds(options_.epoch_time));
+    busy += options_.epoch_time;
+    if (stop_.load()) {
+      absl::MutexLock lock(&mu_);
+      ++stats_.trials_abandoned;
+      return;
+    }
+    vmle::v1::ReportProgressRequest progress;
+    progress.set_trial_id(a.trial_id());
+    progress.set_lease_id(a.lease_id());
+    *progress.mutable_epoch() = run.epochs[i];
+    if (i == 0) *progress.mutable_dataset_profile() = ProfileOf(dataset);
+    vmle::v1::ReportProgressResponse reply;
+    const grpc::Status s = call(&vmle::v1::TrialQueue::Stub::ReportProgress, progress, &reply);
+    if (!s.ok()) {
+      absl::MutexLock lock(&mu_);
+      ++stats_.trials_abandoned;
+      return;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      ++stats_.epochs;
+    }
+    const double value = MetricOf(run.epochs[i].validation(), a.objective_metric());
+    if (value > best) {
+      best = value;
+      best_epoch = static_cast<int>(i) + 1;
+      best_validation = run.epochs[i].validation();
+    }
+    if (reply.action() == vmle::v1::ReportProgressResponse::ACTION_STOP) {
+      stopped = true;
+      break;
+    }
+  }
+  grpc::Status s;
+  if (run.diverged) {
+    vmle::v1::FailTrialRequest fail;
+    fail.set_trial_id(a.trial_id());
+    fail.set_lease_id(a.lease_id());
+    fail.set_error("non-finite loss (simulated divergence)");
+    fail.set_failure_cause("nan");
+    fail.set_retryable(false);
+    vmle::v1::FailTrialResponse reply;
+    s = call(&vmle::v1::TrialQueue::Stub::FailTrial, fail, &reply);
+  } else {
+    vmle::v1::CompleteTrialRequest complete;
+    complete.set_trial_id(a.trial_id());
+    complete.set_lease_id(a.lease_id());
+    const bool natural = !stopped && best_epoch == run.best_epoch;
+    complete.set_best_epoch(natural ? run.best_epoch : best_epoch);
+    *complete.mutable_validation() = natural ? run.validation : best_validation;
+    *complete.mutable_test() = run.test;
+    complete.set_train_seconds(absl::ToDoubleSeconds(busy));
+    complete.set_stopped_early(stopped);
+    vmle::v1::CompleteTrialResponse reply;
+    s = call(&vmle::v1::TrialQueue::Stub::CompleteTrial, complete, &reply);
+  }
+  absl::MutexLock lock(&mu_);
+  stats_.rpc_time += rpc;
+  stats_.busy_time += busy;
+  if (!s.ok()) {
+    ++stats_.trials_abandoned;
+  } else if (run.diverged) {
+    ++stats_.trials_failed;
+  } else {
+    ++stats_.trials_completed;
+  }
+}
+
+}  // namespace vmle::agent::sim

@@ -1,0 +1,91 @@
+// A simulated-objective worker: speaks the TrialQueue protocol like vmle-worker
+// (lease, per-epoch progress with stop, complete, fail; its progress reports extend
+// the lease, so it needs no separate heartbeats while an epoch is shorter than the
+// lease) but "trains" with the SimulatedObjective, so the agent's whole control path can be
+// exercised at scale without libtorch. Used by tests, vmle-sim-worker and
+// bench/scheduler.
+//
+// Datasets: the assignment's dataset name picks the simulated dataset —
+// "…movielens…" MovieLensLike, "…related…" Related(BeautyLike) seeded by the
+// dataset's synthetic_seed, anything else BeautyLike(synthetic_seed).
+//
+// Thread-safe: Start/Stop from one thread; stats() from any.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "grpcpp/channel.h"
+#include "services/agent/sim/simulated_objective.h"
+#include "vmle/v1/trial_queue.grpc.pb.h"
+
+namespace vmle::agent::sim {
+
+struct SimWorkerOptions {
+  std::string worker_id = "sim-worker";
+  std::string device = "cpu";
+  // Simulated training time per epoch.
+  absl::Duration epoch_time = absl::Milliseconds(20);
+  // LeaseTrial long-poll.
+  int wait_seconds = 5;
+  // Backoff while the agent is unreachable.
+  absl::Duration retry_backoff = absl::Milliseconds(200);
+  // Keep one LeaseRecord per trial received (for bench/scheduler).
+  bool record_leases = false;
+};
+
+// How long a LeaseTrial call that returned `trial_id` took.
+struct LeaseRecord {
+  std::string trial_id;
+  absl::Duration wait;
+};
+
+struct SimWorkerStats {
+  int64_t trials_completed = 0;
+  int64_t trials_failed = 0;
+  int64_t trials_abandoned = 0;
+  int64_t epochs = 0;
+  // Time inside LeaseTrial calls that returned a trial (waiting for work while the
+  // agent had some to hand out shows up here) and in the other RPCs.
+  absl::Duration lease_wait;
+  absl::Duration rpc_time;
+  // Simulated training time.
+  absl::Duration busy_time;
+  // With SimWorkerOptions::record_leases.
+  std::vector<LeaseRecord> leases;
+};
+
+// The simulated dataset an assignment's DatasetSpec names (see above).
+SimulatedDataset SimulatedDatasetFor(const vmle::v1::DatasetSpec& spec);
+
+class SimWorker {
+ public:
+  SimWorker(std::shared_ptr<grpc::Channel> channel, SimWorkerOptions options);
+  ~SimWorker();
+
+  // Runs the pull loop on a thread until Stop().
+  void Start();
+  // Stops after the current RPC; an unfinished trial is abandoned (its lease
+  // expires on the agent, as with a lost worker).
+  void Stop();
+
+  SimWorkerStats stats() const;
+
+ private:
+  void Loop();
+  void RunTrial(const vmle::v1::TrialAssignment& assignment);
+
+  std::unique_ptr<vmle::v1::TrialQueue::Stub> stub_;
+  const SimWorkerOptions options_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  mutable absl::Mutex mu_;
+  SimWorkerStats stats_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace vmle::agent::sim

@@ -1,0 +1,46 @@
+// vmle-sim-worker: N simulated-objective workers in one process, pulling trials from
+// an agent's TrialQueue until SIGTERM/SIGINT. For tests, demos and bench/scheduler:
+// the agent's whole control path at scale, without training.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "common/logging/logging.h"
+#include "common/server/signals.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "services/agent/sim/sim_worker.h"
+
+int main(int argc, char** argv) {
+  vmle::BlockTerminationSignals();
+  CLI::App app{"vmle-sim-worker: simulated-objective workers for the agent's TrialQueue"};
+  std::string agent = "localhost:50051";
+  std::string id_prefix = "sim";
+  int workers = 1;
+  int epoch_ms = 20;
+  app.add_option("--agent", agent, "agent address HOST:PORT")->envname("VMLE_AGENT")->capture_default_str();
+  app.add_option("--workers", workers, "workers in this process")->check(CLI::Range(1, 1024))->capture_default_str();
+  app.add_option("--epoch_ms", epoch_ms, "simulated milliseconds per epoch")
+      ->check(CLI::Range(0, 600000))
+      ->capture_default_str();
+  app.add_option("--worker_id_prefix", id_prefix, "worker ids are PREFIX-N")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  auto channel = grpc::CreateChannel(agent, grpc::InsecureChannelCredentials());
+  std::vector<std::unique_ptr<vmle::agent::sim::SimWorker>> pool;
+  for (int i = 0; i < workers; ++i) {
+    vmle::agent::sim::SimWorkerOptions options;
+    options.worker_id = id_prefix + "-" + std::to_string(i);
+    options.epoch_time = absl::Milliseconds(epoch_ms);
+    pool.push_back(std::make_unique<vmle::agent::sim::SimWorker>(channel, options));
+    pool.back()->Start();
+  }
+  vmle::log::Info("simulated workers started", {{"agent", agent}, {"workers", std::to_string(workers)}});
+  vmle::WaitForTerminationSignal();
+  for (auto& w : pool) w->Stop();
+  int64_t completed = 0;
+  for (auto& w : pool) completed += w->stats().trials_completed;
+  vmle::log::Info("simulated workers stopped", {{"trials_completed", std::to_string(completed)}});
+  return 0;
+}

@@ -1,0 +1,71 @@
+// What the StudyManager holds for one study in memory: the stored records plus the
+// volatile bookkeeping (queue order, lease deadlines, stop requests). Guarded by the
+// manager's mutex, except `planner`, which only the planning thread touches.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/time/time.h"
+#include "services/agent/planner/planner.h"
+#include "services/trainer/space/search_space.h"
+#include "vmle/v1/memory.pb.h"
+#include "vmle/v1/study.pb.h"
+
+namespace vmle::agent::internal {
+
+struct TrialState {
+  vmle::v1::Trial trial;
+  // Running trials: when the lease ends without a heartbeat.
+  absl::Time lease_deadline = absl::InfinitePast();
+  // Running trials: told to stop at the next progress report or heartbeat.
+  bool stop_requested = false;
+  std::string stop_reason;
+};
+
+struct StudyEntry {
+  vmle::v1::Study study;
+  // The space trials are validated against (narrowed, fixed parameters included)
+  // and the one the planner explores (fixed parameters removed).
+  trainer::SearchSpace space;
+  vmle::v1::SearchSpace planner_space;
+  std::unique_ptr<Planner> planner;
+  // By trial number, and trial id -> number.
+  std::map<int, TrialState> trials;
+  absl::flat_hash_map<std::string, int> number_of;
+  // Queued trial numbers, oldest first.
+  std::deque<int> queue;
+  // Every event so far (for watchers) and the next sequence number.
+  std::vector<vmle::v1::StudyEvent> events;
+  int64_t next_sequence = 1;
+  // L1/L2 memory and recalled L3 summaries.
+  std::vector<vmle::v1::Reflection> reflections;
+  std::set<int> reflected;
+  vmle::v1::WorkingInsights insights;
+  std::vector<vmle::v1::CognitionSummary> recalled;
+  bool recall_done = false;
+  // Set once the study stops taking new trials; the state it ends in and why.
+  bool ending = false;
+  vmle::v1::StudyState final_state = vmle::v1::STUDY_STATE_SUCCEEDED;
+  std::string end_reason;
+  // The planner had nothing more to propose.
+  bool exhausted = false;
+  // When the current run started (submission or last resume): wall-time limit and
+  // patience count from here.
+  absl::Time run_started = absl::InfinitePast();
+  int first_trial_of_run = 1;
+  // Leases handed out, for fairness between studies.
+  int64_t last_lease_tick = 0;
+
+  int running() const { return study.trials_running(); }
+  bool Active() const {
+    return study.state() == vmle::v1::STUDY_STATE_RUNNING || study.state() == vmle::v1::STUDY_STATE_PENDING;
+  }
+};
+
+}  // namespace vmle::agent::internal

@@ -1,0 +1,146 @@
+#include "services/agent/study/report.h"
+
+#include <algorithm>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "services/agent/study/objective.h"
+#include "services/trainer/space/space_proto.h"
+
+namespace vmle::agent {
+namespace {
+
+using vmle::v1::Trial;
+
+bool HasResult(const Trial& t) {
+  return (t.status() == vmle::v1::TRIAL_STATUS_SUCCEEDED || t.status() == vmle::v1::TRIAL_STATUS_STOPPED) &&
+         t.best_epoch() > 0;
+}
+
+std::string StatusLabel(vmle::v1::TrialStatus s) {
+  std::string name = vmle::v1::TrialStatus_Name(s);
+  name = name.substr(name.rfind('_') + 1);
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+  return name;
+}
+
+// Table cells may not contain pipes or line breaks.
+std::string Cell(const std::string& text) {
+  return absl::StrReplaceAll(text, {{"|", "\\|"}, {"\n", " "}});
+}
+
+std::string ConfigText(const vmle::v1::Configuration& config) {
+  std::vector<std::string> parts;
+  for (const auto& [name, value] : space::ToSettings(config)) parts.push_back(absl::StrCat(name, "=", value));
+  return absl::StrJoin(parts, ", ");
+}
+
+// A best-so-far curve drawn with block characters, one column per trial.
+std::string Sparkline(const std::vector<double>& values) {
+  if (values.empty()) return "";
+  static const char* kBlocks[] = {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
+  const auto [lo, hi] = std::minmax_element(values.begin(), values.end());
+  std::string out;
+  for (double v : values) {
+    const int level = *hi > *lo ? static_cast<int>((v - *lo) / (*hi - *lo) * 7.0 + 0.5) : 7;
+    out += kBlocks[std::clamp(level, 0, 7)];
+  }
+  return out;
+}
+
+void AppendMetrics(std::string& md, const char* split, const vmle::v1::MetricValues& m) {
+  absl::StrAppendFormat(&md, "| %s | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f |\n", split, m.recall_at_5(),
+                        m.recall_at_10(), m.recall_at_20(), m.ndcg_at_5(), m.ndcg_at_10(), m.ndcg_at_20(), m.mrr());
+}
+
+}  // namespace
+
+std::string CognitionId(const std::string& study_id) { return "cs-" + study_id; }
+
+vmle::v1::StudyReport BuildReport(const ReportInputs& in) {
+  vmle::v1::StudyReport report;
+  *report.mutable_study() = in.study;
+  const auto direction = in.study.spec().objective().direction();
+  std::map<int, const vmle::v1::Reflection*> reflections;
+  for (const auto& r : in.reflections) reflections[r.trial_number()] = &r;
+  bool has_best = false;
+  double best = 0;
+  for (const Trial& t : in.trials) {
+    if (t.id() == in.study.best_trial_id()) *report.mutable_best_trial() = t;
+    if (HasResult(t) && (!has_best || Better(t.objective_value(), best, direction))) {
+      best = t.objective_value();
+      has_best = true;
+    }
+    vmle::v1::TrajectoryEntry* e = report.add_trajectory();
+    e->set_trial_number(t.number());
+    e->set_trial_id(t.id());
+    e->set_status(t.status());
+    *e->mutable_proposal() = t.proposal();
+    *e->mutable_config() = t.config();
+    e->set_objective_value(HasResult(t) ? t.objective_value() : 0);
+    e->set_best_so_far(has_best ? best : 0);
+    if (auto it = reflections.find(t.number()); it != reflections.end()) *e->mutable_reflection() = *it->second;
+  }
+  *report.mutable_insights() = in.insights;
+  if (in.cognition.has_value()) *report.mutable_cognition() = *in.cognition;
+  for (const auto& s : in.recalled) *report.add_recalled() = s;
+  *report.mutable_search_space() = in.space;
+  report.set_markdown(ReportMarkdown(report));
+  return report;
+}
+
+std::string ReportMarkdown(const vmle::v1::StudyReport& report) {
+  const vmle::v1::Study& study = report.study();
+  const vmle::v1::StudySpec& spec = study.spec();
+  const char* metric = MetricLabel(spec.objective().metric());
+  std::string md = absl::StrCat("# Study ", study.id(), spec.name().empty() ? "" : " — " + spec.name(), "\n\n");
+  absl::StrAppend(&md, "- Dataset: ", spec.dataset().name(), "\n- Backbone: ", vmle::v1::Backbone_Name(spec.backbone()),
+                  "\n- Planner: ", spec.planner().name(), "\n- State: ", vmle::v1::StudyState_Name(study.state()),
+                  study.end_reason().empty() ? "" : " (" + study.end_reason() + ")",
+                  "\n- Trials: ", study.trials_total(), " (", study.trials_succeeded(), " succeeded, ",
+                  study.trials_stopped(), " stopped, ", study.trials_failed(), " failed)\n");
+  if (!study.error().empty()) absl::StrAppend(&md, "- Error: ", study.error(), "\n");
+  for (const auto& s : report.recalled()) {
+    absl::StrAppend(&md, "- Recalled cognition summary: ", s.id(), " (from ", s.dataset_name(), ", ",
+                    s.rules_size(), " rules)\n");
+  }
+  if (study.has_best()) {
+    const Trial& best = report.best_trial();
+    absl::StrAppendFormat(&md, "\n## Best trial: %d (val %s %.4f)\n\n", best.number(), metric, best.objective_value());
+    absl::StrAppend(&md, "Configuration: `", ConfigText(best.config()), "`\n\n");
+    absl::StrAppend(&md, "| split | R@5 | R@10 | R@20 | N@5 | N@10 | N@20 | MRR |\n|---|---|---|---|---|---|---|---|\n");
+    AppendMetrics(md, "validation", best.validation());
+    AppendMetrics(md, "test", best.test());
+  }
+  std::vector<double> curve;
+  absl::StrAppend(&md, "\n## Trajectory\n\n| # | status | changed | hypothesis | val ", metric,
+                  " | best so far | reflection |\n|---|---|---|---|---|---|---|\n");
+  for (const auto& e : report.trajectory()) {
+    curve.push_back(e.best_so_far());
+    const bool has_value = e.status() == vmle::v1::TRIAL_STATUS_SUCCEEDED || e.status() == vmle::v1::TRIAL_STATUS_STOPPED;
+    absl::StrAppendFormat(&md, "| %d | %s | %s | %s | %s | %.4f | %s |\n", e.trial_number(), StatusLabel(e.status()),
+                          Cell(e.proposal().changed_dimension()), Cell(e.proposal().hypothesis()),
+                          has_value ? absl::StrFormat("%.4f", e.objective_value()) : "–", e.best_so_far(),
+                          Cell(e.reflection().observation()));
+  }
+  absl::StrAppend(&md, "\nBest so far: `", Sparkline(curve), "`\n");
+  if (report.insights().insights_size() > 0) {
+    absl::StrAppend(&md, "\n## Working insights\n\n");
+    for (const auto& i : report.insights().insights()) absl::StrAppend(&md, "- ", i.text(), "\n");
+  }
+  if (report.has_cognition()) {
+    absl::StrAppend(&md, "\n## Rules learned\n\n");
+    for (const auto& r : report.cognition().rules()) {
+      absl::StrAppendFormat(&md, "- %s → %s%s (effect %+.1f%%, confidence %.2f): %s\n", r.knob(), r.direction(),
+                            r.condition().empty() ? "" : " when " + r.condition(), 100 * r.effect(), r.confidence(),
+                            r.text());
+    }
+    if (!report.cognition().prose().empty()) absl::StrAppend(&md, "\n", report.cognition().prose(), "\n");
+  }
+  return md;
+}
+
+}  // namespace vmle::agent

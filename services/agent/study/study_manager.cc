@@ -1,0 +1,596 @@
+#include "services/agent/study/study_manager.h"
+
+#include <algorithm>
+#include <random>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/logging/logging.h"
+#include "common/status/status_macros.h"
+#include "prometheus/registry.h"
+#include "services/agent/planner/planner_factory.h"
+#include "services/agent/study/internal/study_entry.h"
+#include "services/agent/study/internal/time_util.h"
+#include "services/agent/study/objective.h"
+#include "services/agent/study/report.h"
+
+namespace vmle::agent {
+namespace {
+
+using internal::FromTimestamp;
+using internal::StudyEntry;
+using internal::ToTimestamp;
+using vmle::v1::StudyEvent;
+using vmle::v1::StudyState;
+using vmle::v1::Trial;
+
+std::string NewStudyId() {
+  static std::mt19937_64 rng{std::random_device{}()};
+  static absl::Mutex rng_mu;
+  absl::MutexLock lock(&rng_mu);
+  return absl::StrCat("st-", absl::FormatTime("%Y%m%d-%H%M%S", absl::Now(), absl::UTCTimeZone()), "-",
+                      absl::StrFormat("%04x", rng() & 0xffff));
+}
+
+std::string RequestStudyId(const std::string& request_id) {
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a
+  for (unsigned char c : request_id) h = (h ^ c) * 1099511628211ULL;
+  return absl::StrFormat("st-req-%016x", h);
+}
+
+bool Finished(const Trial& t) {
+  return t.status() == vmle::v1::TRIAL_STATUS_SUCCEEDED || t.status() == vmle::v1::TRIAL_STATUS_FAILED ||
+         t.status() == vmle::v1::TRIAL_STATUS_STOPPED;
+}
+
+bool HasResult(const Trial& t) {
+  return (t.status() == vmle::v1::TRIAL_STATUS_SUCCEEDED || t.status() == vmle::v1::TRIAL_STATUS_STOPPED) &&
+         t.best_epoch() > 0;
+}
+
+void Count(const Trial& t, int sign, vmle::v1::Study& study) {
+  study.set_trials_total(study.trials_total() + sign);
+  switch (t.status()) {
+    case vmle::v1::TRIAL_STATUS_SUCCEEDED: study.set_trials_succeeded(study.trials_succeeded() + sign); break;
+    case vmle::v1::TRIAL_STATUS_FAILED: study.set_trials_failed(study.trials_failed() + sign); break;
+    case vmle::v1::TRIAL_STATUS_STOPPED: study.set_trials_stopped(study.trials_stopped() + sign); break;
+    case vmle::v1::TRIAL_STATUS_RUNNING: study.set_trials_running(study.trials_running() + sign); break;
+    default: break;
+  }
+}
+
+// Updates the counters and the best trial of `study` for `changed` replacing the
+// entry's stored trial of the same number (or joining the study). A trial's result
+// never changes once it has one, so the best only ever moves to `changed`.
+void Recount(const StudyEntry& entry, const Trial& changed, vmle::v1::Study& study) {
+  if (auto it = entry.trials.find(changed.number()); it != entry.trials.end()) Count(it->second.trial, -1, study);
+  Count(changed, +1, study);
+  if (HasResult(changed) &&
+      (!study.has_best() ||
+       Better(changed.objective_value(), study.best_value(), study.spec().objective().direction()))) {
+    study.set_has_best(true);
+    study.set_best_trial_id(changed.id());
+    study.set_best_value(changed.objective_value());
+  }
+}
+
+const char* StateName(StudyState s) {
+  switch (s) {
+    case vmle::v1::STUDY_STATE_PENDING: return "pending";
+    case vmle::v1::STUDY_STATE_RUNNING: return "running";
+    case vmle::v1::STUDY_STATE_SUCCEEDED: return "succeeded";
+    case vmle::v1::STUDY_STATE_FAILED: return "failed";
+    case vmle::v1::STUDY_STATE_CANCELLED: return "cancelled";
+    default: return "unspecified";
+  }
+}
+
+template <typename T>
+std::vector<T> Page(const std::vector<T>& all, int page_size, const std::string& token, std::string* next) {
+  size_t start = 0;
+  if (!token.empty()) start = std::strtoull(token.c_str(), nullptr, 10);
+  const size_t size = page_size <= 0 ? 100 : std::min(page_size, 1000);
+  std::vector<T> out;
+  for (size_t i = start; i < all.size() && out.size() < size; ++i) out.push_back(all[i]);
+  *next = start + out.size() < all.size() ? std::to_string(start + out.size()) : "";
+  return out;
+}
+
+}  // namespace
+
+StudyManager::StudyManager(Options options)
+    : options_(std::move(options)), memory_(*options_.memory) {
+  if (options_.registry != nullptr) {
+    metrics_ = std::make_unique<AgentMetrics>(*options_.registry);
+  } else {
+    own_registry_ = std::make_shared<prometheus::Registry>();
+    metrics_ = std::make_unique<AgentMetrics>(*own_registry_);
+  }
+}
+
+absl::StatusOr<std::unique_ptr<StudyManager>> StudyManager::Start(Options options) {
+  if (options.memory == nullptr) return absl::InvalidArgumentError("StudyManager needs a memory client");
+  if (!options.make_planner) options.make_planner = MakePlanner;
+  std::unique_ptr<StudyManager> manager(new StudyManager(std::move(options)));
+  StudyManager* m = manager.get();
+  m->planning_thread_ = std::thread([m] { m->PlanningLoop(); });
+  m->sweep_thread_ = std::thread([m] { m->SweepLoop(); });
+  return manager;
+}
+
+StudyManager::~StudyManager() { Stop(); }
+
+void StudyManager::Stop() {
+  memory_.Shutdown();
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    work_cv_.SignalAll();
+    queue_cv_.SignalAll();
+    events_cv_.SignalAll();
+  }
+  if (planning_thread_.joinable()) planning_thread_.join();
+  if (sweep_thread_.joinable()) sweep_thread_.join();
+}
+
+absl::Status StudyManager::ReloadUnfinished() {
+  ASSIGN_OR_RETURN(std::vector<vmle::v1::Study> studies,
+                   memory_.ListStudies({vmle::v1::STUDY_STATE_PENDING, vmle::v1::STUDY_STATE_RUNNING}));
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return absl::UnavailableError("the agent is shutting down");
+  for (const vmle::v1::Study& study : studies) {
+    absl::StatusOr<std::unique_ptr<StudyEntry>> entry = LoadEntry(study);
+    if (!entry.ok()) {
+      log::Error("cannot resume study", {{"study", study.id()}, {"error", std::string(entry.status().message())}});
+      continue;
+    }
+    for (const auto& [number, t] : (*entry)->trials) study_of_trial_[t.trial.id()] = study.id();
+    log::Info("resuming study", {{"study", study.id()},
+                                 {"trials", std::to_string((*entry)->trials.size())},
+                                 {"queued", std::to_string((*entry)->queue.size())},
+                                 {"running", std::to_string((*entry)->running())}});
+    studies_[study.id()] = *std::move(entry);
+  }
+  loaded_ = true;
+  work_pending_ = true;
+  log::Info("agent ready", {{"unfinished_studies", std::to_string(studies.size())}});
+  return absl::OkStatus();
+}
+
+absl::Status StudyManager::CheckServingLocked() const {
+  if (stopping_) return absl::UnavailableError("the agent is shutting down");
+  if (!loaded_) {
+    return absl::UnavailableError("the agent is loading its studies from the memory service; retry shortly");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<StudyEntry>> StudyManager::NewEntry(const vmle::v1::Study& study) {
+  auto entry = std::make_unique<StudyEntry>();
+  entry->study = study;
+  ASSIGN_OR_RETURN(entry->space, StudySearchSpace(study.spec()));
+  ASSIGN_OR_RETURN(entry->planner_space, PlannerSearchSpace(study.spec()));
+  absl::StatusOr<std::unique_ptr<Planner>> planner = options_.make_planner(study.spec().planner());
+  if (planner.ok()) {
+    entry->planner = *std::move(planner);
+  } else if (entry->Active()) {
+    return planner.status();
+  }
+  entry->run_started = FromTimestamp(study.created_at());
+  return entry;
+}
+
+absl::StatusOr<std::unique_ptr<StudyEntry>> StudyManager::LoadEntry(const vmle::v1::Study& study) {
+  ASSIGN_OR_RETURN(std::unique_ptr<StudyEntry> entry, NewEntry(study));
+  ASSIGN_OR_RETURN(std::vector<Trial> trials, memory_.ListTrials(study.id()));
+  const absl::Time now = absl::Now();
+  for (Trial& t : trials) {
+    internal::TrialState& state = entry->trials[t.number()];
+    entry->number_of[t.id()] = t.number();
+    if (t.status() == vmle::v1::TRIAL_STATUS_QUEUED) entry->queue.push_back(t.number());
+    // A running trial's worker may still be alive: give it a full lease to check in.
+    if (t.status() == vmle::v1::TRIAL_STATUS_RUNNING) state.lease_deadline = now + options_.lease_duration;
+    state.trial = std::move(t);
+  }
+  ASSIGN_OR_RETURN(entry->events, memory_.ListEvents(study.id(), 0));
+  for (const StudyEvent& e : entry->events) {
+    entry->next_sequence = std::max(entry->next_sequence, e.sequence() + 1);
+    if (e.type() == StudyEvent::TYPE_STUDY_RESUMED) {
+      entry->run_started = FromTimestamp(e.time());
+      entry->first_trial_of_run = static_cast<int>(e.value());
+    }
+  }
+  ASSIGN_OR_RETURN(entry->reflections, memory_.ListReflections(study.id()));
+  for (const auto& r : entry->reflections) entry->reflected.insert(r.trial_number());
+  absl::StatusOr<vmle::v1::WorkingInsights> insights = memory_.GetInsights(study.id());
+  if (insights.ok()) {
+    entry->insights = *std::move(insights);
+  } else if (!absl::IsNotFound(insights.status())) {
+    return insights.status();
+  }
+  for (const std::string& id : study.recalled_summary_ids()) {
+    absl::StatusOr<vmle::v1::CognitionSummary> summary = memory_.GetCognitionSummary(id);
+    if (summary.ok()) entry->recalled.push_back(*std::move(summary));
+  }
+  entry->recall_done = !study.recalled_summary_ids().empty();
+  return entry;
+}
+
+StudyEntry* StudyManager::FindLocked(const std::string& study_id) {
+  auto it = studies_.find(study_id);
+  return it == studies_.end() ? nullptr : it->second.get();
+}
+
+absl::StatusOr<StudyEntry*> StudyManager::FindOrLoadLocked(const std::string& study_id) {
+  if (study_id.empty()) return absl::InvalidArgumentError("study_id: required");
+  if (StudyEntry* e = FindLocked(study_id); e != nullptr) return e;
+  absl::StatusOr<vmle::v1::Study> study = memory_.GetStudy(study_id);
+  if (absl::IsNotFound(study.status())) return absl::NotFoundError("no study with id \"" + study_id + "\"");
+  if (!study.ok()) return study.status();
+  ASSIGN_OR_RETURN(std::unique_ptr<StudyEntry> entry, LoadEntry(*study));
+  for (const auto& [number, t] : entry->trials) study_of_trial_[t.trial.id()] = study_id;
+  StudyEntry* raw = entry.get();
+  studies_[study_id] = std::move(entry);
+  return raw;
+}
+
+StudyEvent StudyManager::MakeEvent(const StudyEntry& entry, StudyEvent::Type type, const std::string& trial_id,
+                                   std::string message) const {
+  StudyEvent e;
+  e.set_study_id(entry.study.id());
+  e.set_type(type);
+  *e.mutable_time() = ToTimestamp(absl::Now());
+  e.set_trial_id(trial_id);
+  e.set_message(std::move(message));
+  return e;
+}
+
+absl::Status StudyManager::CommitLocked(StudyEntry& entry, vmle::v1::Study study, const Trial* trial,
+                                        std::vector<StudyEvent> events) {
+  *study.mutable_updated_at() = ToTimestamp(absl::Now());
+  if (trial != nullptr) Recount(entry, *trial, study);
+  for (size_t i = 0; i < events.size(); ++i) {
+    events[i].set_sequence(entry.next_sequence + static_cast<int64_t>(i));
+    events[i].set_study_state(study.state());
+  }
+  const int64_t expected = entry.study.version();
+  absl::StatusOr<int64_t> version;
+  if (trial != nullptr) {
+    version = memory_.Commit(*trial, study, events, expected);
+  } else {
+    version = memory_.PutStudy(study, expected);
+    if (version.ok() && !events.empty()) {
+      if (absl::Status s = memory_.AppendEvents(events); !s.ok()) {
+        log::Error("study stored but its events were not", {{"study", study.id()}, {"error", std::string(s.message())}});
+        events.clear();
+      }
+    }
+  }
+  if (!version.ok()) {
+    log::Warn("memory write failed", {{"study", study.id()}, {"error", std::string(version.status().message())}});
+    return version.status();
+  }
+  study.set_version(*version);
+  entry.study = std::move(study);
+  if (trial != nullptr) {
+    entry.trials[trial->number()].trial = *trial;
+    entry.number_of[trial->id()] = trial->number();
+    study_of_trial_[trial->id()] = entry.study.id();
+  }
+  entry.next_sequence += static_cast<int64_t>(events.size());
+  for (StudyEvent& e : events) entry.events.push_back(std::move(e));
+  events_cv_.SignalAll();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<vmle::v1::Study> StudyManager::Submit(const vmle::v1::SubmitStudyRequest& request) {
+  ASSIGN_OR_RETURN(vmle::v1::StudySpec spec, NormalizeStudySpec(request.spec(), options_.limits));
+  const std::string id = request.request_id().empty() ? NewStudyId() : RequestStudyId(request.request_id());
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(CheckServingLocked());
+  if (!request.request_id().empty()) {
+    absl::StatusOr<StudyEntry*> existing = FindOrLoadLocked(id);
+    if (existing.ok()) return (*existing)->study;
+    if (!absl::IsNotFound(existing.status())) return existing.status();
+  }
+  vmle::v1::Study study;
+  study.set_id(id);
+  *study.mutable_spec() = spec;
+  study.set_state(vmle::v1::STUDY_STATE_PENDING);
+  *study.mutable_created_at() = ToTimestamp(absl::Now());
+  absl::StatusOr<std::unique_ptr<StudyEntry>> entry = NewEntry(study);
+  if (!entry.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("spec.planner: ", entry.status().message()));
+  }
+  (*entry)->run_started = absl::Now();
+  StudyEvent submitted = MakeEvent(
+      **entry, StudyEvent::TYPE_STUDY_SUBMITTED, "",
+      absl::StrCat("study submitted: ", spec.dataset().name(), ", ", spec.planner().name(), " planner, ",
+                   spec.budget().max_trials(), " trials, ", spec.budget().parallelism(), " in parallel"));
+  RETURN_IF_ERROR(CommitLocked(**entry, study, nullptr, {submitted}));
+  const vmle::v1::Study stored = (*entry)->study;
+  studies_[id] = *std::move(entry);
+  log::Info("study submitted", {{"study", id}, {"planner", spec.planner().name()},
+                                {"dataset", spec.dataset().name()}});
+  work_pending_ = true;
+  work_cv_.Signal();
+  return stored;
+}
+
+absl::StatusOr<vmle::v1::Study> StudyManager::GetStudy(const std::string& study_id) {
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(CheckServingLocked());
+  ASSIGN_OR_RETURN(StudyEntry * entry, FindOrLoadLocked(study_id));
+  return entry->study;
+}
+
+absl::StatusOr<vmle::v1::ListStudiesResponse> StudyManager::ListStudies(
+    const vmle::v1::ListStudiesRequest& request) {
+  {
+    absl::MutexLock lock(&mu_);
+    RETURN_IF_ERROR(CheckServingLocked());
+  }
+  if (request.page_size() < 0) return absl::InvalidArgumentError("page_size: must be >= 0");
+  std::vector<StudyState> states;
+  for (int s : request.states()) {
+    if (!vmle::v1::StudyState_IsValid(s)) return absl::InvalidArgumentError("states: unknown state " + std::to_string(s));
+    states.push_back(static_cast<StudyState>(s));
+  }
+  ASSIGN_OR_RETURN(std::vector<vmle::v1::Study> all, memory_.ListStudies(states));
+  vmle::v1::ListStudiesResponse response;
+  std::string next;
+  for (auto& s : Page(all, request.page_size(), request.page_token(), &next)) *response.add_studies() = s;
+  response.set_next_page_token(next);
+  return response;
+}
+
+absl::StatusOr<vmle::v1::ListTrialsResponse> StudyManager::ListTrials(const vmle::v1::ListTrialsRequest& request) {
+  if (request.page_size() < 0) return absl::InvalidArgumentError("page_size: must be >= 0");
+  std::vector<Trial> all;
+  {
+    absl::MutexLock lock(&mu_);
+    RETURN_IF_ERROR(CheckServingLocked());
+    ASSIGN_OR_RETURN(StudyEntry * entry, FindOrLoadLocked(request.study_id()));
+    for (const auto& [number, t] : entry->trials) all.push_back(t.trial);
+  }
+  vmle::v1::ListTrialsResponse response;
+  std::string next;
+  for (auto& t : Page(all, request.page_size(), request.page_token(), &next)) *response.add_trials() = t;
+  response.set_next_page_token(next);
+  return response;
+}
+
+absl::Status StudyManager::Watch(const vmle::v1::WatchStudyRequest& request,
+                                 const std::function<bool(const StudyEvent&)>& write,
+                                 const std::function<bool()>& cancelled) {
+  int64_t last = request.after_sequence();
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(CheckServingLocked());
+  ASSIGN_OR_RETURN(StudyEntry * entry, FindOrLoadLocked(request.study_id()));
+  for (;;) {
+    std::vector<StudyEvent> batch;
+    for (const StudyEvent& e : entry->events) {
+      if (e.sequence() > last) batch.push_back(e);
+    }
+    const bool ended = !entry->Active() && entry->running() == 0;
+    if (!batch.empty()) {
+      mu_.Unlock();
+      bool keep_going = true;
+      for (const StudyEvent& e : batch) {
+        if (!(keep_going = write(e))) break;
+        last = e.sequence();
+      }
+      mu_.Lock();
+      if (!keep_going) return absl::OkStatus();
+      continue;
+    }
+    if (ended) return absl::OkStatus();
+    if (stopping_) return absl::UnavailableError("the agent is shutting down; watch again from sequence " +
+                                                 std::to_string(last));
+    if (cancelled()) return absl::CancelledError("the watcher went away");
+    events_cv_.WaitWithTimeout(&mu_, absl::Milliseconds(500));
+  }
+}
+
+absl::StatusOr<vmle::v1::Study> StudyManager::Cancel(const vmle::v1::CancelStudyRequest& request) {
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(CheckServingLocked());
+  ASSIGN_OR_RETURN(StudyEntry * entry, FindOrLoadLocked(request.study_id()));
+  if (!entry->Active()) {
+    return absl::FailedPreconditionError(absl::StrCat("study ", request.study_id(), " is already ",
+                                                      StateName(entry->study.state())));
+  }
+  const std::string reason = request.reason().empty() ? "cancelled by the user" : request.reason();
+  RETURN_IF_ERROR(BeginEndingLocked(*entry, reason, vmle::v1::STUDY_STATE_CANCELLED));
+  log::Info("study cancelled", {{"study", request.study_id()}, {"reason", reason}});
+  return entry->study;
+}
+
+absl::StatusOr<vmle::v1::Study> StudyManager::Resume(const vmle::v1::ResumeStudyRequest& request) {
+  if (request.additional_trials() <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("additional_trials: must be > 0, got ", request.additional_trials()));
+  }
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(CheckServingLocked());
+  ASSIGN_OR_RETURN(StudyEntry * entry, FindOrLoadLocked(request.study_id()));
+  const StudyState state = entry->study.state();
+  if (state != vmle::v1::STUDY_STATE_SUCCEEDED && state != vmle::v1::STUDY_STATE_CANCELLED) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "study ", request.study_id(), " is ", StateName(state),
+        "; only a succeeded or cancelled study can be resumed (submit a new study instead)"));
+  }
+  vmle::v1::Study study = entry->study;
+  const int64_t max_trials = int64_t{study.spec().budget().max_trials()} + request.additional_trials();
+  if (max_trials > options_.limits.max_trials) {
+    return absl::InvalidArgumentError(absl::StrCat("additional_trials: the budget would be ", max_trials,
+                                                   " trials, over the limit of ", options_.limits.max_trials));
+  }
+  if (entry->planner == nullptr) {
+    ASSIGN_OR_RETURN(entry->planner, options_.make_planner(study.spec().planner()));
+  }
+  study.mutable_spec()->mutable_budget()->set_max_trials(static_cast<int32_t>(max_trials));
+  study.set_state(vmle::v1::STUDY_STATE_RUNNING);
+  study.clear_end_reason();
+  study.clear_error();
+  study.clear_finished_at();
+  const int first = entry->trials.empty() ? 1 : entry->trials.rbegin()->first + 1;
+  StudyEvent resumed = MakeEvent(*entry, StudyEvent::TYPE_STUDY_RESUMED, "",
+                                 absl::StrCat("study resumed with ", request.additional_trials(),
+                                              " more trials (", max_trials, " in all)"));
+  resumed.set_value(first);
+  RETURN_IF_ERROR(CommitLocked(*entry, study, nullptr, {resumed}));
+  entry->ending = false;
+  entry->exhausted = false;
+  entry->end_reason.clear();
+  entry->run_started = absl::Now();
+  entry->first_trial_of_run = first;
+  for (auto& [number, t] : entry->trials) t.stop_requested = false;
+  work_pending_ = true;
+  work_cv_.Signal();
+  return entry->study;
+}
+
+absl::StatusOr<vmle::v1::StudyReport> StudyManager::Report(const std::string& study_id) {
+  ReportInputs inputs;
+  {
+    absl::MutexLock lock(&mu_);
+    RETURN_IF_ERROR(CheckServingLocked());
+    ASSIGN_OR_RETURN(StudyEntry * entry, FindOrLoadLocked(study_id));
+    inputs.study = entry->study;
+    for (const auto& [number, t] : entry->trials) inputs.trials.push_back(t.trial);
+    inputs.reflections = entry->reflections;
+    inputs.insights = entry->insights;
+    inputs.recalled = entry->recalled;
+    inputs.space = entry->planner_space;
+  }
+  absl::StatusOr<vmle::v1::CognitionSummary> summary = memory_.GetCognitionSummary(CognitionId(study_id));
+  if (summary.ok()) inputs.cognition = *std::move(summary);
+  return BuildReport(inputs);
+}
+
+absl::Status StudyManager::BeginEndingLocked(StudyEntry& entry, const std::string& reason, StudyState final_state) {
+  entry.ending = true;
+  entry.final_state = final_state;
+  entry.end_reason = reason;
+  while (!entry.queue.empty()) {
+    Trial trial = entry.trials[entry.queue.front()].trial;
+    trial.set_status(vmle::v1::TRIAL_STATUS_STOPPED);
+    trial.set_error("not started: " + reason);
+    *trial.mutable_finished_at() = ToTimestamp(absl::Now());
+    StudyEvent stopped = MakeEvent(entry, StudyEvent::TYPE_TRIAL_STOPPED, trial.id(),
+                                   absl::StrCat("trial ", trial.number(), " not started: ", reason));
+    RETURN_IF_ERROR(CommitLocked(entry, entry.study, &trial, {stopped}));
+    metrics_->TrialTransition("stopped");
+    entry.queue.pop_front();
+  }
+  for (auto& [number, t] : entry.trials) {
+    if (t.trial.status() == vmle::v1::TRIAL_STATUS_RUNNING) {
+      t.stop_requested = true;
+      t.stop_reason = reason;
+    }
+  }
+  if (final_state == vmle::v1::STUDY_STATE_CANCELLED) {
+    vmle::v1::Study study = entry.study;
+    study.set_state(vmle::v1::STUDY_STATE_CANCELLED);
+    study.set_end_reason(reason);
+    *study.mutable_finished_at() = ToTimestamp(absl::Now());
+    StudyEvent cancelled = MakeEvent(entry, StudyEvent::TYPE_STUDY_CANCELLED, "", "study cancelled: " + reason);
+    RETURN_IF_ERROR(CommitLocked(entry, study, nullptr, {cancelled}));
+    metrics_->RemoveBest(entry.study.id());
+  }
+  work_pending_ = true;
+  work_cv_.Signal();
+  return absl::OkStatus();
+}
+
+std::string StudyManager::StopReasonLocked(const StudyEntry& entry, StudyState* final_state) const {
+  if (!entry.Active() || entry.ending) return "";
+  const vmle::v1::Study& study = entry.study;
+  const vmle::v1::Budget& budget = study.spec().budget();
+  *final_state = vmle::v1::STUDY_STATE_SUCCEEDED;
+  if (study.trials_failed() >= budget.max_failed_trials()) {
+    *final_state = vmle::v1::STUDY_STATE_FAILED;
+    return absl::StrCat(study.trials_failed(), " trials failed (max_failed_trials ", budget.max_failed_trials(),
+                        ")");
+  }
+  if (budget.has_target() && study.has_best() &&
+      !Better(budget.target_value(), study.best_value(), study.spec().objective().direction())) {
+    return absl::StrCat("target ", budget.target_value(), " reached by ", study.best_trial_id());
+  }
+  if (budget.no_improvement_patience() > 0 && study.has_best()) {
+    absl::Time best_at = absl::InfinitePast();
+    for (const auto& [number, t] : entry.trials) {
+      if (t.trial.id() == study.best_trial_id()) best_at = FromTimestamp(t.trial.finished_at());
+    }
+    int since = 0;
+    for (const auto& [number, t] : entry.trials) {
+      since += Finished(t.trial) && t.trial.attempts() > 0 && number >= entry.first_trial_of_run &&
+               FromTimestamp(t.trial.finished_at()) > best_at;
+    }
+    if (since >= budget.no_improvement_patience()) {
+      return absl::StrCat("no improvement in the last ", since, " trials (patience ",
+                          budget.no_improvement_patience(), ")");
+    }
+  }
+  if (budget.max_wall_seconds() > 0 &&
+      absl::Now() - entry.run_started >= absl::Seconds(budget.max_wall_seconds())) {
+    return absl::StrCat("wall-time limit of ", budget.max_wall_seconds(), " s reached");
+  }
+  return "";
+}
+
+absl::Status StudyManager::CheckStopLocked(StudyEntry& entry) {
+  StudyState final_state = vmle::v1::STUDY_STATE_SUCCEEDED;
+  const std::string reason = StopReasonLocked(entry, &final_state);
+  if (reason.empty()) return absl::OkStatus();
+  log::Info("study ending", {{"study", entry.study.id()}, {"reason", reason}});
+  return BeginEndingLocked(entry, reason, final_state);
+}
+
+void StudyManager::SweepLoop() {
+  absl::Time last_gauges = absl::InfinitePast();
+  absl::MutexLock lock(&mu_);
+  while (!stopping_) {
+    work_cv_.WaitWithTimeout(&mu_, options_.sweep_interval);
+    if (stopping_) break;
+    ExpireLeasesLocked();
+    for (auto& [id, entry] : studies_) {
+      if (entry->Active() && !entry->ending) {
+        if (absl::Status s = CheckStopLocked(*entry); !s.ok()) {
+          log::Warn("cannot end study yet", {{"study", id}, {"error", std::string(s.message())}});
+        }
+      }
+    }
+    if (absl::Now() - last_gauges >= absl::Seconds(1)) {
+      UpdateGaugesLocked();
+      last_gauges = absl::Now();
+    }
+  }
+}
+
+void StudyManager::UpdateGaugesLocked() {
+  std::map<std::string, int> studies, trials, workers;
+  int queued = 0;
+  for (const auto& [id, entry] : studies_) {
+    ++studies[StateName(entry->study.state())];
+    queued += static_cast<int>(entry->queue.size());
+    for (const auto& [number, t] : entry->trials) {
+      std::string status = vmle::v1::TrialStatus_Name(t.trial.status());
+      status = absl::AsciiStrToLower(status.substr(status.rfind('_') + 1));
+      ++trials[status];
+    }
+    if (entry->Active() && entry->study.has_best()) metrics_->SetBest(id, entry->study.best_value());
+  }
+  const absl::Time now = absl::Now();
+  for (const auto& [id, w] : workers_) {
+    if (now - w.last_seen <= 2 * options_.lease_duration + options_.max_lease_wait) ++workers[w.state];
+  }
+  metrics_->SetStudies(studies);
+  metrics_->SetTrials(trials);
+  metrics_->SetWorkers(workers);
+  metrics_->SetQueueLength(queued);
+}
+
+}  // namespace vmle::agent

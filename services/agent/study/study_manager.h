@@ -1,0 +1,195 @@
+// StudyManager: the agent's core. It owns every study the agent runs — their trials,
+// the leased trial queue the workers pull from, early stopping, planning, reflection
+// and distillation — and keeps no durable state of its own: each change is written
+// through the memory service (MemoryClient) before it is acknowledged or applied,
+// so a manager started on the same memory service resumes every unfinished study
+// where the last one stopped. The gRPC services (service/) are thin adapters over it.
+//
+// Threads: a planning thread (reflect on finished trials, propose new ones, recall
+// cognition, finish studies; planner calls run outside the lock) and a sweeper
+// (expired leases, wall-time limits, gauges). Both stop and join in Stop() or the
+// destructor. Every public method is thread-safe; Lease and Watch block.
+//
+// Errors: INVALID_ARGUMENT naming the field for bad requests; NOT_FOUND for unknown
+// study or trial ids; FAILED_PRECONDITION for a lease that expired or was replaced
+// (the worker must abandon the trial) and for operations a study's state forbids;
+// UNAVAILABLE when the memory service cannot be reached (nothing was applied).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <utility>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "services/agent/planner/planner.h"
+#include "services/agent/study/agent_metrics.h"
+#include "services/agent/study/memory_client.h"
+#include "services/agent/study/study_spec.h"
+#include "vmle/v1/study_service.pb.h"
+#include "vmle/v1/trial_queue.pb.h"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace vmle::agent {
+
+namespace internal {
+struct StudyEntry;
+}
+
+// Builds the planner of a study (planner/planner_factory.h by default).
+using PlannerMaker = std::function<absl::StatusOr<std::unique_ptr<Planner>>(const vmle::v1::PlannerSpec&)>;
+
+class StudyManager {
+ public:
+  struct Options {
+    // The system of record; not owned, must outlive the manager.
+    MemoryClient* memory = nullptr;
+    // Where the vmle_agent_* metrics are registered; null: not exported.
+    prometheus::Registry* registry = nullptr;
+    // How long a lease lasts without a heartbeat or progress report.
+    absl::Duration lease_duration = absl::Seconds(60);
+    // How often workers are asked to heartbeat.
+    absl::Duration heartbeat_interval = absl::Seconds(10);
+    // Longest LeaseTrial long-poll.
+    absl::Duration max_lease_wait = absl::Seconds(120);
+    // How often leases and wall-time limits are checked.
+    absl::Duration sweep_interval = absl::Milliseconds(200);
+    // Bounds of submitted specs.
+    SpecLimits limits;
+    // Cognition summaries recalled at the start of a study (unless transfer is off).
+    int recall_k = 3;
+    // Planner construction; empty: MakePlanner.
+    PlannerMaker make_planner;
+  };
+
+  // Starts the threads; the planning thread first reloads every unfinished study
+  // from the memory service (retrying while it is unreachable). Until that is done
+  // every call answers UNAVAILABLE, so a client or worker retries.
+  static absl::StatusOr<std::unique_ptr<StudyManager>> Start(Options options);
+  ~StudyManager();
+  StudyManager(const StudyManager&) = delete;
+  StudyManager& operator=(const StudyManager&) = delete;
+
+  // Stops the threads and wakes every blocked Lease and Watch; idempotent.
+  void Stop();
+
+  // StudyService.
+  absl::StatusOr<vmle::v1::Study> Submit(const vmle::v1::SubmitStudyRequest& request);
+  absl::StatusOr<vmle::v1::Study> GetStudy(const std::string& study_id);
+  absl::StatusOr<vmle::v1::ListStudiesResponse> ListStudies(const vmle::v1::ListStudiesRequest& request);
+  absl::StatusOr<vmle::v1::ListTrialsResponse> ListTrials(const vmle::v1::ListTrialsRequest& request);
+  // Calls `write` with every event after request.after_sequence, then with live
+  // events, until the study has ended and all its events were written, `write`
+  // returns false, `cancelled` returns true, or the manager stops.
+  absl::Status Watch(const vmle::v1::WatchStudyRequest& request,
+                     const std::function<bool(const vmle::v1::StudyEvent&)>& write,
+                     const std::function<bool()>& cancelled);
+  absl::StatusOr<vmle::v1::Study> Cancel(const vmle::v1::CancelStudyRequest& request);
+  absl::StatusOr<vmle::v1::Study> Resume(const vmle::v1::ResumeStudyRequest& request);
+  absl::StatusOr<vmle::v1::StudyReport> Report(const std::string& study_id);
+
+  // TrialQueue.
+  absl::StatusOr<vmle::v1::LeaseTrialResponse> Lease(const vmle::v1::LeaseTrialRequest& request,
+                                                     const std::function<bool()>& cancelled);
+  absl::StatusOr<vmle::v1::ReportProgressResponse> Progress(const vmle::v1::ReportProgressRequest& request);
+  absl::StatusOr<vmle::v1::HeartbeatResponse> Heartbeat(const vmle::v1::HeartbeatRequest& request);
+  absl::Status Complete(const vmle::v1::CompleteTrialRequest& request);
+  absl::Status Fail(const vmle::v1::FailTrialRequest& request);
+
+ private:
+  using StudyEntry = internal::StudyEntry;
+  struct WorkerState {
+    std::string state;  // "idle", "busy"
+    absl::Time last_seen;
+  };
+
+  explicit StudyManager(Options options);
+
+  // Loading.
+  absl::Status ReloadUnfinished();
+  // UNAVAILABLE while the unfinished studies are being reloaded or after Stop().
+  absl::Status CheckServingLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<std::unique_ptr<StudyEntry>> LoadEntry(const vmle::v1::Study& study);
+  absl::StatusOr<std::unique_ptr<StudyEntry>> NewEntry(const vmle::v1::Study& study);
+  StudyEntry* FindLocked(const std::string& study_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<StudyEntry*> FindOrLoadLocked(const std::string& study_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Writes `study` (and `trial`, when given) with `events` through the memory
+  // service, then applies them to `entry`: the only way state changes.
+  absl::Status CommitLocked(StudyEntry& entry, vmle::v1::Study study, const vmle::v1::Trial* trial,
+                            std::vector<vmle::v1::StudyEvent> events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  vmle::v1::StudyEvent MakeEvent(const StudyEntry& entry, vmle::v1::StudyEvent::Type type,
+                                 const std::string& trial_id, std::string message) const;
+
+  // Trial transitions (study_manager_queue.cc).
+  absl::StatusOr<std::pair<StudyEntry*, vmle::v1::Trial*>> FindLeaseLocked(const std::string& trial_id,
+                                                                        const std::string& lease_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<vmle::v1::TrialAssignment> TryLeaseLocked(const vmle::v1::WorkerInfo& worker)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status RequeueOrFailLocked(StudyEntry& entry, vmle::v1::Trial trial, const std::string& error,
+                                   const std::string& cause, bool retryable) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool EarlyStopLocked(const StudyEntry& entry, const vmle::v1::Trial& trial, std::string* reason) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ExpireLeasesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Ending (study_manager.cc).
+  // Starts ending a study: queued trials stop, running ones are told to stop.
+  absl::Status BeginEndingLocked(StudyEntry& entry, const std::string& reason, vmle::v1::StudyState final_state)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The reason the study must stop now, or "".
+  std::string StopReasonLocked(const StudyEntry& entry, vmle::v1::StudyState* final_state) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Begins ending the study when a stop condition holds (failures, target,
+  // patience, wall time).
+  absl::Status CheckStopLocked(StudyEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Planning (study_manager_planning.cc).
+  void PlanningLoop();
+  void StepStudy(const std::string& study_id);
+  PlanningContext ContextLocked(const StudyEntry& entry) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ReflectPending(StudyEntry& entry);
+  void RecallIfReady(StudyEntry& entry);
+  void ProposeIfRoom(StudyEntry& entry);
+  void FinishIfDone(StudyEntry& entry);
+  void FailStudyLocked(StudyEntry& entry, const std::string& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  void SweepLoop();
+  void UpdateGaugesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const Options options_;
+  MemoryClient& memory_;
+  // Metrics go to options_.registry, or to a private registry when none is given.
+  std::shared_ptr<prometheus::Registry> own_registry_;
+  std::unique_ptr<AgentMetrics> metrics_;
+
+  mutable absl::Mutex mu_;
+  // Wakes the planning thread (a trial finished, a study arrived) and blocked
+  // LeaseTrial and WatchStudy calls (new trials, new events).
+  absl::CondVar work_cv_;
+  absl::CondVar queue_cv_;
+  absl::CondVar events_cv_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool loaded_ ABSL_GUARDED_BY(mu_) = false;
+  bool work_pending_ ABSL_GUARDED_BY(mu_) = false;
+  std::map<std::string, std::unique_ptr<StudyEntry>> studies_ ABSL_GUARDED_BY(mu_);
+  // Trial id -> study id, for the TrialQueue calls.
+  absl::flat_hash_map<std::string, std::string> study_of_trial_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, WorkerState> workers_ ABSL_GUARDED_BY(mu_);
+  int64_t lease_ticks_ ABSL_GUARDED_BY(mu_) = 0;
+
+  std::thread planning_thread_;
+  std::thread sweep_thread_;
+};
+
+}  // namespace vmle::agent

@@ -1,0 +1,327 @@
+// The planning thread of the StudyManager: reflection on finished trials, recall of
+// cognition summaries, new proposals and the end of studies. Planner calls (which
+// may wait for an LLM) run without the manager's lock; what they return is applied
+// under it after checking that the study is still in a state that accepts it.
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/logging/logging.h"
+#include "services/agent/study/internal/study_entry.h"
+#include "services/agent/study/internal/time_util.h"
+#include "services/agent/study/objective.h"
+#include "services/agent/study/report.h"
+#include "services/agent/study/study_manager.h"
+
+namespace vmle::agent {
+namespace {
+
+using internal::StudyEntry;
+using internal::ToTimestamp;
+using vmle::v1::StudyEvent;
+using vmle::v1::Trial;
+
+bool Evaluated(const Trial& t) {
+  return (t.status() == vmle::v1::TRIAL_STATUS_SUCCEEDED || t.status() == vmle::v1::TRIAL_STATUS_FAILED ||
+          t.status() == vmle::v1::TRIAL_STATUS_STOPPED) &&
+         t.attempts() > 0;
+}
+
+uint64_t TrialSeed(uint64_t study_seed, int number) {
+  uint64_t z = study_seed + 0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(number);  // SplitMix64
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return (z ^ (z >> 31)) & 0x7fffffffffffffffULL;
+}
+
+}  // namespace
+
+void StudyManager::PlanningLoop() {
+  for (;;) {
+    const absl::Status loaded = ReloadUnfinished();
+    if (loaded.ok()) break;
+    log::Warn("cannot load unfinished studies yet", {{"error", std::string(loaded.message())}});
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    work_cv_.WaitWithTimeout(&mu_, absl::Seconds(1));
+  }
+  for (;;) {
+    std::vector<std::string> ids;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!work_pending_ && !stopping_) work_cv_.WaitWithTimeout(&mu_, absl::Seconds(1));
+      if (stopping_) return;
+      work_pending_ = false;
+      for (const auto& [id, entry] : studies_) {
+        if (entry->Active()) ids.push_back(id);
+      }
+    }
+    for (const std::string& id : ids) StepStudy(id);
+  }
+}
+
+void StudyManager::StepStudy(const std::string& study_id) {
+  StudyEntry* entry = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    entry = FindLocked(study_id);
+    if (entry == nullptr || !entry->Active() || stopping_) return;
+  }
+  ReflectPending(*entry);
+  RecallIfReady(*entry);
+  FinishIfDone(*entry);
+  ProposeIfRoom(*entry);
+}
+
+PlanningContext StudyManager::ContextLocked(const StudyEntry& entry) const {
+  PlanningContext context;
+  context.spec = entry.study.spec();
+  context.space = entry.planner_space;
+  for (const auto& [number, state] : entry.trials) {
+    Trial t = state.trial;
+    t.clear_test();
+    if (Evaluated(t)) {
+      context.history.push_back(std::move(t));
+    } else if (t.status() == vmle::v1::TRIAL_STATUS_QUEUED || t.status() == vmle::v1::TRIAL_STATUS_RUNNING) {
+      context.pending.push_back(std::move(t));
+    }
+  }
+  if (entry.study.has_dataset_profile()) context.profile = entry.study.dataset_profile();
+  context.recalled = entry.recalled;
+  if (!entry.study.spec().planner().memory_off()) {
+    context.reflections = entry.reflections;
+    context.insights = entry.insights;
+  }
+  context.seed = entry.study.spec().seed();
+  return context;
+}
+
+void StudyManager::ReflectPending(StudyEntry& entry) {
+  PlanningContext context;
+  std::vector<Trial> todo;
+  {
+    absl::MutexLock lock(&mu_);
+    if (entry.planner == nullptr) return;
+    for (const auto& [number, state] : entry.trials) {
+      if (Evaluated(state.trial) && entry.reflected.count(number) == 0) todo.push_back(state.trial);
+    }
+    if (todo.empty()) return;
+    if (entry.study.spec().planner().reflection_off()) {
+      for (const Trial& t : todo) entry.reflected.insert(t.number());
+      return;
+    }
+    context = ContextLocked(entry);
+  }
+  for (Trial& trial : todo) {
+    trial.clear_test();
+    absl::StatusOr<std::optional<vmle::v1::Reflection>> reflection = entry.planner->Reflect(context, trial);
+    absl::MutexLock lock(&mu_);
+    entry.reflected.insert(trial.number());
+    if (!reflection.ok()) {
+      log::Warn("reflection failed", {{"study", entry.study.id()}, {"trial", trial.id()},
+                                      {"error", std::string(reflection.status().message())}});
+      continue;
+    }
+    if (!reflection->has_value()) continue;
+    vmle::v1::Reflection r = **reflection;
+    r.set_study_id(entry.study.id());
+    r.set_trial_id(trial.id());
+    r.set_trial_number(trial.number());
+    *r.mutable_created_at() = ToTimestamp(absl::Now());
+    if (absl::Status s = memory_.PutReflection(r); !s.ok()) {
+      entry.reflected.erase(trial.number());
+      log::Warn("cannot store reflection", {{"trial", trial.id()}, {"error", std::string(s.message())}});
+      continue;
+    }
+    entry.reflections.push_back(r);
+    StudyEvent event = MakeEvent(entry, StudyEvent::TYPE_REFLECTION, trial.id(),
+                                 absl::StrCat("reflection on trial ", trial.number(), ": ", r.observation()));
+    if (absl::Status s = CommitLocked(entry, entry.study, nullptr, {event}); !s.ok()) {
+      log::Warn("cannot record reflection event", {{"trial", trial.id()}, {"error", std::string(s.message())}});
+    }
+  }
+}
+
+void StudyManager::RecallIfReady(StudyEntry& entry) {
+  vmle::v1::Backbone backbone;
+  vmle::v1::DatasetProfile profile;
+  {
+    absl::MutexLock lock(&mu_);
+    if (entry.recall_done || !entry.study.has_dataset_profile()) return;
+    if (entry.study.spec().planner().transfer_off()) {
+      entry.recall_done = true;
+      return;
+    }
+    backbone = entry.study.spec().backbone();
+    profile = entry.study.dataset_profile();
+  }
+  absl::StatusOr<std::vector<vmle::v1::ScoredCognitionSummary>> found =
+      memory_.RetrieveCognition(backbone, profile, options_.recall_k);
+  absl::MutexLock lock(&mu_);
+  if (!found.ok()) {
+    log::Warn("cannot recall cognition summaries", {{"study", entry.study.id()},
+                                                    {"error", std::string(found.status().message())}});
+    return;
+  }
+  vmle::v1::Study study = entry.study;
+  std::vector<vmle::v1::CognitionSummary> recalled;
+  for (const auto& scored : *found) {
+    if (scored.summary().source_study_id() == study.id()) continue;
+    recalled.push_back(scored.summary());
+    study.add_recalled_summary_ids(scored.summary().id());
+  }
+  if (!recalled.empty()) {
+    if (absl::Status s = CommitLocked(entry, study, nullptr, {}); !s.ok()) return;
+    log::Info("recalled cognition summaries", {{"study", study.id()}, {"count", std::to_string(recalled.size())}});
+  }
+  entry.recalled = std::move(recalled);
+  entry.recall_done = true;
+}
+
+void StudyManager::ProposeIfRoom(StudyEntry& entry) {
+  PlanningContext context;
+  Planner* planner = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!entry.Active() || entry.ending || entry.exhausted || entry.planner == nullptr) return;
+    const vmle::v1::Budget& budget = entry.study.spec().budget();
+    const int busy = static_cast<int>(entry.queue.size()) + entry.running();
+    const int slots = std::min(budget.parallelism() - busy, budget.max_trials() - static_cast<int>(entry.trials.size()));
+    if (slots <= 0) return;
+    context = ContextLocked(entry);
+    context.max_proposals = slots;
+    planner = entry.planner.get();
+  }
+  const absl::Time started = absl::Now();
+  absl::StatusOr<std::vector<PlannedTrial>> proposals = planner->Propose(context);
+  metrics_->PlanningSeconds(absl::ToDoubleSeconds(absl::Now() - started));
+  absl::MutexLock lock(&mu_);
+  if (!entry.Active() || entry.ending) return;
+  if (!proposals.ok()) {
+    FailStudyLocked(entry, absl::StrCat("planner ", planner->Name(), " failed: ", proposals.status().message()));
+    return;
+  }
+  if (proposals->empty()) {
+    if (context.pending.empty()) {
+      entry.exhausted = true;
+      work_pending_ = true;
+    }
+    return;
+  }
+  const int limit = std::min<int>(context.max_proposals, static_cast<int>(proposals->size()));
+  for (int i = 0; i < limit; ++i) {
+    const PlannedTrial& planned = (*proposals)[i];
+    absl::StatusOr<vmle::v1::Configuration> config =
+        TrialConfiguration(entry.study.spec(), entry.space, planned.config);
+    if (!config.ok()) {
+      FailStudyLocked(entry, absl::StrCat("planner ", planner->Name(), " proposed an invalid configuration: ",
+                                          config.status().message()));
+      return;
+    }
+    const int number = entry.trials.empty() ? 1 : entry.trials.rbegin()->first + 1;
+    Trial trial;
+    trial.set_id(absl::StrCat(entry.study.id(), "-t", number));
+    trial.set_study_id(entry.study.id());
+    trial.set_number(number);
+    *trial.mutable_config() = *config;
+    *trial.mutable_proposal() = planned.proposal;
+    if (trial.proposal().planner().empty()) trial.mutable_proposal()->set_planner(planner->Name());
+    trial.set_status(vmle::v1::TRIAL_STATUS_QUEUED);
+    *trial.mutable_queued_at() = ToTimestamp(absl::Now());
+    trial.set_seed(TrialSeed(entry.study.spec().seed(), number));
+    vmle::v1::Study study = entry.study;
+    if (study.state() == vmle::v1::STUDY_STATE_PENDING) study.set_state(vmle::v1::STUDY_STATE_RUNNING);
+    std::vector<StudyEvent> events;
+    events.push_back(MakeEvent(entry, StudyEvent::TYPE_TRIAL_QUEUED, trial.id(),
+                               absl::StrCat("trial ", number, " queued: ",
+                                            planned.proposal.hypothesis().empty() ? planner->Name()
+                                                                                  : planned.proposal.hypothesis())));
+    if (planned.proposal.fallback()) {
+      events.push_back(MakeEvent(entry, StudyEvent::TYPE_PLANNER_FALLBACK, trial.id(),
+                                 "planner fell back: " + planned.proposal.fallback_reason()));
+    }
+    if (absl::Status s = CommitLocked(entry, study, &trial, std::move(events)); !s.ok()) {
+      work_pending_ = true;  // try again on the next round
+      return;
+    }
+    entry.queue.push_back(number);
+    metrics_->TrialTransition("queued");
+    queue_cv_.SignalAll();
+  }
+}
+
+void StudyManager::FailStudyLocked(StudyEntry& entry, const std::string& error) {
+  log::Error("study failed", {{"study", entry.study.id()}, {"error", error}});
+  vmle::v1::Study study = entry.study;
+  study.set_error(error);
+  if (absl::Status s = CommitLocked(entry, study, nullptr, {}); !s.ok()) return;
+  if (absl::Status s = BeginEndingLocked(entry, error, vmle::v1::STUDY_STATE_FAILED); !s.ok()) {
+    log::Warn("cannot end study yet", {{"study", entry.study.id()}, {"error", std::string(s.message())}});
+  }
+}
+
+void StudyManager::FinishIfDone(StudyEntry& entry) {
+  PlanningContext context;
+  vmle::v1::StudyState final_state;
+  std::string reason;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!entry.Active() || !entry.queue.empty() || entry.running() > 0) return;
+    const int max_trials = entry.study.spec().budget().max_trials();
+    if (entry.ending) {
+      final_state = entry.final_state;
+      reason = entry.end_reason;
+    } else if (static_cast<int>(entry.trials.size()) >= max_trials) {
+      final_state = vmle::v1::STUDY_STATE_SUCCEEDED;
+      reason = absl::StrCat("budget of ", max_trials, " trials used");
+    } else if (entry.exhausted) {
+      final_state = vmle::v1::STUDY_STATE_SUCCEEDED;
+      reason = "search space exhausted";
+    } else {
+      return;
+    }
+    context = ContextLocked(entry);
+  }
+  std::optional<vmle::v1::CognitionSummary> summary;
+  if (final_state == vmle::v1::STUDY_STATE_SUCCEEDED && entry.planner != nullptr) {
+    absl::StatusOr<std::optional<vmle::v1::CognitionSummary>> distilled = entry.planner->Distill(context);
+    if (distilled.ok()) {
+      summary = *std::move(distilled);
+    } else {
+      log::Warn("distillation failed", {{"study", context.spec.name()},
+                                        {"error", std::string(distilled.status().message())}});
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  if (!entry.Active()) return;
+  vmle::v1::Study study = entry.study;
+  std::string message = absl::StrCat("study finished: ", reason);
+  if (summary.has_value()) {
+    summary->set_id(CognitionId(study.id()));
+    summary->set_source_study_id(study.id());
+    summary->set_backbone(study.spec().backbone());
+    if (summary->dataset_name().empty()) summary->set_dataset_name(study.spec().dataset().name());
+    if (study.has_dataset_profile()) *summary->mutable_dataset_profile() = study.dataset_profile();
+    summary->set_objective_metric(study.spec().objective().metric());
+    *summary->mutable_created_at() = ToTimestamp(absl::Now());
+    if (absl::StatusOr<std::string> id = memory_.PutCognitionSummary(*summary); !id.ok()) {
+      log::Warn("cannot store cognition summary", {{"study", study.id()}, {"error", std::string(id.status().message())}});
+      work_pending_ = true;  // finish on a later round, with the summary
+      return;
+    }
+    absl::StrAppend(&message, "; cognition summary ", summary->id(), " stored (", summary->rules_size(), " rules)");
+  }
+  study.set_state(final_state);
+  study.set_end_reason(reason);
+  if (final_state == vmle::v1::STUDY_STATE_FAILED && study.error().empty()) study.set_error(reason);
+  *study.mutable_finished_at() = ToTimestamp(absl::Now());
+  StudyEvent finished = MakeEvent(entry, StudyEvent::TYPE_STUDY_FINISHED, "", message);
+  finished.set_value(study.best_value());
+  if (absl::Status s = CommitLocked(entry, study, nullptr, {finished}); !s.ok()) {
+    work_pending_ = true;
+    return;
+  }
+  metrics_->RemoveBest(study.id());
+  log::Info("study finished", {{"study", study.id()}, {"reason", reason}});
+}
+
+}  // namespace vmle::agent

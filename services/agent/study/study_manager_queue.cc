@@ -1,0 +1,334 @@
+// The TrialQueue side of the StudyManager: leases, heartbeats, progress, results.
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/logging/logging.h"
+#include "common/status/status_macros.h"
+#include "services/agent/early_stop/early_stopping.h"
+#include "services/agent/study/internal/study_entry.h"
+#include "services/agent/study/internal/time_util.h"
+#include "services/agent/study/objective.h"
+#include "services/agent/study/study_manager.h"
+
+namespace vmle::agent {
+namespace {
+
+using internal::StudyEntry;
+using internal::ToTimestamp;
+using vmle::v1::StudyEvent;
+using vmle::v1::Trial;
+
+std::string NewLeaseId() {
+  static std::mt19937_64 rng{std::random_device{}()};
+  static absl::Mutex rng_mu;
+  absl::MutexLock lock(&rng_mu);
+  return absl::StrFormat("ls-%016x", rng());
+}
+
+bool DeviceMatches(const std::string& wanted, const std::string& device) {
+  if (wanted.empty()) return true;
+  if (wanted == "cuda") return device.rfind("cuda", 0) == 0;
+  return wanted == device;
+}
+
+absl::Status CheckMetrics(const char* field, const vmle::v1::MetricValues& m) {
+  for (double v : {m.recall_at_5(), m.recall_at_10(), m.recall_at_20(), m.ndcg_at_5(), m.ndcg_at_10(),
+                   m.ndcg_at_20(), m.mrr()}) {
+    if (!std::isfinite(v) || v < 0 || v > 1) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ": metric values must be in [0, 1], got ", v));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string Describe(const Trial& t, vmle::v1::Metric metric, double value) {
+  return absl::StrFormat("trial %d: val %s %.4f", t.number(), MetricLabel(metric), value);
+}
+
+}  // namespace
+
+absl::StatusOr<vmle::v1::LeaseTrialResponse> StudyManager::Lease(const vmle::v1::LeaseTrialRequest& request,
+                                                                 const std::function<bool()>& cancelled) {
+  const vmle::v1::WorkerInfo& worker = request.worker();
+  if (worker.worker_id().empty()) return absl::InvalidArgumentError("worker.worker_id: required");
+  if (request.wait_seconds() < 0) return absl::InvalidArgumentError("wait_seconds: must be >= 0");
+  const absl::Duration wait = std::min(request.wait_seconds() == 0 ? absl::Seconds(30)
+                                                                   : absl::Seconds(request.wait_seconds()),
+                                       options_.max_lease_wait);
+  const absl::Time deadline = absl::Now() + wait;
+  vmle::v1::LeaseTrialResponse response;
+  absl::MutexLock lock(&mu_);
+  for (;;) {
+    RETURN_IF_ERROR(CheckServingLocked());
+    workers_[worker.worker_id()] = {"idle", absl::Now()};
+    absl::StatusOr<vmle::v1::TrialAssignment> assignment = TryLeaseLocked(worker);
+    if (assignment.ok()) {
+      *response.mutable_assignment() = *std::move(assignment);
+      return response;
+    }
+    if (!absl::IsNotFound(assignment.status())) return assignment.status();
+    if (cancelled() || absl::Now() >= deadline) return response;
+    queue_cv_.WaitWithDeadline(&mu_, std::min(deadline, absl::Now() + absl::Milliseconds(500)));
+  }
+}
+
+absl::StatusOr<vmle::v1::TrialAssignment> StudyManager::TryLeaseLocked(const vmle::v1::WorkerInfo& worker) {
+  // Fair across studies: the one with the fewest running trials for its
+  // parallelism, then the one served longest ago.
+  StudyEntry* pick = nullptr;
+  double pick_load = 0;
+  for (auto& [id, entry] : studies_) {
+    if (entry->queue.empty() || !entry->Active() || !DeviceMatches(entry->study.spec().device(), worker.device())) {
+      continue;
+    }
+    const double load = static_cast<double>(entry->running()) / entry->study.spec().budget().parallelism();
+    if (pick == nullptr || load < pick_load ||
+        (load == pick_load && entry->last_lease_tick < pick->last_lease_tick)) {
+      pick = entry.get();
+      pick_load = load;
+    }
+  }
+  if (pick == nullptr) return absl::NotFoundError("no trial queued");
+  StudyEntry& entry = *pick;
+  internal::TrialState& state = entry.trials[entry.queue.front()];
+  Trial trial = state.trial;
+  const absl::Time now = absl::Now();
+  trial.set_status(vmle::v1::TRIAL_STATUS_RUNNING);
+  trial.set_attempts(trial.attempts() + 1);
+  trial.set_worker_id(worker.worker_id());
+  trial.set_lease_id(NewLeaseId());
+  *trial.mutable_lease_expires_at() = ToTimestamp(now + options_.lease_duration);
+  *trial.mutable_started_at() = ToTimestamp(now);
+  trial.clear_epochs();
+  StudyEvent started = MakeEvent(entry, StudyEvent::TYPE_TRIAL_STARTED, trial.id(),
+                                 absl::StrCat("trial ", trial.number(), " started on ", worker.worker_id(),
+                                              " (", worker.device().empty() ? "cpu" : worker.device(),
+                                              trial.attempts() > 1 ? absl::StrCat(", attempt ", trial.attempts())
+                                                                   : std::string(),
+                                              ")"));
+  RETURN_IF_ERROR(CommitLocked(entry, entry.study, &trial, {started}));
+  entry.queue.pop_front();
+  state.lease_deadline = now + options_.lease_duration;
+  state.stop_requested = false;
+  entry.last_lease_tick = ++lease_ticks_;
+  workers_[worker.worker_id()] = {"busy", now};
+  metrics_->TrialTransition("running");
+
+  vmle::v1::TrialAssignment a;
+  a.set_trial_id(trial.id());
+  a.set_study_id(entry.study.id());
+  a.set_lease_id(trial.lease_id());
+  *a.mutable_lease_expires_at() = trial.lease_expires_at();
+  a.set_heartbeat_seconds(static_cast<int32_t>(std::max<int64_t>(1, absl::ToInt64Seconds(options_.heartbeat_interval))));
+  *a.mutable_dataset() = entry.study.spec().dataset();
+  a.set_backbone(entry.study.spec().backbone());
+  *a.mutable_config() = trial.config();
+  a.set_objective_metric(entry.study.spec().objective().metric());
+  a.set_seed(trial.seed());
+  return a;
+}
+
+absl::StatusOr<std::pair<StudyEntry*, Trial*>> StudyManager::FindLeaseLocked(const std::string& trial_id,
+                                                                            const std::string& lease_id) {
+  RETURN_IF_ERROR(CheckServingLocked());
+  if (trial_id.empty()) return absl::InvalidArgumentError("trial_id: required");
+  if (lease_id.empty()) return absl::InvalidArgumentError("lease_id: required");
+  auto it = study_of_trial_.find(trial_id);
+  if (it == study_of_trial_.end()) return absl::NotFoundError("no trial with id \"" + trial_id + "\"");
+  StudyEntry* entry = FindLocked(it->second);
+  if (entry == nullptr) return absl::NotFoundError("no trial with id \"" + trial_id + "\"");
+  auto number = entry->number_of.find(trial_id);
+  if (number == entry->number_of.end()) return absl::NotFoundError("no trial with id \"" + trial_id + "\"");
+  internal::TrialState& state = entry->trials[number->second];
+  if (state.trial.status() != vmle::v1::TRIAL_STATUS_RUNNING || state.trial.lease_id() != lease_id ||
+      state.lease_deadline < absl::Now()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "lease ", lease_id, " of trial ", trial_id,
+        " is no longer valid (it expired or the trial was leased again); abandon the trial"));
+  }
+  return std::make_pair(entry, &state.trial);
+}
+
+absl::StatusOr<vmle::v1::HeartbeatResponse> StudyManager::Heartbeat(const vmle::v1::HeartbeatRequest& request) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(auto found, FindLeaseLocked(request.trial_id(), request.lease_id()));
+  internal::TrialState& state = found.first->trials[found.second->number()];
+  const absl::Time now = absl::Now();
+  state.lease_deadline = now + options_.lease_duration;
+  workers_[state.trial.worker_id()] = {"busy", now};
+  vmle::v1::HeartbeatResponse response;
+  *response.mutable_lease_expires_at() = ToTimestamp(state.lease_deadline);
+  response.set_stop(state.stop_requested);
+  return response;
+}
+
+bool StudyManager::EarlyStopLocked(const StudyEntry& entry, const Trial& trial, std::string* reason) const {
+  const vmle::v1::StudySpec& spec = entry.study.spec();
+  const vmle::v1::EarlyStoppingRule rule = spec.early_stopping().rule();
+  if (rule == vmle::v1::EARLY_STOPPING_RULE_OFF || rule == vmle::v1::EARLY_STOPPING_RULE_UNSPECIFIED) return false;
+  const vmle::v1::Metric metric = spec.objective().metric();
+  auto curve = [metric](const Trial& t) {
+    std::vector<double> values;
+    for (const auto& e : t.epochs()) values.push_back(MetricValue(e.validation(), metric));
+    return values;
+  };
+  std::vector<std::vector<double>> others;
+  for (const auto& [number, state] : entry.trials) {
+    if (number != trial.number() && state.trial.epochs_size() > 0) others.push_back(curve(state.trial));
+  }
+  const EarlyStoppingDecision decision =
+      DecideEarlyStop(spec.early_stopping(), spec.objective().direction(), others, curve(trial));
+  if (decision.stop) *reason = decision.reason;
+  return decision.stop;
+}
+
+absl::StatusOr<vmle::v1::ReportProgressResponse> StudyManager::Progress(
+    const vmle::v1::ReportProgressRequest& request) {
+  const vmle::v1::EpochMetrics& epoch = request.epoch();
+  if (epoch.epoch() < 1) return absl::InvalidArgumentError("epoch.epoch: must be >= 1");
+  RETURN_IF_ERROR(CheckMetrics("epoch.validation", epoch.validation()));
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(auto found, FindLeaseLocked(request.trial_id(), request.lease_id()));
+  StudyEntry& entry = *found.first;
+  internal::TrialState& state = entry.trials[found.second->number()];
+  Trial trial = state.trial;
+  // A retried report replaces the epoch it repeats.
+  while (trial.epochs_size() > 0 && trial.epochs(trial.epochs_size() - 1).epoch() >= epoch.epoch()) {
+    trial.mutable_epochs()->RemoveLast();
+  }
+  *trial.add_epochs() = epoch;
+  vmle::v1::Study study = entry.study;
+  if (request.has_dataset_profile() && !study.has_dataset_profile()) {
+    *study.mutable_dataset_profile() = request.dataset_profile();
+    work_pending_ = true;
+  }
+  const vmle::v1::Metric metric = study.spec().objective().metric();
+  StudyEvent progress = MakeEvent(entry, StudyEvent::TYPE_TRIAL_PROGRESS, trial.id(),
+                                  absl::StrCat(Describe(trial, metric, MetricValue(epoch.validation(), metric)),
+                                               " after epoch ", epoch.epoch()));
+  *progress.mutable_epoch() = epoch;
+  progress.set_value(MetricValue(epoch.validation(), metric));
+  RETURN_IF_ERROR(CommitLocked(entry, study, &trial, {progress}));
+  state.lease_deadline = absl::Now() + options_.lease_duration;
+  vmle::v1::ReportProgressResponse response;
+  std::string reason;
+  if (!state.stop_requested && EarlyStopLocked(entry, state.trial, &reason)) {
+    state.stop_requested = true;
+    state.stop_reason = "early stopping: " + reason;
+  }
+  response.set_action(state.stop_requested ? vmle::v1::ReportProgressResponse::ACTION_STOP
+                                           : vmle::v1::ReportProgressResponse::ACTION_CONTINUE);
+  response.set_reason(state.stop_reason);
+  return response;
+}
+
+absl::Status StudyManager::Complete(const vmle::v1::CompleteTrialRequest& request) {
+  RETURN_IF_ERROR(CheckMetrics("validation", request.validation()));
+  RETURN_IF_ERROR(CheckMetrics("test", request.test()));
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(auto found, FindLeaseLocked(request.trial_id(), request.lease_id()));
+  StudyEntry& entry = *found.first;
+  internal::TrialState& state = entry.trials[found.second->number()];
+  Trial trial = state.trial;
+  const vmle::v1::Metric metric = entry.study.spec().objective().metric();
+  const bool stopped = request.stopped_early() || state.stop_requested;
+  trial.set_status(stopped ? vmle::v1::TRIAL_STATUS_STOPPED : vmle::v1::TRIAL_STATUS_SUCCEEDED);
+  *trial.mutable_validation() = request.validation();
+  *trial.mutable_test() = request.test();
+  trial.set_best_epoch(std::max(1, request.best_epoch()));
+  trial.set_objective_value(MetricValue(request.validation(), metric));
+  trial.set_train_seconds(request.train_seconds());
+  const absl::Time now = absl::Now();
+  *trial.mutable_finished_at() = ToTimestamp(now);
+  if (stopped && !state.stop_reason.empty()) trial.set_error(state.stop_reason);
+  vmle::v1::Study study = entry.study;
+  if (request.has_dataset_profile() && !study.has_dataset_profile()) {
+    *study.mutable_dataset_profile() = request.dataset_profile();
+  }
+  const bool new_best =
+      !study.has_best() || Better(trial.objective_value(), study.best_value(), study.spec().objective().direction());
+  std::vector<StudyEvent> events;
+  events.push_back(MakeEvent(entry, stopped ? StudyEvent::TYPE_TRIAL_STOPPED : StudyEvent::TYPE_TRIAL_FINISHED,
+                             trial.id(),
+                             absl::StrCat(Describe(trial, metric, trial.objective_value()),
+                                          stopped ? " (stopped early)" : "", new_best ? " (new best)" : "")));
+  events.back().set_value(trial.objective_value());
+  if (new_best) {
+    events.push_back(MakeEvent(entry, StudyEvent::TYPE_NEW_BEST, trial.id(),
+                               absl::StrFormat("new best: trial %d, val %s %.4f", trial.number(),
+                                               MetricLabel(metric), trial.objective_value())));
+    events.back().set_value(trial.objective_value());
+  }
+  RETURN_IF_ERROR(CommitLocked(entry, study, &trial, std::move(events)));
+  metrics_->TrialTransition(stopped ? "stopped" : "succeeded");
+  metrics_->TrialDuration(absl::ToDoubleSeconds(now - internal::FromTimestamp(trial.started_at())));
+  workers_[trial.worker_id()] = {"idle", now};
+  work_pending_ = true;
+  work_cv_.Signal();
+  return CheckStopLocked(entry);
+}
+
+absl::Status StudyManager::Fail(const vmle::v1::FailTrialRequest& request) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(auto found, FindLeaseLocked(request.trial_id(), request.lease_id()));
+  workers_[found.second->worker_id()] = {"idle", absl::Now()};
+  const std::string cause = request.failure_cause().empty() ? "internal" : request.failure_cause();
+  return RequeueOrFailLocked(*found.first, *found.second, request.error(), cause, request.retryable());
+}
+
+absl::Status StudyManager::RequeueOrFailLocked(StudyEntry& entry, Trial trial, const std::string& error,
+                                               const std::string& cause, bool retryable) {
+  const int retries = entry.study.spec().budget().max_trial_retries();
+  const bool live = entry.Active() && !entry.ending;
+  std::vector<StudyEvent> events;
+  if (live && retryable && trial.attempts() <= retries) {
+    trial.set_status(vmle::v1::TRIAL_STATUS_QUEUED);
+    trial.set_error(absl::StrCat("attempt ", trial.attempts(), ": ", cause, ": ", error));
+    trial.clear_lease_id();
+    trial.clear_worker_id();
+    trial.clear_lease_expires_at();
+    trial.clear_epochs();
+    events.push_back(MakeEvent(entry, StudyEvent::TYPE_TRIAL_QUEUED, trial.id(),
+                               absl::StrCat("trial ", trial.number(), " queued again after ", cause, " (attempt ",
+                                            trial.attempts(), " of ", 1 + retries, "): ", error)));
+    RETURN_IF_ERROR(CommitLocked(entry, entry.study, &trial, std::move(events)));
+    entry.queue.push_front(trial.number());
+    metrics_->TrialTransition("requeued");
+    queue_cv_.SignalAll();
+    return absl::OkStatus();
+  }
+  // A study that is ending keeps what its lost trials reached as stopped trials.
+  trial.set_status(live ? vmle::v1::TRIAL_STATUS_FAILED : vmle::v1::TRIAL_STATUS_STOPPED);
+  trial.set_error(error);
+  trial.set_failure_cause(cause);
+  *trial.mutable_finished_at() = ToTimestamp(absl::Now());
+  events.push_back(MakeEvent(entry, live ? StudyEvent::TYPE_TRIAL_FAILED : StudyEvent::TYPE_TRIAL_STOPPED,
+                             trial.id(), absl::StrCat("trial ", trial.number(), " failed (", cause, "): ", error)));
+  RETURN_IF_ERROR(CommitLocked(entry, entry.study, &trial, std::move(events)));
+  metrics_->TrialTransition(live ? "failed" : "stopped");
+  work_pending_ = true;
+  work_cv_.Signal();
+  log::Warn("trial failed", {{"study", entry.study.id()}, {"trial", trial.id()}, {"cause", cause}, {"error", error}});
+  return CheckStopLocked(entry);
+}
+
+void StudyManager::ExpireLeasesLocked() {
+  const absl::Time now = absl::Now();
+  for (auto& [id, entry] : studies_) {
+    for (auto& [number, state] : entry->trials) {
+      if (state.trial.status() != vmle::v1::TRIAL_STATUS_RUNNING || state.lease_deadline >= now) continue;
+      metrics_->LeaseExpired();
+      const std::string worker = state.trial.worker_id();
+      workers_.erase(worker);
+      log::Warn("lease expired", {{"study", id}, {"trial", state.trial.id()}, {"worker", worker}});
+      const absl::Status s = RequeueOrFailLocked(
+          *entry, state.trial, absl::StrCat("worker ", worker, " stopped sending heartbeats"), "lease_expired", true);
+      if (!s.ok()) log::Warn("cannot requeue trial yet", {{"trial", state.trial.id()}, {"error", std::string(s.message())}});
+    }
+  }
+}
+
+}  // namespace vmle::agent

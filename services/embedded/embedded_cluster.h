@@ -1,0 +1,75 @@
+// EmbeddedCluster: the memory service and the agent in one process — `vmle tune`'s
+// cluster and the scheduler benchmark's. The memory store is a RocksDB directory under
+// Options::state_dir that a later run reuses (so cognition summaries carry over); the
+// services are reached over in-process gRPC channels (no port), and optionally also on
+// a TCP address for outside clients (grpcurl, vmle, workers in other processes).
+//
+// Workers are not part of it: callers attach vmle-worker cores or simulated workers to
+// agent_channel(). Thread-safe after Start; Stop (or the destructor) shuts everything
+// down in order.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/server.h"
+#include "services/agent/study/study_manager.h"
+
+namespace prometheus {
+class Registry;
+}
+namespace vmle::memory {
+class MemoryStore;
+class MemoryServiceImpl;
+}  // namespace vmle::memory
+namespace vmle::agent {
+class StudyServiceImpl;
+class TrialQueueImpl;
+}  // namespace vmle::agent
+
+namespace vmle::embedded {
+
+class EmbeddedCluster {
+ public:
+  struct Options {
+    // Directory of the RocksDB memory store (created when missing).
+    std::string state_dir = ".vmle/state";
+    // fsync every acknowledged write.
+    bool sync_writes = true;
+    // The agent's options; `memory` and `registry` are filled in.
+    agent::StudyManager::Options agent;
+    // Also serve StudyService and TrialQueue on this address ("" = in-process only).
+    std::string listen;
+    // Where metrics go; null: a private registry.
+    prometheus::Registry* registry = nullptr;
+  };
+
+  static absl::StatusOr<std::unique_ptr<EmbeddedCluster>> Start(Options options);
+  ~EmbeddedCluster();
+
+  // A channel to the agent's StudyService and TrialQueue.
+  std::shared_ptr<grpc::Channel> agent_channel() const { return agent_channel_; }
+  // The TCP port when Options::listen was set, else 0.
+  int agent_port() const { return agent_port_; }
+  agent::StudyManager& manager() { return *manager_; }
+
+  void Stop();
+
+ private:
+  EmbeddedCluster() = default;
+
+  std::shared_ptr<prometheus::Registry> own_registry_;
+  std::unique_ptr<memory::MemoryServiceImpl> memory_service_;
+  std::unique_ptr<grpc::Server> memory_server_;
+  std::unique_ptr<agent::MemoryClient> memory_client_;
+  std::unique_ptr<agent::StudyManager> manager_;
+  std::unique_ptr<agent::StudyServiceImpl> study_service_;
+  std::unique_ptr<agent::TrialQueueImpl> queue_service_;
+  std::unique_ptr<grpc::Server> agent_server_;
+  std::shared_ptr<grpc::Channel> agent_channel_;
+  int agent_port_ = 0;
+};
+
+}  // namespace vmle::embedded

@@ -1,0 +1,220 @@
+// Fault tests with real processes: vmle-memory, vmle-agent and vmle-sim-worker
+// started as a user would, then killed or restarted mid-study. Every study must end
+// with each trial accounted for exactly once.
+#include <signal.h>
+
+#include <fstream>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "tests/util/subprocess.h"
+#include "vmle/v1/study_service.grpc.pb.h"
+
+namespace vmle {
+namespace {
+
+using namespace std::chrono_literals;
+using vmle::v1::StudyEvent;
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string Bin(const std::string& path) { return std::string(VMLE_BINARY_DIR) + "/" + path; }
+
+class FaultTest : public ::testing::Test {
+ protected:
+  void SetUp() override { dir_ = testing::MakeTempDir(); }
+
+  // Starts a service into `slot` and waits for its ready file; `port` 0 picks one.
+  void StartService(const std::string& name, const std::string& binary, int port, std::vector<std::string> flags,
+                    int* bound_port, std::optional<testing::Subprocess>* slot) {
+    slot->reset();
+    const std::string ready = absl::StrCat(dir_, "/", name, ".ready");
+    std::remove(ready.c_str());
+    std::vector<std::string> argv = {Bin(binary), absl::StrCat("--listen=127.0.0.1:", port), "--metrics=off",
+                                     "--ready_file=" + ready, "--shutdown_grace_seconds=2"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    auto process = testing::Subprocess::Start(argv, absl::StrCat(dir_, "/", name, ".log"));
+    ASSERT_TRUE(process.ok()) << process.status();
+    slot->emplace(std::move(*process));
+    auto info = testing::WaitForReadyFile(ready, 30s);
+    ASSERT_TRUE(info.ok()) << info.status() << Slurp(absl::StrCat(dir_, "/", name, ".log"));
+    *bound_port = info->grpc_port;
+  }
+
+  void StartMemory() {
+    StartService("memory", "services/memory/vmle-memory", memory_port_, {"--db=" + dir_ + "/db"}, &memory_port_,
+                 &memory_);
+  }
+  void StartAgent() {
+    StartService("agent", "services/agent/vmle-agent", agent_port_,
+                 {absl::StrCat("--memory=127.0.0.1:", memory_port_), "--lease_seconds=3", "--heartbeat_seconds=1"},
+                 &agent_port_, &agent_);
+    studies_ = vmle::v1::StudyService::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", agent_port_), grpc::InsecureChannelCredentials()));
+  }
+  testing::Subprocess StartWorkers(const std::string& prefix, int n, int epoch_ms) {
+    auto process = testing::Subprocess::Start(
+        {Bin("services/agent/vmle-sim-worker"), absl::StrCat("--agent=127.0.0.1:", agent_port_),
+         absl::StrCat("--workers=", n), absl::StrCat("--epoch_ms=", epoch_ms), "--worker_id_prefix=" + prefix},
+        absl::StrCat(dir_, "/", prefix, ".log"));
+    EXPECT_TRUE(process.ok());
+    return std::move(*process);
+  }
+
+  // Retries while the agent is unreachable or still loading.
+  template <typename Request, typename Response, typename Method>
+  grpc::Status Call(Method method, const Request& request, Response* response) {
+    grpc::Status status;
+    for (int i = 0; i < 300; ++i) {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + 10s);
+      status = (studies_.get()->*method)(&context, request, response);
+      if (status.error_code() != grpc::StatusCode::UNAVAILABLE) return status;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return status;
+  }
+
+  std::string Submit(int trials, int parallelism) {
+    vmle::v1::SubmitStudyRequest request;
+    auto* spec = request.mutable_spec();
+    spec->mutable_dataset()->set_format(vmle::v1::DATASET_FORMAT_SYNTHETIC);
+    spec->mutable_dataset()->set_name("sim-beauty");
+    spec->mutable_budget()->set_max_trials(trials);
+    spec->mutable_budget()->set_parallelism(parallelism);
+    spec->mutable_planner()->set_name("random");
+    vmle::v1::Study study;
+    const grpc::Status status = Call(&vmle::v1::StudyService::Stub::SubmitStudy, request, &study);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return study.id();
+  }
+
+  vmle::v1::Study Get(const std::string& id) {
+    vmle::v1::GetStudyRequest request;
+    request.set_study_id(id);
+    vmle::v1::Study study;
+    const grpc::Status status = Call(&vmle::v1::StudyService::Stub::GetStudy, request, &study);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return study;
+  }
+
+  void WaitUntil(const std::string& id, const std::function<bool(const vmle::v1::Study&)>& done,
+                 absl::Duration timeout) {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (!done(Get(id))) {
+      ASSERT_LT(absl::Now(), deadline) << Get(id).DebugString() << Slurp(dir_ + "/agent.log");
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+  }
+
+  static bool Ended(const vmle::v1::Study& s) {
+    return s.state() == vmle::v1::STUDY_STATE_SUCCEEDED && s.trials_running() == 0;
+  }
+
+  // Each trial once, numbered 1..n, finished; one finishing event per trial.
+  void ExpectAccountedOnce(const std::string& id, int trials) {
+    vmle::v1::ListTrialsRequest list;
+    list.set_study_id(id);
+    list.set_page_size(1000);
+    vmle::v1::ListTrialsResponse response;
+    ASSERT_TRUE(Call(&vmle::v1::StudyService::Stub::ListTrials, list, &response).ok());
+    ASSERT_EQ(response.trials_size(), trials);
+    for (int i = 0; i < trials; ++i) {
+      EXPECT_EQ(response.trials(i).number(), i + 1);
+      EXPECT_EQ(response.trials(i).status(), vmle::v1::TRIAL_STATUS_SUCCEEDED) << response.trials(i).DebugString();
+    }
+    grpc::ClientContext context;
+    vmle::v1::WatchStudyRequest watch;
+    watch.set_study_id(id);
+    auto reader = studies_->WatchStudy(&context, watch);
+    StudyEvent event;
+    std::map<std::string, int> finished;
+    int64_t sequence = 0;
+    while (reader->Read(&event)) {
+      EXPECT_EQ(event.sequence(), ++sequence);
+      if (event.type() == StudyEvent::TYPE_TRIAL_FINISHED) ++finished[event.trial_id()];
+    }
+    EXPECT_TRUE(reader->Finish().ok());
+    EXPECT_EQ(static_cast<int>(finished.size()), trials);
+    for (const auto& [trial, n] : finished) EXPECT_EQ(n, 1) << trial;
+  }
+
+  std::string dir_;
+  int memory_port_ = 0;
+  int agent_port_ = 0;
+  std::optional<testing::Subprocess> memory_;
+  std::optional<testing::Subprocess> agent_;
+  std::unique_ptr<vmle::v1::StudyService::Stub> studies_;
+};
+
+TEST_F(FaultTest, WorkerKilledMidTrialItsTrialIsLeasedAgainAndTheStudyCompletes) {
+  StartMemory();
+  StartAgent();
+  ASSERT_TRUE(agent_.has_value());
+  auto doomed = StartWorkers("doomed", 2, 300);
+  const std::string id = Submit(8, 2);
+  WaitUntil(id, [](const vmle::v1::Study& s) { return s.trials_running() == 2; }, absl::Seconds(30));
+  doomed.Signal(SIGKILL);
+  doomed.Wait(5000ms);
+  auto survivor = StartWorkers("survivor", 2, 20);
+  WaitUntil(id, Ended, absl::Seconds(90));
+  ExpectAccountedOnce(id, 8);
+  vmle::v1::ListTrialsRequest list;
+  list.set_study_id(id);
+  vmle::v1::ListTrialsResponse response;
+  ASSERT_TRUE(Call(&vmle::v1::StudyService::Stub::ListTrials, list, &response).ok());
+  int retried = 0;
+  for (const auto& t : response.trials()) retried += t.attempts() > 1;
+  EXPECT_EQ(retried, 2);
+}
+
+TEST_F(FaultTest, AgentKilledMidStudyContinuesAfterRestartWithNoTrialLostOrDuplicated) {
+  StartMemory();
+  StartAgent();
+  ASSERT_TRUE(agent_.has_value());
+  auto workers = StartWorkers("w", 3, 30);
+  const std::string id = Submit(24, 3);
+  WaitUntil(id, [](const vmle::v1::Study& s) { return s.trials_succeeded() >= 6; }, absl::Seconds(60));
+  agent_->Signal(SIGKILL);
+  agent_->Wait(5000ms);
+  agent_.reset();
+  StartAgent();  // same port: the workers reconnect by themselves
+  ASSERT_TRUE(agent_.has_value());
+  WaitUntil(id, Ended, absl::Seconds(120));
+  ExpectAccountedOnce(id, 24);
+}
+
+TEST_F(FaultTest, MemoryServiceRestartedTheAgentRetriesAndCarriesOn) {
+  StartMemory();
+  StartAgent();
+  ASSERT_TRUE(memory_.has_value() && agent_.has_value());
+  auto workers = StartWorkers("w", 2, 30);
+  const std::string id = Submit(16, 2);
+  WaitUntil(id, [](const vmle::v1::Study& s) { return s.trials_succeeded() >= 4; }, absl::Seconds(60));
+  memory_->Signal(SIGTERM);
+  ASSERT_TRUE(memory_->Wait(10000ms).has_value());
+  memory_.reset();
+  absl::SleepFor(absl::Seconds(1));
+  StartMemory();  // same port, same database
+  ASSERT_TRUE(memory_.has_value());
+  WaitUntil(id, Ended, absl::Seconds(120));
+  ExpectAccountedOnce(id, 16);
+}
+
+}  // namespace
+}  // namespace vmle

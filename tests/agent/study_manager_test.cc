@@ -1,0 +1,405 @@
+// The agent core with a real memory service and simulated workers: studies run to
+// the end with every trial accounted for exactly once, leases expire and requeue,
+// late reports are refused, an agent restarted mid-study finishes it, cancel and
+// resume, early stopping, failure limits.
+#include <map>
+#include <set>
+
+#include "grpcpp/client_context.h"
+#include "tests/agent/agent_test_util.h"
+
+namespace vmle::agent::testing {
+namespace {
+
+using vmle::v1::StudyEvent;
+using vmle::v1::Trial;
+
+std::vector<Trial> TrialsOf(StudyManager& manager, const std::string& id) {
+  vmle::v1::ListTrialsRequest request;
+  request.set_study_id(id);
+  request.set_page_size(1000);
+  std::vector<Trial> out;
+  for (;;) {
+    auto page = manager.ListTrials(request);
+    EXPECT_TRUE(page.ok()) << page.status();
+    if (!page.ok()) return out;
+    for (const auto& t : page->trials()) out.push_back(t);
+    if (page->next_page_token().empty()) return out;
+    request.set_page_token(page->next_page_token());
+  }
+}
+
+std::vector<StudyEvent> EventsOf(StudyManager& manager, const std::string& id) {
+  std::vector<StudyEvent> events;
+  vmle::v1::WatchStudyRequest request;
+  request.set_study_id(id);
+  EXPECT_TRUE(manager.Watch(request, [&](const StudyEvent& e) { events.push_back(e); return true; },
+                            [] { return false; }).ok());
+  return events;
+}
+
+// Every trial numbered 1..n once, finished, and its events tell the same story.
+void ExpectAccountedOnce(StudyManager& manager, const vmle::v1::Study& study) {
+  const std::vector<Trial> trials = TrialsOf(manager, study.id());
+  ASSERT_EQ(static_cast<int>(trials.size()), study.trials_total());
+  std::set<std::string> ids;
+  for (size_t i = 0; i < trials.size(); ++i) {
+    EXPECT_EQ(trials[i].number(), static_cast<int>(i) + 1);
+    EXPECT_TRUE(ids.insert(trials[i].id()).second) << trials[i].id();
+    EXPECT_TRUE(trials[i].status() == vmle::v1::TRIAL_STATUS_SUCCEEDED ||
+                trials[i].status() == vmle::v1::TRIAL_STATUS_FAILED ||
+                trials[i].status() == vmle::v1::TRIAL_STATUS_STOPPED)
+        << trials[i].DebugString();
+  }
+  std::map<std::string, int> finished_events;
+  int64_t expected_sequence = 1;
+  for (const StudyEvent& e : EventsOf(manager, study.id())) {
+    EXPECT_EQ(e.sequence(), expected_sequence++);
+    if (e.type() == StudyEvent::TYPE_TRIAL_FINISHED || e.type() == StudyEvent::TYPE_TRIAL_FAILED ||
+        e.type() == StudyEvent::TYPE_TRIAL_STOPPED) {
+      ++finished_events[e.trial_id()];
+    }
+  }
+  for (const Trial& t : trials) EXPECT_EQ(finished_events[t.id()], 1) << t.id();
+}
+
+TEST(StudyManagerTest, RefusesInvalidSpecsNamingTheField) {
+  InProcessCluster cluster;
+  cluster.StartAgent();
+  struct Case {
+    std::function<void(vmle::v1::StudySpec&)> edit;
+    std::string field;
+  };
+  const std::vector<Case> cases = {
+      {[](auto& s) { s.mutable_budget()->set_max_trials(0); }, "spec.budget.max_trials"},
+      {[](auto& s) { s.mutable_budget()->set_parallelism(-1); }, "spec.budget.parallelism"},
+      {[](auto& s) { s.mutable_budget()->set_max_wall_seconds(-5); }, "spec.budget.max_wall_seconds"},
+      {[](auto& s) { s.mutable_planner()->set_name("annealing"); }, "spec.planner.name"},
+      {[](auto& s) {
+         s.mutable_dataset()->set_format(vmle::v1::DATASET_FORMAT_SEQUENTIAL);
+         s.mutable_dataset()->set_path("../etc/passwd");
+       },
+       "spec.dataset.path"},
+      {[](auto& s) {
+         s.mutable_dataset()->set_format(vmle::v1::DATASET_FORMAT_UNSPECIFIED);
+         s.mutable_dataset()->set_path("data.bin");
+       },
+       "spec.dataset.format"},
+      {[](auto& s) { s.set_backbone(static_cast<vmle::v1::Backbone>(42)); }, "spec.backbone"},
+      {[](auto& s) { (*s.mutable_fixed()->mutable_values())["lr"].set_float_value(5.0); }, "lr"},
+      {[](auto& s) { (*s.mutable_fixed()->mutable_values())["threads"].set_int_value(4); }, "spec.fixed.threads"},
+      {[](auto& s) {
+         auto* p = s.mutable_search_space()->add_params();
+         p->set_name("dropout");
+         p->mutable_float_range()->set_min(0.5);
+         p->mutable_float_range()->set_max(2.0);
+       },
+       "dropout"},
+      {[](auto& s) { s.mutable_early_stopping()->set_grace_epochs(-1); }, "spec.early_stopping.grace_epochs"},
+      {[](auto& s) { s.set_device("tpu"); }, "spec.device"},
+  };
+  for (const Case& c : cases) {
+    vmle::v1::SubmitStudyRequest request;
+    *request.mutable_spec() = SimSpec("random", 4, 1);
+    c.edit(*request.mutable_spec());
+    vmle::v1::Study study;
+    grpc::ClientContext context;
+    const grpc::Status status = cluster.studies().SubmitStudy(&context, request, &study);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.field;
+    EXPECT_THAT(status.error_message(), ::testing::HasSubstr(c.field));
+  }
+}
+
+TEST(StudyManagerTest, RunsAStudyToItsBudgetThroughTheApi) {
+  InProcessCluster cluster;
+  cluster.StartAgent();
+  cluster.AddWorkers(3, absl::Milliseconds(1));
+  vmle::v1::SubmitStudyRequest request;
+  *request.mutable_spec() = SimSpec("tpe", 12, 3);
+  request.set_request_id("run-once");
+  vmle::v1::Study study;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(cluster.studies().SubmitStudy(&context, request, &study).ok());
+  }
+  // The same request id returns the same study.
+  vmle::v1::Study again;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(cluster.studies().SubmitStudy(&context, request, &again).ok());
+  }
+  EXPECT_EQ(again.id(), study.id());
+
+  // Watching through the API streams every event up to the end.
+  grpc::ClientContext watch_context;
+  vmle::v1::WatchStudyRequest watch;
+  watch.set_study_id(study.id());
+  auto reader = cluster.studies().WatchStudy(&watch_context, watch);
+  StudyEvent event;
+  std::vector<StudyEvent> events;
+  while (reader->Read(&event)) events.push_back(event);
+  ASSERT_TRUE(reader->Finish().ok());
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.front().type(), StudyEvent::TYPE_STUDY_SUBMITTED);
+  EXPECT_EQ(events.back().type(), StudyEvent::TYPE_STUDY_FINISHED);
+
+  auto ended = cluster.WaitForEnd(study.id(), absl::Seconds(60));
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_EQ(ended->state(), vmle::v1::STUDY_STATE_SUCCEEDED);
+  EXPECT_EQ(ended->trials_total(), 12);
+  EXPECT_TRUE(ended->has_best());
+  EXPECT_TRUE(ended->has_dataset_profile());
+  ExpectAccountedOnce(cluster.manager(), *ended);
+
+  vmle::v1::GetReportRequest report_request;
+  report_request.set_study_id(study.id());
+  vmle::v1::StudyReport report;
+  grpc::ClientContext report_context;
+  ASSERT_TRUE(cluster.studies().GetReport(&report_context, report_request, &report).ok());
+  EXPECT_EQ(report.trajectory_size(), 12);
+  EXPECT_EQ(report.best_trial().id(), ended->best_trial_id());
+  EXPECT_GT(report.best_trial().test().ndcg_at_10(), 0);
+  EXPECT_THAT(report.markdown(), ::testing::HasSubstr("## Best trial"));
+  double best = 0;
+  for (const auto& e : report.trajectory()) {
+    EXPECT_GE(e.best_so_far(), best);
+    best = e.best_so_far();
+  }
+  EXPECT_DOUBLE_EQ(best, ended->best_value());
+}
+
+TEST(StudyManagerTest, ThirtyTwoWorkersFourStudiesAThousandTrialsEachAccountedOnce) {
+  InProcessCluster cluster;
+  cluster.StartAgent();
+  cluster.AddWorkers(32, absl::Microseconds(200));
+  std::vector<std::string> ids;
+  const std::vector<std::string> planners = {"random", "tpe", "random_default", "grid"};
+  for (int i = 0; i < 4; ++i) {
+    vmle::v1::SubmitStudyRequest request;
+    *request.mutable_spec() = SimSpec(planners[i], 250, 8);
+    // Random samples with an lr far too high diverge now and then.
+    request.mutable_spec()->mutable_budget()->set_max_failed_trials(250);
+    (*request.mutable_spec()->mutable_planner()->mutable_options())["points"] = "4";
+    if (planners[i] != "grid") request.mutable_spec()->mutable_planner()->clear_options();
+    auto study = cluster.manager().Submit(request);
+    ASSERT_TRUE(study.ok()) << study.status();
+    ids.push_back(study->id());
+  }
+  int total = 0;
+  for (const std::string& id : ids) {
+    auto ended = cluster.WaitForEnd(id, absl::Seconds(300));
+    ASSERT_TRUE(ended.ok()) << ended.status();
+    EXPECT_EQ(ended->state(), vmle::v1::STUDY_STATE_SUCCEEDED) << ended->end_reason() << ended->error();
+    EXPECT_EQ(ended->trials_total(), 250);
+    ExpectAccountedOnce(cluster.manager(), *ended);
+    total += ended->trials_total();
+  }
+  EXPECT_EQ(total, 1000);
+  int64_t completed = 0;
+  for (const auto& w : cluster.workers()) completed += w->stats().trials_completed + w->stats().trials_failed;
+  EXPECT_EQ(completed, 1000);
+}
+
+TEST(StudyManagerTest, ExpiredLeaseRequeuesAndLateReportsAreRefused) {
+  InProcessCluster cluster;
+  StudyManager::Options options = InProcessCluster::DefaultOptions();
+  options.lease_duration = absl::Milliseconds(400);
+  cluster.StartAgent(options);
+  vmle::v1::SubmitStudyRequest submit;
+  *submit.mutable_spec() = SimSpec("random", 1, 1);
+  auto study = cluster.manager().Submit(submit);
+  ASSERT_TRUE(study.ok());
+
+  // A worker leases the trial and disappears.
+  vmle::v1::LeaseTrialRequest lease;
+  lease.mutable_worker()->set_worker_id("lost");
+  lease.set_wait_seconds(5);
+  auto first = cluster.manager().Lease(lease, [] { return false; });
+  ASSERT_TRUE(first.ok() && first->has_assignment());
+  absl::SleepFor(absl::Milliseconds(900));
+
+  vmle::v1::CompleteTrialRequest late;
+  late.set_trial_id(first->assignment().trial_id());
+  late.set_lease_id(first->assignment().lease_id());
+  late.set_best_epoch(1);
+  EXPECT_THAT(cluster.manager().Complete(late), StatusIs(absl::StatusCode::kFailedPrecondition, "abandon"));
+  vmle::v1::HeartbeatRequest heartbeat;
+  heartbeat.set_trial_id(late.trial_id());
+  heartbeat.set_lease_id(late.lease_id());
+  EXPECT_THAT(cluster.manager().Heartbeat(heartbeat).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition, "no longer valid"));
+
+  // The trial went back to the queue; a live worker finishes it.
+  cluster.AddWorkers(1, absl::Milliseconds(1));
+  auto ended = cluster.WaitForEnd(study->id(), absl::Seconds(30));
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_EQ(ended->state(), vmle::v1::STUDY_STATE_SUCCEEDED);
+  const auto trials = TrialsOf(cluster.manager(), study->id());
+  ASSERT_EQ(trials.size(), 1u);
+  EXPECT_EQ(trials[0].status(), vmle::v1::TRIAL_STATUS_SUCCEEDED);
+  EXPECT_EQ(trials[0].attempts(), 2);
+  ExpectAccountedOnce(cluster.manager(), *ended);
+}
+
+TEST(StudyManagerTest, TrialFailingOnEveryRetryFailsAndTheStudyFailsAtItsLimit) {
+  InProcessCluster cluster;
+  cluster.StartAgent();
+  vmle::v1::SubmitStudyRequest submit;
+  *submit.mutable_spec() = SimSpec("random", 10, 1);
+  submit.mutable_spec()->mutable_budget()->set_max_failed_trials(2);
+  submit.mutable_spec()->mutable_budget()->set_max_trial_retries(1);
+  auto study = cluster.manager().Submit(submit);
+  ASSERT_TRUE(study.ok());
+  vmle::v1::LeaseTrialRequest lease;
+  lease.mutable_worker()->set_worker_id("broken");
+  lease.set_wait_seconds(5);
+  std::map<std::string, int> attempts;
+  for (int i = 0; i < 4; ++i) {
+    auto got = cluster.manager().Lease(lease, [] { return false; });
+    ASSERT_TRUE(got.ok() && got->has_assignment()) << i;
+    ++attempts[got->assignment().trial_id()];
+    vmle::v1::FailTrialRequest fail;
+    fail.set_trial_id(got->assignment().trial_id());
+    fail.set_lease_id(got->assignment().lease_id());
+    fail.set_error("CUDA device 0 is gone");
+    fail.set_failure_cause("device");
+    fail.set_retryable(true);
+    ASSERT_TRUE(cluster.manager().Fail(fail).ok());
+  }
+  // Two trials, each leased twice (one retry), then the failure limit ended the study.
+  EXPECT_EQ(attempts.size(), 2u);
+  for (const auto& [id, n] : attempts) EXPECT_EQ(n, 2) << id;
+  auto ended = cluster.WaitForEnd(study->id(), absl::Seconds(30));
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_EQ(ended->state(), vmle::v1::STUDY_STATE_FAILED);
+  EXPECT_THAT(ended->end_reason(), ::testing::HasSubstr("2 trials failed"));
+  for (const Trial& t : TrialsOf(cluster.manager(), study->id())) {
+    if (t.status() == vmle::v1::TRIAL_STATUS_FAILED) {
+      EXPECT_EQ(t.failure_cause(), "device");
+    }
+  }
+}
+
+TEST(StudyManagerTest, RestartedAgentFinishesTheStudyWithNoTrialLostOrDuplicated) {
+  InProcessCluster cluster;
+  cluster.StartAgent();
+  cluster.AddWorkers(4, absl::Milliseconds(5));
+  vmle::v1::SubmitStudyRequest submit;
+  *submit.mutable_spec() = SimSpec("tpe", 40, 4);
+  auto study = cluster.manager().Submit(submit);
+  ASSERT_TRUE(study.ok());
+  for (;;) {
+    auto now = cluster.manager().GetStudy(study->id());
+    ASSERT_TRUE(now.ok());
+    if (now->trials_succeeded() >= 10) break;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  cluster.StopAgent();
+  absl::SleepFor(absl::Milliseconds(300));
+  cluster.StartAgent();
+  // The new agent listens on another port: fresh workers find it, as a Deployment's
+  // workers find the Service again; the trials the old workers held are leased
+  // again once their leases (renewed by the new agent at start) run out.
+  cluster.StopWorkers();
+  cluster.AddWorkers(4, absl::Milliseconds(5), "after-restart");
+  auto ended = cluster.WaitForEnd(study->id(), absl::Seconds(120));
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_EQ(ended->state(), vmle::v1::STUDY_STATE_SUCCEEDED);
+  EXPECT_EQ(ended->trials_total(), 40);
+  ExpectAccountedOnce(cluster.manager(), *ended);
+}
+
+TEST(StudyManagerTest, CancelStopsRunningTrialsAndResumeAddsTrials) {
+  InProcessCluster cluster;
+  cluster.StartAgent();
+  cluster.AddWorkers(2, absl::Milliseconds(30));
+  vmle::v1::SubmitStudyRequest submit;
+  *submit.mutable_spec() = SimSpec("random", 20, 2);
+  submit.mutable_spec()->mutable_budget()->set_max_failed_trials(20);
+  auto study = cluster.manager().Submit(submit);
+  ASSERT_TRUE(study.ok());
+  for (;;) {
+    auto now = cluster.manager().GetStudy(study->id());
+    ASSERT_TRUE(now.ok());
+    if (now->trials_running() == 2) break;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  vmle::v1::CancelStudyRequest cancel;
+  cancel.set_study_id(study->id());
+  cancel.set_reason("enough");
+  auto cancelled = cluster.manager().Cancel(cancel);
+  ASSERT_TRUE(cancelled.ok()) << cancelled.status();
+  EXPECT_EQ(cancelled->state(), vmle::v1::STUDY_STATE_CANCELLED);
+  EXPECT_THAT(cluster.manager().Cancel(cancel).status(), StatusIs(absl::StatusCode::kFailedPrecondition, "already"));
+  auto ended = cluster.WaitForEnd(study->id(), absl::Seconds(30));
+  ASSERT_TRUE(ended.ok());
+  EXPECT_EQ(ended->trials_running(), 0);
+  EXPECT_EQ(ended->trials_stopped(), 2);  // told to stop at their next report
+  EXPECT_LT(ended->trials_total(), 20);
+
+  vmle::v1::ResumeStudyRequest resume;
+  resume.set_study_id(study->id());
+  resume.set_additional_trials(3);
+  auto resumed = cluster.manager().Resume(resume);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->spec().budget().max_trials(), 23);
+  resume.set_additional_trials(0);
+  EXPECT_THAT(cluster.manager().Resume(resume).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, "additional_trials"));
+  auto finished = cluster.WaitForEnd(study->id(), absl::Seconds(60));
+  ASSERT_TRUE(finished.ok()) << finished.status();
+  EXPECT_EQ(finished->state(), vmle::v1::STUDY_STATE_SUCCEEDED);
+  EXPECT_EQ(finished->trials_total(), 23);
+  ExpectAccountedOnce(cluster.manager(), *finished);
+}
+
+TEST(StudyManagerTest, MedianEarlyStoppingStopsPoorTrials) {
+  InProcessCluster cluster;
+  cluster.StartAgent();
+  cluster.AddWorkers(2, absl::Milliseconds(1));
+  vmle::v1::SubmitStudyRequest submit;
+  *submit.mutable_spec() = SimSpec("random", 30, 2);
+  submit.mutable_spec()->mutable_early_stopping()->set_rule(vmle::v1::EARLY_STOPPING_RULE_MEDIAN);
+  auto study = cluster.manager().Submit(submit);
+  ASSERT_TRUE(study.ok());
+  auto ended = cluster.WaitForEnd(study->id(), absl::Seconds(60));
+  ASSERT_TRUE(ended.ok());
+  EXPECT_EQ(ended->state(), vmle::v1::STUDY_STATE_SUCCEEDED);
+  EXPECT_GT(ended->trials_stopped(), 0);
+  for (const Trial& t : TrialsOf(cluster.manager(), study->id())) {
+    if (t.status() == vmle::v1::TRIAL_STATUS_STOPPED) {
+      EXPECT_THAT(t.error(), ::testing::HasSubstr("early stopping"));
+      EXPECT_GE(t.epochs_size(), 3);  // grace epochs
+    }
+  }
+  ExpectAccountedOnce(cluster.manager(), *ended);
+}
+
+TEST(StudyManagerTest, TargetAndPatienceEndTheStudyEarly) {
+  InProcessCluster cluster;
+  cluster.StartAgent();
+  cluster.AddWorkers(1, absl::Milliseconds(1));
+  vmle::v1::SubmitStudyRequest submit;
+  *submit.mutable_spec() = SimSpec("random", 200, 1);
+  submit.mutable_spec()->mutable_budget()->set_no_improvement_patience(5);
+  auto study = cluster.manager().Submit(submit);
+  ASSERT_TRUE(study.ok());
+  auto ended = cluster.WaitForEnd(study->id(), absl::Seconds(60));
+  ASSERT_TRUE(ended.ok());
+  EXPECT_EQ(ended->state(), vmle::v1::STUDY_STATE_SUCCEEDED);
+  EXPECT_THAT(ended->end_reason(), ::testing::HasSubstr("no improvement"));
+  EXPECT_LT(ended->trials_total(), 200);
+
+  *submit.mutable_spec() = SimSpec("random", 200, 1);
+  submit.mutable_spec()->mutable_budget()->set_has_target(true);
+  submit.mutable_spec()->mutable_budget()->set_target_value(0.0001);
+  auto targeted = cluster.manager().Submit(submit);
+  ASSERT_TRUE(targeted.ok());
+  auto done = cluster.WaitForEnd(targeted->id(), absl::Seconds(60));
+  ASSERT_TRUE(done.ok());
+  EXPECT_THAT(done->end_reason(), ::testing::HasSubstr("target"));
+  EXPECT_EQ(done->trials_total(), 1);
+}
+
+}  // namespace
+}  // namespace vmle::agent::testing
