@@ -139,7 +139,8 @@ grpc::Status Worker::Call(const char* rpc, absl::Duration timeout, bool cancella
     absl::MutexLock lock(&mu_);
     calls_.erase(&context);
   }
-  if (!status.ok()) metrics_->RecordAgentError(rpc);
+  // Calls cancelled by Stop are not the agent's errors.
+  if (!status.ok() && !(cancellable && stopping())) metrics_->RecordAgentError(rpc);
   return status;
 }
 
@@ -224,6 +225,7 @@ void Worker::HeartbeatLoop(const TrialAssignment& assignment, TrialState& state)
         Call("Heartbeat", options_.rpc_timeout, true,
              [&](grpc::ClientContext* c) { return stub_->Heartbeat(c, request, &response); });
     if (LeaseLost(status)) return LoseLease(assignment, state, "Heartbeat", status);
+    if (!status.ok() && stopping()) return;
     if (!status.ok()) {
       log::Warn("heartbeat failed", {{"trial", assignment.trial_id()}, {"error", Describe(status)}});
     } else if (response.stop() && !state.stop.exchange(true)) {
@@ -260,6 +262,7 @@ bool Worker::ReportProgress(const TrialAssignment& assignment, const vmle::v1::E
     return false;
   }
   if (!status.ok()) {
+    if (stopping()) return false;
     log::Warn("progress report dropped", {{"trial", assignment.trial_id()},
                                           {"epoch", absl::StrCat(epoch.epoch())},
                                           {"error", Describe(status)}});

@@ -103,7 +103,8 @@ class Worker {
     std::atomic<bool> lease_lost{false};
     // The agent said stop: complete with the best epoch so far.
     std::atomic<bool> stop{false};
-    // The first report carrying the dataset profile reached the agent.
+    // The first report carrying the dataset profile reached the agent. Used by the
+    // training thread only.
     bool profile_sent = false;
   };
 
