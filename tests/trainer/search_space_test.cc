@@ -11,6 +11,7 @@ namespace {
 using ::testing::HasSubstr;
 
 const SearchSpace& Sasrec() { return DefaultSearchSpace(Backbone::kSASRec); }
+const SearchSpace& Hstu() { return DefaultSearchSpace(Backbone::kHSTU); }
 
 void ExpectInvalid(const Status& status, const std::string& fragment) {
   EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << status.message();
@@ -18,15 +19,104 @@ void ExpectInvalid(const Status& status, const std::string& fragment) {
 }
 
 TEST(SearchSpaceTest, EveryDefaultParameterIsWellFormed) {
-  for (const ParamSpec& p : Sasrec().params) {
-    EXPECT_TRUE(ValidateParamSpec(p).ok()) << p.name << ": " << ValidateParamSpec(p).message();
-    EXPECT_FALSE(p.description.empty()) << p.name;
-    if (!p.condition_param.empty()) {
-      const ParamSpec* cond = Sasrec().Find(p.condition_param);
-      ASSERT_NE(cond, nullptr) << p.name;
-      EXPECT_TRUE(ValidateValue(*cond, p.condition_value).ok()) << p.name;
+  for (const SearchSpace* space : {&Sasrec(), &Hstu()}) {
+    for (const ParamSpec& p : space->params) {
+      EXPECT_TRUE(ValidateParamSpec(p).ok()) << p.name << ": " << ValidateParamSpec(p).message();
+      EXPECT_FALSE(p.description.empty()) << p.name;
+      if (!p.condition_param.empty()) {
+        const ParamSpec* cond = space->Find(p.condition_param);
+        ASSERT_NE(cond, nullptr) << p.name;
+        EXPECT_TRUE(ValidateValue(*cond, p.condition_value).ok()) << p.name;
+      }
     }
   }
+}
+
+TEST(SearchSpaceTest, BackbonesHaveTheirNamesAndOwnParameters) {
+  EXPECT_EQ(Sasrec().backbone, Backbone::kSASRec);
+  EXPECT_EQ(Hstu().backbone, Backbone::kHSTU);
+  EXPECT_EQ(BackboneName(Backbone::kHSTU), "hstu");
+  EXPECT_NE(Hstu().Find("linear_dim"), nullptr);
+  EXPECT_NE(Hstu().Find("attention_dim"), nullptr);
+  EXPECT_EQ(Sasrec().Find("linear_dim"), nullptr);
+  EXPECT_EQ(Hstu().Find("feed_forward"), nullptr);  // HSTU has no feed-forward layer
+  EXPECT_EQ(Hstu().Find("pre_norm"), nullptr);
+  for (const SearchSpace* space : {&Sasrec(), &Hstu()}) {
+    const ParamSpec* positions = space->Find("positions");
+    ASSERT_NE(positions, nullptr);
+    EXPECT_TRUE(ValidateValue(*positions, "relative_bias").ok());
+    ASSERT_NE(space->Find("temperature"), nullptr);
+    EXPECT_EQ(space->Find("temperature")->condition_param, "embedding_norm");
+    EXPECT_EQ(space->Find("temperature")->condition_value, "true");
+  }
+}
+
+TEST(SearchSpaceTest, HstuDefaultsValidateAndAreTheHstuReference) {
+  const StatusOr<TrainConfig> c = ValidateConfiguration(Hstu(), {});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->backbone, Backbone::kHSTU);
+  EXPECT_EQ(c->model.hidden_dim, 128);
+  EXPECT_EQ(c->model.linear_dim, 16);
+  EXPECT_EQ(c->model.attention_dim, 16);
+  EXPECT_EQ(c->model.num_blocks, 1);
+  EXPECT_EQ(c->model.num_heads, 1);
+  EXPECT_DOUBLE_EQ(c->model.dropout, 0.5);
+  EXPECT_EQ(c->model.positions, PositionKind::kRelativeBias);
+  EXPECT_TRUE(c->model.embedding_norm);
+  EXPECT_DOUBLE_EQ(c->model.temperature, 0.05);
+  EXPECT_TRUE(c->model.tie_embeddings);
+  EXPECT_EQ(c->batch_size, 128);
+  EXPECT_DOUBLE_EQ(c->lr, 3e-4);
+  EXPECT_EQ(c->optimizer, OptimizerKind::kAdamW);
+  EXPECT_DOUBLE_EQ(c->adam_beta1, 0.9);
+  EXPECT_DOUBLE_EQ(c->adam_beta2, 0.98);
+  EXPECT_EQ(c->loss, LossKind::kSampledSoftmax);
+  EXPECT_EQ(c->num_negatives, 500);
+  EXPECT_EQ(c->select_metric, "ndcg@10");
+  EXPECT_DOUBLE_EQ(c->grad_clip, 0);
+  EXPECT_FALSE(c->length_buckets);
+  EXPECT_EQ(c->max_epochs, 20);
+  EXPECT_EQ(c->early_stop_patience, 3);
+}
+
+TEST(SearchSpaceTest, SasrecDefaultsKeepRawDotProducts) {
+  const StatusOr<TrainConfig> c = ValidateConfiguration(Sasrec(), {});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_FALSE(c->model.embedding_norm);
+  EXPECT_EQ(c->model.positions, PositionKind::kAbsolute);
+  const StatusOr<TrainConfig> normed =
+      ValidateConfiguration(Sasrec(), {{"embedding_norm", "true"}, {"temperature", "0.1"},
+                                       {"positions", "relative_bias"}});
+  ASSERT_TRUE(normed.ok()) << normed.status().message();
+  EXPECT_TRUE(normed->model.embedding_norm);
+  EXPECT_DOUBLE_EQ(normed->model.temperature, 0.1);
+  EXPECT_EQ(normed->model.positions, PositionKind::kRelativeBias);
+}
+
+TEST(SearchSpaceTest, RejectsEachKindOfBadHstuConfiguration) {
+  ExpectInvalid(ValidateConfiguration(Hstu(), {{"linear_dim", "0"}}).status(),
+                "parameter 'linear_dim': must be in [4, 128], got 0");
+  ExpectInvalid(ValidateConfiguration(Hstu(), {{"linear_dim", "512"}}).status(),
+                "parameter 'linear_dim': must be in [4, 128]");
+  ExpectInvalid(ValidateConfiguration(Hstu(), {{"linear_dim", "16.5"}}).status(),
+                "parameter 'linear_dim': expected an integer");
+  ExpectInvalid(ValidateConfiguration(Hstu(), {{"attention_dim", "2"}}).status(),
+                "parameter 'attention_dim': must be in [4, 128]");
+  ExpectInvalid(ValidateConfiguration(Hstu(), {{"temperature", "0"}}).status(),
+                "parameter 'temperature': must be in [0.01, 1]");
+  ExpectInvalid(ValidateConfiguration(Hstu(), {{"embedding_norm", "on"}}).status(),
+                "parameter 'embedding_norm': expected true or false");
+  ExpectInvalid(ValidateConfiguration(Hstu(), {{"positions", "alibi"}}).status(),
+                "parameter 'positions': expected one of absolute, rope, none, relative_bias");
+  ExpectInvalid(ValidateConfiguration(Hstu(), {{"attention_dim", "5"}, {"positions", "rope"}}).status(),
+                "parameter 'positions': rope needs an even attention_dim");
+  // Knobs of the other backbone would be silently ignored: refused instead.
+  ExpectInvalid(ValidateConfiguration(Hstu(), {{"feed_forward", "swiglu"}}).status(),
+                "parameter 'feed_forward': not in the hstu search space (it is a sasrec parameter)");
+  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"linear_dim", "32"}}).status(),
+                "parameter 'linear_dim': not in the sasrec search space (it is a hstu parameter)");
+  // HSTU heads have their own widths: hidden_dim need not divide by them.
+  EXPECT_TRUE(ValidateConfiguration(Hstu(), {{"num_heads", "3"}}).ok());
 }
 
 TEST(SearchSpaceTest, DefaultsValidateAndAreTheReferenceConfiguration) {
@@ -65,6 +155,11 @@ TEST(SearchSpaceTest, RejectsEachKindOfBadConfiguration) {
                 "parameter 'lr': set twice");
   ExpectInvalid(ValidateConfiguration(Sasrec(), {{"backbone", "sasrec"}}).status(),
                 "parameter 'backbone'");
+  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"positions", "rope"}, {"num_heads", "8"},
+                                                 {"hidden_dim", "24"}}).status(),
+                "parameter 'positions': rope needs an even head dimension");
+  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"temperature", "5"}}).status(),
+                "parameter 'temperature': must be in [0.01, 1]");
 }
 
 TEST(SearchSpaceTest, RejectsEachKindOfBadParameterDefinition) {

@@ -43,6 +43,21 @@ TEST(TrainConfigTest, SettingsApply) {
   EXPECT_EQ(DescribeConfig(*c).at("pooling"), "last_k_mean");
 }
 
+TEST(TrainConfigTest, HstuAndItsKnobsParse) {
+  auto c = ApplySettings(TrainConfig{}, {{"backbone", "hstu"}, {"linear_dim", "32"},
+                                         {"attention_dim", "8"}, {"num_heads", "3"},
+                                         {"positions", "relative_bias"}, {"embedding_norm", "true"},
+                                         {"temperature", "0.1"}});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->backbone, Backbone::kHSTU);
+  EXPECT_EQ(c->model.linear_dim, 32);
+  EXPECT_EQ(c->model.attention_dim, 8);
+  EXPECT_EQ(c->model.positions, PositionKind::kRelativeBias);
+  EXPECT_TRUE(c->model.embedding_norm);
+  EXPECT_DOUBLE_EQ(c->model.temperature, 0.1);
+  EXPECT_EQ(DescribeConfig(*c).at("backbone"), "hstu");
+}
+
 TEST(TrainConfigTest, EveryKindOfBadSettingNamesTheParameter) {
   ExpectInvalid({{"hidden", "64"}}, "unknown parameter 'hidden'");
   ExpectInvalid({{"hidden_dim", "abc"}}, "'hidden_dim': expected an integer");
@@ -55,6 +70,13 @@ TEST(TrainConfigTest, EveryKindOfBadSettingNamesTheParameter) {
   ExpectInvalid({{"select_metric", "auc"}}, "'select_metric'");
   ExpectInvalid({{"device", "tpu"}}, "'device'");
   ExpectInvalid({{"batch_size", "0"}}, "'batch_size': must be in");
+  ExpectInvalid({{"backbone", "bert4rec"}}, "'backbone': expected one of sasrec, hstu");
+  ExpectInvalid({{"positions", "alibi"}}, "'positions': expected one of absolute, rope, none, relative_bias");
+  ExpectInvalid({{"temperature", "0"}}, "'temperature': must be in");
+  ExpectInvalid({{"linear_dim", "0"}}, "'linear_dim': must be in");
+  ExpectInvalid({{"attention_dim", "-4"}}, "'attention_dim': must be in");
+  ExpectInvalid({{"backbone", "hstu"}, {"attention_dim", "5"}, {"positions", "rope"}},
+                "'positions': rope needs an even attention_dim");
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include "services/trainer/data/split.h"
 #include "services/trainer/data/synthetic.h"
 #include "services/trainer/eval/evaluator.h"
+#include "services/trainer/space/search_space.h"
 
 namespace vmle::trainer {
 namespace {
@@ -45,6 +46,14 @@ RankingMetrics PopularityMetrics(const Dataset& dataset) {
   return acc.Finish();
 }
 
+// The test metrics of `result` are well above popularity ranking on `data`.
+void ExpectBeatsPopularity(const Dataset& data, const TrainResult& result) {
+  const RankingMetrics pop = PopularityMetrics(data);
+  EXPECT_GT(result.test.recall_at_10, 1.5 * pop.recall_at_10)
+      << "model " << result.test.recall_at_10 << " vs popularity " << pop.recall_at_10;
+  EXPECT_GT(result.test.ndcg_at_10, 1.5 * pop.ndcg_at_10);
+}
+
 TEST(TrainerTest, ShortRunOnSyntheticDataBeatsPopularity) {
   const Dataset data = SmallSynthetic();
   int epochs_seen = 0;
@@ -60,13 +69,28 @@ TEST(TrainerTest, ShortRunOnSyntheticDataBeatsPopularity) {
   ASSERT_TRUE(result.ok()) << result.status().ToString();
   EXPECT_EQ(epochs_seen, static_cast<int>(result->epochs.size()));
   EXPECT_GE(result->best_epoch, 1);
-  const RankingMetrics pop = PopularityMetrics(data);
-  EXPECT_GT(result->test.recall_at_10, 1.5 * pop.recall_at_10)
-      << "model " << result->test.recall_at_10 << " vs popularity " << pop.recall_at_10;
-  EXPECT_GT(result->test.ndcg_at_10, 1.5 * pop.ndcg_at_10);
+  ExpectBeatsPopularity(data, *result);
   // Validation of the selected epoch is the best recall@10 seen.
   for (const auto& e : result->epochs) {
     EXPECT_LE(e.validation.recall_at_10, result->validation.recall_at_10);
+  }
+}
+
+TEST(TrainerTest, HstuReferenceConfigurationLearnsOnSyntheticData) {
+  const Dataset data = SmallSynthetic();
+  // The HSTU reference configuration, smaller and with fewer epochs.
+  const auto config = ValidateConfiguration(
+      DefaultSearchSpace(Backbone::kHSTU),
+      {{"hidden_dim", "32"}, {"max_len", "20"}, {"lr", "0.003"}, {"max_epochs", "6"},
+       {"num_negatives", "100"}, {"threads", "1"}, {"seed", "11"}});
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  ASSERT_EQ(config->backbone, Backbone::kHSTU);
+  const auto result = Train(data, *config);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  ExpectBeatsPopularity(data, *result);
+  // Selection on validation NDCG@10, the reference's metric.
+  for (const auto& e : result->epochs) {
+    EXPECT_LE(e.validation.ndcg_at_10, result->validation.ndcg_at_10);
   }
 }
 

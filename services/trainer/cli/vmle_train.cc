@@ -1,10 +1,12 @@
 // vmle-train: trains one configuration on one dataset from the command line.
 //
-//   vmle-train --data=Beauty.txt [--format=seq] [--backbone=sasrec]
+//   vmle-train --data=Beauty.txt [--format=seq] [--backbone=sasrec|hstu]
 //              [--set key=value ...] [--threads=N] [--device=cpu|cuda:N] [--json]
 //   vmle-train --synthetic [--synthetic_users=N] [--synthetic_items=N] ...
 //
-// A progress line per epoch goes to stderr; the result to stdout (JSON with --json).
+// Settings apply on top of the backbone's reference configuration (its search-space
+// defaults, space/search_space.h). A progress line per epoch goes to stderr; the
+// result to stdout (JSON with --json).
 #include <sys/resource.h>
 
 #include <cstdio>
@@ -17,6 +19,7 @@
 #include "services/trainer/cli/json_writer.h"
 #include "services/trainer/data/readers.h"
 #include "services/trainer/data/synthetic.h"
+#include "services/trainer/space/search_space.h"
 #include "services/trainer/train/trainer.h"
 
 namespace vmle::trainer {
@@ -26,7 +29,7 @@ constexpr char kUsage[] =
     "usage: vmle-train (--data=FILE [--format=seq|amazon2014|amazon2023|recbole|movielens|csv]\n"
     "                   [--k_core=K] [--max_history=N] | --synthetic [--synthetic_users=N]\n"
     "                   [--synthetic_items=N] [--synthetic_seed=S])\n"
-    "                  [--backbone=sasrec] [--set key=value ...] [--threads=N]\n"
+    "                  [--backbone=sasrec|hstu] [--set key=value ...] [--threads=N]\n"
     "                  [--device=cpu|cuda:N] [--seed=S] [--json] [--quiet]\n";
 
 struct Args {
@@ -113,6 +116,21 @@ StatusOr<Args> ParseArgs(int argc, char** argv) {
   return args;
 }
 
+// The configuration `settings` give, on top of the reference configuration of the
+// backbone they name (the last backbone setting; sasrec when none).
+StatusOr<TrainConfig> ConfigFromSettings(const Settings& settings) {
+  TrainConfig named;
+  for (const auto& [name, value] : settings) {
+    if (name != "backbone") continue;
+    TRAINER_ASSIGN_OR_RETURN(named, ApplySettings(TrainConfig{}, {{name, value}}));
+  }
+  const Backbone backbone = named.backbone;
+  TRAINER_ASSIGN_OR_RETURN(const TrainConfig reference,
+                           ApplySettings(BackboneBaseConfig(backbone),
+                                         WithDefaults(DefaultSearchSpace(backbone), {})));
+  return ApplySettings(reference, settings);
+}
+
 void WriteMetrics(JsonWriter& json, const RankingMetrics& m) {
   json.BeginObject()
       .Key("recall@5").Number(m.recall_at_5)
@@ -193,7 +211,7 @@ int Run(int argc, char** argv) {
     std::cerr << kUsage;
     return 2;
   }
-  auto config = ApplySettings(TrainConfig{}, args->settings);
+  auto config = ConfigFromSettings(args->settings);
   if (!config.ok()) {
     std::cerr << "vmle-train: " << config.status().message() << "\n";
     return 2;

@@ -1,8 +1,56 @@
 #include "services/trainer/model/layers.h"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace vmle::trainer {
+
+torch::Tensor CausalAttentionMask(const torch::Tensor& key_valid) {
+  const int64_t length = key_valid.size(1);
+  const auto opts = torch::TensorOptions().dtype(torch::kBool).device(key_valid.device());
+  const auto causal = torch::ones({length, length}, opts).tril();
+  const auto self = torch::eye(length, opts);
+  return (causal.unsqueeze(0) & key_valid.unsqueeze(1)) | self.unsqueeze(0);
+}
+
+namespace {
+
+// Bucket of each distance 0..max_len-1: exact below kExactDistances, then
+// logarithmic up to max_len, capped at the last bucket.
+torch::Tensor DistanceBuckets(int64_t max_len) {
+  constexpr int64_t kExact = RelativePositionBiasImpl::kExactDistances;
+  constexpr int64_t kBuckets = RelativePositionBiasImpl::kBuckets;
+  std::vector<int64_t> buckets(max_len);
+  for (int64_t d = 0; d < max_len; ++d) {
+    if (d < kExact) {
+      buckets[d] = d;
+      continue;
+    }
+    const double span = std::log(static_cast<double>(std::max<int64_t>(max_len, kExact + 1)) / kExact);
+    const auto wide = static_cast<int64_t>(std::log(static_cast<double>(d) / kExact) / span *
+                                           static_cast<double>(kBuckets - kExact));
+    buckets[d] = std::min(kExact + wide, kBuckets - 1);
+  }
+  return torch::tensor(buckets, torch::kLong);
+}
+
+}  // namespace
+
+RelativePositionBiasImpl::RelativePositionBiasImpl(int64_t num_heads, int64_t max_len) {
+  bucket_of_distance_ = register_buffer("bucket_of_distance", DistanceBuckets(max_len));
+  // Small random biases, as the HSTU reference initialises its relative bias.
+  weight_ = register_parameter("weight", torch::randn({kBuckets, num_heads}) * 0.02);
+}
+
+torch::Tensor RelativePositionBiasImpl::forward(int64_t length) {
+  const auto positions = torch::arange(length, bucket_of_distance_.options());
+  const auto distance = (positions.unsqueeze(1) - positions.unsqueeze(0))
+                            .clamp(0, bucket_of_distance_.size(0) - 1);  // [T, T], i - j
+  return weight_.index_select(0, bucket_of_distance_.index_select(0, distance.view(-1)))
+      .view({length, length, -1})
+      .permute({2, 0, 1});
+}
 
 CausalSelfAttentionImpl::CausalSelfAttentionImpl(const ModelConfig& config)
     : num_heads_(config.num_heads),
@@ -12,6 +60,9 @@ CausalSelfAttentionImpl::CausalSelfAttentionImpl(const ModelConfig& config)
   qkv_ = register_module("qkv", torch::nn::Linear(config.hidden_dim, 3 * config.hidden_dim));
   out_ = register_module("out", torch::nn::Linear(config.hidden_dim, config.hidden_dim));
   attn_dropout_ = register_module("attn_dropout", torch::nn::Dropout(config.attn_dropout));
+  if (config.positions == PositionKind::kRelativeBias) {
+    relative_bias_ = register_module("relative_bias", RelativePositionBias(num_heads_, max_len_));
+  }
 }
 
 torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x,
@@ -28,11 +79,8 @@ torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x,
     k = ApplyRope(k, max_len_);
   }
   auto scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(head_dim_));
-  const auto opts = torch::TensorOptions().dtype(torch::kBool).device(x.device());
-  const auto causal = torch::ones({length, length}, opts).tril();
-  const auto self = torch::eye(length, opts);
-  // allowed[b, i, j] = j <= i and (key j is real or j == i).
-  const auto allowed = (causal.unsqueeze(0) & key_valid.unsqueeze(1)) | self.unsqueeze(0);
+  if (relative_bias_) scores = scores + relative_bias_(length).unsqueeze(0);
+  const auto allowed = CausalAttentionMask(key_valid);
   scores = scores.masked_fill(allowed.logical_not().unsqueeze(1), -std::numeric_limits<float>::infinity());
   auto weights = attn_dropout_(torch::softmax(scores, -1));
   auto context = torch::matmul(weights, v).transpose(1, 2).reshape({batch, length, -1});

@@ -7,9 +7,33 @@
 
 namespace vmle::trainer {
 
-// Multi-head causal self-attention over left-padded sequences, with optional rotary
-// positions. A query may attend to earlier non-padding keys and always to itself,
-// so rows of padding queries stay finite (no all-masked softmax rows, no NaN).
+// Which keys each query may attend to over left-padded sequences: allowed[b, i, j] =
+// j <= i and (key j is real or j == i). Every row allows at least itself, so rows of
+// padding queries stay finite (no all-masked softmax rows, no NaN).
+// key_valid: bool [B, T]; returns bool [B, T, T].
+torch::Tensor CausalAttentionMask(const torch::Tensor& key_valid);
+
+// A learned bias per head and bucketed query-key distance, added to attention logits
+// (T5-style buckets: one per distance below kExactDistances, then logarithmically
+// wider ones up to max_len). Distances count back from the query (causal attention
+// never looks ahead), so the bias does not depend on padding.
+class RelativePositionBiasImpl : public torch::nn::Module {
+ public:
+  static constexpr int64_t kBuckets = 32;
+  static constexpr int64_t kExactDistances = 16;
+
+  RelativePositionBiasImpl(int64_t num_heads, int64_t max_len);
+  // Returns float [H, T, T]: bias[h, i, j] for query i and key j (length <= max_len).
+  torch::Tensor forward(int64_t length);
+
+ private:
+  torch::Tensor bucket_of_distance_;  // int64 [max_len], a buffer
+  torch::Tensor weight_;              // [kBuckets, H]
+};
+TORCH_MODULE(RelativePositionBias);
+
+// Multi-head causal self-attention over left-padded sequences (CausalAttentionMask),
+// with optional rotary positions or relative position bias.
 class CausalSelfAttentionImpl : public torch::nn::Module {
  public:
   explicit CausalSelfAttentionImpl(const ModelConfig& config);
@@ -24,6 +48,7 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
   torch::nn::Linear qkv_{nullptr};
   torch::nn::Linear out_{nullptr};
   torch::nn::Dropout attn_dropout_{nullptr};
+  RelativePositionBias relative_bias_{nullptr};  // only for relative_bias positions
 };
 TORCH_MODULE(CausalSelfAttention);
 

@@ -6,7 +6,9 @@
 
 namespace vmle::trainer {
 
-enum class PositionKind { kAbsolute, kRope, kNone };
+// Absolute: learned embeddings added to the input. Rope: rotary query/key positions.
+// RelativeBias: a learned bias per (head, bucketed distance) added to attention logits.
+enum class PositionKind { kAbsolute, kRope, kNone, kRelativeBias };
 enum class FeedForwardKind { kGelu, kSwiglu };
 enum class PoolingKind { kLast, kMean, kLastKMean };
 
@@ -36,6 +38,14 @@ struct ModelConfig {
   PoolingKind pooling = PoolingKind::kLast;
   // For kLastKMean: how many most recent positions are averaged.
   int64_t pooling_k = 3;
+  // Score with L2-normalised user states and item embeddings, scaled by
+  // 1 / temperature (cosine similarity logits).
+  bool embedding_norm = false;
+  // Only with embedding_norm: logits are cosine / temperature.
+  double temperature = 0.05;
+  // HSTU only: per-head width of u and v (linear_dim) and of q and k (attention_dim).
+  int64_t linear_dim = 16;
+  int64_t attention_dim = 16;
 };
 
 }  // namespace vmle::trainer

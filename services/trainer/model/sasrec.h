@@ -1,10 +1,12 @@
 // SASRec (Kang & McAuley, 2018): item and position embeddings, a stack of causal
 // transformer blocks, a final LayerNorm; items are scored by dot product with the
-// (tied or separate) item embedding table.
+// (tied or separate) item embedding table, optionally L2-normalised with a
+// temperature.
 #pragma once
 
 #include <torch/torch.h>
 
+#include "services/trainer/model/item_embeddings.h"
 #include "services/trainer/model/layers.h"
 #include "services/trainer/model/model_config.h"
 #include "services/trainer/model/recommender.h"
@@ -18,13 +20,11 @@ class SASRecImpl : public SequentialRecommender {
 
   torch::Tensor UserStates(const torch::Tensor& items) override;
   torch::Tensor OutputEmbeddings() override;
+  double LogitScale() const override;
 
  private:
   ModelConfig config_;
-  torch::nn::Embedding item_embedding_{nullptr};
-  torch::nn::Embedding output_embedding_{nullptr};  // only when not tied
-  torch::nn::Embedding position_embedding_{nullptr};  // only for absolute positions
-  torch::nn::Dropout dropout_{nullptr};
+  ItemEmbeddings embeddings_{nullptr};
   torch::nn::ModuleList blocks_{nullptr};
   torch::nn::LayerNorm final_norm_{nullptr};
 };

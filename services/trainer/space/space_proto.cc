@@ -23,15 +23,17 @@ std::string ShortestDouble(double v) {
 absl::StatusOr<trainer::Backbone> ToTrainerBackbone(vmle::v1::Backbone backbone) {
   switch (backbone) {
     case vmle::v1::BACKBONE_SASREC: return trainer::Backbone::kSASRec;
+    case vmle::v1::BACKBONE_HSTU: return trainer::Backbone::kHSTU;
     default: break;
   }
-  return absl::InvalidArgumentError("backbone: expected BACKBONE_SASREC, got " +
+  return absl::InvalidArgumentError("backbone: expected BACKBONE_SASREC or BACKBONE_HSTU, got " +
                                     vmle::v1::Backbone_Name(backbone));
 }
 
 vmle::v1::Backbone ToProtoBackbone(trainer::Backbone backbone) {
   switch (backbone) {
     case trainer::Backbone::kSASRec: return vmle::v1::BACKBONE_SASREC;
+    case trainer::Backbone::kHSTU: return vmle::v1::BACKBONE_HSTU;
   }
   return vmle::v1::BACKBONE_UNSPECIFIED;
 }

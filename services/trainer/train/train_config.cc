@@ -58,7 +58,8 @@ std::string EnumName(E value, const std::vector<std::pair<std::string, E>>& choi
   return "?";
 }
 
-const std::vector<std::pair<std::string, Backbone>> kBackbones = {{"sasrec", Backbone::kSASRec}};
+const std::vector<std::pair<std::string, Backbone>> kBackbones = {{"sasrec", Backbone::kSASRec},
+                                                                 {"hstu", Backbone::kHSTU}};
 const std::vector<std::pair<std::string, LossKind>> kLosses = {
     {"sampled_softmax", LossKind::kSampledSoftmax},
     {"full_softmax", LossKind::kFullSoftmax},
@@ -68,7 +69,10 @@ const std::vector<std::pair<std::string, TrainTargets>> kTargets = {
 const std::vector<std::pair<std::string, OptimizerKind>> kOptimizers = {
     {"adam", OptimizerKind::kAdam}, {"adamw", OptimizerKind::kAdamW}};
 const std::vector<std::pair<std::string, PositionKind>> kPositions = {
-    {"absolute", PositionKind::kAbsolute}, {"rope", PositionKind::kRope}, {"none", PositionKind::kNone}};
+    {"absolute", PositionKind::kAbsolute},
+    {"rope", PositionKind::kRope},
+    {"none", PositionKind::kNone},
+    {"relative_bias", PositionKind::kRelativeBias}};
 const std::vector<std::pair<std::string, FeedForwardKind>> kFeedForwards = {
     {"gelu", FeedForwardKind::kGelu}, {"swiglu", FeedForwardKind::kSwiglu}};
 const std::vector<std::pair<std::string, PoolingKind>> kPoolings = {
@@ -147,6 +151,10 @@ const std::map<std::string, Param>& Params() {
       {"tie_embeddings", Bool(Model(&ModelConfig::tie_embeddings))},
       {"pooling", Enum(&kPoolings, Model(&ModelConfig::pooling))},
       {"pooling_k", Int(Model(&ModelConfig::pooling_k))},
+      {"embedding_norm", Bool(Model(&ModelConfig::embedding_norm))},
+      {"temperature", Double(Model(&ModelConfig::temperature))},
+      {"linear_dim", Int(Model(&ModelConfig::linear_dim))},
+      {"attention_dim", Int(Model(&ModelConfig::attention_dim))},
       {"loss", Enum(&kLosses, Top(&TrainConfig::loss))},
       {"num_negatives", Int(Top(&TrainConfig::num_negatives))},
       {"train_targets", Enum(&kTargets, Top(&TrainConfig::train_targets))},
@@ -179,6 +187,25 @@ Status CheckRange(const std::string& name, double value, double lo, double hi) {
   return OkStatus();
 }
 
+// SASRec splits hidden_dim into heads; HSTU gives every head its own linear_dim and
+// attention_dim. Rotary positions rotate pairs of query/key coordinates.
+Status CheckHeads(Backbone backbone, const ModelConfig& m) {
+  if (backbone == Backbone::kHSTU) {
+    if (m.positions == PositionKind::kRope && m.attention_dim % 2 != 0) {
+      return Invalid("positions", "rope needs an even attention_dim, got " + ToText(m.attention_dim));
+    }
+    return OkStatus();
+  }
+  if (m.hidden_dim % m.num_heads != 0) {
+    return Invalid("num_heads", "must divide hidden_dim (" + ToText(m.hidden_dim) + "), got " +
+                                    ToText(m.num_heads));
+  }
+  if (m.positions == PositionKind::kRope && (m.hidden_dim / m.num_heads) % 2 != 0) {
+    return Invalid("positions", "rope needs an even head dimension (hidden_dim / num_heads)");
+  }
+  return OkStatus();
+}
+
 }  // namespace
 
 const std::vector<std::string>& MetricNames() {
@@ -192,18 +219,15 @@ Status ValidateTrainConfig(const TrainConfig& c) {
   TRAINER_RETURN_IF_ERROR(CheckRange("hidden_dim", m.hidden_dim, 4, 4096));
   TRAINER_RETURN_IF_ERROR(CheckRange("num_blocks", m.num_blocks, 1, 24));
   TRAINER_RETURN_IF_ERROR(CheckRange("num_heads", m.num_heads, 1, 64));
-  if (m.hidden_dim % m.num_heads != 0) {
-    return Invalid("num_heads", "must divide hidden_dim (" + ToText(m.hidden_dim) + "), got " +
-                                    ToText(m.num_heads));
-  }
-  if (m.positions == PositionKind::kRope && (m.hidden_dim / m.num_heads) % 2 != 0) {
-    return Invalid("positions", "rope needs an even head dimension (hidden_dim / num_heads)");
-  }
+  TRAINER_RETURN_IF_ERROR(CheckRange("linear_dim", m.linear_dim, 1, 4096));
+  TRAINER_RETURN_IF_ERROR(CheckRange("attention_dim", m.attention_dim, 1, 4096));
+  TRAINER_RETURN_IF_ERROR(CheckHeads(c.backbone, m));
   TRAINER_RETURN_IF_ERROR(CheckRange("dropout", m.dropout, 0, 0.95));
   TRAINER_RETURN_IF_ERROR(CheckRange("attn_dropout", m.attn_dropout, 0, 0.95));
   TRAINER_RETURN_IF_ERROR(CheckRange("max_len", m.max_len, 2, 4096));
   TRAINER_RETURN_IF_ERROR(CheckRange("ffn_multiplier", m.ffn_multiplier, 1, 16));
   TRAINER_RETURN_IF_ERROR(CheckRange("pooling_k", m.pooling_k, 1, 4096));
+  TRAINER_RETURN_IF_ERROR(CheckRange("temperature", m.temperature, 1e-3, 10));
   TRAINER_RETURN_IF_ERROR(CheckRange("num_negatives", c.num_negatives, 1, 1000000));
   TRAINER_RETURN_IF_ERROR(CheckRange("lr", c.lr, 1e-7, 1.0));
   if (c.lr <= 0) return Invalid("lr", "must be > 0");

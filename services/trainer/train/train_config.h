@@ -14,7 +14,7 @@
 
 namespace vmle::trainer {
 
-enum class Backbone { kSASRec };
+enum class Backbone { kSASRec, kHSTU };
 enum class LossKind { kSampledSoftmax, kFullSoftmax, kBce };
 enum class TrainTargets { kAllPositions, kLastPosition };
 enum class OptimizerKind { kAdam, kAdamW };

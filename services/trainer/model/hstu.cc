@@ -1,0 +1,90 @@
+#include "services/trainer/model/hstu.h"
+
+namespace vmle::trainer {
+namespace {
+
+// Initialisation and LayerNorm epsilon of the reference implementation: item
+// embeddings and the u/v/q/k projection N(0, 0.02^2), W_o Xavier-uniform.
+constexpr double kItemEmbeddingStd = 0.02;
+constexpr double kProjectionStd = 0.02;
+constexpr double kNormEpsilon = 1e-6;
+
+torch::nn::LayerNorm Norm(int64_t width) {
+  return torch::nn::LayerNorm(torch::nn::LayerNormOptions({width}).eps(kNormEpsilon));
+}
+
+}  // namespace
+
+HSTUBlockImpl::HSTUBlockImpl(const ModelConfig& config)
+    : num_heads_(config.num_heads),
+      linear_dim_(config.linear_dim),
+      attention_dim_(config.attention_dim),
+      max_len_(config.max_len),
+      rope_(config.positions == PositionKind::kRope) {
+  const int64_t uv = linear_dim_ * num_heads_;
+  const int64_t qk = attention_dim_ * num_heads_;
+  input_norm_ = register_module("input_norm", Norm(config.hidden_dim));
+  uvqk_ = register_module(
+      "uvqk", torch::nn::Linear(torch::nn::LinearOptions(config.hidden_dim, 2 * uv + 2 * qk).bias(false)));
+  torch::nn::init::normal_(uvqk_->weight, 0.0, kProjectionStd);
+  attention_norm_ = register_module("attention_norm", Norm(uv));
+  out_ = register_module("out", torch::nn::Linear(uv, config.hidden_dim));
+  torch::nn::init::xavier_uniform_(out_->weight);
+  dropout_ = register_module("dropout", torch::nn::Dropout(config.dropout));
+  attn_dropout_ = register_module("attn_dropout", torch::nn::Dropout(config.attn_dropout));
+  if (config.positions == PositionKind::kRelativeBias) {
+    relative_bias_ = register_module("relative_bias", RelativePositionBias(num_heads_, max_len_));
+  }
+}
+
+torch::Tensor HSTUBlockImpl::Weights(torch::Tensor q, torch::Tensor k, const torch::Tensor& allowed) {
+  if (rope_) {
+    q = ApplyRope(q, max_len_);
+    k = ApplyRope(k, max_len_);
+  }
+  auto logits = torch::matmul(q, k.transpose(-2, -1));  // [B, H, T, T]
+  if (relative_bias_) logits = logits + relative_bias_(q.size(2)).unsqueeze(0);
+  const auto mask = allowed.unsqueeze(1).to(logits.scalar_type());  // [B, 1, T, T]
+  const auto attended = mask.sum(-1, true).clamp_min(1.0);          // n per query
+  return attn_dropout_(torch::silu(logits) * mask / attended);
+}
+
+torch::Tensor HSTUBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& allowed) {
+  const int64_t batch = x.size(0);
+  const int64_t length = x.size(1);
+  const int64_t uv = linear_dim_ * num_heads_;
+  const int64_t qk = attention_dim_ * num_heads_;
+  const auto parts = torch::silu(uvqk_(input_norm_(x))).split_with_sizes({uv, uv, qk, qk}, -1);
+  // [B, T, H*d] -> [B, H, T, d]
+  auto heads = [&](const torch::Tensor& t, int64_t dim) {
+    return t.reshape({batch, length, num_heads_, dim}).transpose(1, 2);
+  };
+  const auto weights = Weights(heads(parts[2], attention_dim_), heads(parts[3], attention_dim_), allowed);
+  const auto attended = torch::matmul(weights, heads(parts[1], linear_dim_))
+                            .transpose(1, 2)
+                            .reshape({batch, length, uv});
+  return x + out_(dropout_(parts[0] * attention_norm_(attended)));
+}
+
+HSTUImpl::HSTUImpl(const ModelConfig& config) : config_(config) {
+  embeddings_ = register_module("embeddings", ItemEmbeddings(config, kItemEmbeddingStd));
+  blocks_ = register_module("blocks", torch::nn::ModuleList());
+  for (int64_t i = 0; i < config.num_blocks; ++i) blocks_->push_back(HSTUBlock(config));
+}
+
+torch::Tensor HSTUImpl::UserStates(const torch::Tensor& items) {
+  const auto valid = items.ne(0);
+  const auto allowed = CausalAttentionMask(valid);
+  auto x = embeddings_->Embed(items);
+  const auto keep = valid.unsqueeze(-1).to(x.scalar_type());
+  for (const auto& block : *blocks_) {
+    x = block->as<HSTUBlock>()->forward(x, allowed) * keep;
+  }
+  return embeddings_->ScoredStates(CausalPool(x, valid, config_.pooling, config_.pooling_k));
+}
+
+torch::Tensor HSTUImpl::OutputEmbeddings() { return embeddings_->Output(); }
+
+double HSTUImpl::LogitScale() const { return embeddings_->LogitScale(); }
+
+}  // namespace vmle::trainer
