@@ -84,8 +84,18 @@ class Planner {
     return std::nullopt;
   }
 
+  // L2: the study's working insights after `context.reflections` (which now include
+  // the newest reflection), bounded and consolidated; nullopt keeps the current ones
+  // (the classical planners). Called after each stored reflection unless the study
+  // turns memory off.
+  virtual absl::StatusOr<std::optional<vmle::v1::WorkingInsights>> Consolidate(const PlanningContext& context) {
+    (void)context;
+    return std::nullopt;
+  }
+
   // The cognition summary of a finished study, or nullopt when the planner does not
-  // distill (the classical planners).
+  // distill (the classical planners). The agent fills in its id, source study,
+  // backbone, dataset profile and objective metric.
   virtual absl::StatusOr<std::optional<vmle::v1::CognitionSummary>> Distill(
       const PlanningContext& context) {
     (void)context;

@@ -159,6 +159,8 @@ class StudyManager {
   void StepStudy(const std::string& study_id);
   PlanningContext ContextLocked(const StudyEntry& entry) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReflectPending(StudyEntry& entry);
+  // L1 -> L2 through the planner; stores the new insights.
+  void ConsolidateInsights(StudyEntry& entry, PlanningContext context);
   void RecallIfReady(StudyEntry& entry);
   void ProposeIfRoom(StudyEntry& entry);
   void FinishIfDone(StudyEntry& entry);

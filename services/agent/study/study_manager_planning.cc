@@ -133,12 +133,34 @@ void StudyManager::ReflectPending(StudyEntry& entry) {
       continue;
     }
     entry.reflections.push_back(r);
+    context.reflections = entry.reflections;
     StudyEvent event = MakeEvent(entry, StudyEvent::TYPE_REFLECTION, trial.id(),
                                  absl::StrCat("reflection on trial ", trial.number(), ": ", r.observation()));
     if (absl::Status s = CommitLocked(entry, entry.study, nullptr, {event}); !s.ok()) {
       log::Warn("cannot record reflection event", {{"trial", trial.id()}, {"error", std::string(s.message())}});
     }
   }
+  if (!context.spec.planner().memory_off()) ConsolidateInsights(entry, context);
+}
+
+void StudyManager::ConsolidateInsights(StudyEntry& entry, PlanningContext context) {
+  absl::StatusOr<std::optional<vmle::v1::WorkingInsights>> insights = entry.planner->Consolidate(context);
+  if (!insights.ok()) {
+    log::Warn("consolidation failed", {{"study", context.spec.name()},
+                                       {"error", std::string(insights.status().message())}});
+    return;
+  }
+  if (!insights->has_value()) return;
+  absl::MutexLock lock(&mu_);
+  vmle::v1::WorkingInsights stored = **insights;
+  stored.set_study_id(entry.study.id());
+  stored.set_through_trial(entry.reflections.empty() ? 0 : entry.reflections.back().trial_number());
+  *stored.mutable_updated_at() = ToTimestamp(absl::Now());
+  if (absl::Status s = memory_.PutInsights(stored); !s.ok()) {
+    log::Warn("cannot store working insights", {{"study", entry.study.id()}, {"error", std::string(s.message())}});
+    return;
+  }
+  entry.insights = std::move(stored);
 }
 
 void StudyManager::RecallIfReady(StudyEntry& entry) {
