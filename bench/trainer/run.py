@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """bench/trainer: vmle-train against its PyTorch twin on one dataset, side by side.
 
-Runs both with the same configuration and thread count, one after the other (never
-concurrently), and prints a table: seconds per training epoch, seconds per full
-validation evaluation, the test evaluation, peak memory, final validation and test
-metrics, and the ratios. Also measures the machine's matmul peak and the achieved
-GFLOP/s of vmle-train's training step.
+Runs both with the same configuration (the backbone's reference configuration) and
+thread count, one after the other (never concurrently), and prints a table per
+backbone: seconds per training epoch, seconds per full validation evaluation, the
+test evaluation, peak memory, final validation and test metrics, and the ratios.
+Also measures the machine's matmul peak and the achieved GFLOP/s of vmle-train's
+training step.
 
   bench/trainer/run.py [--data ../shared/data/Beauty.txt] [--threads 1] [--epochs 20]
+                       [--backbone sasrec|hstu|both]
 """
 import argparse
 import json
@@ -41,32 +43,23 @@ def train_flops_per_epoch(r, cfg):
     """Forward+backward FLOPs (3x forward) of one epoch from the work vmle-train counted:
     projections and feed-forward per token, attention per pair of positions, and the
     sampled softmax (negatives scored at every position of a batch, positives per target)."""
-    d, blocks = int(cfg['hidden_dim']), int(cfg['num_blocks'])
-    ffn, negatives = int(cfg['ffn_multiplier']), int(cfg['num_negatives'])
-    per_token = blocks * 2 * (4 * d * d + 2 * ffn * d * d)
-    attention = blocks * 2 * 2 * r['attention_pairs_per_epoch'] * d
+    d, blocks, heads = int(cfg['hidden_dim']), int(cfg['num_blocks']), int(cfg['num_heads'])
+    negatives = int(cfg['num_negatives'])
+    if cfg['backbone'] == 'hstu':
+        uv, qk = heads * int(cfg['linear_dim']), heads * int(cfg['attention_dim'])
+        per_token = blocks * 2 * (d * (2 * uv + 2 * qk) + uv * d)
+        attention = blocks * 2 * r['attention_pairs_per_epoch'] * (qk + uv)
+    else:
+        ffn = int(cfg['ffn_multiplier'])
+        per_token = blocks * 2 * (4 * d * d + 2 * ffn * d * d)
+        attention = blocks * 2 * 2 * r['attention_pairs_per_epoch'] * d
     loss = 2 * r['tokens_per_epoch'] * negatives * d + 2 * r['targets_per_epoch'] * d
     return 3 * (per_token * r['tokens_per_epoch'] + attention + loss)
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--data', default=os.path.join(ROOT, '..', 'shared', 'data', 'Beauty.txt'))
-    p.add_argument('--threads', type=int, default=1)
-    p.add_argument('--epochs', type=int, default=20, help='max epochs for both (patience 3)')
-    p.add_argument('--build', default=os.path.join(ROOT, 'build'))
-    args = p.parse_args()
-
-    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
-    ours = run_json([os.path.join(args.build, 'services/trainer/vmle-train'), '--data', args.data,
-                     '--threads', str(args.threads), '--set', f'max_epochs={args.epochs}', '--json'], env)
-    twin_cmd = ['/usr/bin/python3', os.path.join(ROOT, 'bench/trainer/twin.py'), '--data', args.data,
-                '--threads', str(args.threads), '--max-epochs', str(args.epochs)]
-    twin = run_json(twin_cmd, env)
-    peak = matmul_peak(args.threads)
+def print_table(backbone, args, ours, twin, peak):
     flops = train_flops_per_epoch(ours, ours['config'])
     achieved = flops / ours['seconds_per_epoch'] / 1e9
-
     rows = [
         ('seconds / training epoch', ours['seconds_per_epoch'], twin['seconds_per_epoch']),
         ('seconds / full validation eval', ours['seconds_per_eval'], twin['seconds_per_eval']),
@@ -79,7 +72,7 @@ def main():
         for m in ('recall@10', 'ndcg@10', 'recall@20', 'ndcg@20', 'mrr'):
             rows.append((f'{split} {m}', ours[split][m], twin[split][m]))
     print(f"\nbench/trainer on {os.path.basename(args.data)}, {args.threads} thread(s), "
-          f"reference SASRec configuration, up to {args.epochs} epochs")
+          f"reference {backbone} configuration, up to {args.epochs} epochs")
     print(f"| {'measure':<32} | {'vmle-train':>12} | {'PyTorch twin':>12} | {'twin / ours':>11} |")
     print(f"|{'-' * 34}|{'-' * 14}|{'-' * 14}|{'-' * 13}|")
     for name, a, b in rows:
@@ -92,6 +85,31 @@ def main():
     print(f"\nmatmul peak ({args.threads} thread(s)): {peak:.1f} GFLOP/s; vmle-train training step: "
           f"{achieved:.1f} GFLOP/s ({100 * achieved / peak:.0f}% of peak; {flops / 1e9:.1f} GFLOP/epoch "
           f"on {ours['tokens_per_epoch']:.0f} tokens, {ours['targets_per_epoch']:.0f} targets)")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--data', default=os.path.join(ROOT, '..', 'shared', 'data', 'Beauty.txt'))
+    p.add_argument('--threads', type=int, default=1)
+    p.add_argument('--epochs', type=int, default=20, help='max epochs for both (patience 3)')
+    p.add_argument('--backbone', choices=('sasrec', 'hstu', 'both'), default='sasrec')
+    p.add_argument('--build', default=os.path.join(ROOT, 'build'))
+    args = p.parse_args()
+
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+    backbones = ('sasrec', 'hstu') if args.backbone == 'both' else (args.backbone,)
+    results = []
+    for backbone in backbones:
+        ours = run_json([os.path.join(args.build, 'services/trainer/vmle-train'), '--data', args.data,
+                         '--threads', str(args.threads), '--set', f'backbone={backbone}',
+                         '--set', f'max_epochs={args.epochs}', '--json'], env)
+        twin = run_json(['/usr/bin/python3', os.path.join(ROOT, 'bench/trainer/twin.py'), '--data', args.data,
+                         '--backbone', backbone, '--threads', str(args.threads),
+                         '--max-epochs', str(args.epochs)], env)
+        results.append((backbone, ours, twin))
+    peak = matmul_peak(args.threads)
+    for backbone, ours, twin in results:
+        print_table(backbone, args, ours, twin, peak)
 
 
 if __name__ == '__main__':
