@@ -54,8 +54,9 @@ namespace vmle::worker {
 struct WorkerOptions {
   // Names this worker to the agent (WorkerInfo.worker_id); required.
   std::string worker_id;
-  // Reported in WorkerInfo for operators.
+  // The machine's name, reported in WorkerInfo.
   std::string hostname;
+  // The build's version, reported in WorkerInfo.
   std::string version;
   // LeaseTrial long-poll time in seconds (the agent allows at most 120).
   int lease_wait_seconds = 30;
@@ -63,8 +64,9 @@ struct WorkerOptions {
   absl::Duration default_heartbeat = absl::Seconds(10);
   // Deadline of every call but the long poll (which gets lease_wait_seconds more).
   absl::Duration rpc_timeout = absl::Seconds(10);
-  // Backoff while the agent is unreachable: from initial, doubling, up to max.
+  // First wait after a failed call to the agent; doubles with every failure.
   absl::Duration initial_backoff = absl::Milliseconds(200);
+  // Longest wait between calls to an unreachable agent (jittered by +-20%).
   absl::Duration max_backoff = absl::Seconds(10);
   // How long CompleteTrial and FailTrial are retried while the agent is unreachable.
   absl::Duration report_retry_window = absl::Minutes(5);
