@@ -1,0 +1,90 @@
+// The heuristic planner ("heuristic"), the offline default: the protocol of an
+// experienced ML engineer in code (DESIGN.md, "The closed loop" and "Planners").
+//
+// Protocol of Propose:
+//  * Round 1 is the space's default configuration (the baseline).
+//  * Every later proposal changes one parameter of the current best configuration:
+//    the best finished trial on the validation objective, where scores within
+//    tie_epsilon (relative) tie and the simpler configuration wins (fewer parameters
+//    off their defaults, then the smaller model). While nothing has finished, the
+//    baseline is the best.
+//  * Candidates, in this order, the first admitted ones taken:
+//     1. transfer: once, the best configuration of the nearest recalled cognition
+//        summary (the first one for the study's backbone), changed as a whole
+//        (changed_dimension "transfer"); off with transfer_best = false;
+//     2. line search: when the best trial came from a numeric step that helped, the
+//        same step again (doubled after two gains in a row);
+//     3. transferred rules whose condition holds on the dataset profile, strongest
+//        (confidence x effect) first, then those whose condition cannot be decided
+//        yet (profile unknown);
+//     4. the engineering priors (heuristic_knowledge.h) whose condition holds, in
+//        their order, then those waiting for the profile;
+//     5. half steps around parameters that helped (refinement);
+//     6. default-sized steps of every parameter (exploration);
+//     7. moves of 3-6 in a (parameter, direction) that hurt earlier in the study or
+//        that a recalled summary lists as failed: deferred to here, in order.
+//    Coverage rule: when the last coverage_window one-change trials touched at most
+//    two parameters, candidates on parameters the study has not changed yet (and
+//    no pending trial changes) go first, after the transfer.
+//    When every candidate is taken, random single-parameter changes of the best
+//    configuration, seeded by (study seed, trials proposed).
+//  * A configuration already finished or pending is never proposed again; with
+//    context.max_proposals = P, a round holds up to P distinct single changes.
+//  * Every proposal fills hypothesis, changed_dimension, expected_mechanism, risk,
+//    rollback and planner "heuristic".
+//
+// Reflect, Consolidate and Distill are the templated ones of heuristic_memory.h.
+//
+// A function of its context (history, pending, profile, recalled, seed): no state
+// between calls. Not thread-safe (Planner contract).
+//
+// Options (planner.options.<key>):
+//  * tie_epsilon: relative score difference below which trials tie (default 0.005,
+//    in [0, 0.5]);
+//  * coverage_window: one-change trials the coverage rule looks back on (default
+//    4, in [2, 50]);
+//  * transfer_best: propose a recalled summary's best configuration (default true);
+//  * max_insights: bound of the working insights (default 12, in [1, 100]).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "services/agent/planner/heuristic_memory.h"
+#include "services/agent/planner/planner.h"
+
+namespace vmle::agent {
+
+struct HeuristicOptions {
+  // Relative score difference below which two trials tie.
+  double tie_epsilon = 0.005;
+  // One-change trials the coverage rule looks back on.
+  int coverage_window = 4;
+  // Propose the best configuration of a recalled summary once.
+  bool transfer_best = true;
+  // Most working insights kept by Consolidate.
+  int max_insights = 12;
+};
+
+// INVALID_ARGUMENT naming planner.options.<key> for a malformed or unknown option.
+absl::StatusOr<HeuristicOptions> ParseHeuristicOptions(const vmle::v1::PlannerSpec& spec);
+
+class HeuristicPlanner final : public Planner {
+ public:
+  explicit HeuristicPlanner(HeuristicOptions options) : options_(options) {}
+
+  std::string Name() const override { return "heuristic"; }
+  absl::StatusOr<std::vector<PlannedTrial>> Propose(const PlanningContext& context) override;
+  absl::StatusOr<std::optional<vmle::v1::Reflection>> Reflect(const PlanningContext& context,
+                                                              const vmle::v1::Trial& finished) override;
+  absl::StatusOr<std::optional<vmle::v1::WorkingInsights>> Consolidate(const PlanningContext& context) override;
+  absl::StatusOr<std::optional<vmle::v1::CognitionSummary>> Distill(const PlanningContext& context) override;
+
+ private:
+  HeuristicMemoryOptions MemoryOptions() const;
+
+  HeuristicOptions options_;
+};
+
+}  // namespace vmle::agent
