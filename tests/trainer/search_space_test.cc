@@ -2,6 +2,8 @@
 // definition, narrowing or configuration is refused with a message naming it.
 #include "services/trainer/space/search_space.h"
 
+#include <algorithm>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -249,6 +251,25 @@ TEST(SearchSpaceTest, WithDefaultsFillsEveryParameterOnce) {
   const Settings filled = WithDefaults(Sasrec(), {{"lr", "0.001"}});
   EXPECT_EQ(filled.size(), Sasrec().params.size());
   EXPECT_EQ(filled.front(), (std::pair<std::string, std::string>{"lr", "0.001"}));
+}
+
+}  // namespace
+}  // namespace vmle::trainer
+
+namespace vmle::trainer {
+namespace {
+
+// A study fixes a parameter by removing it from the space the planner explores; the
+// configuration still names it, and it stays valid for its own backbone even when
+// another backbone shares the name.
+TEST(SearchSpaceTest, ParameterRemovedFromTheSpaceStaysValidForItsBackbone) {
+  SearchSpace space = DefaultSearchSpace(Backbone::kSASRec);
+  space.params.erase(std::remove_if(space.params.begin(), space.params.end(),
+                                    [](const ParamSpec& p) { return p.name == "hidden_dim"; }),
+                     space.params.end());
+  const StatusOr<TrainConfig> config = ValidateConfiguration(space, {{"hidden_dim", "16"}});
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->model.hidden_dim, 16);
 }
 
 }  // namespace

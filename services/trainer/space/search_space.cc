@@ -382,7 +382,8 @@ StatusOr<TrainConfig> ValidateConfiguration(const SearchSpace& space, const Sett
     if (name == "backbone") return Invalid(name, "is chosen by the study, not the configuration");
     if (const ParamSpec* p = space.Find(name); p != nullptr) {
       TRAINER_RETURN_IF_ERROR(ValidateValue(*p, value));
-    } else if (const std::string_view owner = OtherBackboneWith(space.backbone, name); !owner.empty()) {
+    } else if (const std::string_view owner = OtherBackboneWith(space.backbone, name);
+               !owner.empty() && DefaultSearchSpace(space.backbone).Find(name) == nullptr) {
       return Invalid(name, "not in the " + std::string(BackboneName(space.backbone)) +
                                " search space (it is a " + std::string(owner) + " parameter)");
     }
