@@ -36,7 +36,7 @@ packages=(
   nlohmann-json3-dev libcurl4-openssl-dev zlib1g-dev
   # civetweb: its CMake package (needed by prometheus-cpp) names the binary too.
   libcivetweb-dev civetweb
-  libspdlog-dev libfmt-dev libcli11-dev
+  libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev
   curl procps
 )
 if [ "$with_bench" = 1 ]; then

@@ -26,13 +26,6 @@ namespace {
 using namespace std::chrono_literals;
 using vmle::v1::StudyEvent;
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 std::string Bin(const std::string& path) { return std::string(VMLE_BINARY_DIR) + "/" + path; }
 
 class FaultTest : public ::testing::Test {
@@ -52,7 +45,7 @@ class FaultTest : public ::testing::Test {
     ASSERT_TRUE(process.ok()) << process.status();
     slot->emplace(std::move(*process));
     auto info = testing::WaitForReadyFile(ready, 30s);
-    ASSERT_TRUE(info.ok()) << info.status() << Slurp(absl::StrCat(dir_, "/", name, ".log"));
+    ASSERT_TRUE(info.ok()) << info.status() << testing::ReadTextFile(absl::StrCat(dir_, "/", name, ".log"));
     *bound_port = info->grpc_port;
   }
 
@@ -117,7 +110,7 @@ class FaultTest : public ::testing::Test {
                  absl::Duration timeout) {
     const absl::Time deadline = absl::Now() + timeout;
     while (!done(Get(id))) {
-      ASSERT_LT(absl::Now(), deadline) << Get(id).DebugString() << Slurp(dir_ + "/agent.log");
+      ASSERT_LT(absl::Now(), deadline) << Get(id).DebugString() << testing::ReadTextFile(dir_ + "/agent.log");
       absl::SleepFor(absl::Milliseconds(50));
     }
   }

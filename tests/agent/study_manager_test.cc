@@ -403,3 +403,37 @@ TEST(StudyManagerTest, TargetAndPatienceEndTheStudyEarly) {
 
 }  // namespace
 }  // namespace vmle::agent::testing
+
+namespace vmle::agent::testing {
+namespace {
+
+TEST(StudyManagerTest, FixedParametersAndNarrowedSpaceShapeEveryTrial) {
+  InProcessCluster cluster;
+  cluster.StartAgent();
+  cluster.AddWorkers(2, absl::Milliseconds(1));
+  vmle::v1::SubmitStudyRequest submit;
+  *submit.mutable_spec() = SimSpec("random_default", 6, 2);
+  auto& fixed = *submit.mutable_spec()->mutable_fixed()->mutable_values();
+  fixed["max_epochs"].set_int_value(2);
+  fixed["hidden_dim"].set_int_value(16);
+  auto* lr = submit.mutable_spec()->mutable_search_space()->add_params();
+  lr->set_name("lr");
+  lr->mutable_float_range()->set_min(1e-4);
+  lr->mutable_float_range()->set_max(1e-3);
+  lr->mutable_float_range()->set_log_scale(true);
+  auto study = cluster.manager().Submit(submit);
+  ASSERT_TRUE(study.ok()) << study.status();
+  auto ended = cluster.WaitForEnd(study->id(), absl::Seconds(60));
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_EQ(ended->trials_total(), 6) << ended->end_reason() << ended->error();
+  for (const Trial& t : TrialsOf(cluster.manager(), study->id())) {
+    EXPECT_EQ(t.config().values().at("max_epochs").int_value(), 2);
+    EXPECT_EQ(t.config().values().at("hidden_dim").int_value(), 16);
+    const double value = t.config().values().at("lr").float_value();
+    EXPECT_GE(value, 1e-4);
+    EXPECT_LE(value, 1e-3);
+  }
+}
+
+}  // namespace
+}  // namespace vmle::agent::testing

@@ -117,4 +117,11 @@ std::string MakeTempDir() {
   return tmpl;
 }
 
+std::string ReadTextFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 }  // namespace vmle::testing

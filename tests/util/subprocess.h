@@ -48,4 +48,7 @@ absl::StatusOr<std::string> HttpGet(int port, const std::string& path);
 // A fresh temporary directory under $TEST_TMPDIR or /tmp.
 std::string MakeTempDir();
 
+// The whole file, or "" when it cannot be read (for logs in failure messages).
+std::string ReadTextFile(const std::string& path);
+
 }  // namespace vmle::testing

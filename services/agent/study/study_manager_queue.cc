@@ -44,8 +44,8 @@ absl::Status CheckMetrics(const char* field, const vmle::v1::MetricValues& m) {
   return absl::OkStatus();
 }
 
-std::string Describe(const Trial& t, vmle::v1::Metric metric, double value) {
-  return absl::StrFormat("trial %d: val %s %.4f", t.number(), MetricLabel(metric), value);
+std::string Describe(vmle::v1::Metric metric, double value) {
+  return absl::StrFormat("val %s %.4f", MetricLabel(metric), value);
 }
 
 }  // namespace
@@ -207,8 +207,8 @@ absl::StatusOr<vmle::v1::ReportProgressResponse> StudyManager::Progress(
   }
   const vmle::v1::Metric metric = study.spec().objective().metric();
   StudyEvent progress = MakeEvent(entry, StudyEvent::TYPE_TRIAL_PROGRESS, trial.id(),
-                                  absl::StrCat(Describe(trial, metric, MetricValue(epoch.validation(), metric)),
-                                               " after epoch ", epoch.epoch()));
+                                  absl::StrCat("trial ", trial.number(), " epoch ", epoch.epoch(), ": ",
+                                               Describe(metric, MetricValue(epoch.validation(), metric))));
   *progress.mutable_epoch() = epoch;
   progress.set_value(MetricValue(epoch.validation(), metric));
   RETURN_IF_ERROR(CommitLocked(entry, study, &trial, {progress}));
@@ -253,8 +253,9 @@ absl::Status StudyManager::Complete(const vmle::v1::CompleteTrialRequest& reques
   std::vector<StudyEvent> events;
   events.push_back(MakeEvent(entry, stopped ? StudyEvent::TYPE_TRIAL_STOPPED : StudyEvent::TYPE_TRIAL_FINISHED,
                              trial.id(),
-                             absl::StrCat(Describe(trial, metric, trial.objective_value()),
-                                          stopped ? " (stopped early)" : "", new_best ? " (new best)" : "")));
+                             absl::StrCat("trial ", trial.number(), stopped ? " stopped early" : " finished", ": ",
+                                          Describe(metric, trial.objective_value()),
+                                          new_best ? " (new best)" : "")));
   events.back().set_value(trial.objective_value());
   if (new_best) {
     events.push_back(MakeEvent(entry, StudyEvent::TYPE_NEW_BEST, trial.id(),
@@ -312,6 +313,13 @@ absl::Status StudyManager::RequeueOrFailLocked(StudyEntry& entry, Trial trial, c
   work_pending_ = true;
   work_cv_.Signal();
   log::Warn("trial failed", {{"study", entry.study.id()}, {"trial", trial.id()}, {"cause", cause}, {"error", error}});
+  if (live && cause == "bad_data") {
+    // Every other trial would fail the same way: the dataset is unusable.
+    vmle::v1::Study study = entry.study;
+    study.set_error("dataset " + study.spec().dataset().name() + " cannot be used: " + error);
+    RETURN_IF_ERROR(CommitLocked(entry, study, nullptr, {}));
+    return BeginEndingLocked(entry, study.error(), vmle::v1::STUDY_STATE_FAILED);
+  }
   return CheckStopLocked(entry);
 }
 

@@ -1,0 +1,140 @@
+#include "services/cli/tune.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "services/cli/progress.h"
+#include "services/cli/report_files.h"
+#include "services/cli/study_commands.h"
+#include "services/embedded/embedded_cluster.h"
+#include "services/trainer/worker/dataset_cache.h"
+#include "services/trainer/worker/trial_runner.h"
+#include "services/trainer/worker/worker.h"
+
+namespace vmle::cli {
+namespace {
+
+// The spec of the run: the study file, the flags, then the dataset.
+absl::StatusOr<vmle::v1::StudySpec> TuneSpec(const TuneOptions& options, std::string* data_root) {
+  vmle::v1::StudySpec spec;
+  if (!options.study_file.empty()) {
+    absl::StatusOr<vmle::v1::StudySpec> read = ReadStudyFile(options.study_file);
+    if (!read.ok()) return read.status();
+    spec = *std::move(read);
+  }
+  SpecFlags flags = options.spec;
+  flags.data.clear();
+  absl::StatusOr<vmle::v1::StudySpec> merged = ApplySpecFlags(flags, spec);
+  if (!merged.ok()) return merged.status();
+  spec = *std::move(merged);
+  std::error_code ec;
+  *data_root = options.data_root.empty() ? std::filesystem::current_path(ec).string() : options.data_root;
+  if (options.data.empty()) {
+    if (spec.dataset().path().empty() && spec.dataset().format() == vmle::v1::DATASET_FORMAT_UNSPECIFIED) {
+      spec.mutable_dataset()->set_format(vmle::v1::DATASET_FORMAT_SYNTHETIC);
+    }
+    return spec;
+  }
+  const std::filesystem::path data = std::filesystem::absolute(options.data, ec);
+  if (ec || !std::filesystem::is_regular_file(data)) {
+    return absl::NotFoundError("--data: no such file: " + options.data);
+  }
+  if (options.data_root.empty()) {
+    *data_root = data.parent_path().string();
+    spec.mutable_dataset()->set_path(data.filename().string());
+  } else {
+    const std::filesystem::path relative = std::filesystem::relative(data, std::filesystem::absolute(options.data_root), ec);
+    spec.mutable_dataset()->set_path(relative.string());
+  }
+  return spec;
+}
+
+std::string Hostname() {
+  char name[256] = {0};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "localhost";
+  return name;
+}
+
+// The worker cores of the run, sharing one dataset cache.
+struct LocalWorkers {
+  std::unique_ptr<worker::DatasetCache> datasets;
+  std::unique_ptr<worker::TrialRunner> runner;
+  std::vector<std::unique_ptr<worker::Worker>> workers;
+
+  ~LocalWorkers() {
+    for (auto& w : workers) w->Stop();
+  }
+};
+
+absl::StatusOr<std::unique_ptr<LocalWorkers>> StartWorkers(const TuneOptions& options, const std::string& data_root,
+                                                           int count, std::shared_ptr<grpc::Channel> channel) {
+  auto local = std::make_unique<LocalWorkers>();
+  worker::DatasetCacheOptions cache;
+  cache.data_root = data_root;
+  absl::StatusOr<std::unique_ptr<worker::DatasetCache>> datasets = worker::DatasetCache::Create(cache);
+  if (!datasets.ok()) return datasets.status();
+  local->datasets = *std::move(datasets);
+  worker::TrialRunnerOptions runner;
+  runner.datasets = local->datasets.get();
+  runner.device = options.device;
+  runner.threads = options.threads;
+  local->runner = std::make_unique<worker::TrialRunner>(runner);
+  if (absl::Status s = local->runner->CheckDevice(); !s.ok()) return s;
+  for (int i = 0; i < count; ++i) {
+    worker::WorkerOptions w;
+    w.worker_id = absl::StrCat(Hostname(), "-tune-", getpid(), "-", i);
+    w.hostname = Hostname();
+    w.lease_wait_seconds = 5;
+    local->workers.push_back(std::make_unique<worker::Worker>(w, channel, local->runner.get()));
+    local->workers.back()->Start();
+  }
+  return local;
+}
+
+}  // namespace
+
+absl::StatusOr<vmle::v1::StudyReport> RunTune(const TuneOptions& options, std::ostream& out) {
+  std::string data_root;
+  absl::StatusOr<vmle::v1::StudySpec> spec = TuneSpec(options, &data_root);
+  if (!spec.ok()) return spec.status();
+  if (spec->budget().max_trials() == 0) spec->mutable_budget()->set_max_trials(8);
+
+  embedded::EmbeddedCluster::Options cluster_options;
+  cluster_options.state_dir = options.state_dir + "/state";
+  cluster_options.listen = options.listen;
+  absl::StatusOr<std::unique_ptr<embedded::EmbeddedCluster>> cluster =
+      embedded::EmbeddedCluster::Start(cluster_options);
+  if (!cluster.ok()) return cluster.status();
+  if (!options.listen.empty()) out << "agent serving on port " << (*cluster)->agent_port() << "\n";
+  auto studies = vmle::v1::StudyService::NewStub((*cluster)->agent_channel());
+  absl::StatusOr<vmle::v1::Study> study = Submit(*studies, *spec, "", absl::Seconds(30));
+  if (!study.ok()) return study.status();
+  const int parallel = study->spec().budget().parallelism();
+  const int count = options.workers > 0 ? options.workers : parallel;
+  out << "study " << study->id() << ": " << study->spec().dataset().name() << ", "
+      << vmle::v1::Backbone_Name(study->spec().backbone()) << ", " << study->spec().planner().name() << " planner, "
+      << study->spec().budget().max_trials() << " trials, " << parallel << " in parallel on " << count << " "
+      << options.device << " worker(s), state in " << options.state_dir << std::endl;
+
+  absl::StatusOr<std::unique_ptr<LocalWorkers>> workers =
+      StartWorkers(options, data_root, count, (*cluster)->agent_channel());
+  if (!workers.ok()) return workers.status();
+  WatchOptions watch;
+  watch.verbose = options.verbose;
+  absl::StatusOr<vmle::v1::Study> ended = WatchStudy(*studies, study->id(), watch, out);
+  workers->reset();
+  if (!ended.ok()) return ended.status();
+  absl::StatusOr<vmle::v1::StudyReport> report = GetReport(*studies, study->id(), absl::Seconds(30));
+  if (!report.ok()) return report.status();
+  absl::StatusOr<std::string> path = WriteReportFiles(*report, options.state_dir + "/reports");
+  if (!path.ok()) return path.status();
+  out << "\n" << report->markdown() << "\nreport written to " << *path << std::endl;
+  (*cluster)->Stop();
+  return report;
+}
+
+}  // namespace vmle::cli

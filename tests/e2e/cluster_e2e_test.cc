@@ -1,0 +1,251 @@
+// End to end, as a user runs it: vmle-memory, vmle-agent and two vmle-worker
+// processes on loopback, a study submitted and watched through the public API; and
+// `vmle tune` doing the same in one process. Real training on small synthetic data.
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "tests/util/subprocess.h"
+#include "vmle/v1/study_service.grpc.pb.h"
+
+namespace vmle {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+
+std::string Bin(const std::string& path) { return std::string(VMLE_BINARY_DIR) + "/" + path; }
+
+// A small, fast study on synthetic data: 2 epochs of a 16-wide model.
+vmle::v1::StudySpec SmallSpec(int trials, int parallel) {
+  vmle::v1::StudySpec spec;
+  spec.set_name("e2e");
+  spec.mutable_dataset()->set_format(vmle::v1::DATASET_FORMAT_SYNTHETIC);
+  spec.mutable_dataset()->set_synthetic_users(300);
+  spec.mutable_dataset()->set_synthetic_items(120);
+  spec.mutable_budget()->set_max_trials(trials);
+  spec.mutable_budget()->set_parallelism(parallel);
+  spec.mutable_planner()->set_name("random_default");
+  auto& fixed = *spec.mutable_fixed()->mutable_values();
+  fixed["max_epochs"].set_int_value(2);
+  fixed["hidden_dim"].set_int_value(16);
+  fixed["num_negatives"].set_int_value(32);
+  return spec;
+}
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::MakeTempDir();
+    std::filesystem::create_directories(dir_ + "/data");
+    Start("memory", "services/memory/vmle-memory", {"--db=" + dir_ + "/db"}, &memory_, &memory_port_);
+    Start("agent", "services/agent/vmle-agent",
+          {absl::StrCat("--memory=127.0.0.1:", memory_port_), "--lease_seconds=20", "--heartbeat_seconds=2"}, &agent_,
+          &agent_port_);
+    for (int i = 0; i < 2; ++i) {
+      Start(absl::StrCat("worker", i), "services/trainer/worker/vmle-worker",
+            {absl::StrCat("--agent=127.0.0.1:", agent_port_), "--data_root=" + dir_ + "/data", "--threads=1",
+             absl::StrCat("--worker_id=e2e-", i), "--lease_wait_seconds=2"},
+            &workers_[i], &worker_ports_[i]);
+    }
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", agent_port_), grpc::InsecureChannelCredentials());
+    studies_ = vmle::v1::StudyService::NewStub(channel_);
+  }
+
+  void Start(const std::string& name, const std::string& binary, std::vector<std::string> flags,
+             std::optional<testing::Subprocess>* slot, int* port) {
+    const std::string ready = dir_ + "/" + name + ".ready";
+    std::vector<std::string> argv = {Bin(binary), "--listen=127.0.0.1:0", "--metrics=off", "--ready_file=" + ready};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    auto process = testing::Subprocess::Start(argv, dir_ + "/" + name + ".log");
+    ASSERT_TRUE(process.ok()) << process.status();
+    slot->emplace(std::move(*process));
+    auto info = testing::WaitForReadyFile(ready, 60s);
+    ASSERT_TRUE(info.ok()) << info.status() << testing::ReadTextFile(dir_ + "/" + name + ".log");
+    *port = info->grpc_port;
+  }
+
+  grpc::Status Submit(const vmle::v1::StudySpec& spec, vmle::v1::Study* study) {
+    grpc::Status status;
+    for (int i = 0; i < 100; ++i) {  // the agent answers UNAVAILABLE while it loads
+      grpc::ClientContext context;
+      vmle::v1::SubmitStudyRequest request;
+      *request.mutable_spec() = spec;
+      status = studies_->SubmitStudy(&context, request, study);
+      if (status.error_code() != grpc::StatusCode::UNAVAILABLE) return status;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return status;
+  }
+
+  // Watches the study to its end through WatchStudy; returns the events.
+  std::vector<vmle::v1::StudyEvent> Watch(const std::string& id) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 400s);
+    vmle::v1::WatchStudyRequest request;
+    request.set_study_id(id);
+    auto reader = studies_->WatchStudy(&context, request);
+    std::vector<vmle::v1::StudyEvent> events;
+    vmle::v1::StudyEvent e;
+    while (reader->Read(&e)) events.push_back(e);
+    const grpc::Status status = reader->Finish();
+    EXPECT_TRUE(status.ok()) << status.error_message() << testing::ReadTextFile(dir_ + "/agent.log");
+    return events;
+  }
+
+  vmle::v1::Study Get(const std::string& id) {
+    grpc::ClientContext context;
+    vmle::v1::GetStudyRequest request;
+    request.set_study_id(id);
+    vmle::v1::Study study;
+    EXPECT_TRUE(studies_->GetStudy(&context, request, &study).ok());
+    return study;
+  }
+
+  void ExpectAllServing() {
+    for (int port : {memory_port_, agent_port_, worker_ports_[0], worker_ports_[1]}) {
+      auto health = grpc::health::v1::Health::NewStub(
+          grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+      grpc::ClientContext context;
+      grpc::health::v1::HealthCheckRequest request;
+      grpc::health::v1::HealthCheckResponse response;
+      ASSERT_TRUE(health->Check(&context, request, &response).ok()) << port;
+      EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING) << port;
+    }
+  }
+
+  std::string dir_;
+  std::optional<testing::Subprocess> memory_, agent_, workers_[2];
+  int memory_port_ = 0, agent_port_ = 0, worker_ports_[2] = {0, 0};
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<vmle::v1::StudyService::Stub> studies_;
+};
+
+TEST_F(ClusterTest, StudyRunsThroughThePublicApiOnTwoWorkers) {
+  vmle::v1::Study study;
+  ASSERT_TRUE(Submit(SmallSpec(4, 2), &study).ok());
+  const auto events = Watch(study.id());
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back().type(), vmle::v1::StudyEvent::TYPE_STUDY_FINISHED);
+  std::set<std::string> workers;
+  int progress = 0;
+  for (const auto& e : events) {
+    if (e.type() == vmle::v1::StudyEvent::TYPE_TRIAL_STARTED) workers.insert(e.message().substr(e.message().find("on ")));
+    progress += e.type() == vmle::v1::StudyEvent::TYPE_TRIAL_PROGRESS;
+  }
+  EXPECT_EQ(workers.size(), 2u) << "both workers trained";
+  EXPECT_EQ(progress, 8) << "2 epochs x 4 trials";
+
+  const vmle::v1::Study done = Get(study.id());
+  EXPECT_EQ(done.state(), vmle::v1::STUDY_STATE_SUCCEEDED);
+  EXPECT_EQ(done.trials_succeeded(), 4);
+  EXPECT_EQ(done.dataset_profile().num_users(), 300);
+
+  grpc::ClientContext list_context;
+  vmle::v1::ListTrialsRequest list;
+  list.set_study_id(study.id());
+  vmle::v1::ListTrialsResponse trials;
+  ASSERT_TRUE(studies_->ListTrials(&list_context, list, &trials).ok());
+  ASSERT_EQ(trials.trials_size(), 4);
+  for (const auto& t : trials.trials()) {
+    EXPECT_EQ(t.status(), vmle::v1::TRIAL_STATUS_SUCCEEDED);
+    EXPECT_EQ(t.epochs_size(), 2);
+    EXPECT_EQ(t.config().values().at("max_epochs").int_value(), 2);
+    EXPECT_GT(t.validation().ndcg_at_10(), 0);
+    EXPECT_GT(t.train_seconds(), 0);
+  }
+
+  grpc::ClientContext report_context;
+  vmle::v1::GetReportRequest report_request;
+  report_request.set_study_id(study.id());
+  vmle::v1::StudyReport report;
+  ASSERT_TRUE(studies_->GetReport(&report_context, report_request, &report).ok());
+  EXPECT_EQ(report.best_trial().id(), done.best_trial_id());
+  EXPECT_GT(report.best_trial().test().recall_at_10(), 0);
+  EXPECT_EQ(report.trajectory_size(), 4);
+  EXPECT_THAT(report.markdown(), HasSubstr("baseline: the default configuration"));
+}
+
+TEST_F(ClusterTest, BadDatasetsFailTheStudyClearlyAndLeaveTheClusterHealthy) {
+  // A path that leaves the data root is refused at submission.
+  vmle::v1::StudySpec escape = SmallSpec(2, 1);
+  escape.mutable_dataset()->set_format(vmle::v1::DATASET_FORMAT_SEQUENTIAL);
+  escape.mutable_dataset()->set_path("../db/secret.txt");
+  vmle::v1::Study refused;
+  const grpc::Status status = Submit(escape, &refused);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("spec.dataset.path"));
+
+  // A symlink inside the root that points outside: the worker refuses it.
+  std::ofstream(dir_ + "/outside.txt") << "1 1 2 3 4\n";
+  std::filesystem::create_symlink(dir_ + "/outside.txt", dir_ + "/data/link.txt");
+  vmle::v1::StudySpec linked = SmallSpec(2, 1);
+  linked.mutable_dataset()->set_format(vmle::v1::DATASET_FORMAT_SEQUENTIAL);
+  linked.mutable_dataset()->set_path("link.txt");
+  vmle::v1::Study link_study;
+  ASSERT_TRUE(Submit(linked, &link_study).ok());
+  Watch(link_study.id());
+  const vmle::v1::Study link_done = Get(link_study.id());
+  EXPECT_EQ(link_done.state(), vmle::v1::STUDY_STATE_FAILED);
+  EXPECT_THAT(link_done.error(), HasSubstr("data root"));
+
+  // A malformed file: the study fails at once, naming the file and line.
+  std::ofstream(dir_ + "/data/bad.txt") << "1 2 3\n2 x 4\n";
+  vmle::v1::StudySpec bad = SmallSpec(3, 1);
+  bad.mutable_dataset()->set_format(vmle::v1::DATASET_FORMAT_SEQUENTIAL);
+  bad.mutable_dataset()->set_path("bad.txt");
+  vmle::v1::Study bad_study;
+  ASSERT_TRUE(Submit(bad, &bad_study).ok());
+  Watch(bad_study.id());
+  const vmle::v1::Study bad_done = Get(bad_study.id());
+  EXPECT_EQ(bad_done.state(), vmle::v1::STUDY_STATE_FAILED);
+  EXPECT_THAT(bad_done.error(), HasSubstr("bad.txt:2"));
+  EXPECT_EQ(bad_done.trials_failed(), 1);
+
+  // Every process is still serving, and a good study still runs.
+  ExpectAllServing();
+  vmle::v1::Study good;
+  ASSERT_TRUE(Submit(SmallSpec(1, 1), &good).ok());
+  Watch(good.id());
+  EXPECT_EQ(Get(good.id()).state(), vmle::v1::STUDY_STATE_SUCCEEDED);
+}
+
+TEST(TuneTest, TuneRunsAStudyInOneProcessFromAYamlFile) {
+  const std::string dir = testing::MakeTempDir();
+  std::ofstream(dir + "/study.yaml") << "name: tune-e2e\n"
+                                        "dataset: {format: DATASET_FORMAT_SYNTHETIC, synthetic_users: 300, "
+                                        "synthetic_items: 120}\n"
+                                        "budget: {max_trials: 3, parallelism: 2}\n"
+                                        "planner: {name: random_default}\n"
+                                        "fixed: {values: {max_epochs: {int_value: 2}, hidden_dim: {int_value: 16}}}\n";
+  auto tune = testing::Subprocess::Start(
+      {Bin("services/cli/vmle"), "tune", "--file", dir + "/study.yaml", "--state_dir", dir + "/state"},
+      dir + "/tune.log");
+  ASSERT_TRUE(tune.ok()) << tune.status();
+  const auto exit = tune->Wait(400000ms);
+  const std::string log = testing::ReadTextFile(dir + "/tune.log");
+  ASSERT_TRUE(exit.has_value()) << log;
+  EXPECT_TRUE(WIFEXITED(*exit) && WEXITSTATUS(*exit) == 0) << log;
+  EXPECT_THAT(log, HasSubstr("study finished: budget of 3 trials used"));
+  EXPECT_THAT(log, HasSubstr("## Best trial"));
+  int reports = 0;
+  for (const auto& f : std::filesystem::directory_iterator(dir + "/state/reports")) {
+    reports += f.path().extension() == ".md" || f.path().extension() == ".svg";
+  }
+  EXPECT_EQ(reports, 2);
+}
+
+}  // namespace
+}  // namespace vmle
