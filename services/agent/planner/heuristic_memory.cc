@@ -169,7 +169,7 @@ std::vector<std::string> SearchOrder(const Trajectory& t) {
 std::vector<vmle::v1::CognitionRule> Rules(const PlanningContext& context, const std::map<KnobDirection, Tally>& tallies) {
   std::vector<vmle::v1::CognitionRule> rules;
   for (const auto& [kd, tally] : tallies) {
-    if (tally.support == 0 || tally.support <= tally.contradict) continue;
+    if (tally.support == 0) continue;
     vmle::v1::CognitionRule r;
     r.set_knob(kd.first);
     r.set_direction(kd.second);

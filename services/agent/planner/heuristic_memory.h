@@ -45,8 +45,9 @@ absl::StatusOr<vmle::v1::Reflection> HeuristicReflection(const PlanningContext& 
 absl::StatusOr<vmle::v1::WorkingInsights> HeuristicInsights(const PlanningContext& context,
                                                             const HeuristicMemoryOptions& options);
 
-// The cognition summary of the study: a rule per (knob, direction) that helped more
-// often than it hurt (effect = mean relative gain of the trials that helped,
+// The cognition summary of the study: a rule per (knob, direction) that helped at
+// least once (a loss elsewhere, e.g. a line search overshooting, lowers its
+// confidence instead) (effect = mean relative gain of the trials that helped,
 // evidence_trials = those trials, evidence_datasets = 1, confidence as above,
 // condition = the dataset's regime), strongest (confidence x effect) first;
 // search_order = "baseline" then the dimensions in the order they improved the best;

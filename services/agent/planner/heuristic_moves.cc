@@ -67,10 +67,31 @@ std::optional<Move> StepFor(const trainer::SearchSpace& space, const std::string
   return std::nullopt;
 }
 
-std::optional<Move> RuleMove(const trainer::SearchSpace& space, const vmle::v1::CognitionRule& rule,
-                             const vmle::v1::CognitionSummary& summary, const vmle::v1::Configuration& from) {
+// Half the step of (knob, direction) in both directions, the rule's first: the
+// optimum of a related dataset lies near the transferred value, not at it.
+std::vector<Move> Retune(const trainer::SearchSpace& space, const Move& base, const std::string& direction) {
+  std::optional<Move> step = StepFor(space, base.knob, "up");
+  std::vector<Move> out;
+  if (!step.has_value()) return out;
+  const bool scale = step->kind == MoveKind::kScale;
+  const double half = scale ? std::sqrt(std::max(step->amount, 1 / step->amount)) : std::abs(step->amount) / 2;
+  for (int sign : {1, -1}) {
+    Move m = base;
+    m.kind = step->kind;
+    m.amount = scale ? (sign > 0 ? half : 1 / half) : sign * half;
+    m.mechanism = "re-tuning " + base.knob + ", a strong lever on the source dataset whose best value is in place: " +
+                  "the optimum of a related dataset moves slightly";
+    out.push_back(std::move(m));
+  }
+  if (direction == "down") std::swap(out[0], out[1]);
+  return out;
+}
+
+// The moves a rule suggests from `from` (see TransferredMoves).
+std::vector<Move> RuleMoves(const trainer::SearchSpace& space, const vmle::v1::CognitionRule& rule,
+                            const vmle::v1::CognitionSummary& summary, const vmle::v1::Configuration& from) {
   const trainer::ParamSpec* p = space.Find(rule.knob());
-  if (p == nullptr) return std::nullopt;
+  if (p == nullptr) return {};
   Move move;
   move.knob = rule.knob();
   move.condition = rule.condition();
@@ -80,23 +101,23 @@ std::optional<Move> RuleMove(const trainer::SearchSpace& space, const vmle::v1::
   if (!IsNumeric(*p) || !directional) {
     move.kind = MoveKind::kSet;
     move.value = rule.direction();
-    return move;
+    return {move};
   }
   auto it = summary.best_config().values().find(rule.knob());
   if (it != summary.best_config().values().end()) {
     const double target = NumberOf(it->second);
     const double current = NumberOf(ValueOf(*p, from));
-    if (rule.direction() == "up" ? target > current : target < current) {
-      move.kind = MoveKind::kSet;
-      move.value = space::ValueText(it->second);
-      return move;
-    }
+    if (target == current) return Retune(space, move, rule.direction());
+    if (rule.direction() == "up" ? target < current : target > current) return {};
+    move.kind = MoveKind::kSet;
+    move.value = space::ValueText(it->second);
+    return {move};
   }
   std::optional<Move> step = StepFor(space, rule.knob(), rule.direction());
-  if (!step.has_value()) return std::nullopt;
+  if (!step.has_value()) return {};
   move.kind = step->kind;
   move.amount = step->amount;
-  return move;
+  return {move};
 }
 
 }  // namespace
@@ -176,9 +197,9 @@ std::vector<TransferredMove> TransferredMoves(const trainer::SearchSpace& space,
       if (!condition.has_value()) continue;
       const std::optional<bool> holds = condition->Holds(profile);
       if (holds.has_value() && !*holds) continue;
-      std::optional<Move> move = RuleMove(space, rule, summary, from);
-      if (!move.has_value()) continue;
-      out.push_back({*std::move(move), rule.confidence() * rule.effect(), holds.has_value(), summary.id()});
+      for (Move& move : RuleMoves(space, rule, summary, from)) {
+        out.push_back({std::move(move), rule.confidence() * rule.effect(), holds.has_value(), summary.id()});
+      }
     }
   }
   std::stable_sort(out.begin(), out.end(), [](const TransferredMove& a, const TransferredMove& b) {

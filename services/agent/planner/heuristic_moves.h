@@ -47,9 +47,12 @@ struct TransferredMove {
 
 // The rules of `recalled` whose knob is in the space and whose condition holds on
 // `profile` or cannot be decided yet (unknown profile): those that hold first, each
-// group by strength, strongest first. A numeric rule moves towards the value of the
-// summary's best configuration when that lies in the rule's direction from
-// `from`, otherwise by the prior's (or the generic) step.
+// group by strength, strongest first. A numeric rule moves to the value of the
+// summary's best configuration when that lies in the rule's direction from `from`;
+// when `from` has that value already, it re-tunes the knob by half the prior's (or
+// the generic) step, in the rule's direction first, then the other; when the summary
+// has no value for the knob, it moves by the prior's (or the generic) step; when
+// `from` is beyond the value, the rule has nothing to add.
 std::vector<TransferredMove> TransferredMoves(const trainer::SearchSpace& space,
                                               const std::vector<vmle::v1::CognitionSummary>& recalled,
                                               const std::optional<vmle::v1::DatasetProfile>& profile,

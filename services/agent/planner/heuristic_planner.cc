@@ -13,6 +13,7 @@
 #include "services/agent/planner/planner_options.h"
 #include "services/agent/planner/planning_round.h"
 #include "services/agent/planner/random_planner.h"
+#include "services/trainer/space/space_proto.h"
 
 namespace vmle::agent {
 namespace {
@@ -51,7 +52,7 @@ RoundState StateOf(const PlanningContext& context, const Trajectory& trajectory)
                        : DefaultConfiguration(trajectory.space());
   for (const heuristic::Step& step : trajectory.steps()) {
     s.changed_knobs.insert(step.knob);
-    if (trajectory.Hurt(step) && step.parent >= 0) s.failed.insert({step.knob, step.direction});
+    if (trajectory.ClearlyHurt(step) && step.parent >= 0) s.failed.insert({step.knob, step.direction});
   }
   for (const vmle::v1::Trial& t : context.pending) s.changed_knobs.insert(t.proposal().changed_dimension());
   for (const KnobDirection& f : heuristic::TransferredFailures(context.recalled)) s.failed.insert(f);
@@ -70,6 +71,13 @@ bool CoverageDue(const Trajectory& trajectory, int window) {
   return std::unique(knobs.begin(), knobs.end()) - knobs.begin() <= 2;
 }
 
+// Priors are advice about the reference configuration: once a knob is off its
+// default (by an earlier change or a transfer), line search and refinement take over.
+bool AtDefault(const trainer::SearchSpace& space, const vmle::v1::Configuration& config, const std::string& knob) {
+  const trainer::ParamSpec* p = space.Find(knob);
+  return p != nullptr && space::ValueText(ValueOf(*p, config)) == space::ValueText(DefaultValue(*p));
+}
+
 // Candidates 3-7 of the protocol (heuristic_planner.h).
 std::vector<Candidate> MoveCandidates(const RoundState& s) {
   const PlanningContext& context = *s.context;
@@ -85,6 +93,7 @@ std::vector<Candidate> MoveCandidates(const RoundState& s) {
   std::move(waiting.begin(), waiting.end(), std::back_inserter(fresh));
   waiting.clear();
   for (const Move& m : heuristic::PriorMoves()) {
+    if (!AtDefault(space, s.from, m.knob)) continue;
     std::optional<heuristic::ProfileCondition> condition = heuristic::ProfileCondition::Parse(m.condition);
     const std::optional<bool> holds = condition->Holds(context.profile);
     if (holds.has_value() && !*holds) continue;
@@ -246,6 +255,7 @@ absl::StatusOr<std::optional<vmle::v1::WorkingInsights>> HeuristicPlanner::Conso
 
 absl::StatusOr<std::optional<vmle::v1::CognitionSummary>> HeuristicPlanner::Distill(const PlanningContext& context) {
   absl::StatusOr<vmle::v1::CognitionSummary> s = HeuristicSummary(context, MemoryOptions());
+  if (absl::IsFailedPrecondition(s.status())) return std::optional<vmle::v1::CognitionSummary>();
   if (!s.ok()) return s.status();
   return std::optional<vmle::v1::CognitionSummary>(*std::move(s));
 }

@@ -21,8 +21,11 @@
 //        their order, then those waiting for the profile;
 //     5. half steps around parameters that helped (refinement);
 //     6. default-sized steps of every parameter (exploration);
-//     7. moves of 3-6 in a (parameter, direction) that hurt earlier in the study or
-//        that a recalled summary lists as failed: deferred to here, in order.
+//     7. moves of 3-6 in a (parameter, direction) that clearly hurt earlier in the
+//        study (a loss beyond three tie epsilons, outside the noise) or that a
+//        recalled summary lists as failed: deferred to here, in order.
+//    Priors apply to parameters still at their default; the best configuration is
+//    chosen on Trajectory::Estimate, which halves the credit of a single run.
 //    Coverage rule: when the last coverage_window one-change trials touched at most
 //    two parameters, candidates on parameters the study has not changed yet (and
 //    no pending trial changes) go first, after the transfer.
@@ -33,7 +36,8 @@
 //  * Every proposal fills hypothesis, changed_dimension, expected_mechanism, risk,
 //    rollback and planner "heuristic".
 //
-// Reflect, Consolidate and Distill are the templated ones of heuristic_memory.h.
+// Reflect, Consolidate and Distill are the templated ones of heuristic_memory.h;
+// Distill gives nothing when no trial succeeded.
 //
 // A function of its context (history, pending, profile, recalled, seed): no state
 // between calls. Not thread-safe (Planner contract).

@@ -95,7 +95,7 @@ void Trajectory::FindParents() {
       if (it == by_rest.end()) continue;
       for (int j : it->second) {
         if (values_[static_cast<size_t>(j)][p] == values_[i][p]) continue;
-        if (step.parent >= 0 && Score(j) <= Score(step.parent)) continue;
+        if (step.parent >= 0 && Estimate(j) <= Estimate(step.parent)) continue;
         const trainer::ParamSpec& param = space_.params[p];
         step.parent = j;
         step.knob = param.name;
@@ -108,6 +108,7 @@ void Trajectory::FindParents() {
     const int reference = step.parent >= 0 ? step.parent : Best(static_cast<int>(i));
     if (i > 0 && reference >= 0) step.gain = RelativeChange(scores_[i], Score(reference));
     if (step.failed) step.gain = -1.0;
+    estimates_.push_back(step.parent >= 0 && !step.failed ? (Estimate(step.parent) + scores_[i]) / 2 : scores_[i]);
     steps_.push_back(std::move(step));
     if (std::isfinite(scores_[i])) {
       for (size_t p = 0; p < n; ++p) by_rest[std::make_pair(p, rest[p])].push_back(static_cast<int>(i));
@@ -133,12 +134,12 @@ std::pair<int, double> Trajectory::Complexity(int index) const {
 int Trajectory::Best(int count) const {
   const int n = count < 0 ? static_cast<int>(history_.size()) : std::min<int>(count, history_.size());
   double top = kNoScore;
-  for (int i = 0; i < n; ++i) top = std::max(top, Score(i));
+  for (int i = 0; i < n; ++i) top = std::max(top, Estimate(i));
   if (!std::isfinite(top)) return -1;
   const double margin = tie_epsilon_ * std::abs(top);
   int best = -1;
   for (int i = 0; i < n; ++i) {
-    if (Score(i) < top - margin) continue;
+    if (Estimate(i) < top - margin) continue;
     if (best < 0 || Complexity(i) < Complexity(best)) best = i;
   }
   return best;

@@ -61,12 +61,26 @@ class Trajectory {
   // The objective oriented so that larger is better; -infinity for failed trials and
   // trials without a finite value.
   double Score(int index) const { return scores_[static_cast<size_t>(index)]; }
-  // Index of the best trial among the first `count` of the history (all by default),
-  // ties to the simpler configuration; -1 when none has a finite score.
+  // The noise-aware estimate of a trial's score: one run is half the evidence, so a
+  // trial with a parent is credited with the mean of its own score and its parent's
+  // estimate (a change of one knob rarely moves the objective far, and a single
+  // lucky run must not become a best that nothing can beat). The score itself for
+  // trials without parent. A consequence: a change that measures the same as its
+  // parent right after a gain inherits part of the evidence for that gain and
+  // estimates above the parent.
+  double Estimate(int index) const { return estimates_[static_cast<size_t>(index)]; }
+  // Index of the best trial by Estimate among the first `count` of the history (all
+  // by default), ties to the simpler configuration; -1 when none has a finite score.
   int Best(int count = -1) const;
   // Whether a step's gain counts as an improvement or as a loss (beyond tie_epsilon).
   bool Helped(const Step& step) const { return !step.failed && step.parent >= 0 && step.gain > tie_epsilon_; }
   bool Hurt(const Step& step) const { return step.failed || (step.parent >= 0 && step.gain < -tie_epsilon_); }
+  // A loss beyond the noise band (kClearLoss tie epsilons): the change is wrong here,
+  // not merely unlucky.
+  bool ClearlyHurt(const Step& step) const {
+    return step.failed || (step.parent >= 0 && step.gain < -kClearLoss * tie_epsilon_);
+  }
+  static constexpr double kClearLoss = 3.0;
 
   // The parameter's value in a history trial's configuration.
   vmle::v1::ParamValue ValueAt(int index, const trainer::ParamSpec& param) const;
@@ -80,6 +94,7 @@ class Trajectory {
   trainer::SearchSpace space_;
   std::vector<vmle::v1::Trial> history_;
   std::vector<double> scores_;
+  std::vector<double> estimates_;
   // Per trial, the text of every parameter of the space (inactive ones at default).
   std::vector<std::vector<std::string>> values_;
   std::vector<Step> steps_;
