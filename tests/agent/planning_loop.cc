@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "services/trainer/space/space_proto.h"
 
@@ -55,6 +56,55 @@ std::vector<vmle::v1::Trial> RunStudy(Planner& planner, PlanningContext context,
     }
   }
   return trials;
+}
+
+namespace {
+
+// Reflects on `trial` and consolidates, as the agent does after a finished trial.
+void Remember(Planner& planner, PlanningContext& context, const vmle::v1::Trial& trial, StudyRecord& record) {
+  absl::StatusOr<std::optional<vmle::v1::Reflection>> reflection = planner.Reflect(context, trial);
+  ASSERT_TRUE(reflection.ok()) << reflection.status();
+  if (!reflection->has_value()) return;
+  vmle::v1::Reflection r = **reflection;
+  r.set_trial_number(trial.number());
+  record.reflections.push_back(r);
+  context.reflections = record.reflections;
+  absl::StatusOr<std::optional<vmle::v1::WorkingInsights>> insights = planner.Consolidate(context);
+  ASSERT_TRUE(insights.ok()) << insights.status();
+  if (insights->has_value()) record.insights = **insights;
+  context.insights = record.insights;
+}
+
+}  // namespace
+
+StudyRecord RunStudyWithMemory(Planner& planner, PlanningContext context, int budget, int parallel,
+                               const ObjectiveFn& objective, const StudyMemory& memory) {
+  StudyRecord record;
+  while (static_cast<int>(record.trials.size()) < budget) {
+    context.max_proposals = std::min(parallel, budget - static_cast<int>(record.trials.size()));
+    absl::StatusOr<std::vector<PlannedTrial>> planned = planner.Propose(context);
+    EXPECT_TRUE(planned.ok()) << planned.status();
+    if (!planned.ok() || planned->empty()) break;
+    for (PlannedTrial& p : *planned) {
+      vmle::v1::Trial t;
+      t.set_number(static_cast<int>(record.trials.size()) + 1);
+      *t.mutable_config() = p.config;
+      *t.mutable_proposal() = p.proposal;
+      const double value = objective(p.config, t.number());
+      t.set_status(std::isfinite(value) ? vmle::v1::TRIAL_STATUS_SUCCEEDED : vmle::v1::TRIAL_STATUS_FAILED);
+      if (std::isfinite(value)) t.set_objective_value(value);
+      if (!std::isfinite(value)) t.set_failure_cause("nan");
+      record.trials.push_back(t);
+      context.history.push_back(t);
+      Remember(planner, context, t, record);
+    }
+    context.profile = memory.profile;
+    context.recalled = memory.recalled;
+  }
+  absl::StatusOr<std::optional<vmle::v1::CognitionSummary>> summary = planner.Distill(context);
+  EXPECT_TRUE(summary.ok()) << summary.status();
+  if (summary.ok()) record.summary = *std::move(summary);
+  return record;
 }
 
 double BestValue(const std::vector<vmle::v1::Trial>& trials, vmle::v1::Direction direction) {

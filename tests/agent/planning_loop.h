@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include "services/agent/planner/planner.h"
@@ -28,6 +29,31 @@ using ObjectiveFn = std::function<double(const vmle::v1::Configuration&, int tri
 // early when the planner proposes nothing.
 std::vector<vmle::v1::Trial> RunStudy(Planner& planner, PlanningContext context, int budget, int parallel,
                                       const ObjectiveFn& objective);
+
+// What the agent adds to a study's context once the first worker reports the dataset.
+struct StudyMemory {
+  std::optional<vmle::v1::DatasetProfile> profile;
+  // Summaries recalled for that profile (empty: transfer off or nothing stored).
+  std::vector<vmle::v1::CognitionSummary> recalled;
+};
+
+// What a study run with memory produced.
+struct StudyRecord {
+  std::vector<vmle::v1::Trial> trials;
+  std::vector<vmle::v1::Reflection> reflections;
+  vmle::v1::WorkingInsights insights;
+  // Distill's result at the end (nullopt when the planner does not distill).
+  std::optional<vmle::v1::CognitionSummary> summary;
+};
+
+// RunStudy the way the agent runs a study with memory: `memory` enters the context
+// after the first round has finished (the first worker reports the profile, then the
+// agent recalls); after each finished trial the planner reflects on it, then
+// consolidates the working insights; Distill at the end. A trial whose objective is
+// not finite fails (failure_cause "nan", as a diverged run). Fails the test on a
+// planner error.
+StudyRecord RunStudyWithMemory(Planner& planner, PlanningContext context, int budget, int parallel,
+                               const ObjectiveFn& objective, const StudyMemory& memory);
 
 // The best objective value of `trials` under `direction`.
 double BestValue(const std::vector<vmle::v1::Trial>& trials, vmle::v1::Direction direction);

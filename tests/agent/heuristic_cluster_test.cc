@@ -1,0 +1,79 @@
+// The heuristic planner through the in-process cluster: a study on one simulated
+// dataset distills a cognition summary; a study on a related dataset recalls it once
+// the worker reports the profile, tries its best configuration, and its report
+// lists the recalled summary.
+#include <gtest/gtest.h>
+
+#include "tests/agent/agent_test_util.h"
+
+namespace vmle::agent {
+namespace {
+
+using testing::InProcessCluster;
+using testing::SimSpec;
+
+vmle::v1::Study Submit(InProcessCluster& cluster, const vmle::v1::StudySpec& spec) {
+  vmle::v1::SubmitStudyRequest request;
+  *request.mutable_spec() = spec;
+  vmle::v1::Study study;
+  grpc::ClientContext context;
+  const grpc::Status status = cluster.studies().SubmitStudy(&context, request, &study);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  return study;
+}
+
+vmle::v1::StudyReport Report(InProcessCluster& cluster, const std::string& study_id) {
+  vmle::v1::GetReportRequest request;
+  request.set_study_id(study_id);
+  vmle::v1::StudyReport report;
+  grpc::ClientContext context;
+  const grpc::Status status = cluster.studies().GetReport(&context, request, &report);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  return report;
+}
+
+TEST(HeuristicClusterTest, ASecondStudyRecallsTheFirstStudysSummary) {
+  InProcessCluster cluster;
+  cluster.StartAgent();
+  cluster.AddWorkers(2, absl::Milliseconds(1));
+
+  vmle::v1::StudySpec first = SimSpec("heuristic", 16, 2);
+  const vmle::v1::Study source = Submit(cluster, first);
+  absl::StatusOr<vmle::v1::Study> ended = cluster.WaitForEnd(source.id(), absl::Seconds(60));
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  ASSERT_EQ(ended->state(), vmle::v1::STUDY_STATE_SUCCEEDED);
+  const vmle::v1::StudyReport learned = Report(cluster, source.id());
+  ASSERT_TRUE(learned.has_cognition());
+  EXPECT_GT(learned.cognition().rules_size(), 0) << learned.cognition().DebugString();
+  EXPECT_EQ(learned.cognition().search_order(0), "baseline");
+  EXPECT_GT(learned.insights().insights_size(), 0);
+  EXPECT_EQ(learned.study().recalled_summary_ids_size(), 0);
+
+  vmle::v1::StudySpec second = SimSpec("heuristic", 8, 1);
+  second.mutable_dataset()->set_name("sim-related-sports");
+  second.mutable_dataset()->set_synthetic_seed(5);
+  const vmle::v1::Study target = Submit(cluster, second);
+  ended = cluster.WaitForEnd(target.id(), absl::Seconds(60));
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  ASSERT_EQ(ended->state(), vmle::v1::STUDY_STATE_SUCCEEDED);
+  ASSERT_EQ(ended->recalled_summary_ids_size(), 1);
+
+  const vmle::v1::StudyReport report = Report(cluster, target.id());
+  ASSERT_EQ(report.recalled_size(), 1);
+  EXPECT_EQ(report.recalled(0).source_study_id(), source.id());
+  EXPECT_EQ(report.recalled(0).id(), ended->recalled_summary_ids(0));
+  vmle::v1::ListTrialsRequest list;
+  list.set_study_id(target.id());
+  vmle::v1::ListTrialsResponse trials;
+  grpc::ClientContext context;
+  ASSERT_TRUE(cluster.studies().ListTrials(&context, list, &trials).ok());
+  int transfers = 0;
+  for (const vmle::v1::Trial& t : trials.trials()) {
+    EXPECT_EQ(t.proposal().planner(), "heuristic");
+    if (t.proposal().changed_dimension() == "transfer") ++transfers;
+  }
+  EXPECT_EQ(transfers, 1) << "the recalled best configuration is tried once";
+}
+
+}  // namespace
+}  // namespace vmle::agent
