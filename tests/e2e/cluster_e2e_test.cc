@@ -247,5 +247,40 @@ TEST(TuneTest, TuneRunsAStudyInOneProcessFromAYamlFile) {
   EXPECT_EQ(reports, 2);
 }
 
+// Runs `vmle tune` with `args`; returns its output, failing the test on a non-zero exit.
+std::string RunTune(const std::string& dir, const std::string& name, std::vector<std::string> args) {
+  std::vector<std::string> argv = {Bin("services/cli/vmle"), "tune"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto tune = testing::Subprocess::Start(argv, dir + "/" + name + ".log");
+  EXPECT_TRUE(tune.ok()) << tune.status();
+  if (!tune.ok()) return "";
+  const auto exit = tune->Wait(400000ms);
+  const std::string log = testing::ReadTextFile(dir + "/" + name + ".log");
+  EXPECT_TRUE(exit.has_value() && WIFEXITED(*exit) && WEXITSTATUS(*exit) == 0) << log;
+  return log;
+}
+
+TEST(TuneTest, SecondTuneOnARelatedDatasetStartsFromTheFirstOnesCognition) {
+  const std::string dir = testing::MakeTempDir();
+  const std::vector<std::string> common = {"--state_dir",  dir + "/state", "--planner", "heuristic",
+                                           "--trials",     "3",             "--parallel", "1",
+                                           "--fixed",      "max_epochs=2",  "--fixed",   "hidden_dim=16"};
+  std::ofstream(dir + "/a.yaml") << "dataset: {format: DATASET_FORMAT_SYNTHETIC, synthetic_users: 300, "
+                                    "synthetic_items: 120, synthetic_seed: 1}\n";
+  std::ofstream(dir + "/b.yaml") << "dataset: {format: DATASET_FORMAT_SYNTHETIC, synthetic_users: 320, "
+                                    "synthetic_items: 120, synthetic_seed: 2}\n";
+  std::vector<std::string> first = common;
+  first.insert(first.end(), {"--file", dir + "/a.yaml"});
+  const std::string log_a = RunTune(dir, "a", first);
+  EXPECT_THAT(log_a, HasSubstr("cognition summary"));
+  EXPECT_THAT(log_a, ::testing::Not(HasSubstr("Recalled cognition summary")));
+
+  std::vector<std::string> second = common;
+  second.insert(second.end(), {"--file", dir + "/b.yaml"});
+  const std::string log_b = RunTune(dir, "b", second);
+  EXPECT_THAT(log_b, HasSubstr("Recalled cognition summary: cs-st-"));
+  EXPECT_THAT(log_b, HasSubstr("from synthetic-300x120-s1"));
+}
+
 }  // namespace
 }  // namespace vmle
