@@ -5,6 +5,7 @@
 #include "absl/strings/str_join.h"
 #include "services/agent/planner/grid_planner.h"
 #include "services/agent/planner/heuristic_planner.h"
+#include "services/agent/planner/llm_planner.h"
 #include "services/agent/planner/planner_options.h"
 #include "services/agent/planner/random_planner.h"
 #include "services/agent/planner/tpe_planner.h"
@@ -45,6 +46,8 @@ const std::vector<PlannerEntry>& Registry() {
        [](const auto& spec) { return WithoutOptions(spec, [] { return std::make_unique<RandomPlanner>(true); }); }},
       {"tpe", [](const auto& spec) { return WithOptions<TpePlanner>(spec, ParseTpeOptions); }},
       {"heuristic", [](const auto& spec) { return WithOptions<HeuristicPlanner>(spec, ParseHeuristicOptions); }},
+      {"llm", MakeLlmPlanner},
+      {"opro", MakeOproPlanner},
   };
   return *entries;
 }
