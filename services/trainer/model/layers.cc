@@ -21,13 +21,13 @@ namespace {
 torch::Tensor DistanceBuckets(int64_t max_len) {
   constexpr int64_t kExact = RelativePositionBiasImpl::kExactDistances;
   constexpr int64_t kBuckets = RelativePositionBiasImpl::kBuckets;
+  const double span = std::log(static_cast<double>(std::max<int64_t>(max_len, kExact + 1)) / kExact);
   std::vector<int64_t> buckets(max_len);
   for (int64_t d = 0; d < max_len; ++d) {
     if (d < kExact) {
       buckets[d] = d;
       continue;
     }
-    const double span = std::log(static_cast<double>(std::max<int64_t>(max_len, kExact + 1)) / kExact);
     const auto wide = static_cast<int64_t>(std::log(static_cast<double>(d) / kExact) / span *
                                            static_cast<double>(kBuckets - kExact));
     buckets[d] = std::min(kExact + wide, kBuckets - 1);
@@ -35,12 +35,14 @@ torch::Tensor DistanceBuckets(int64_t max_len) {
   return torch::tensor(buckets, torch::kLong);
 }
 
+// Small random biases, as the HSTU reference initialises its relative bias.
+constexpr double kRelativeBiasStd = 0.02;
+
 }  // namespace
 
 RelativePositionBiasImpl::RelativePositionBiasImpl(int64_t num_heads, int64_t max_len) {
   bucket_of_distance_ = register_buffer("bucket_of_distance", DistanceBuckets(max_len));
-  // Small random biases, as the HSTU reference initialises its relative bias.
-  weight_ = register_parameter("weight", torch::randn({kBuckets, num_heads}) * 0.02);
+  weight_ = register_parameter("weight", torch::randn({kBuckets, num_heads}) * kRelativeBiasStd);
 }
 
 torch::Tensor RelativePositionBiasImpl::forward(int64_t length) {
