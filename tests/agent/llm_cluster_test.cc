@@ -1,0 +1,93 @@
+// The llm planner in the real agent (in-process cluster, simulated workers) against a
+// fake endpoint: a study is recorded to a transcript, including a round that falls
+// back to the heuristic planner; a second cluster replays the transcript with no
+// endpoint and runs the same trials, proposal by proposal.
+#include <gtest/gtest.h>
+
+#include <atomic>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "tests/agent/agent_test_util.h"
+#include "tests/agent/fake_llm_server.h"
+
+namespace vmle::agent {
+namespace {
+
+using google::protobuf::util::MessageDifferencer;
+using testing::InProcessCluster;
+
+constexpr int kTrials = 6;
+
+// Proposals with a new learning rate each; proposal replies 2-4 are unusable, so
+// that round falls back (max_repairs 2).
+testing::FakeResponse Model(const testing::FakeRequest& request, std::atomic<int>& proposals) {
+  const std::string& prompt = request.messages.size() > 1 ? request.messages[1].second : "";
+  if (absl::StrContains(prompt, "Reflect on this trial")) {
+    return testing::Completion(R"({"observation": "o", "explanation": "e", "generalized_rule": "g", "next_action": "n"})");
+  }
+  if (absl::StrContains(prompt, "Distill")) {
+    return testing::Completion(R"({"prose": "lr matters", "rules": [{"knob": "lr", "direction": "up"}]})");
+  }
+  const int k = proposals++;
+  if (k >= 2 && k <= 4) return testing::Completion("{\"proposals\": []}");
+  return testing::Completion(absl::StrCat(R"({"proposals": [{"hypothesis": "lr step )", k,
+                                          R"(", "changed_dimension": "lr", "configuration": {"lr": )",
+                                          0.0003 * (k + 1), "}}]}"));
+}
+
+// Runs one study with `options` on a fresh cluster; its trials in number order.
+std::vector<vmle::v1::Trial> RunStudy(const std::map<std::string, std::string>& options) {
+  InProcessCluster cluster;
+  cluster.StartAgent();
+  cluster.AddWorkers(1, absl::Milliseconds(1));
+  vmle::v1::SubmitStudyRequest submit;
+  *submit.mutable_spec() = testing::SimSpec("llm", kTrials, 1);
+  for (const auto& [key, value] : options) (*submit.mutable_spec()->mutable_planner()->mutable_options())[key] = value;
+  vmle::v1::Study study;
+  grpc::ClientContext submit_context;
+  const grpc::Status submitted = cluster.studies().SubmitStudy(&submit_context, submit, &study);
+  EXPECT_TRUE(submitted.ok()) << submitted.error_message();
+  absl::StatusOr<vmle::v1::Study> ended = cluster.WaitForEnd(study.id(), absl::Seconds(60));
+  EXPECT_TRUE(ended.ok()) << ended.status();
+  if (ended.ok()) {
+    EXPECT_EQ(ended->state(), vmle::v1::STUDY_STATE_SUCCEEDED) << ended->error();
+  }
+  vmle::v1::ListTrialsRequest list;
+  list.set_study_id(study.id());
+  vmle::v1::ListTrialsResponse trials;
+  grpc::ClientContext list_context;
+  EXPECT_TRUE(cluster.studies().ListTrials(&list_context, list, &trials).ok());
+  return {trials.trials().begin(), trials.trials().end()};
+}
+
+TEST(LlmClusterTest, ARecordedStudyReplaysToTheSameTrials) {
+  const std::string transcript = vmle::testing::MakeTempDir() + "/study.jsonl";
+  std::vector<vmle::v1::Trial> recorded;
+  {
+    std::atomic<int> proposals{0};
+    testing::FakeLlmServer server([&](const testing::FakeRequest& r, int) { return Model(r, proposals); });
+    recorded = RunStudy({{"base_url", server.base_url()}, {"model", "fake"}, {"transcript", transcript}});
+  }
+  ASSERT_EQ(recorded.size(), static_cast<size_t>(kTrials));
+  int fallbacks = 0;
+  for (const vmle::v1::Trial& t : recorded) {
+    if (!t.proposal().fallback()) continue;
+    ++fallbacks;
+    EXPECT_EQ(t.proposal().planner(), "heuristic");
+    EXPECT_TRUE(absl::StrContains(t.proposal().fallback_reason(), "proposals: empty")) << t.proposal().fallback_reason();
+  }
+  EXPECT_EQ(fallbacks, 1);
+
+  const std::vector<vmle::v1::Trial> replayed = RunStudy({{"replay", transcript}});
+  ASSERT_EQ(replayed.size(), recorded.size());
+  for (size_t i = 0; i < recorded.size(); ++i) {
+    EXPECT_EQ(replayed[i].number(), recorded[i].number());
+    EXPECT_TRUE(MessageDifferencer::Equals(replayed[i].config(), recorded[i].config())) << "trial " << i + 1;
+    EXPECT_TRUE(MessageDifferencer::Equals(replayed[i].proposal(), recorded[i].proposal())) << "trial " << i + 1;
+  }
+}
+
+}  // namespace
+}  // namespace vmle::agent
