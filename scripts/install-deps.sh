@@ -7,16 +7,23 @@
 # prefix (default: $HOME/.cache/vmle/prefix, override with VMLE_DEPS_PREFIX) without
 # touching the system's package database.
 #
-# Usage: scripts/install-deps.sh [--with-bench]
-#   --with-bench  also install what the benchmarks compare against (python3-torch).
+# Usage: scripts/install-deps.sh [--with-bench] [--with-deploy-tests]
+#   --with-bench         also install what the benchmarks compare against (python3-torch).
+#   --with-deploy-tests  also install what tests/deploy needs: Debian's prometheus, node
+#                        and npm (when missing), and the npm packages of
+#                        tests/deploy/package.json into $HOME/.cache/vmle/npm (override
+#                        with VMLE_NPM_DIR). The deploy tests run it themselves.
 set -euo pipefail
 
 PREFIX="${VMLE_DEPS_PREFIX:-$HOME/.cache/vmle/prefix}"
+NPM_DIR="${VMLE_NPM_DIR:-$HOME/.cache/vmle/npm}"
 with_bench=0
+with_deploy_tests=0
 for arg in "$@"; do
   case "$arg" in
     --with-bench) with_bench=1 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --with-deploy-tests) with_deploy_tests=1 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "install-deps: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -42,6 +49,12 @@ packages=(
 if [ "$with_bench" = 1 ]; then
   packages+=(python3 python3-torch python3-numpy)
 fi
+if [ "$with_deploy_tests" = 1 ]; then
+  packages+=(prometheus)
+  # A node from elsewhere (e.g. NodeSource) is kept: Debian's npm would conflict with it.
+  command -v node >/dev/null || packages+=(nodejs)
+  command -v npm >/dev/null || packages+=(npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -65,6 +78,19 @@ if command -v update-alternatives >/dev/null; then
   lapack=$(update-alternatives --list liblapack.so.3-x86_64-linux-gnu 2>/dev/null | grep openblas-openmp | head -1 || true)
   if [ -n "$lapack" ]; then
     $SUDO update-alternatives --set liblapack.so.3-x86_64-linux-gnu "$lapack" >/dev/null
+  fi
+fi
+
+# The deploy tests' npm packages, reinstalled when tests/deploy/package.json changes.
+if [ "$with_deploy_tests" = 1 ]; then
+  manifest="$(cd "$(dirname "$0")/.." && pwd)/tests/deploy/package.json"
+  if ! cmp -s "$manifest" "$NPM_DIR/package.json" || [ ! -f "$NPM_DIR/.installed" ]; then
+    echo "install-deps: installing the deploy tests' npm packages into $NPM_DIR"
+    mkdir -p "$NPM_DIR"
+    rm -f "$NPM_DIR/.installed"
+    cp "$manifest" "$NPM_DIR/package.json"
+    (cd "$NPM_DIR" && npm install --no-audit --no-fund --loglevel=error)
+    touch "$NPM_DIR/.installed"
   fi
 fi
 
