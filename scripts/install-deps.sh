@@ -45,6 +45,9 @@ packages=(
   libcivetweb-dev civetweb
   libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev
   curl procps
+  # TLS test certificates (scripts/make-test-ca.sh); clang and its runtime for the
+  # libFuzzer targets of tests/fuzz.
+  openssl clang libclang-rt-14-dev
 )
 if [ "$with_bench" = 1 ]; then
   packages+=(python3 python3-torch python3-numpy)

@@ -6,14 +6,23 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "common/auth/client_channel.h"
 #include "common/server/server.h"
 
 namespace vmle {
 
 // Flags every service shares, parsed into `server` and `log_level`:
 // --listen, --metrics, --log_level, --ready_file, --shutdown_grace_seconds,
-// --tls_cert, --tls_key, --tls_client_ca.
+// --tls_cert, --tls_key, --tls_client_ca, --auth_tokens_file,
+// --max_receive_message_bytes.
 void AddServerFlags(CLI::App& app, ServerOptions& server, std::string& log_level);
+
+// Flags of an outgoing channel, parsed into `client`: --<prefix>auth_token_file,
+// --<prefix>tls_ca, --<prefix>tls_cert, --<prefix>tls_key, --<prefix>tls_server_name
+// (prefix e.g. "memory_" in the agent, "agent_" in a worker, "" in the CLI);
+// `peer` names the server in the help text.
+void AddClientFlags(CLI::App& app, auth::ClientSecurityOptions& client, const std::string& prefix,
+                    const std::string& peer);
 
 // "--tls_cert" -> "VMLE_TLS_CERT".
 std::string EnvName(const std::string& flag);

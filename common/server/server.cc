@@ -4,10 +4,14 @@
 
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/auth/authorizer.h"
+#include "common/auth/server_credentials.h"
+#include "common/auth/token_table.h"
 #include "common/logging/logging.h"
 #include "common/status/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -28,19 +32,34 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, const char* flag) 
   return out.str();
 }
 
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const TlsOptions& tls) {
-  if (!tls.enabled()) return grpc::InsecureServerCredentials();
-  if (tls.cert_file.empty() || tls.key_file.empty()) {
-    return absl::InvalidArgumentError("--tls_cert and --tls_key must be given together");
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const ServerOptions& options) {
+  const TlsOptions& tls = options.tls;
+  std::optional<auth::ServerTlsPems> pems;
+  if (tls.enabled()) {
+    if (tls.cert_file.empty() || tls.key_file.empty()) {
+      return absl::InvalidArgumentError("--tls_cert and --tls_key must be given together");
+    }
+    pems.emplace();
+    ASSIGN_OR_RETURN(pems->cert_chain, ReadFile(tls.cert_file, "--tls_cert"));
+    ASSIGN_OR_RETURN(pems->private_key, ReadFile(tls.key_file, "--tls_key"));
+    if (!tls.client_ca_file.empty()) {
+      ASSIGN_OR_RETURN(pems->client_ca, ReadFile(tls.client_ca_file, "--tls_client_ca"));
+    }
   }
+  if (!options.auth_tokens_file.empty()) {
+    auto tokens = auth::TokenTable::Load(options.auth_tokens_file);
+    if (!tokens.ok()) return absl::InvalidArgumentError(absl::StrCat("--auth_tokens_file: ", tokens.status().message()));
+    log::Info("authentication on", {{"tokens", std::to_string(tokens->size())}});
+    auto authorizer = std::make_shared<const auth::Authorizer>(*std::move(tokens), auth::DefaultPolicy());
+    return auth::MakeAuthorizingServerCredentials(std::move(authorizer), std::move(pems));
+  }
+  log::Warn("authentication off: no --auth_tokens_file, so any caller may call any method");
+  if (!pems.has_value()) return grpc::InsecureServerCredentials();
   grpc::SslServerCredentialsOptions ssl;
-  ASSIGN_OR_RETURN(std::string cert, ReadFile(tls.cert_file, "--tls_cert"));
-  ASSIGN_OR_RETURN(std::string key, ReadFile(tls.key_file, "--tls_key"));
-  ssl.pem_key_cert_pairs.push_back({std::move(key), std::move(cert)});
-  if (!tls.client_ca_file.empty()) {
-    ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadFile(tls.client_ca_file, "--tls_client_ca"));
-    ssl.client_certificate_request =
-        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  ssl.pem_key_cert_pairs.push_back({std::move(pems->private_key), std::move(pems->cert_chain)});
+  if (!pems->client_ca.empty()) {
+    ssl.pem_root_certs = std::move(pems->client_ca);
+    ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
   }
   return grpc::SslServerCredentials(ssl);
 }
@@ -70,7 +89,7 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> ServiceHost::Start(
     MetricsServer* metrics) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  ASSIGN_OR_RETURN(auto credentials, Credentials(options.tls));
+  ASSIGN_OR_RETURN(auto credentials, Credentials(options));
 
   grpc::ServerBuilder builder;
   int port = 0;
@@ -98,7 +117,8 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> ServiceHost::Start(
   }
   log::Info("serving", {{"grpc_port", std::to_string(port)},
                         {"metrics_port", std::to_string(metrics_port)},
-                        {"tls", options.tls.enabled() ? "on" : "off"}});
+                        {"tls", options.tls.enabled() ? "on" : "off"},
+                        {"auth", options.auth_tokens_file.empty() ? "off" : "on"}});
   return host;
 }
 

@@ -41,6 +41,10 @@ struct ServerOptions {
   // Prometheus /metrics address; empty disables the endpoint.
   std::string metrics_listen = "0.0.0.0:9090";
   TlsOptions tls;
+  // Bearer tokens by role (common/auth/token_table.h): a file of `role token` lines
+  // or a directory with one file per role. Empty: authentication off, every caller
+  // may call every method (a warning is logged at startup).
+  std::string auth_tokens_file;
   // How long in-flight calls may run after shutdown starts.
   std::chrono::seconds shutdown_grace{10};
   // When set, a JSON file {"service","grpc_port","metrics_port","pid"} written once
@@ -50,13 +54,15 @@ struct ServerOptions {
   int max_receive_message_bytes = 32 << 20;
 };
 
-// A running gRPC server. Thread-safe; Shutdown is idempotent.
+// A running gRPC server. Thread-safe; Shutdown is idempotent. With
+// auth_tokens_file set, every call but health and reflection needs a bearer token
+// whose role the method allows (common/auth/authorizer.h).
 class ServiceHost {
  public:
   // Starts serving `services` (not owned; they must outlive the host). `metrics`
   // (may be null) gets the interceptor and must outlive the host. Marks every
   // service SERVING in the health service. UNAVAILABLE if the address cannot be
-  // bound, INVALID_ARGUMENT for unreadable TLS files.
+  // bound, INVALID_ARGUMENT for unreadable TLS or tokens files.
   static absl::StatusOr<std::unique_ptr<ServiceHost>> Start(
       const ServerOptions& options, const std::vector<grpc::Service*>& services,
       MetricsServer* metrics);

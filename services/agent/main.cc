@@ -5,12 +5,11 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "common/auth/client_channel.h"
 #include "common/config/server_flags.h"
 #include "common/logging/logging.h"
 #include "common/server/run.h"
 #include "common/server/signals.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
 #include "services/agent/service/study_service.h"
 #include "services/agent/service/trial_queue_service.h"
 #include "services/agent/study/memory_client.h"
@@ -29,6 +28,8 @@ int main(int argc, char** argv) {
   int heartbeat_seconds = 10;
   vmle::AddServerFlags(app, server, log_level);
   vmle::AddFlag(app, "--memory", memory_address, "memory service address HOST:PORT");
+  vmle::auth::ClientSecurityOptions memory_security_options;
+  vmle::AddClientFlags(app, memory_security_options, "memory_", "memory service");
   vmle::AddFlag(app, "--lease_seconds", lease_seconds,
                 "a trial whose worker sends no heartbeat for this long is queued again");
   vmle::AddFlag(app, "--heartbeat_seconds", heartbeat_seconds, "how often workers are asked to heartbeat");
@@ -38,7 +39,13 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  vmle::agent::MemoryClient memory(grpc::CreateChannel(memory_address, grpc::InsecureChannelCredentials()), {});
+  absl::StatusOr<vmle::auth::ClientSecurity> memory_security =
+      vmle::auth::LoadClientSecurity(memory_security_options);
+  if (!memory_security.ok()) {
+    vmle::log::Error("startup failed", {{"error", memory_security.status().ToString()}});
+    return 1;
+  }
+  vmle::agent::MemoryClient memory(vmle::auth::MakeClientChannel(memory_address, *memory_security), {});
   std::unique_ptr<vmle::agent::StudyManager> manager;
   const int code = vmle::RunService(
       server, log_level,

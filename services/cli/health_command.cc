@@ -4,8 +4,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.grpc.pb.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
 
 namespace vmle::cli {
 
@@ -13,7 +11,7 @@ absl::Status RunHealth(const HealthOptions& options, std::ostream& out) {
   int unhealthy = 0;
   for (const std::string& target : options.targets) {
     auto stub = grpc::health::v1::Health::NewStub(
-        grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+        auth::MakeClientChannel(target, options.security));
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() +
                          std::chrono::milliseconds(static_cast<int64_t>(options.timeout_seconds * 1000)));

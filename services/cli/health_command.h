@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/auth/client_channel.h"
 
 namespace vmle::cli {
 
@@ -14,6 +15,8 @@ struct HealthOptions {
   std::vector<std::string> targets;
   // Per-target deadline.
   double timeout_seconds = 5;
+  // TLS towards the targets (health needs no token).
+  auth::ClientSecurity security;
 };
 
 // Prints one line per target ("localhost:50051 SERVING") to `out`. UNAVAILABLE when

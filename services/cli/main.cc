@@ -4,6 +4,8 @@
 #include <iostream>
 
 #include "CLI/CLI.hpp"
+#include "common/auth/client_channel.h"
+#include "common/config/server_flags.h"
 #include "common/logging/logging.h"
 #include "common/server/signals.h"
 #include "grpcpp/create_channel.h"
@@ -59,6 +61,8 @@ int main(int argc, char** argv) {
   app.add_option("--agent", g.agent, "agent address HOST:PORT")->envname("VMLE_AGENT")->capture_default_str();
   app.add_option("--memory", g.memory, "memory service address HOST:PORT")->envname("VMLE_MEMORY")->capture_default_str();
   app.add_option("--timeout", g.timeout_seconds, "seconds per call")->capture_default_str();
+  vmle::auth::ClientSecurityOptions security_options;
+  vmle::AddClientFlags(app, security_options, "", "agent and memory services");
 
   vmle::cli::HealthOptions health;
   CLI::App* health_cmd = app.add_subcommand("health", "check the health of VirtualMLE services");
@@ -133,8 +137,11 @@ int main(int argc, char** argv) {
     return Fail("", s);
   }
   const absl::Duration timeout = absl::Seconds(g.timeout_seconds);
+  absl::StatusOr<vmle::auth::ClientSecurity> security = vmle::auth::LoadClientSecurity(security_options);
+  if (!security.ok()) return Fail("", security.status());
 
   if (health_cmd->parsed()) {
+    health.security = *security;
     const absl::Status status = vmle::cli::RunHealth(health, std::cout);
     return status.ok() ? 0 : Fail("health", status);
   }
@@ -144,14 +151,14 @@ int main(int argc, char** argv) {
     return result->study().state() == vmle::v1::STUDY_STATE_SUCCEEDED ? 0 : 2;
   }
   if (cognition->parsed()) {
-    auto memory = vmle::v1::MemoryService::NewStub(grpc::CreateChannel(g.memory, grpc::InsecureChannelCredentials()));
+    auto memory = vmle::v1::MemoryService::NewStub(vmle::auth::MakeClientChannel(g.memory, *security));
     const absl::Status status = cog_export->parsed()
                                     ? vmle::cli::ExportCognition(*memory, backbone, timeout, std::cout)
                                     : vmle::cli::ImportCognition(*memory, import_path, overwrite, timeout, std::cout);
     return status.ok() ? 0 : Fail("cognition", status);
   }
 
-  auto studies = vmle::v1::StudyService::NewStub(grpc::CreateChannel(g.agent, grpc::InsecureChannelCredentials()));
+  auto studies = vmle::v1::StudyService::NewStub(vmle::auth::MakeClientChannel(g.agent, *security));
   absl::Status status;
   if (submit->parsed()) {
     vmle::v1::StudySpec spec;

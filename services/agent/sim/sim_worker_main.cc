@@ -6,10 +6,9 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "common/auth/client_channel.h"
 #include "common/logging/logging.h"
 #include "common/server/signals.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
 #include "services/agent/sim/sim_worker.h"
 
 int main(int argc, char** argv) {
@@ -25,9 +24,23 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 600000))
       ->capture_default_str();
   app.add_option("--worker_id_prefix", id_prefix, "worker ids are PREFIX-N")->capture_default_str();
+  vmle::auth::ClientSecurityOptions security_options;
+  app.add_option("--agent_auth_token_file", security_options.token_file, "file holding the worker token")
+      ->envname("VMLE_AGENT_AUTH_TOKEN_FILE");
+  app.add_option("--agent_tls_ca", security_options.tls_ca_file, "PEM CA of the agent's certificate (TLS on)")
+      ->envname("VMLE_AGENT_TLS_CA");
+  app.add_option("--agent_tls_cert", security_options.tls_cert_file, "PEM client certificate")
+      ->envname("VMLE_AGENT_TLS_CERT");
+  app.add_option("--agent_tls_key", security_options.tls_key_file, "PEM key of the client certificate")
+      ->envname("VMLE_AGENT_TLS_KEY");
   CLI11_PARSE(app, argc, argv);
 
-  auto channel = grpc::CreateChannel(agent, grpc::InsecureChannelCredentials());
+  absl::StatusOr<vmle::auth::ClientSecurity> security = vmle::auth::LoadClientSecurity(security_options);
+  if (!security.ok()) {
+    vmle::log::Error("startup failed", {{"error", security.status().ToString()}});
+    return 1;
+  }
+  auto channel = vmle::auth::MakeClientChannel(agent, *security);
   std::vector<std::unique_ptr<vmle::agent::sim::SimWorker>> pool;
   for (int i = 0; i < workers; ++i) {
     vmle::agent::sim::SimWorkerOptions options;

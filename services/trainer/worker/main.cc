@@ -87,6 +87,8 @@ int main(int argc, char** argv) {
 
   vmle::AddServerFlags(app, server, log_level);
   vmle::AddFlag(app, "--agent", agent, "agent address HOST:PORT (its TrialQueue)");
+  vmle::auth::ClientSecurityOptions agent_security;
+  vmle::AddClientFlags(app, agent_security, "agent_", "agent");
   vmle::AddFlag(app, "--data_root", cache.data_root,
                 "dataset paths are resolved under this directory; nothing outside it is read");
   vmle::AddFlag(app, "--device", runner.device, "device trials train on: cpu or cuda:N");
@@ -110,5 +112,8 @@ int main(int argc, char** argv) {
     std::cerr << s.message() << "\n";
     return 1;
   }
+  absl::StatusOr<vmle::auth::ClientSecurity> security = vmle::auth::LoadClientSecurity(agent_security);
+  if (!security.ok()) return Fail(security.status());
+  worker.agent_security = *std::move(security);
   return Run(server, agent, cache, runner, worker);
 }

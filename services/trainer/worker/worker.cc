@@ -74,7 +74,7 @@ std::shared_ptr<grpc::Channel> MakeAgentChannel(const std::string& address,
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, std::max(initial_ms, 1));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
               std::max(1, static_cast<int>(absl::ToInt64Milliseconds(options.max_backoff))));
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  return auth::MakeClientChannel(address, options.agent_security, args);
 }
 
 Worker::Worker(WorkerOptions options, std::shared_ptr<grpc::ChannelInterface> channel,

@@ -42,6 +42,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/auth/client_channel.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
 #include "prometheus/registry.h"
@@ -73,10 +74,12 @@ struct WorkerOptions {
   // Registry for the metrics of worker_metrics.h; null keeps them private. Not owned;
   // must outlive the worker.
   prometheus::Registry* metrics = nullptr;
+  // Bearer token and TLS towards the agent (default: plaintext, no token).
+  auth::ClientSecurity agent_security;
 };
 
-// A channel to `address` (HOST:PORT, plaintext) whose reconnect backoff is capped
-// by options.initial_backoff and max_backoff.
+// A channel to `address` (HOST:PORT) with options.agent_security, whose reconnect
+// backoff is capped by options.initial_backoff and max_backoff.
 std::shared_ptr<grpc::Channel> MakeAgentChannel(const std::string& address,
                                                 const WorkerOptions& options);
 
