@@ -44,6 +44,7 @@
 #include "absl/time/time.h"
 #include "services/agent/llm/llm_client.h"
 #include "services/agent/planner/planner.h"
+#include "services/agent/planner/planner_factory.h"
 #include "vmle/v1/study.pb.h"
 
 namespace vmle::agent {
@@ -74,7 +75,9 @@ absl::StatusOr<LlmPlannerOptions> ParseLlmPlannerOptions(const vmle::v1::Planner
 // resolved from api_key_file or api_key_env) wrapped in a RecordingLlmClient when a
 // transcript is wanted. INVALID_ARGUMENT naming the option when a file cannot be
 // opened or read.
-absl::StatusOr<std::unique_ptr<llm::LlmClient>> MakeLlmClient(const LlmPlannerOptions& options);
+// `registry` (may be null) receives the endpoint metrics.
+absl::StatusOr<std::unique_ptr<llm::LlmClient>> MakeLlmClient(const LlmPlannerOptions& options,
+                                                             prometheus::Registry* registry = nullptr);
 
 // What an llm or opro planner is made of.
 struct LlmPlannerParts {
@@ -112,7 +115,9 @@ class OproPlanner final : public Planner {
 };
 
 // The factory's builders: options parsed, client and fallback made.
-absl::StatusOr<std::unique_ptr<Planner>> MakeLlmPlanner(const vmle::v1::PlannerSpec& spec);
-absl::StatusOr<std::unique_ptr<Planner>> MakeOproPlanner(const vmle::v1::PlannerSpec& spec);
+absl::StatusOr<std::unique_ptr<Planner>> MakeLlmPlanner(const vmle::v1::PlannerSpec& spec,
+                                                        const PlannerEnvironment& environment);
+absl::StatusOr<std::unique_ptr<Planner>> MakeOproPlanner(const vmle::v1::PlannerSpec& spec,
+                                                         const PlannerEnvironment& environment);
 
 }  // namespace vmle::agent

@@ -31,10 +31,11 @@ void TakeStrings(vmle::v1::PlannerSpec& rest, LlmPlannerOptions& options) {
 }
 
 template <typename Make>
-absl::StatusOr<std::unique_ptr<Planner>> Build(const vmle::v1::PlannerSpec& spec, Make make) {
+absl::StatusOr<std::unique_ptr<Planner>> Build(const vmle::v1::PlannerSpec& spec, const PlannerEnvironment& environment,
+                                               Make make) {
   absl::StatusOr<LlmPlannerOptions> options = ParseLlmPlannerOptions(spec);
   if (!options.ok()) return options.status();
-  absl::StatusOr<std::unique_ptr<llm::LlmClient>> client = MakeLlmClient(*options);
+  absl::StatusOr<std::unique_ptr<llm::LlmClient>> client = MakeLlmClient(*options, environment.registry);
   if (!client.ok()) return client.status();
   vmle::v1::PlannerSpec fallback_spec;
   fallback_spec.set_name(kLlmFallbackPlanner);
@@ -67,7 +68,8 @@ absl::StatusOr<LlmPlannerOptions> ParseLlmPlannerOptions(const vmle::v1::Planner
   return options;
 }
 
-absl::StatusOr<std::unique_ptr<llm::LlmClient>> MakeLlmClient(const LlmPlannerOptions& options) {
+absl::StatusOr<std::unique_ptr<llm::LlmClient>> MakeLlmClient(const LlmPlannerOptions& options,
+                                                             prometheus::Registry* registry) {
   if (!options.replay.empty()) {
     absl::StatusOr<std::unique_ptr<llm::ReplayLlmClient>> replay = llm::ReplayLlmClient::Open(options.replay);
     if (!replay.ok()) return BadOption("replay", replay.status().message());
@@ -81,6 +83,7 @@ absl::StatusOr<std::unique_ptr<llm::LlmClient>> MakeLlmClient(const LlmPlannerOp
   http.temperature = options.temperature;
   http.timeout = options.timeout;
   http.api_key = *std::move(key);
+  http.registry = registry;
   absl::StatusOr<std::unique_ptr<llm::HttpLlmClient>> client = llm::HttpLlmClient::Create(std::move(http));
   if (!client.ok()) return BadOption("base_url", client.status().message());
   if (options.transcript.empty()) return std::unique_ptr<llm::LlmClient>(*std::move(client));
@@ -90,12 +93,16 @@ absl::StatusOr<std::unique_ptr<llm::LlmClient>> MakeLlmClient(const LlmPlannerOp
   return std::unique_ptr<llm::LlmClient>(*std::move(recording));
 }
 
-absl::StatusOr<std::unique_ptr<Planner>> MakeLlmPlanner(const vmle::v1::PlannerSpec& spec) {
-  return Build(spec, [](LlmPlannerParts parts) { return std::make_unique<LlmPlanner>(std::move(parts)); });
+absl::StatusOr<std::unique_ptr<Planner>> MakeLlmPlanner(const vmle::v1::PlannerSpec& spec,
+                                                        const PlannerEnvironment& environment) {
+  return Build(spec, environment,
+               [](LlmPlannerParts parts) { return std::make_unique<LlmPlanner>(std::move(parts)); });
 }
 
-absl::StatusOr<std::unique_ptr<Planner>> MakeOproPlanner(const vmle::v1::PlannerSpec& spec) {
-  return Build(spec, [](LlmPlannerParts parts) { return std::make_unique<OproPlanner>(std::move(parts)); });
+absl::StatusOr<std::unique_ptr<Planner>> MakeOproPlanner(const vmle::v1::PlannerSpec& spec,
+                                                         const PlannerEnvironment& environment) {
+  return Build(spec, environment,
+               [](LlmPlannerParts parts) { return std::make_unique<OproPlanner>(std::move(parts)); });
 }
 
 }  // namespace vmle::agent

@@ -19,7 +19,7 @@ using PlannerPtr = std::unique_ptr<Planner>;
 // builder's error is also the options' validation error.
 struct PlannerEntry {
   std::string name;
-  std::function<absl::StatusOr<PlannerPtr>(const vmle::v1::PlannerSpec&)> make;
+  std::function<absl::StatusOr<PlannerPtr>(const vmle::v1::PlannerSpec&, const PlannerEnvironment&)> make;
 };
 
 // A planner that takes no options.
@@ -39,13 +39,18 @@ absl::StatusOr<PlannerPtr> WithOptions(const vmle::v1::PlannerSpec& spec, Parse 
 
 const std::vector<PlannerEntry>& Registry() {
   static const auto* entries = new std::vector<PlannerEntry>{
-      {"grid", [](const auto& spec) { return WithOptions<GridPlanner>(spec, ParseGridOptions); }},
+      {"grid", [](const auto& spec, const auto&) { return WithOptions<GridPlanner>(spec, ParseGridOptions); }},
       {"random",
-       [](const auto& spec) { return WithoutOptions(spec, [] { return std::make_unique<RandomPlanner>(false); }); }},
+       [](const auto& spec, const auto&) {
+         return WithoutOptions(spec, [] { return std::make_unique<RandomPlanner>(false); });
+       }},
       {"random_default",
-       [](const auto& spec) { return WithoutOptions(spec, [] { return std::make_unique<RandomPlanner>(true); }); }},
-      {"tpe", [](const auto& spec) { return WithOptions<TpePlanner>(spec, ParseTpeOptions); }},
-      {"heuristic", [](const auto& spec) { return WithOptions<HeuristicPlanner>(spec, ParseHeuristicOptions); }},
+       [](const auto& spec, const auto&) {
+         return WithoutOptions(spec, [] { return std::make_unique<RandomPlanner>(true); });
+       }},
+      {"tpe", [](const auto& spec, const auto&) { return WithOptions<TpePlanner>(spec, ParseTpeOptions); }},
+      {"heuristic",
+       [](const auto& spec, const auto&) { return WithOptions<HeuristicPlanner>(spec, ParseHeuristicOptions); }},
       {"llm", MakeLlmPlanner},
       {"opro", MakeOproPlanner},
   };
@@ -64,10 +69,11 @@ absl::StatusOr<const PlannerEntry*> Find(const vmle::v1::PlannerSpec& spec) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Planner>> MakePlanner(const vmle::v1::PlannerSpec& spec) {
+absl::StatusOr<std::unique_ptr<Planner>> MakePlanner(const vmle::v1::PlannerSpec& spec,
+                                                     const PlannerEnvironment& environment) {
   absl::StatusOr<const PlannerEntry*> entry = Find(spec);
   if (!entry.ok()) return entry.status();
-  return (*entry)->make(spec);
+  return (*entry)->make(spec, environment);
 }
 
 absl::Status ValidatePlannerOptions(const vmle::v1::PlannerSpec& spec) { return MakePlanner(spec).status(); }

@@ -16,11 +16,23 @@
 #include "services/agent/planner/planner.h"
 #include "vmle/v1/study.pb.h"
 
+namespace prometheus {
+class Registry;
+}
+
 namespace vmle::agent {
 
 // The planner a study spec asks for, its options parsed. An empty name means the
 // default planner, "heuristic".
-absl::StatusOr<std::unique_ptr<Planner>> MakePlanner(const vmle::v1::PlannerSpec& spec);
+// What the process offers planners beyond their spec.
+struct PlannerEnvironment {
+  // Where planners that call out (llm, opro) register their endpoint metrics; null
+  // keeps them unexported. Not owned; must outlive the planners.
+  prometheus::Registry* registry = nullptr;
+};
+
+absl::StatusOr<std::unique_ptr<Planner>> MakePlanner(const vmle::v1::PlannerSpec& spec,
+                                                     const PlannerEnvironment& environment = {});
 
 // Checks the name and the options without building the planner (for submit-time
 // validation of a study spec).

@@ -98,7 +98,11 @@ StudyManager::StudyManager(Options options)
 
 absl::StatusOr<std::unique_ptr<StudyManager>> StudyManager::Start(Options options) {
   if (options.memory == nullptr) return absl::InvalidArgumentError("StudyManager needs a memory client");
-  if (!options.make_planner) options.make_planner = MakePlanner;
+  if (!options.make_planner) {
+    options.make_planner = [registry = options.registry](const vmle::v1::PlannerSpec& spec) {
+      return MakePlanner(spec, PlannerEnvironment{registry});
+    };
+  }
   std::unique_ptr<StudyManager> manager(new StudyManager(std::move(options)));
   StudyManager* m = manager.get();
   m->planning_thread_ = std::thread([m] { m->PlanningLoop(); });
@@ -281,6 +285,7 @@ absl::StatusOr<vmle::v1::Study> StudyManager::Submit(const vmle::v1::SubmitStudy
     if (existing.ok()) return (*existing)->study;
     if (!absl::IsNotFound(existing.status())) return existing.status();
   }
+  RETURN_IF_ERROR(CheckActiveStudiesLocked());
   vmle::v1::Study study;
   study.set_id(id);
   *study.mutable_spec() = spec;
@@ -303,6 +308,19 @@ absl::StatusOr<vmle::v1::Study> StudyManager::Submit(const vmle::v1::SubmitStudy
   work_pending_ = true;
   work_cv_.Signal();
   return stored;
+}
+
+absl::Status StudyManager::CheckActiveStudiesLocked() const {
+  if (options_.max_active_studies <= 0) return absl::OkStatus();
+  int active = 0;
+  for (const auto& [id, entry] : studies_) {
+    const vmle::v1::StudyState state = entry->study.state();
+    active += state == vmle::v1::STUDY_STATE_PENDING || state == vmle::v1::STUDY_STATE_RUNNING;
+  }
+  if (active < options_.max_active_studies) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat(
+      active, " studies are pending or running, the agent's limit (--max_active_studies); "
+      "submit again when one has finished, or cancel one"));
 }
 
 absl::StatusOr<vmle::v1::Study> StudyManager::GetStudy(const std::string& study_id) {
