@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   std::string memory_address = "localhost:50052";
   int lease_seconds = 60;
   int heartbeat_seconds = 10;
+  int max_active_studies = 64;
   vmle::AddServerFlags(app, server, log_level);
   vmle::AddFlag(app, "--memory", memory_address, "memory service address HOST:PORT");
   vmle::auth::ClientSecurityOptions memory_security_options;
@@ -33,6 +34,9 @@ int main(int argc, char** argv) {
   vmle::AddFlag(app, "--lease_seconds", lease_seconds,
                 "a trial whose worker sends no heartbeat for this long is queued again");
   vmle::AddFlag(app, "--heartbeat_seconds", heartbeat_seconds, "how often workers are asked to heartbeat");
+  vmle::AddFlag(app, "--max_active_studies", max_active_studies,
+                "studies pending or running at once; more submissions get RESOURCE_EXHAUSTED (0: no limit)")
+      ->check(CLI::NonNegativeNumber);
   CLI11_PARSE(app, argc, argv);
   if (lease_seconds < 2 || heartbeat_seconds < 1 || heartbeat_seconds * 2 > lease_seconds) {
     vmle::log::Error("bad lease timing: need heartbeat_seconds >= 1 and lease_seconds >= 2 * heartbeat_seconds");
@@ -55,6 +59,7 @@ int main(int argc, char** argv) {
         options.registry = &metrics.registry();
         options.lease_duration = absl::Seconds(lease_seconds);
         options.heartbeat_interval = absl::Seconds(heartbeat_seconds);
+        options.max_active_studies = max_active_studies;
         vmle::log::Info("loading unfinished studies", {{"memory", memory_address}});
         auto started = vmle::agent::StudyManager::Start(options);
         if (!started.ok()) return started.status();

@@ -66,6 +66,9 @@ class StudyManager {
     absl::Duration sweep_interval = absl::Milliseconds(200);
     // Bounds of submitted specs.
     SpecLimits limits;
+    // Studies pending or running at once; Submit answers RESOURCE_EXHAUSTED beyond
+    // it. 0: no limit.
+    int max_active_studies = 0;
     // Cognition summaries recalled at the start of a study (unless transfer is off).
     int recall_k = 3;
     // Planner construction; empty: MakePlanner.
@@ -119,6 +122,8 @@ class StudyManager {
   absl::Status ReloadUnfinished();
   // UNAVAILABLE while the unfinished studies are being reloaded or after Stop().
   absl::Status CheckServingLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // RESOURCE_EXHAUSTED when Options::max_active_studies are pending or running.
+  absl::Status CheckActiveStudiesLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::unique_ptr<StudyEntry>> LoadEntry(const vmle::v1::Study& study);
   absl::StatusOr<std::unique_ptr<StudyEntry>> NewEntry(const vmle::v1::Study& study);
   StudyEntry* FindLocked(const std::string& study_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -160,6 +160,36 @@ const std::set<std::string>& ReservedSettings() {
   return *names;
 }
 
+// The bounds of SpecLimits on repeated fields and maps.
+absl::Status CheckSizes(const vmle::v1::StudySpec& spec, const SpecLimits& limits) {
+  const auto& params = spec.search_space().params();
+  if (params.size() > limits.max_space_params) {
+    return Invalid("search_space.params", absl::StrCat(params.size(), " parameters exceed ", limits.max_space_params));
+  }
+  for (const vmle::v1::ParamSpec& param : params) {
+    if (param.categorical().choices_size() > limits.max_categorical_choices) {
+      return Invalid(absl::StrCat("search_space.", param.name().substr(0, limits.max_name_bytes)),
+                     absl::StrCat(param.categorical().choices_size(), " choices exceed ",
+                                  limits.max_categorical_choices));
+    }
+  }
+  if (spec.fixed().values_size() > limits.max_space_params) {
+    return Invalid("fixed", absl::StrCat(spec.fixed().values_size(), " values exceed ", limits.max_space_params));
+  }
+  const auto& options = spec.planner().options();
+  if (static_cast<int>(options.size()) > limits.max_planner_options) {
+    return Invalid("planner.options",
+                   absl::StrCat(options.size(), " options exceed ", limits.max_planner_options));
+  }
+  for (const auto& [key, value] : options) {
+    if (key.size() + value.size() > limits.max_option_bytes) {
+      return Invalid("planner.options", absl::StrCat("an option of ", key.size() + value.size(),
+                                                     " bytes exceeds ", limits.max_option_bytes));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<vmle::v1::StudySpec> NormalizeStudySpec(const vmle::v1::StudySpec& input,
@@ -168,6 +198,7 @@ absl::StatusOr<vmle::v1::StudySpec> NormalizeStudySpec(const vmle::v1::StudySpec
   if (spec.name().size() > limits.max_name_bytes) {
     return Invalid("name", absl::StrCat(spec.name().size(), " bytes exceed ", limits.max_name_bytes));
   }
+  RETURN_IF_ERROR(CheckSizes(spec, limits));
   RETURN_IF_ERROR(NormalizeDataset(*spec.mutable_dataset(), limits));
   if (spec.backbone() == vmle::v1::BACKBONE_UNSPECIFIED) spec.set_backbone(vmle::v1::BACKBONE_SASREC);
   if (absl::Status s = space::ToTrainerBackbone(spec.backbone()).status(); !s.ok()) {

@@ -20,6 +20,13 @@ struct SpecLimits {
   // Longest study name and dataset path.
   size_t max_name_bytes = 200;
   size_t max_path_bytes = 1024;
+  // Most parameters in spec.search_space and in spec.fixed, most choices of one
+  // categorical parameter, most planner options and the longest option value: a
+  // spec is read by every planning round, so its size is bounded.
+  int max_space_params = 64;
+  int max_categorical_choices = 256;
+  int max_planner_options = 64;
+  size_t max_option_bytes = 4096;
   // Planner used when spec.planner.name is empty.
   std::string default_planner = "heuristic";
 };

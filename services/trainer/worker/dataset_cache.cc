@@ -208,7 +208,7 @@ absl::StatusOr<std::unique_ptr<DatasetCache>> DatasetCache::Create(const Dataset
 }
 
 DatasetCache::DatasetCache(std::string root, const DatasetCacheOptions& options)
-    : root_(std::move(root)), max_entries_(options.max_entries) {
+    : root_(std::move(root)), max_entries_(options.max_entries), max_dataset_bytes_(options.max_dataset_bytes) {
   if (options.metrics == nullptr) return;
   hits_ = &prometheus::BuildCounter()
                .Name("vmle_worker_dataset_cache_hits_total")
@@ -254,6 +254,11 @@ absl::StatusOr<DatasetCache::Located> DatasetCache::Locate(const vmle::v1::Datas
   struct stat info {};
   if (::stat(resolved.c_str(), &info) != 0) {
     return absl::NotFoundError(absl::StrCat("dataset \"", spec.path(), "\" disappeared"));
+  }
+  if (max_dataset_bytes_ > 0 && info.st_size > max_dataset_bytes_) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "dataset \"", spec.path(), "\" is ", info.st_size, " bytes, more than this worker's limit of ",
+        max_dataset_bytes_, " (--max_dataset_bytes); filter it (k-core, max_history) or raise the limit"));
   }
   settings.set_path(resolved);
   std::string key = absl::StrCat("file|", settings.ShortDebugString(), "|size=", info.st_size,

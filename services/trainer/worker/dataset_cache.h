@@ -49,6 +49,9 @@ struct DatasetCacheOptions {
   std::string data_root = ".";
   // Datasets kept loaded (at least 1); the least recently used is evicted first.
   int max_entries = 4;
+  // Largest dataset file read, in bytes as stored (compressed, for gzip); a bigger
+  // one fails with RESOURCE_EXHAUSTED before it is read. 0: no limit.
+  int64_t max_dataset_bytes = 0;
   // Registry for vmle_worker_dataset_cache_{hits,misses}_total; may be null.
   // Not owned; must outlive the cache.
   prometheus::Registry* metrics = nullptr;
@@ -107,6 +110,7 @@ class DatasetCache {
 
   const std::string root_;
   const int max_entries_;
+  const int64_t max_dataset_bytes_;
   prometheus::Counter* hits_ = nullptr;
   prometheus::Counter* misses_ = nullptr;
 

@@ -79,6 +79,7 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   std::string agent = "localhost:50051";
   vmle::worker::DatasetCacheOptions cache;
+  cache.max_dataset_bytes = int64_t{16} << 30;
   vmle::worker::TrialRunnerOptions runner;
   vmle::worker::WorkerOptions worker;
   worker.hostname = Hostname();
@@ -100,6 +101,12 @@ int main(int argc, char** argv) {
   app.add_option("--dataset_cache_entries", cache.max_entries, "datasets kept loaded in memory")
       ->envname("VMLE_DATASET_CACHE_ENTRIES")
       ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  app.add_option("--max_dataset_bytes", cache.max_dataset_bytes,
+                 "largest dataset file read, in bytes as stored; bigger ones fail their trials "
+                 "(RESOURCE_EXHAUSTED); 0: no limit")
+      ->envname("VMLE_MAX_DATASET_BYTES")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--lease_wait_seconds", worker.lease_wait_seconds,
                  "long-poll time of each LeaseTrial call")

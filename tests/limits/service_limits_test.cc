@@ -1,0 +1,114 @@
+// Limits of the running services: the largest request (--max_receive_message_bytes,
+// on every server through ServiceHost) and the agent's studies at once
+// (--max_active_studies). Real vmle-memory and vmle-agent processes, no workers, so
+// submitted studies stay pending.
+#include <optional>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "tests/util/subprocess.h"
+#include "vmle/v1/memory_service.grpc.pb.h"
+#include "vmle/v1/study_service.grpc.pb.h"
+
+namespace vmle {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+
+std::string Bin(const std::string& path) { return std::string(VMLE_BINARY_DIR) + "/" + path; }
+
+class ServiceLimitsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::MakeTempDir();
+    Start("memory", "services/memory/vmle-memory", {"--db=" + dir_ + "/db"}, &memory_, &memory_port_);
+    Start("agent", "services/agent/vmle-agent",
+          {absl::StrCat("--memory=127.0.0.1:", memory_port_), "--max_active_studies=2"}, &agent_, &agent_port_);
+    studies_ = vmle::v1::StudyService::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", agent_port_), grpc::InsecureChannelCredentials()));
+  }
+
+  void Start(const std::string& name, const std::string& binary, std::vector<std::string> flags,
+             std::optional<testing::Subprocess>* slot, int* port) {
+    const std::string ready = dir_ + "/" + name + ".ready";
+    std::vector<std::string> argv = {Bin(binary), "--listen=127.0.0.1:0", "--metrics=off",
+                                     "--ready_file=" + ready, "--max_receive_message_bytes=65536"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    auto process = testing::Subprocess::Start(argv, dir_ + "/" + name + ".log");
+    ASSERT_TRUE(process.ok()) << process.status();
+    slot->emplace(std::move(*process));
+    auto info = testing::WaitForReadyFile(ready, 60s);
+    ASSERT_TRUE(info.ok()) << info.status() << testing::ReadTextFile(dir_ + "/" + name + ".log");
+    *port = info->grpc_port;
+  }
+
+  grpc::Status Submit(const std::string& name, vmle::v1::Study* study) {
+    vmle::v1::SubmitStudyRequest request;
+    request.mutable_spec()->set_name(name);
+    request.mutable_spec()->mutable_dataset()->set_format(vmle::v1::DATASET_FORMAT_SYNTHETIC);
+    request.mutable_spec()->mutable_budget()->set_max_trials(3);
+    request.mutable_spec()->mutable_planner()->set_name("random");
+    grpc::Status status;
+    for (int i = 0; i < 100; ++i) {  // UNAVAILABLE while the agent loads
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + 10s);
+      status = studies_->SubmitStudy(&context, request, study);
+      if (status.error_code() != grpc::StatusCode::UNAVAILABLE) return status;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return status;
+  }
+
+  std::string dir_;
+  std::optional<testing::Subprocess> memory_, agent_;
+  int memory_port_ = 0, agent_port_ = 0;
+  std::unique_ptr<vmle::v1::StudyService::Stub> studies_;
+};
+
+TEST_F(ServiceLimitsTest, OversizedRequestsAreRefusedByEveryServer) {
+  vmle::v1::Study study;
+  const grpc::Status agent = Submit(std::string(100 << 10, 'n'), &study);
+  EXPECT_EQ(agent.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << agent.error_message();
+  EXPECT_THAT(agent.error_message(), HasSubstr("larger than max"));
+
+  // Under the request limit but over the spec's: the validator names the field.
+  const grpc::Status name = Submit(std::string(10 << 10, 'n'), &study);
+  EXPECT_EQ(name.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(name.error_message(), HasSubstr("spec.name"));
+
+  auto memory = vmle::v1::MemoryService::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", memory_port_), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  vmle::v1::PutStudyRequest put;
+  put.mutable_study()->set_id("st-big");
+  put.mutable_study()->set_error(std::string(100 << 10, 'e'));
+  vmle::v1::PutStudyResponse response;
+  EXPECT_EQ(memory->PutStudy(&context, put, &response).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
+TEST_F(ServiceLimitsTest, StudiesBeyondTheAgentsLimitAreRefusedUntilOneEnds) {
+  vmle::v1::Study first, second, third;
+  ASSERT_TRUE(Submit("one", &first).ok());
+  ASSERT_TRUE(Submit("two", &second).ok());
+  const grpc::Status refused = Submit("three", &third);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(refused.error_message(), HasSubstr("--max_active_studies"));
+
+  grpc::ClientContext context;
+  vmle::v1::CancelStudyRequest cancel;
+  cancel.set_study_id(first.id());
+  vmle::v1::Study cancelled;
+  ASSERT_TRUE(studies_->CancelStudy(&context, cancel, &cancelled).ok());
+  const grpc::Status accepted = Submit("three", &third);
+  EXPECT_TRUE(accepted.ok()) << accepted.error_message();
+}
+
+}  // namespace
+}  // namespace vmle
