@@ -1,8 +1,9 @@
 // bench/scheduler: the agent's control path at scale, without training. For each
-// planner in --planners it starts an embedded cluster (memory service on RocksDB with
-// synced writes, the agent) in a fresh directory, attaches --workers simulated
+// planner in --planners, with and without an fsync per memory-store write
+// (--sync_writes), it starts an embedded cluster (memory service on RocksDB, the agent)
+// in a fresh directory, attaches --workers simulated
 // workers over gRPC, runs --studies concurrent studies of --trials trials in total,
-// and prints one row per planner:
+// and prints one row per planner and fsync mode:
 //   wall time and throughput; worker busy share (simulated training / worker time);
 //   idle time while work was queued, per trial (a worker waiting in LeaseTrial for a
 //   trial that was already queued); worker-side RPC time per trial (progress reports
@@ -27,6 +28,7 @@ namespace {
 
 struct Row {
   std::string planner;
+  bool sync_writes = true;
   int trials = 0;
   int accounted = 0;
   double wall = 0;
@@ -46,11 +48,12 @@ double PlanningSeconds(prometheus::Registry& registry) {
   return 0;
 }
 
-Row RunOne(const std::string& planner, int workers, int studies, int trials, int parallelism, int epoch_ms,
-           const std::string& dir) {
+Row RunOne(const std::string& planner, bool sync_writes, int workers, int studies, int trials, int parallelism,
+           int epoch_ms, const std::string& dir) {
   prometheus::Registry registry;
   vmle::embedded::EmbeddedCluster::Options options;
   options.state_dir = dir;
+  options.sync_writes = sync_writes;
   options.registry = &registry;
   options.agent.sweep_interval = absl::Milliseconds(100);
   auto cluster = vmle::embedded::EmbeddedCluster::Start(options);
@@ -92,6 +95,7 @@ Row RunOne(const std::string& planner, int workers, int studies, int trials, int
   for (auto& w : pool) w->Start();
   Row row;
   row.planner = planner;
+  row.sync_writes = sync_writes;
   for (const std::string& id : ids) {
     for (;;) {
       auto study = (*cluster)->manager().GetStudy(id);
@@ -151,6 +155,7 @@ int main(int argc, char** argv) {
   int workers = 32, studies = 4, trials = 1000, parallelism = 8, epoch_ms = 5;
   std::string planners = "random,tpe";
   std::string dir = "/tmp/vmle-bench-scheduler";
+  std::string sync_modes = "true,false";
   app.add_option("--workers", workers, "simulated workers")->capture_default_str();
   app.add_option("--studies", studies, "concurrent studies")->capture_default_str();
   app.add_option("--trials", trials, "trials in total, split over the studies")->capture_default_str();
@@ -158,20 +163,31 @@ int main(int argc, char** argv) {
   app.add_option("--epoch_ms", epoch_ms, "simulated milliseconds per epoch")->capture_default_str();
   app.add_option("--planners", planners, "comma-separated planners, one row each")->capture_default_str();
   app.add_option("--dir", dir, "scratch directory (replaced)")->capture_default_str();
+  app.add_option("--sync_writes", sync_modes,
+                 "memory-store fsync per write: true, false, or both (one row each)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (absl::Status s = vmle::log::InitLogging("bench-scheduler", "error"); !s.ok()) return 1;
 
   std::printf("%d simulated workers, %d studies x parallelism %d, %d trials, %d ms per simulated epoch\n\n",
               workers, studies, parallelism, trials, epoch_ms);
-  std::printf("| planner | trials (accounted) | wall s | trials/s | workers busy | idle while queued ms/trial "
-              "| worker RPC ms/trial | planning ms/trial |\n|---|---|---|---|---|---|---|---|\n");
+  std::printf("| planner | fsync | trials (accounted) | wall s | trials/s | workers busy | idle while queued "
+              "ms/trial | worker RPC ms/trial | planning ms/trial |\n|---|---|---|---|---|---|---|---|---|\n");
+  std::fflush(stdout);
   for (const std::string& planner : std::vector<std::string>(absl::StrSplit(planners, ','))) {
-    std::filesystem::remove_all(dir);
-    const Row r = RunOne(planner, workers, studies, trials, parallelism, epoch_ms, dir + "/" + planner);
-    std::printf("| %s | %d (%d) | %.1f | %.1f | %.1f%% | %.2f | %.2f | %.2f |\n", r.planner.c_str(), r.trials,
-                r.accounted, r.wall, r.trials / r.wall, 100 * r.busy_share, r.idle_queued_ms, r.rpc_ms,
-                r.planning_ms);
-    std::fflush(stdout);
+    for (const std::string& mode : std::vector<std::string>(absl::StrSplit(sync_modes, ','))) {
+      if (mode != "true" && mode != "false") {
+        std::fprintf(stderr, "--sync_writes: expected true, false or both, got %s\n", mode.c_str());
+        return 1;
+      }
+      std::filesystem::remove_all(dir);
+      const Row r = RunOne(planner, mode == "true", workers, studies, trials, parallelism, epoch_ms,
+                           dir + "/" + planner);
+      std::printf("| %s | %s | %d (%d) | %.1f | %.1f | %.1f%% | %.2f | %.2f | %.2f |\n", r.planner.c_str(),
+                  r.sync_writes ? "on" : "off", r.trials, r.accounted, r.wall, r.trials / r.wall,
+                  100 * r.busy_share, r.idle_queued_ms, r.rpc_ms, r.planning_ms);
+      std::fflush(stdout);
+    }
   }
   std::filesystem::remove_all(dir);
   return 0;
