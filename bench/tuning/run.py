@@ -1,0 +1,576 @@
+#!/usr/bin/env python3
+"""bench/tuning: planners side by side, and transfer, with real `vmle tune` processes.
+
+Compare mode (the default) runs one study per planner and seed on one dataset and
+backbone, each in its own fresh state directory, and reports per planner: the mean and
+spread of the best validation objective after 4, 8, 16 and the full budget of trials;
+the trials needed to reach 95% of the best validation value any planner found; the test
+metrics of each study's best-on-validation trial; the training and wall time; and a plot
+of the best so far against trials (SVG).
+
+  bench/tuning/run.py --data ../shared/data/LastFM.txt --planners heuristic,random,tpe \\
+      --trials 16 --seeds 1,2,3 --fixed max_epochs=10 --out /tmp/bench-tuning/lastfm
+
+Transfer mode distills one heuristic study on --source (its cognition summary), then
+tunes --data from a copy of that state directory ("with"), from a fresh one
+("without") and from the summary of an unrelated --control dataset ("control"), with
+the same planner, budget and seeds:
+
+  bench/tuning/run.py --transfer --source ../shared/data/Sports_and_Outdoors.txt \\
+      --data ../shared/data/Beauty.txt --control ../shared/data/LastFM.txt ...
+
+A dataset is a file or `synthetic:USERSxITEMS:SEED` (the built-in generator).
+`--short` is the CI mode: synthetic data, a tiny budget, max_epochs 2, hidden 16, both
+modes, and consistency checks (exit status 1 when one fails).
+
+Studies already finished under --out are not run again (delete a study's folder to
+rerun it); --analyze_only only reads them. Each study's trials are read back as the
+`vmle trials --csv` table by starting vmle-memory and vmle-agent on its state
+directory after `vmle tune` has exited. LLM planners (llm, opro) run only when an
+endpoint is configured (--llm_base_url and --llm_model, or VMLE_BENCH_LLM_BASE_URL and
+VMLE_BENCH_LLM_MODEL; the key from OPENAI_API_KEY); otherwise they are skipped.
+"""
+import argparse
+import concurrent.futures
+import csv
+import json
+import math
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ALL_PLANNERS = ['heuristic', 'random', 'random_default', 'tpe', 'grid', 'llm', 'opro']
+LLM_PLANNERS = ('llm', 'opro')
+CHECKPOINTS = (4, 8, 16)
+COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf']
+REQUIRED_TRIAL_COLUMNS = ('number', 'status', 'objective', 'train_seconds')
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- running studies
+
+class Runner:
+    def __init__(self, args):
+        self.args = args
+        self.bin = {name: os.path.join(args.build, path) for name, path in (
+            ('vmle', 'services/cli/vmle'), ('memory', 'services/memory/vmle-memory'),
+            ('agent', 'services/agent/vmle-agent'))}
+        for name, path in self.bin.items():
+            if not os.access(path, os.X_OK):
+                sys.exit(f'run.py: {path} is not built (cd build && ninja vmle vmle-agent vmle-memory)')
+
+    def spec_flags(self, data, study_dir):
+        """`vmle tune` flags naming the dataset (--data FILE) and, through a study file, the
+        synthetic dataset and the narrowed search space."""
+        lines, flags = [], []
+        if data.startswith('synthetic'):
+            parts = data.split(':')
+            users, items = (parts[1].split('x') if len(parts) > 1 else ('2000', '500'))
+            seed = parts[2] if len(parts) > 2 else '0'
+            lines.append('dataset: {format: DATASET_FORMAT_SYNTHETIC, '
+                         f'synthetic_users: {int(users)}, synthetic_items: {int(items)}, '
+                         f'synthetic_seed: {int(seed)}}}')
+        else:
+            flags = ['--data', os.path.abspath(data)]
+        if self.args.narrow:
+            lines.append('search_space:')
+            lines.append('  params:')
+            for item in self.args.narrow:
+                lines.append('    - ' + narrowed_param(item))
+        if lines:
+            path = os.path.join(study_dir, 'study.yaml')
+            with open(path, 'w') as f:
+                f.write('\n'.join(lines) + '\n')
+            flags += ['--file', path]
+        return flags
+
+    def run_study(self, label, data, planner, seed, state_from=None, extra=()):
+        """Runs one `vmle tune` in out/studies/LABEL unless it already finished there, then
+        reads its trials back. state_from: a state directory copied in first (transfer)."""
+        a = self.args
+        d = os.path.join(a.out, 'studies', label)
+        if not os.path.exists(os.path.join(d, 'rc')):
+            if os.path.exists(d):
+                shutil.rmtree(d)
+            os.makedirs(d)
+            state = os.path.join(d, 'state')
+            if state_from:
+                shutil.copytree(os.path.join(state_from, 'state'), os.path.join(state, 'state'))
+            cmd = [self.bin['vmle'], 'tune'] + self.spec_flags(data, d) + [
+                '--backbone', a.backbone, '--planner', planner, '--trials', str(a.trials),
+                '--parallel', str(a.parallel), '--threads', str(a.threads), '--seed', str(seed)]
+            for kv in a.fixed:
+                cmd += ['--fixed', kv]
+            for kv in a.option + (llm_options(a) if planner in LLM_PLANNERS else []):
+                cmd += ['--option', kv]
+            cmd += list(extra) + ['--state_dir', state]
+            with open(os.path.join(d, 'command.txt'), 'w') as f:
+                f.write(' '.join(cmd) + '\n')
+            log(f'[{time.strftime("%H:%M:%S")}] start {label}')
+            start = time.time()
+            with open(os.path.join(d, 'tune.log'), 'w') as out:
+                rc = subprocess.call(['nice', '-n', str(a.nice)] + cmd, stdout=out, stderr=subprocess.STDOUT)
+            with open(os.path.join(d, 'wall_seconds'), 'w') as f:
+                f.write(f'{time.time() - start:.1f}\n')
+            with open(os.path.join(d, 'rc'), 'w') as f:
+                f.write(f'{rc}\n')
+            log(f'[{time.strftime("%H:%M:%S")}] done {label}: exit {rc}, {time.time() - start:.0f} s')
+        return self.load_study(label, d)
+
+    def load_study(self, label, d):
+        """The study's trials (rows of `vmle trials --csv`), its id, exit status and wall time."""
+        if not os.path.exists(os.path.join(d, 'rc')):
+            return None
+        study = {'label': label, 'dir': d, 'rc': int(read(os.path.join(d, 'rc')) or -1),
+                 'wall_seconds': float(read(os.path.join(d, 'wall_seconds')) or 'nan')}
+        tune_log = read(os.path.join(d, 'tune.log')) or ''
+        study['recalled'] = 'Recalled cognition summary' in tune_log
+        study['id'] = next((line.split()[1].rstrip(':') for line in tune_log.splitlines()
+                            if line.startswith('study st-')), None)
+        csv_path = os.path.join(d, 'trials.csv')
+        if not os.path.exists(csv_path) and study['id']:
+            self.export_trials(study['id'], os.path.join(d, 'state'), csv_path)
+        if not os.path.exists(csv_path):
+            study['trials'] = []
+            return study
+        with open(csv_path) as f:
+            rows = list(csv.DictReader(f))
+        study['columns'] = list(rows[0].keys()) if rows else []
+        study['trials'] = sorted(rows, key=lambda r: int(r['number']))
+        return study
+
+    def export_trials(self, study_id, state, csv_path):
+        """Starts vmle-memory and vmle-agent on a finished study's state and writes its trials CSV."""
+        if not os.path.isdir(os.path.join(state, 'state', 'memory')):
+            log(f'run.py: no memory store under {state}')
+            return
+        procs = []
+        tmp = tempfile.mkdtemp(prefix='vmle-bench-tuning-')
+        try:
+            mem_ready, agent_ready = os.path.join(tmp, 'memory.json'), os.path.join(tmp, 'agent.json')
+            procs.append(subprocess.Popen(
+                [self.bin['memory'], '--db=' + os.path.join(state, 'state', 'memory'), '--listen=127.0.0.1:0',
+                 '--metrics=off', '--sync_writes=false', '--ready_file=' + mem_ready],
+                stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, 'memory.log'), 'w')))
+            mem_port = wait_ready(mem_ready, procs[-1])
+            procs.append(subprocess.Popen(
+                [self.bin['agent'], f'--memory=127.0.0.1:{mem_port}', '--listen=127.0.0.1:0',
+                 '--metrics=off', '--ready_file=' + agent_ready],
+                stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, 'agent.log'), 'w')))
+            agent_port = wait_ready(agent_ready, procs[-1])
+            for attempt in range(5):
+                r = subprocess.run([self.bin['vmle'], '--agent', f'127.0.0.1:{agent_port}', 'trials',
+                                    study_id, '--csv'], capture_output=True, text=True)
+                if r.returncode == 0:
+                    with open(csv_path + '.tmp', 'w') as f:
+                        f.write(r.stdout)
+                    os.replace(csv_path + '.tmp', csv_path)
+                    return
+                time.sleep(0.5)  # the agent answers UNAVAILABLE while it reloads
+            log(f'run.py: cannot read the trials of {study_id}: {r.stderr.strip()}')
+        finally:
+            for p in reversed(procs):
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def narrowed_param(item):
+    """NAME=LO:HI[:log] (an int range when both bounds are integers) or NAME=A,B,... (choices)
+    as one YAML flow mapping of a vmle.v1.ParamSpec."""
+    name, _, domain = item.partition('=')
+    if ':' in domain:
+        lo, hi, *log = domain.split(':')
+        kind = 'int_range' if lo.lstrip('-').isdigit() and hi.lstrip('-').isdigit() else 'float_range'
+        scale = ', log_scale: true' if log == ['log'] else ''
+        return f'{{name: {name}, {kind}: {{min: {lo}, max: {hi}{scale}}}}}'
+    return f'{{name: {name}, categorical: {{choices: [{domain}]}}}}'
+
+
+def wait_ready(path, proc, seconds=60):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f'{proc.args[0]} exited with {proc.returncode} before it was ready')
+        try:
+            with open(path) as f:
+                return json.load(f)['grpc_port']
+        except (OSError, ValueError, KeyError):
+            time.sleep(0.1)
+    raise RuntimeError(f'{proc.args[0]} was not ready after {seconds} s')
+
+
+def read(path):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def llm_options(a):
+    return [f'base_url={a.llm_base_url}', f'model={a.llm_model}']
+
+
+def run_all(runner, jobs, specs):
+    """Runs the studies (label, data, planner, seed, state_from, extra) `jobs` at a time,
+    in the order given; returns {label: study}."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {s[0]: pool.submit(runner.run_study, *s) for s in specs}
+        return {label: f.result() for label, f in futures.items()}
+
+
+# ---------------------------------------------------------------- analysis
+
+def objective_values(study):
+    """Validation objective of each trial in trial order; None where it has none."""
+    return [float(t['objective']) if t['status'] in ('succeeded', 'stopped') else None
+            for t in study['trials']]
+
+
+def best_so_far(values):
+    out, best = [], None
+    for v in values:
+        if v is not None and (best is None or v > best):
+            best = v
+        out.append(best)
+    return out
+
+
+def best_trial(study):
+    done = [t for t in study['trials'] if t['status'] in ('succeeded', 'stopped')]
+    return max(done, key=lambda t: float(t['objective'])) if done else None
+
+
+def mean_sd(xs):
+    xs = [x for x in xs if x is not None and not math.isnan(x)]
+    if not xs:
+        return None, None, 0
+    return statistics.fmean(xs), (statistics.stdev(xs) if len(xs) > 1 else 0.0), len(xs)
+
+
+def fmt(m, sd=None, digits=4):
+    if m is None:
+        return '–'
+    return f'{m:.{digits}f}' if sd is None else f'{m:.{digits}f} ± {sd:.{digits}f}'
+
+
+def summarize(groups, budget, metric):
+    """Per group (planner or transfer arm) of studies, the table row; the 95% target is
+    relative to the best validation value any study of any group found."""
+    top = max((v for studies in groups.values() for s in studies for v in objective_values(s)
+               if v is not None), default=0.0)
+    target = 0.95 * top
+    checkpoints = [c for c in CHECKPOINTS if c < budget] + [budget]
+    rows = []
+    for name, studies in groups.items():
+        curves = [best_so_far(objective_values(s)) for s in studies]
+        row = {'group': name, 'studies': len(studies), 'target': target}
+        for c in checkpoints:
+            m, sd, _ = mean_sd([cv[c - 1] if len(cv) >= c else None for cv in curves])
+            row[f'best@{c}'], row[f'best@{c}_sd'] = m, sd
+        reached = [next((i + 1 for i, b in enumerate(cv) if b is not None and b >= target), None)
+                   for cv in curves]
+        hits = [r for r in reached if r is not None]
+        row['to95_mean'] = statistics.fmean(hits) if hits else None
+        row['to95_median'] = statistics.median(hits) if hits else None
+        row['to95_reached'] = f'{len(hits)}/{len(studies)}'
+        row['to95_each'] = ' '.join(str(r) if r else '–' for r in reached)
+        bests = [best_trial(s) for s in studies]
+        for split in ('val', 'test'):
+            for m in ('recall@10', 'ndcg@10'):
+                col = f'{split}_{m}'
+                mm, sd, _ = mean_sd([float(b[col]) if b and col in b else None for b in bests])
+                row[col], row[col + '_sd'] = mm, sd
+        row['train_seconds'] = mean_sd([sum(float(t['train_seconds'] or 0) for t in s['trials'])
+                                        for s in studies])[0]
+        row['wall_seconds'] = mean_sd([s['wall_seconds'] for s in studies])[0]
+        row['failed_trials'] = sum(t['status'] == 'failed' for s in studies for t in s['trials'])
+        row['recalled'] = sum(s['recalled'] for s in studies)
+        row['curves'] = curves
+        rows.append(row)
+    return rows, checkpoints, top
+
+
+def markdown_table(rows, checkpoints, metric, top, transfer=False):
+    head = ['planner' if not transfer else 'arm', 'studies']
+    head += [f'best val {metric} @{c}' for c in checkpoints]
+    head += [f'trials to 95% ({0.95 * top:.4f})', 'per study', 'test R@10', 'test N@10',
+             'train s / study', 'wall s / study']
+    if transfer:
+        head.append('recalled a summary')
+    lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    for r in rows:
+        cells = [r['group'], str(r['studies'])]
+        cells += [fmt(r[f'best@{c}'], r[f'best@{c}_sd']) for c in checkpoints]
+        to95 = '–' if r['to95_mean'] is None else f'{r["to95_mean"]:.1f}'
+        cells += [f'{to95} ({r["to95_reached"]} reached)', r['to95_each'],
+                  fmt(r['test_recall@10'], r['test_recall@10_sd']), fmt(r['test_ndcg@10'], r['test_ndcg@10_sd']),
+                  fmt(r['train_seconds'], digits=0), fmt(r['wall_seconds'], digits=0)]
+        if transfer:
+            cells.append(f'{r["recalled"]}/{r["studies"]}')
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines) + '\n'
+
+
+def write_csv(path, rows, checkpoints):
+    cols = ['group', 'studies'] + [k for c in checkpoints for k in (f'best@{c}', f'best@{c}_sd')] + [
+        'target', 'to95_mean', 'to95_median', 'to95_reached', 'to95_each', 'val_recall@10', 'val_ndcg@10',
+        'test_recall@10', 'test_recall@10_sd', 'test_ndcg@10', 'test_ndcg@10_sd', 'train_seconds',
+        'wall_seconds', 'failed_trials', 'recalled']
+    with open(path, 'w', newline='') as f:
+        w = csv.writer(f)
+        w.writerow(cols)
+        for r in rows:
+            w.writerow(['' if r.get(c) is None else (f'{r[c]:.6g}' if isinstance(r[c], float) else r[c])
+                        for c in cols])
+    return cols
+
+
+def write_curves_csv(path, groups):
+    with open(path, 'w', newline='') as f:
+        w = csv.writer(f)
+        w.writerow(['group', 'study', 'trial', 'objective', 'best_so_far'])
+        for name, studies in groups.items():
+            for s in studies:
+                values = objective_values(s)
+                for i, (v, b) in enumerate(zip(values, best_so_far(values))):
+                    w.writerow([name, s['label'], i + 1, '' if v is None else f'{v:.6f}',
+                                '' if b is None else f'{b:.6f}'])
+
+
+def svg_plot(rows, budget, title):
+    """Mean best-so-far against trials, one line per group, each study faint behind it."""
+    W, H, L, R, T, B = 720, 420, 70, 170, 36, 46
+    vals = [b for r in rows for cv in r['curves'] for b in cv if b is not None]
+    lo, hi = (min(vals), max(vals)) if vals else (0.0, 1.0)
+    if hi - lo < 1e-9:
+        hi = lo + 1e-3
+    pad = (hi - lo) * 0.05
+    lo, hi = lo - pad, hi + pad
+    x = lambda i: L + (W - L - R) * ((i - 1) / max(1, budget - 1))
+    y = lambda v: T + (H - T - B) * (1 - (v - lo) / (hi - lo))
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" '
+           'font-size="12">', '<rect width="100%" height="100%" fill="white"/>',
+           f'<text x="{L}" y="20" font-size="14">{escape(title)}</text>',
+           f'<line x1="{L}" y1="{H - B}" x2="{W - R}" y2="{H - B}" stroke="black"/>',
+           f'<line x1="{L}" y1="{T}" x2="{L}" y2="{H - B}" stroke="black"/>',
+           f'<text x="{(L + W - R) / 2:.0f}" y="{H - 8}" text-anchor="middle">trials</text>']
+    for k in range(5):
+        v = lo + (hi - lo) * k / 4
+        out.append(f'<text x="{L - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{v:.4f}</text>')
+        out.append(f'<line x1="{L}" y1="{y(v):.1f}" x2="{W - R}" y2="{y(v):.1f}" stroke="#eee"/>')
+    for i in range(1, budget + 1):
+        if budget <= 20 or i % 5 == 0 or i == 1:
+            out.append(f'<text x="{x(i):.1f}" y="{H - B + 16}" text-anchor="middle">{i}</text>')
+    for k, r in enumerate(rows):
+        color = COLORS[k % len(COLORS)]
+        for cv in r['curves']:
+            pts = [(i + 1, b) for i, b in enumerate(cv) if b is not None]
+            if pts:
+                out.append(f'<polyline points="{" ".join(f"{x(i):.1f},{y(b):.1f}" for i, b in pts)}" '
+                           f'fill="none" stroke="{color}" stroke-opacity="0.25" stroke-width="1"/>')
+        mean = []
+        for i in range(budget):
+            at = [cv[i] for cv in r['curves'] if len(cv) > i and cv[i] is not None]
+            if at and len(at) == len([cv for cv in r['curves'] if len(cv) > i]):
+                mean.append((i + 1, statistics.fmean(at)))
+        if mean:
+            out.append(f'<polyline points="{" ".join(f"{x(i):.1f},{y(b):.1f}" for i, b in mean)}" '
+                       f'fill="none" stroke="{color}" stroke-width="2.5"/>')
+        ly = T + 10 + 20 * k
+        out.append(f'<line x1="{W - R + 12}" y1="{ly}" x2="{W - R + 36}" y2="{ly}" stroke="{color}" '
+                   'stroke-width="2.5"/>')
+        out.append(f'<text x="{W - R + 42}" y="{ly + 4}">{escape(r["group"])}</text>')
+    out.append('</svg>')
+    return '\n'.join(out) + '\n'
+
+
+def escape(s):
+    return str(s).replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')
+
+
+def check(groups, rows, checkpoints, csv_cols, budget):
+    """Consistency of the measured numbers; returns the failures."""
+    errors = []
+    for name, studies in groups.items():
+        for s in studies:
+            if s is None:
+                errors.append(f'{name}: a study did not run')
+                continue
+            missing = [c for c in REQUIRED_TRIAL_COLUMNS if c not in s.get('columns', [])]
+            if missing:
+                errors.append(f'{s["label"]}: trials CSV lacks {missing}')
+            if s['rc'] != 0:
+                errors.append(f'{s["label"]}: vmle tune exited with {s["rc"]}')
+            if len(s['trials']) != budget:
+                errors.append(f'{s["label"]}: {len(s["trials"])} trials, budget {budget}')
+            curve = best_so_far(objective_values(s))
+            if not any(b is not None for b in curve):
+                errors.append(f'{s["label"]}: no trial has a validation value')
+            seen = [b for b in curve if b is not None]
+            if any(b2 < b1 for b1, b2 in zip(seen, seen[1:])):
+                errors.append(f'{s["label"]}: best so far is not monotone: {seen}')
+            bt = best_trial(s)
+            if bt and not (0 <= float(bt.get('test_ndcg@10') or -1) <= 1):
+                errors.append(f'{s["label"]}: test NDCG@10 of the best trial out of [0, 1]')
+    for r in rows:
+        first, last = r.get(f'best@{checkpoints[0]}'), r.get(f'best@{checkpoints[-1]}')
+        if first is None or last is None or last + 1e-12 < first:
+            errors.append(f'{r["group"]}: best after {checkpoints[-1]} trials ({last}) < after '
+                          f'{checkpoints[0]} ({first})')
+    for c in ('group', 'to95_mean', 'test_ndcg@10', 'train_seconds') + tuple(f'best@{c}' for c in checkpoints):
+        if c not in csv_cols:
+            errors.append(f'summary CSV lacks column {c}')
+    return errors
+
+
+def report(a, groups, name, title, transfer=False):
+    rows, checkpoints, top = summarize(groups, a.trials, a.metric)
+    md = markdown_table(rows, checkpoints, a.metric, top, transfer)
+    cols = write_csv(os.path.join(a.out, f'{name}.csv'), rows, checkpoints)
+    write_curves_csv(os.path.join(a.out, f'{name}-curves.csv'), groups)
+    with open(os.path.join(a.out, f'{name}-best-so-far.svg'), 'w') as f:
+        f.write(svg_plot(rows, a.trials, title))
+    text = (f'### {title}\n\n{md}\nBest validation {a.metric} any study found: {top:.4f}; the 95% target '
+            f'is {0.95 * top:.4f}. Means ± sample standard deviation over studies; "per study" lists '
+            f'the trials each study needed (– : not reached). Test metrics are those of each study\'s '
+            f'best-on-validation trial.\n\n![best so far]({name}-best-so-far.svg)\n')
+    with open(os.path.join(a.out, f'{name}.md'), 'w') as f:
+        f.write(text)
+    print(text, flush=True)
+    return check(groups, rows, checkpoints, cols, a.trials) if a.check else []
+
+
+def dataset_name(data):
+    return data if data.startswith('synthetic') else os.path.basename(data)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    p.add_argument('--data', default=os.path.join(ROOT, '..', 'shared', 'data', 'LastFM.txt'),
+                   help='dataset file or synthetic:USERSxITEMS:SEED (transfer: the target)')
+    p.add_argument('--backbone', default='sasrec')
+    p.add_argument('--planners', default=','.join(ALL_PLANNERS))
+    p.add_argument('--trials', type=int, default=16, help='trial budget of every study')
+    p.add_argument('--parallel', type=int, default=1, help='trials at once in a study')
+    p.add_argument('--threads', type=int, default=1, help='intra-op threads per worker')
+    p.add_argument('--seeds', default='1,2,3')
+    p.add_argument('--jobs', type=int, default=1, help='studies run at once')
+    p.add_argument('--fixed', action='append', default=[], help='KEY=VALUE fixed in every study')
+    p.add_argument('--option', action='append', default=[], help='planner option KEY=VALUE')
+    p.add_argument('--narrow', action='append', default=[],
+                   help='narrow the search space of every study: NAME=LO:HI[:log] or NAME=A,B,...')
+    p.add_argument('--metric', default='ndcg@10', help='the objective (for labels)')
+    p.add_argument('--transfer', action='store_true', help='transfer mode (--source, --control)')
+    p.add_argument('--source', help='transfer: the dataset distilled first')
+    p.add_argument('--control', help='transfer: an unrelated dataset whose summary is the control')
+    p.add_argument('--source_state', help='transfer: reuse this --state_dir of a finished study on --source '
+                   'instead of distilling one')
+    p.add_argument('--control_state', help='transfer: the same for --control')
+    p.add_argument('--transfer_planner', default='heuristic')
+    p.add_argument('--out', default='/tmp/bench-tuning')
+    p.add_argument('--build', default=os.path.join(ROOT, 'build'), help='build directory with vmle')
+    p.add_argument('--nice', type=int, default=5)
+    p.add_argument('--analyze_only', action='store_true', help='only report studies already under --out')
+    p.add_argument('--check', action='store_true', help='check the numbers are consistent (exit 1 if not)')
+    p.add_argument('--short', action='store_true', help='CI: synthetic, tiny budget, both modes, --check')
+    p.add_argument('--fresh', action='store_true', help='delete the studies already under --out first')
+    p.add_argument('--llm_base_url', default=os.environ.get('VMLE_BENCH_LLM_BASE_URL', ''))
+    p.add_argument('--llm_model', default=os.environ.get('VMLE_BENCH_LLM_MODEL', ''))
+    a = p.parse_args()
+    if a.short:
+        a.data = 'synthetic:400x150:2'
+        a.source, a.control = 'synthetic:400x150:1', 'synthetic:3000x1500:5'
+        a.trials, a.seeds, a.parallel, a.check = 5, '1,2', 1, True
+        a.fixed = ['max_epochs=2', 'hidden_dim=16'] + a.fixed
+        a.narrow = ['max_len=10:20', 'num_blocks=1:2', 'batch_size=128:512:log',
+                    'num_negatives=16:128:log'] + a.narrow
+        if a.planners == ','.join(ALL_PLANNERS):
+            a.planners = 'heuristic,random,random_default,tpe,grid,llm,opro'
+    if a.fresh and not a.analyze_only:
+        shutil.rmtree(os.path.join(a.out, 'studies'), ignore_errors=True)
+    os.makedirs(a.out, exist_ok=True)
+    seeds = [int(s) for s in a.seeds.split(',') if s]
+    runner = Runner(a)
+    if a.analyze_only:
+        runner.run_study = lambda label, *rest: runner.load_study(label, os.path.join(a.out, 'studies', label))
+    started = time.time()
+    errors = []
+    setting = (f'{dataset_name(a.data)}, {a.backbone}, budget {a.trials}, parallel {a.parallel}, '
+               f'{a.threads} thread(s) per worker, seeds {a.seeds}'
+               + (f', fixed {" ".join(a.fixed)}' if a.fixed else '')
+               + (f', space narrowed to {" ".join(a.narrow)}' if a.narrow else ''))
+
+    if not a.transfer or a.short:
+        planners = []
+        for planner in a.planners.split(','):
+            if planner in LLM_PLANNERS and not (a.llm_base_url and a.llm_model):
+                log(f'run.py: skipping the {planner} planner: no LLM endpoint configured '
+                    '(--llm_base_url and --llm_model, or VMLE_BENCH_LLM_BASE_URL and VMLE_BENCH_LLM_MODEL)')
+                continue
+            planners.append(planner)
+        specs = [(f'{planner}-seed{seed}', a.data, planner, seed, None, ()) for seed in seeds for planner in planners]
+        done = run_all(runner, a.jobs, specs)
+        groups = {pl: [done[f'{pl}-seed{s}'] for s in seeds if done.get(f'{pl}-seed{s}')] for pl in planners}
+        errors += report(a, groups, 'planners', f'Planners on {setting}')
+
+    if a.transfer or a.short:
+        if not (a.source and a.control):
+            sys.exit('run.py: --transfer needs --source and --control')
+        pl = a.transfer_planner
+        distill = [(f'distill-{role}', data, 'heuristic', seeds[0], None, ())
+                   for role, data, given in (('source', a.source, a.source_state),
+                                             ('control', a.control, a.control_state)) if not given]
+        pre = run_all(runner, a.jobs, distill)
+        src = a.source_state or os.path.join(a.out, 'studies', 'distill-source', 'state')
+        ctl = a.control_state or os.path.join(a.out, 'studies', 'distill-control', 'state')
+        for given in (a.source_state, a.control_state):
+            if given and not os.path.isdir(os.path.join(given, 'state', 'memory')):
+                sys.exit(f'run.py: {given} is not the --state_dir of a finished vmle tune')
+        arms = {'with (summary of ' + dataset_name(a.source) + ')': ('with', src),
+                'without (fresh state)': ('without', None),
+                'control (summary of ' + dataset_name(a.control) + ')': ('control', ctl)}
+        specs = [(f'transfer-{tag}-seed{seed}', a.data, pl, seed, state, ())
+                 for seed in seeds for tag, state in arms.values()]
+        done = run_all(runner, a.jobs, specs)
+        groups = {arm: [done[f'transfer-{tag}-seed{s}'] for s in seeds if done.get(f'transfer-{tag}-seed{s}')]
+                  for arm, (tag, _) in arms.items()}
+        title = (f'Transfer {dataset_name(a.source)} → {setting} ({pl} planner; control: '
+                 f'{dataset_name(a.control)})')
+        errors += report(a, groups, 'transfer', title, transfer=True)
+        if a.check:
+            for label, s in pre.items():
+                if s is None or s['rc'] != 0:
+                    errors.append(f'{label}: the distillation study failed')
+            for s in groups[next(iter(arms))]:
+                if not s['recalled']:
+                    errors.append(f'{s["label"]}: did not recall the source summary')
+            for s in groups['without (fresh state)']:
+                if s['recalled']:
+                    errors.append(f'{s["label"]}: recalled a summary from a fresh state')
+
+    print(f'wall time: {time.time() - started:.0f} s; results in {a.out}', flush=True)
+    if errors:
+        print('FAILED checks:\n  ' + '\n  '.join(errors), flush=True)
+        return 1
+    if a.check:
+        print('checks passed', flush=True)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
