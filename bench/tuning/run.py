@@ -42,6 +42,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -50,6 +51,33 @@ LLM_PLANNERS = ('llm', 'opro')
 CHECKPOINTS = (4, 8, 16)
 COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf']
 REQUIRED_TRIAL_COLUMNS = ('number', 'status', 'objective', 'train_seconds')
+
+
+# The `vmle tune` processes running now. vmle blocks SIGTERM and SIGINT (it waits for
+# them only as a service), so an interrupted benchmark kills them itself.
+RUNNING = set()
+RUNNING_LOCK = threading.Lock()
+STOPPING = False
+
+
+def start_tune(cmd, out):
+    global STOPPING
+    with RUNNING_LOCK:
+        if STOPPING:
+            return None
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        RUNNING.add(proc)
+        return proc
+
+
+def kill_running(signum=None, frame=None):
+    global STOPPING
+    with RUNNING_LOCK:
+        STOPPING = True
+        for proc in RUNNING:
+            proc.kill()
+    if signum is not None:
+        os._exit(128 + signum)
 
 
 def log(msg):
@@ -118,7 +146,13 @@ class Runner:
             log(f'[{time.strftime("%H:%M:%S")}] start {label}')
             start = time.time()
             with open(os.path.join(d, 'tune.log'), 'w') as out:
-                rc = subprocess.call(['nice', '-n', str(a.nice)] + cmd, stdout=out, stderr=subprocess.STDOUT)
+                proc = start_tune(['nice', '-n', str(a.nice)] + cmd, out)
+                rc = proc.wait() if proc else -signal.SIGTERM
+                with RUNNING_LOCK:
+                    RUNNING.discard(proc)
+            if rc < 0:  # killed: not finished, run again next time
+                log(f'[{time.strftime("%H:%M:%S")}] {label} killed by signal {-rc}')
+                return None
             with open(os.path.join(d, 'wall_seconds'), 'w') as f:
                 f.write(f'{time.time() - start:.1f}\n')
             with open(os.path.join(d, 'rc'), 'w') as f:
@@ -492,6 +526,7 @@ def main():
     p.add_argument('--llm_base_url', default=os.environ.get('VMLE_BENCH_LLM_BASE_URL', ''))
     p.add_argument('--llm_model', default=os.environ.get('VMLE_BENCH_LLM_MODEL', ''))
     a = p.parse_args()
+    signal.signal(signal.SIGTERM, kill_running)
     if a.short:
         a.data = 'synthetic:400x150:2'
         a.source, a.control = 'synthetic:400x150:1', 'synthetic:3000x1500:5'
@@ -573,4 +608,7 @@ def main():
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        kill_running(signal.SIGINT)
