@@ -26,7 +26,7 @@ absl::StatusOr<json> ExtractObject(std::string_view reply) {
   }
   try {
     return json::parse(reply.substr(open, close - open + 1));
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers like 1e999999
     return Bad("", absl::StrCat("the reply is not valid JSON: ", e.what()));
   }
 }
@@ -51,7 +51,10 @@ absl::StatusOr<std::string> ValueText(const trainer::ParamSpec& param, const jso
   if (value.is_number_integer()) return value.dump();
   if (value.is_number_float()) {
     const double v = value.get<double>();
-    if (param.type == trainer::ParamType::kInt && std::isfinite(v) && v == std::floor(v)) {
+    // Integral floats such as 64.0 read as ints; beyond int64 (where the cast is
+    // undefined) they stay as written, which TypedValue refuses.
+    if (param.type == trainer::ParamType::kInt && std::isfinite(v) && v == std::floor(v) &&
+        std::fabs(v) < 9.2e18) {
       return std::to_string(static_cast<int64_t>(v));
     }
     return value.dump();
