@@ -2,6 +2,8 @@
 // first request fails with HTTP 503 (the client retries it, so error metrics have data),
 // then every reply is one JSON object that serves as a proposal (a new learning rate
 // each time, so no proposal repeats a trial), a reflection and a cognition summary.
+// Each reply takes a little longer than Prometheus' scrape interval in the tests, so
+// the LLM counters and latency histogram move between scrapes and rate() sees it.
 import http from "node:http";
 
 export async function startFakeLlm() {
@@ -9,7 +11,7 @@ export async function startFakeLlm() {
   const server = http.createServer((req, res) => {
     let body = "";
     req.on("data", (c) => (body += c));
-    req.on("end", () => {
+    req.on("end", () => setTimeout(() => {
       requests++;
       if (requests === 1) {
         res.writeHead(503, { "content-type": "application/json" });
@@ -42,7 +44,7 @@ export async function startFakeLlm() {
         choices: [{ index: 0, message: { role: "assistant", content: JSON.stringify(content) }, finish_reason: "stop" }],
         usage: { prompt_tokens: Math.ceil(body.length / 4), completion_tokens: 60, total_tokens: Math.ceil(body.length / 4) + 60 },
       }));
-    });
+    }, 1200));
   });
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {

@@ -125,6 +125,8 @@ try {
     missing = still;
   }
   checks.check(missing.length === 0, `never seen within 180 s: ${missing.join(", ")}`);
+  // The fake endpoint answers slowly (longer than a scrape interval): wait for a few of its requests.
+  for (let i = 0; i < 120 && !noLlmPlanner && llm.requests() < 4; i++) await sleep(500);
   checks.check(noLlmPlanner || llm.requests() >= 3, `the llm planner sent ${llm.requests()} requests, not 3`);
   const agentMetrics = await (await fetch(`http://127.0.0.1:${agent.metrics}/metrics`)).text();
   const llmReason = noLlmPlanner

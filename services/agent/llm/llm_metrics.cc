@@ -21,7 +21,13 @@ LlmMetrics::LlmMetrics(prometheus::Registry& registry)
                              .Name("vmle_agent_llm_completion_tokens_total")
                              .Help("Completion tokens reported by the LLM endpoint")
                              .Register(registry)
-                             .Add({})) {}
+                             .Add({})) {
+  // Every outcome's series exists from the start at 0, so rate() sees the first request.
+  for (const char* outcome :
+       {"ok", "timeout", "connection_error", "rate_limited", "server_error", "client_error", "malformed"}) {
+    requests_.Add({{"outcome", outcome}});
+  }
+}
 
 void LlmMetrics::Attempt(const std::string& outcome, double seconds) {
   requests_.Add({{"outcome", outcome}}).Increment();
