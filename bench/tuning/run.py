@@ -301,12 +301,20 @@ def fmt(m, sd=None, digits=4):
     return f'{m:.{digits}f}' if sd is None else f'{m:.{digits}f} ± {sd:.{digits}f}'
 
 
-def summarize(groups, budget, metric):
+def trials_to(curves, target):
+    """Per study, the first trial whose best so far reaches target (None: never)."""
+    return [next((i + 1 for i, b in enumerate(cv) if b is not None and b >= target), None) for cv in curves]
+
+
+def summarize(groups, budget, metric, reference=None):
     """Per group (planner or transfer arm) of studies, the table row; the 95% target is
-    relative to the best validation value any study of any group found."""
+    relative to the best validation value any study of any group found, the reference
+    target (transfer) to the best value the studies of group `reference` found."""
     top = max((v for studies in groups.values() for s in studies for v in objective_values(s)
                if v is not None), default=0.0)
     target = 0.95 * top
+    ref_top = max((v for s in groups.get(reference, []) for v in objective_values(s) if v is not None),
+                  default=None)
     checkpoints = [c for c in CHECKPOINTS if c < budget] + [budget]
     rows = []
     for name, studies in groups.items():
@@ -315,8 +323,14 @@ def summarize(groups, budget, metric):
         for c in checkpoints:
             m, sd, _ = mean_sd([cv[c - 1] if len(cv) >= c else None for cv in curves])
             row[f'best@{c}'], row[f'best@{c}_sd'] = m, sd
-        reached = [next((i + 1 for i, b in enumerate(cv) if b is not None and b >= target), None)
-                   for cv in curves]
+        reached = trials_to(curves, target)
+        if ref_top is not None:
+            ref = trials_to(curves, 0.95 * ref_top)
+            row['ref_target'] = 0.95 * ref_top
+            row['to95ref_each'] = ' '.join(str(r) if r else '–' for r in ref)
+            hits = [r for r in ref if r is not None]
+            row['to95ref_mean'] = statistics.fmean(hits) if hits else None
+            row['to95ref_reached'] = f'{len(hits)}/{len(studies)}'
         hits = [r for r in reached if r is not None]
         row['to95_mean'] = statistics.fmean(hits) if hits else None
         row['to95_median'] = statistics.median(hits) if hits else None
@@ -344,6 +358,9 @@ def markdown_table(rows, checkpoints, metric, top, transfer=False):
     head += [f'trials to 95% ({0.95 * top:.4f})', 'per study', 'test R@10', 'test N@10',
              'train s / study', 'wall s / study']
     if transfer:
+        ref = next((r['ref_target'] for r in rows if 'ref_target' in r), None)
+        if ref is not None:
+            head += [f'trials to 95% of the "without" best ({ref:.4f})', 'per study']
         head.append('recalled a summary')
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for r in rows:
@@ -354,6 +371,9 @@ def markdown_table(rows, checkpoints, metric, top, transfer=False):
                   fmt(r['test_recall@10'], r['test_recall@10_sd']), fmt(r['test_ndcg@10'], r['test_ndcg@10_sd']),
                   fmt(r['train_seconds'], digits=0), fmt(r['wall_seconds'], digits=0)]
         if transfer:
+            if 'ref_target' in r:
+                ref = '–' if r['to95ref_mean'] is None else f'{r["to95ref_mean"]:.1f}'
+                cells += [f'{ref} ({r["to95ref_reached"]} reached)', r['to95ref_each']]
             cells.append(f'{r["recalled"]}/{r["studies"]}')
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines) + '\n'
@@ -363,7 +383,9 @@ def write_csv(path, rows, checkpoints):
     cols = ['group', 'studies'] + [k for c in checkpoints for k in (f'best@{c}', f'best@{c}_sd')] + [
         'target', 'to95_mean', 'to95_median', 'to95_reached', 'to95_each', 'val_recall@10', 'val_ndcg@10',
         'test_recall@10', 'test_recall@10_sd', 'test_ndcg@10', 'test_ndcg@10_sd', 'train_seconds',
-        'wall_seconds', 'failed_trials', 'recalled']
+        'wall_seconds', 'failed_trials', 'recalled'] + (
+            ['ref_target', 'to95ref_mean', 'to95ref_reached', 'to95ref_each'] if any('ref_target' in r for r in rows)
+            else [])
     with open(path, 'w', newline='') as f:
         w = csv.writer(f)
         w.writerow(cols)
@@ -471,8 +493,8 @@ def check(groups, rows, checkpoints, csv_cols, budget):
     return errors
 
 
-def report(a, groups, name, title, transfer=False):
-    rows, checkpoints, top = summarize(groups, a.trials, a.metric)
+def report(a, groups, name, title, transfer=False, reference=None):
+    rows, checkpoints, top = summarize(groups, a.trials, a.metric, reference)
     md = markdown_table(rows, checkpoints, a.metric, top, transfer)
     cols = write_csv(os.path.join(a.out, f'{name}.csv'), rows, checkpoints)
     write_curves_csv(os.path.join(a.out, f'{name}-curves.csv'), groups)
@@ -586,7 +608,7 @@ def main():
                   for arm, (tag, _) in arms.items()}
         title = (f'Transfer {dataset_name(a.source)} → {setting} ({pl} planner; control: '
                  f'{dataset_name(a.control)})')
-        errors += report(a, groups, 'transfer', title, transfer=True)
+        errors += report(a, groups, 'transfer', title, transfer=True, reference='without (fresh state)')
         if a.check:
             for label, s in pre.items():
                 if s is None or s['rc'] != 0:
