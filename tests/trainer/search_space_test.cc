@@ -63,7 +63,7 @@ TEST(SearchSpaceTest, HstuDefaultsValidateAndAreTheHstuReference) {
   EXPECT_EQ(c->model.num_blocks, 1);
   EXPECT_EQ(c->model.num_heads, 1);
   EXPECT_DOUBLE_EQ(c->model.dropout, 0.5);
-  EXPECT_EQ(c->model.positions, PositionKind::kRelativeBias);
+  EXPECT_EQ(c->model.positions, PositionKind::kAbsoluteRelative);
   EXPECT_TRUE(c->model.embedding_norm);
   EXPECT_DOUBLE_EQ(c->model.temperature, 0.05);
   EXPECT_TRUE(c->model.tie_embeddings);

@@ -32,7 +32,7 @@ HSTUBlockImpl::HSTUBlockImpl(const ModelConfig& config)
   torch::nn::init::xavier_uniform_(out_->weight);
   dropout_ = register_module("dropout", torch::nn::Dropout(config.dropout));
   attn_dropout_ = register_module("attn_dropout", torch::nn::Dropout(config.attn_dropout));
-  if (config.positions == PositionKind::kRelativeBias) {
+  if (UsesRelativeBias(config.positions)) {
     relative_bias_ = register_module("relative_bias", RelativePositionBias(num_heads_, max_len_));
   }
 }

@@ -28,7 +28,7 @@ ItemEmbeddingsImpl::ItemEmbeddingsImpl(const ModelConfig& config, double item_st
   if (!config.tie_embeddings) {
     output_ = register_module("output", ItemTable(rows, config.hidden_dim, item_std));
   }
-  if (config.positions == PositionKind::kAbsolute) {
+  if (UsesAbsolutePositions(config.positions)) {
     position_ = register_module("position", torch::nn::Embedding(config.max_len, config.hidden_dim));
     torch::nn::init::normal_(position_->weight, 0.0, 1.0 / std::sqrt(config.hidden_dim));
   }

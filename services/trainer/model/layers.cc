@@ -62,7 +62,7 @@ CausalSelfAttentionImpl::CausalSelfAttentionImpl(const ModelConfig& config)
   qkv_ = register_module("qkv", torch::nn::Linear(config.hidden_dim, 3 * config.hidden_dim));
   out_ = register_module("out", torch::nn::Linear(config.hidden_dim, config.hidden_dim));
   attn_dropout_ = register_module("attn_dropout", torch::nn::Dropout(config.attn_dropout));
-  if (config.positions == PositionKind::kRelativeBias) {
+  if (UsesRelativeBias(config.positions)) {
     relative_bias_ = register_module("relative_bias", RelativePositionBias(num_heads_, max_len_));
   }
 }

@@ -8,7 +8,16 @@ namespace vmle::trainer {
 
 // Absolute: learned embeddings added to the input. Rope: rotary query/key positions.
 // RelativeBias: a learned bias per (head, bucketed distance) added to attention logits.
-enum class PositionKind { kAbsolute, kRope, kNone, kRelativeBias };
+// kAbsoluteRelative: learned absolute embeddings on the input and a learned relative
+// bias in attention, as the reference HSTU code does.
+enum class PositionKind { kAbsolute, kRope, kNone, kRelativeBias, kAbsoluteRelative };
+
+inline bool UsesAbsolutePositions(PositionKind p) {
+  return p == PositionKind::kAbsolute || p == PositionKind::kAbsoluteRelative;
+}
+inline bool UsesRelativeBias(PositionKind p) {
+  return p == PositionKind::kRelativeBias || p == PositionKind::kAbsoluteRelative;
+}
 enum class FeedForwardKind { kGelu, kSwiglu };
 enum class PoolingKind { kLast, kMean, kLastKMean };
 

@@ -126,9 +126,9 @@ std::vector<ParamSpec> SharedParams(const SharedDefaults& d) {
              "user state: last hidden state, mean over the history, or mean of the last k"),
       When(IntParam("pooling_k", 2, 10, false, 3, "positions averaged by last_k_mean"), "pooling",
            "last_k_mean"),
-      Choice("positions", {"absolute", "rope", "none", "relative_bias"}, d.positions,
-             "position information: learned absolute, rotary, none, or a learned bias per "
-             "bucketed distance on the attention logits"),
+      Choice("positions", {"absolute", "rope", "none", "relative_bias", "absolute_relative"}, d.positions,
+             "position information: learned absolute, rotary, none, a learned bias per "
+             "bucketed distance on the attention logits, or absolute and that bias together"),
       BoolParam("embedding_norm", d.embedding_norm,
                 "score with L2-normalised user states and item embeddings (cosine / temperature)"),
       When(FloatParam("temperature", 0.01, 1.0, true, 0.05,
@@ -163,7 +163,7 @@ SearchSpace HstuSpace() {
   s.params = SharedParams({.hidden_dim = 128, .num_blocks = 1, .num_heads = 1, .max_len = 50,
                            .batch_size = 128, .num_negatives = 500, .dropout = 0.5,
                            .attn_dropout = 0.0, .lr = 3e-4, .weight_decay = 1e-3,
-                           .optimizer = "adamw", .positions = "relative_bias",
+                           .optimizer = "adamw", .positions = "absolute_relative",
                            .embedding_norm = true});
   s.params.push_back(IntParam("linear_dim", 4, 128, true, 16,
                               "per-head width of the u and v projections (values and gate)"));

@@ -72,7 +72,7 @@ const std::vector<std::pair<std::string, PositionKind>> kPositions = {
     {"absolute", PositionKind::kAbsolute},
     {"rope", PositionKind::kRope},
     {"none", PositionKind::kNone},
-    {"relative_bias", PositionKind::kRelativeBias}};
+    {"relative_bias", PositionKind::kRelativeBias}, {"absolute_relative", PositionKind::kAbsoluteRelative}};
 const std::vector<std::pair<std::string, FeedForwardKind>> kFeedForwards = {
     {"gelu", FeedForwardKind::kGelu}, {"swiglu", FeedForwardKind::kSwiglu}};
 const std::vector<std::pair<std::string, PoolingKind>> kPoolings = {
