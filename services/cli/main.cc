@@ -7,7 +7,6 @@
 #include "common/auth/client_channel.h"
 #include "common/config/server_flags.h"
 #include "common/logging/logging.h"
-#include "common/server/signals.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "services/cli/health_command.h"
@@ -54,7 +53,9 @@ int Fail(const std::string& command, const absl::Status& status) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  vmle::BlockTerminationSignals();
+  // Ctrl-C and SIGTERM keep their default action: `vmle tune` stops at once, and its
+  // state directory (written through before every acknowledgement) lets the next run
+  // continue the unfinished study.
   CLI::App app{"vmle: VirtualMLE command-line client"};
   app.require_subcommand(1);
   Globals g;
