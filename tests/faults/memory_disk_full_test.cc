@@ -59,21 +59,7 @@ class FullDiskFileSystem : public rocksdb::FileSystemWrapper {
   std::atomic<bool> full{false};
 };
 
-class DiskFullTest : public StoreTest {
- protected:
-  void SetUp() override {
-    fs_ = std::make_shared<FullDiskFileSystem>();
-    env_ = rocksdb::NewCompositeEnv(fs_);
-    options_.env = env_.get();
-    StoreTest::SetUp();
-  }
-  void TearDown() override {
-    StoreTest::TearDown();  // the store goes before its environment
-    env_.reset();
-  }
-  std::shared_ptr<FullDiskFileSystem> fs_;
-  std::unique_ptr<rocksdb::Env> env_;
-};
+using DiskFullTest = StoreOnFileSystemTest<FullDiskFileSystem>;
 
 TEST_F(DiskFullTest, AWriteOnAFullDiskIsRefusedAndAcknowledgedDataSurvives) {
   PutStudy(MakeStudy("st-1"));

@@ -58,21 +58,7 @@ class FailingSyncFileSystem : public rocksdb::FileSystemWrapper {
   std::atomic<bool> fail{false};
 };
 
-class FaultTest : public StoreTest {
- protected:
-  void SetUp() override {
-    fs_ = std::make_shared<FailingSyncFileSystem>();
-    env_ = rocksdb::NewCompositeEnv(fs_);
-    options_.env = env_.get();
-    StoreTest::SetUp();
-  }
-  void TearDown() override {
-    StoreTest::TearDown();  // the store goes before its environment
-    env_.reset();
-  }
-  std::shared_ptr<FailingSyncFileSystem> fs_;
-  std::unique_ptr<rocksdb::Env> env_;
-};
+using FaultTest = StoreOnFileSystemTest<FailingSyncFileSystem>;
 
 TEST_F(FaultTest, AWriteWhoseLogSyncFailsIsNotAcknowledged) {
   PutStudy(MakeStudy("st-1"));

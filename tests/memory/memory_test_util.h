@@ -16,6 +16,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/message.h"
+#include "rocksdb/env.h"
 #include "services/memory/store/memory_store.h"
 #include "tests/util/subprocess.h"
 #include "vmle/v1/memory.pb.h"
@@ -190,6 +191,25 @@ class StoreTest : public ::testing::Test {
   std::string dir_;
   MemoryStoreOptions options_;
   std::unique_ptr<MemoryStore> store_;
+};
+
+// A StoreTest whose RocksDB runs on a fault-injecting file system `FS` (a
+// rocksdb::FileSystemWrapper over the default one), reachable as fs_.
+template <typename FS>
+class StoreOnFileSystemTest : public StoreTest {
+ protected:
+  void SetUp() override {
+    fs_ = std::make_shared<FS>();
+    env_ = rocksdb::NewCompositeEnv(fs_);
+    options_.env = env_.get();
+    StoreTest::SetUp();
+  }
+  void TearDown() override {
+    StoreTest::TearDown();  // the store goes before its environment
+    env_.reset();
+  }
+  std::shared_ptr<FS> fs_;
+  std::unique_ptr<rocksdb::Env> env_;
 };
 
 }  // namespace vmle::memory::testing
