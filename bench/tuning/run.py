@@ -70,6 +70,18 @@ def start_tune(cmd, out):
         return proc
 
 
+def wait_recording(proc, path, start):
+    """Waits for proc, writing the wall time so far to path every few seconds, so that a
+    study the benchmark continues after being killed counts its earlier time too."""
+    while True:
+        try:
+            return proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            with open(path + '.tmp', 'w') as f:
+                f.write(f'{time.time() - start:.1f}\n')
+            os.replace(path + '.tmp', path)
+
+
 def kill_running(signum=None, frame=None):
     global STOPPING
     with RUNNING_LOCK:
@@ -127,12 +139,22 @@ class Runner:
         a = self.args
         d = os.path.join(a.out, 'studies', label)
         if not os.path.exists(os.path.join(d, 'rc')):
-            if os.path.exists(d):
-                shutil.rmtree(d)
-            os.makedirs(d)
             state = os.path.join(d, 'state')
-            if state_from:
-                shutil.copytree(os.path.join(state_from, 'state'), os.path.join(state, 'state'))
+            # An interrupted study continues from its state (vmle tune resumes the study its
+            # --state_dir holds when the settings are the same); anything else starts afresh.
+            resume = os.path.exists(os.path.join(state, 'state'))
+            earlier = 0.0
+            if resume:
+                partial = os.path.join(d, 'wall_seconds_partial')
+                if os.path.exists(partial):
+                    with open(partial) as f:
+                        earlier = float(f.read())
+            else:
+                if os.path.exists(d):
+                    shutil.rmtree(d)
+                os.makedirs(d)
+                if state_from:
+                    shutil.copytree(os.path.join(state_from, 'state'), os.path.join(state, 'state'))
             cmd = [self.bin['vmle'], 'tune'] + self.spec_flags(data, d) + [
                 '--backbone', a.backbone, '--planner', planner, '--trials', str(a.trials),
                 '--parallel', str(a.parallel), '--threads', str(a.threads), '--seed', str(seed)]
@@ -143,14 +165,15 @@ class Runner:
             cmd += list(extra) + ['--state_dir', state]
             with open(os.path.join(d, 'command.txt'), 'w') as f:
                 f.write(' '.join(cmd) + '\n')
-            log(f'[{time.strftime("%H:%M:%S")}] start {label}')
-            start = time.time()
-            with open(os.path.join(d, 'tune.log'), 'w') as out:
+            log(f'[{time.strftime("%H:%M:%S")}] {"continue" if resume else "start"} {label}')
+            start = time.time() - earlier
+            with open(os.path.join(d, 'tune.log'), 'a' if resume else 'w') as out:
                 proc = start_tune(['nice', '-n', str(a.nice)] + cmd, out)
-                rc = proc.wait() if proc else -signal.SIGTERM
+                rc = wait_recording(proc, os.path.join(d, 'wall_seconds_partial'), start) \
+                    if proc else -signal.SIGTERM
                 with RUNNING_LOCK:
                     RUNNING.discard(proc)
-            if rc < 0:  # killed: not finished, run again next time
+            if rc < 0:  # killed: not finished, continued next time
                 log(f'[{time.strftime("%H:%M:%S")}] {label} killed by signal {-rc}')
                 return None
             with open(os.path.join(d, 'wall_seconds'), 'w') as f:

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_format.h"
 #include "common/status/grpc_status.h"
+#include "services/cli/study_commands.h"
 #include "grpcpp/client_context.h"
 
 namespace vmle::cli {
@@ -40,17 +41,6 @@ std::string Standing(const vmle::v1::Study& s, absl::Time first_start) {
   return line;
 }
 
-absl::StatusOr<vmle::v1::Study> GetStudy(vmle::v1::StudyService::StubInterface& studies, const std::string& id) {
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-  vmle::v1::GetStudyRequest request;
-  request.set_study_id(id);
-  vmle::v1::Study study;
-  const absl::Status status = FromGrpcStatus(studies.GetStudy(&context, request, &study));
-  if (!status.ok()) return status;
-  return study;
-}
-
 }  // namespace
 
 std::string ShortDuration(absl::Duration d) {
@@ -83,13 +73,13 @@ absl::StatusOr<vmle::v1::Study> WatchStudy(vmle::v1::StudyService::StubInterface
       if (!Worth(e, options.verbose)) continue;
       out << "[" << ShortDuration(absl::Now() - watch_start) << "] " << e.message();
       if (Finishing(e)) {
-        absl::StatusOr<vmle::v1::Study> study = GetStudy(studies, study_id);
+        absl::StatusOr<vmle::v1::Study> study = FetchStudy(studies, study_id, absl::Seconds(10));
         if (study.ok()) out << "   [" << Standing(*study, first_start) << "]";
       }
       out << std::endl;
     }
     const absl::Status status = FromGrpcStatus(reader->Finish());
-    if (status.ok()) return GetStudy(studies, study_id);
+    if (status.ok()) return FetchStudy(studies, study_id, absl::Seconds(10));
     if (!absl::IsUnavailable(status) && !absl::IsDeadlineExceeded(status)) return status;
     if (unreachable_since == absl::InfinitePast()) {
       unreachable_since = absl::Now();

@@ -88,7 +88,7 @@ absl::Status ListStudies(StudyStub& studies, const std::vector<std::string>& sta
   return absl::OkStatus();
 }
 
-absl::Status GetStudy(StudyStub& studies, const std::string& id, absl::Duration timeout, std::ostream& out) {
+absl::StatusOr<vmle::v1::Study> FetchStudy(StudyStub& studies, const std::string& id, absl::Duration timeout) {
   grpc::ClientContext context;
   SetDeadline(context, timeout);
   vmle::v1::GetStudyRequest request;
@@ -96,7 +96,13 @@ absl::Status GetStudy(StudyStub& studies, const std::string& id, absl::Duration 
   vmle::v1::Study study;
   const absl::Status status = FromGrpcStatus(studies.GetStudy(&context, request, &study));
   if (!status.ok()) return status;
-  out << Json(study) << "\n";
+  return study;
+}
+
+absl::Status GetStudy(StudyStub& studies, const std::string& id, absl::Duration timeout, std::ostream& out) {
+  absl::StatusOr<vmle::v1::Study> study = FetchStudy(studies, id, timeout);
+  if (!study.ok()) return study.status();
+  out << Json(*study) << "\n";
   return absl::OkStatus();
 }
 

@@ -21,6 +21,7 @@ absl::StatusOr<vmle::v1::Study> Submit(StudyStub& studies, const vmle::v1::Study
 // One line per study: id, state, dataset, planner, trials, best.
 absl::Status ListStudies(StudyStub& studies, const std::vector<std::string>& states, absl::Duration timeout,
                          std::ostream& out);
+absl::StatusOr<vmle::v1::Study> FetchStudy(StudyStub& studies, const std::string& id, absl::Duration timeout);
 // The study as JSON.
 absl::Status GetStudy(StudyStub& studies, const std::string& id, absl::Duration timeout, std::ostream& out);
 absl::Status CancelStudy(StudyStub& studies, const std::string& id, const std::string& reason,

@@ -3,10 +3,14 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "services/cli/progress.h"
 #include "services/cli/report_files.h"
 #include "services/cli/study_commands.h"
@@ -51,6 +55,56 @@ absl::StatusOr<vmle::v1::StudySpec> TuneSpec(const TuneOptions& options, std::st
     spec.mutable_dataset()->set_path(relative.string());
   }
   return spec;
+}
+
+// The idempotency token of a run: a hash of its spec, so that running `vmle tune` again with
+// the same flags and --state_dir continues the study the state holds instead of starting
+// another.
+std::string TuneRequestId(const vmle::v1::StudySpec& spec) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    spec.SerializeToCodedStream(&coded);
+  }
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ULL;
+  return absl::StrFormat("tune-%016x", h);
+}
+
+// The file in --state_dir naming the study of the last run: "<request id> <study id>".
+std::string RunFile(const std::string& state_dir) { return state_dir + "/tune-study"; }
+
+// Refuses to start a study of other settings while the state directory's last study is
+// unfinished: its workers would serve both, and running again with its settings continues it.
+absl::Status CheckLastStudy(vmle::v1::StudyService::StubInterface& studies, const std::string& request_id,
+                            const std::string& state_dir) {
+  std::ifstream in(RunFile(state_dir));
+  std::string last_request, last_study;
+  if (!(in >> last_request >> last_study) || last_request == request_id) return absl::OkStatus();
+  absl::StatusOr<vmle::v1::Study> last = FetchStudy(studies, last_study, absl::Seconds(30));
+  if (!last.ok()) return absl::IsNotFound(last.status()) ? absl::OkStatus() : last.status();
+  if (last->state() != vmle::v1::STUDY_STATE_PENDING && last->state() != vmle::v1::STUDY_STATE_RUNNING) {
+    return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "--state_dir ", state_dir, " holds the unfinished study ", last_study,
+      " of other settings; run vmle tune again with that study's settings to continue it, or give another "
+      "--state_dir"));
+}
+
+absl::Status WriteRunFile(const std::string& state_dir, const std::string& request_id, const std::string& study) {
+  const std::string path = RunFile(state_dir);
+  {
+    std::ofstream out(path + ".tmp", std::ios::trunc);
+    out << request_id << " " << study << "\n";
+    if (!out.flush()) return absl::InternalError("cannot write " + path + ".tmp");
+  }
+  std::error_code ec;
+  std::filesystem::rename(path + ".tmp", path, ec);
+  if (ec) return absl::InternalError("cannot write " + path + ": " + ec.message());
+  return absl::OkStatus();
 }
 
 std::string Hostname() {
@@ -106,13 +160,22 @@ absl::StatusOr<vmle::v1::StudyReport> RunTune(const TuneOptions& options, std::o
   embedded::EmbeddedCluster::Options cluster_options;
   cluster_options.state_dir = options.state_dir + "/state";
   cluster_options.listen = options.listen;
+  // Without --listen the only workers are this process's: none survived an earlier run.
+  cluster_options.agent.workers_survive_restart = !options.listen.empty();
   absl::StatusOr<std::unique_ptr<embedded::EmbeddedCluster>> cluster =
       embedded::EmbeddedCluster::Start(cluster_options);
   if (!cluster.ok()) return cluster.status();
   if (!options.listen.empty()) out << "agent serving on port " << (*cluster)->agent_port() << "\n";
   auto studies = vmle::v1::StudyService::NewStub((*cluster)->agent_channel());
-  absl::StatusOr<vmle::v1::Study> study = Submit(*studies, *spec, "", absl::Seconds(30));
+  const std::string request_id = TuneRequestId(*spec);
+  if (absl::Status s = CheckLastStudy(*studies, request_id, options.state_dir); !s.ok()) return s;
+  absl::StatusOr<vmle::v1::Study> study = Submit(*studies, *spec, request_id, absl::Seconds(30));
   if (!study.ok()) return study.status();
+  if (absl::Status s = WriteRunFile(options.state_dir, request_id, study->id()); !s.ok()) return s;
+  if (study->trials_total() > 0) {
+    out << "continuing study " << study->id() << " from " << options.state_dir << " ("
+        << study->trials_succeeded() + study->trials_failed() + study->trials_stopped() << " trials finished)\n";
+  }
   const int parallel = study->spec().budget().parallelism();
   const int count = options.workers > 0 ? options.workers : parallel;
   out << "study " << study->id() << ": " << study->spec().dataset().name() << ", "

@@ -282,5 +282,60 @@ TEST(TuneTest, SecondTuneOnARelatedDatasetStartsFromTheFirstOnesCognition) {
   EXPECT_THAT(log_b, HasSubstr("from synthetic-300x120-s1"));
 }
 
+// The first line of `log` that starts with `prefix`, after the prefix, up to the next
+// space or colon.
+std::string WordAfter(const std::string& log, const std::string& prefix) {
+  const size_t at = log.find(prefix);
+  if (at == std::string::npos) return "";
+  const size_t begin = at + prefix.size();
+  return log.substr(begin, log.find_first_of(" :\n", begin) - begin);
+}
+
+TEST(TuneTest, AKilledTuneContinuesItsStudyWhenRunAgainWithTheSameSettings) {
+  const std::string dir = testing::MakeTempDir();
+  std::ofstream(dir + "/study.yaml") << "dataset: {format: DATASET_FORMAT_SYNTHETIC, synthetic_users: 300, "
+                                        "synthetic_items: 120}\n"
+                                        "budget: {max_trials: 4, parallelism: 1}\n"
+                                        "planner: {name: random_default}\n"
+                                        "fixed: {values: {max_epochs: {int_value: 3}, hidden_dim: {int_value: 16}}}\n";
+  const std::vector<std::string> args = {"--file", dir + "/study.yaml", "--state_dir", dir + "/state"};
+  std::vector<std::string> argv = {Bin("services/cli/vmle"), "tune"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  {
+    auto tune = testing::Subprocess::Start(argv, dir + "/first.log");
+    ASSERT_TRUE(tune.ok()) << tune.status();
+    const absl::Time deadline = absl::Now() + absl::Seconds(300);
+    while (testing::ReadTextFile(dir + "/first.log").find("trial 1 finished") == std::string::npos) {
+      ASSERT_LT(absl::Now(), deadline) << testing::ReadTextFile(dir + "/first.log");
+      ASSERT_FALSE(tune->Wait(200ms).has_value()) << testing::ReadTextFile(dir + "/first.log");
+    }
+    tune->Signal(SIGKILL);
+    ASSERT_TRUE(tune->Wait(30000ms).has_value());
+  }
+  const std::string first = testing::ReadTextFile(dir + "/first.log");
+  const std::string id = WordAfter(first, "study ");
+  ASSERT_FALSE(id.empty()) << first;
+  ASSERT_THAT(first, ::testing::Not(HasSubstr("study finished")));
+
+  // Other settings on the same state: refused, naming the unfinished study.
+  std::vector<std::string> other = {Bin("services/cli/vmle"), "tune", "--file", dir + "/study.yaml", "--trials", "5",
+                                    "--state_dir", dir + "/state"};
+  auto refused = testing::Subprocess::Start(other, dir + "/other.log");
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  const auto refused_exit = refused->Wait(120000ms);
+  const std::string other_log = testing::ReadTextFile(dir + "/other.log");
+  ASSERT_TRUE(refused_exit.has_value()) << other_log;
+  EXPECT_TRUE(WIFEXITED(*refused_exit) && WEXITSTATUS(*refused_exit) != 0) << other_log;
+  EXPECT_THAT(other_log, HasSubstr("holds the unfinished study " + id));
+
+  // The same settings: the same study goes on to the end of its budget.
+  const std::string second = RunTune(dir, "second", args);
+  EXPECT_THAT(second, HasSubstr("continuing study " + id));
+  EXPECT_EQ(WordAfter(second, "study "), id) << second;
+  EXPECT_THAT(second, HasSubstr("study finished: budget of 4 trials used"));
+  EXPECT_THAT(second, HasSubstr("trial 4 finished"));
+  EXPECT_THAT(second, ::testing::Not(HasSubstr("trial 5 ")));
+}
+
 }  // namespace
 }  // namespace vmle

@@ -113,6 +113,26 @@ TEST(TrainerTest, FixedSeedIsDeterministicOnCpu) {
   EXPECT_NE(a->epochs[0].train_loss, c->epochs[0].train_loss);
 }
 
+// balance_targets weighs each batch by its share of the epoch's targets: with the
+// whole training split in one batch that share is 1 and nothing changes; with length
+// buckets of very different target counts the updates differ.
+TEST(TrainerTest, BalancedTargetsReweighBatchesAndLeaveASingleBatchAlone) {
+  const Dataset data = SmallSynthetic();
+  auto run = [&](int64_t batch_size, bool balance) {
+    TrainConfig config = FastConfig();
+    config.max_epochs = 2;
+    config.batch_size = batch_size;
+    config.balance_targets = balance;
+    auto result = Train(data, config);
+    EXPECT_TRUE(result.ok()) << result.status().ToString();
+    return result.ok() ? result->epochs.back().train_loss : -1.0;
+  };
+  EXPECT_EQ(run(65536, true), run(65536, false));
+  const double balanced = run(64, true), plain = run(64, false);
+  EXPECT_TRUE(std::isfinite(balanced));
+  EXPECT_NE(balanced, plain);
+}
+
 TEST(TrainerTest, CallerCanStopAfterAnEpochAndBestIsKept) {
   auto config = FastConfig();
   TrainHooks hooks;

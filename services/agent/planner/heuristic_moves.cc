@@ -161,6 +161,24 @@ std::optional<Move> Continuation(const Trajectory& trajectory, int index) {
   return move;
 }
 
+std::optional<Move> EpochBudget(const Trajectory& trajectory, int index) {
+  const vmle::v1::Trial& trial = trajectory.history()[static_cast<size_t>(index)];
+  const trainer::ParamSpec* p = trajectory.space().Find("max_epochs");
+  if (p == nullptr || !IsNumeric(*p) || trial.best_epoch() <= 0) return std::nullopt;
+  const double epochs = std::strtod(space::ValueText(ValueOf(*p, trial.config())).c_str(), nullptr);
+  if (trial.best_epoch() < epochs || epochs >= p->max) return std::nullopt;
+  Move move;
+  move.knob = "max_epochs";
+  move.kind = MoveKind::kScale;
+  move.amount = 2.0;
+  move.mechanism = absl::StrFormat(
+      "the best trial was still improving at its last epoch (best epoch %d of %d): training was cut off "
+      "before it converged, and early stopping ends a longer run once it stops improving",
+      trial.best_epoch(), static_cast<int>(epochs));
+  move.risk = "twice the training time when the extra epochs do not help";
+  return move;
+}
+
 std::vector<Move> Refinements(const Trajectory& trajectory) {
   std::vector<Move> out;
   std::vector<std::string> seen;

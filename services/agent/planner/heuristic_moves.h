@@ -30,6 +30,11 @@ std::optional<vmle::v1::Configuration> ApplyMove(const trainer::SearchSpace& spa
 // says so.
 std::optional<Move> Continuation(const Trajectory& trajectory, int index);
 
+// When the trial `index` was still improving at its last epoch (its best epoch is its
+// max_epochs: training was cut off, not converged), twice the epochs; nullopt
+// otherwise or when max_epochs is at the top of its range.
+std::optional<Move> EpochBudget(const Trajectory& trajectory, int index);
+
 // For every numeric parameter whose change helped somewhere in the study, half
 // steps of that change in both directions (finer than the priors).
 std::vector<Move> Refinements(const Trajectory& trajectory);

@@ -120,6 +120,9 @@ std::vector<Candidate> Candidates(const RoundState& s, const HeuristicOptions& o
     if (std::optional<Move> line = heuristic::Continuation(*s.trajectory, s.best); line.has_value()) {
       moves.push_back({"line search", *std::move(line), std::nullopt, ""});
     }
+    if (std::optional<Move> epochs = heuristic::EpochBudget(*s.trajectory, s.best); epochs.has_value()) {
+      moves.push_back({"observation", *std::move(epochs), std::nullopt, ""});
+    }
   }
   std::vector<Candidate> rest = MoveCandidates(s);
   std::move(rest.begin(), rest.end(), std::back_inserter(moves));

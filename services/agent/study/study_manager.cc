@@ -181,7 +181,9 @@ absl::StatusOr<std::unique_ptr<StudyEntry>> StudyManager::LoadEntry(const vmle::
     entry->number_of[t.id()] = t.number();
     if (t.status() == vmle::v1::TRIAL_STATUS_QUEUED) entry->queue.push_back(t.number());
     // A running trial's worker may still be alive: give it a full lease to check in.
-    if (t.status() == vmle::v1::TRIAL_STATUS_RUNNING) state.lease_deadline = now + options_.lease_duration;
+    if (t.status() == vmle::v1::TRIAL_STATUS_RUNNING) {
+      state.lease_deadline = options_.workers_survive_restart ? now + options_.lease_duration : now;
+    }
     state.trial = std::move(t);
   }
   ASSIGN_OR_RETURN(entry->events, memory_.ListEvents(study.id(), 0));

@@ -58,6 +58,10 @@ class StudyManager {
     prometheus::Registry* registry = nullptr;
     // How long a lease lasts without a heartbeat or progress report.
     absl::Duration lease_duration = absl::Seconds(60);
+    // Whether a trial found running when the agent starts may still have a live worker
+    // (a separate process) that gets a full lease to check in; false where the workers
+    // died with the agent (`vmle tune` in one process): such trials are leased again at once.
+    bool workers_survive_restart = true;
     // How often workers are asked to heartbeat.
     absl::Duration heartbeat_interval = absl::Seconds(10);
     // Longest LeaseTrial long-poll.

@@ -166,6 +166,7 @@ const std::map<std::string, Param>& Params() {
       {"grad_clip", Double(Top(&TrainConfig::grad_clip))},
       {"batch_size", Int(Top(&TrainConfig::batch_size))},
       {"length_buckets", Bool(Top(&TrainConfig::length_buckets))},
+      {"balance_targets", Bool(Top(&TrainConfig::balance_targets))},
       {"max_epochs", Int(Top(&TrainConfig::max_epochs))},
       {"early_stop_patience", Int(Top(&TrainConfig::early_stop_patience))},
       {"eval_batch_size", Int(Top(&TrainConfig::eval_batch_size))},

@@ -39,6 +39,9 @@ struct TrainConfig {
   // Group training sequences of similar length into batches (little padding, much
   // faster); off, batches are random and padded to their longest sequence.
   bool length_buckets = true;
+  // Scale each batch's mean loss by its share of the epoch's targets, so every target
+  // weighs the same (as in random batches of similar size) however batches are formed.
+  bool balance_targets = true;
   int64_t max_epochs = 20;
   // Epochs without improvement of the selection metric before stopping; 0 never stops.
   int64_t early_stop_patience = 3;

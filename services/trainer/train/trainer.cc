@@ -55,6 +55,13 @@ StatusOr<double> TrainEpoch(SequentialRecommender& model, torch::optim::Optimize
   double loss_sum = 0;
   int64_t loss_weight = 0;
   const auto params = model.parameters();
+  // Each batch's loss is a mean over its targets. With balance_targets every target
+  // weighs the same in the epoch whatever its batch: length buckets otherwise give the
+  // few targets of a batch of short sequences the weight of a batch of long ones.
+  int64_t epoch_targets = 0;
+  for (const TrainBatch& batch : batches) epoch_targets += batch.num_targets;
+  const double mean_targets =
+      batches.empty() ? 1.0 : std::max(1.0, static_cast<double>(epoch_targets) / batches.size());
   for (size_t b = 0; b < batches.size(); ++b) {
     if (hooks.cancel != nullptr && hooks.cancel->load()) {
       return CancelledError("training cancelled in epoch " + std::to_string(report.epoch));
@@ -71,7 +78,11 @@ StatusOr<double> TrainEpoch(SequentialRecommender& model, torch::optim::Optimize
                            "; lower lr or raise grad_clip/weight_decay");
     }
     optimizer.zero_grad();
-    loss.backward();
+    if (config.balance_targets) {
+      (loss * (static_cast<double>(batch.num_targets) / mean_targets)).backward();
+    } else {
+      loss.backward();
+    }
     if (config.grad_clip > 0) torch::nn::utils::clip_grad_norm_(params, config.grad_clip);
     optimizer.step();
     loss_sum += value * batch.num_targets;
