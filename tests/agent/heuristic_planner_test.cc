@@ -151,6 +151,27 @@ TEST(HeuristicPlannerTest, LineSearchContinuesADirectionThatHelped) {
   EXPECT_TRUE(absl::StrContains(next[0].proposal.expected_mechanism(), "doubled"));
 }
 
+TEST(HeuristicPlannerTest, ABestTrialCutOffAtItsLastEpochGetsTwiceTheEpochs) {
+  PlanningContext context = SasrecContext(1);
+  const vmle::v1::Configuration base = SasrecDefault();
+  vmle::v1::Trial cut_off = Finished(1, base, 0.050);
+  cut_off.set_best_epoch(static_cast<int>(FloatOf(base, "max_epochs")));
+  context.history = {cut_off};
+  HeuristicPlanner planner = Planner();
+  std::vector<PlannedTrial> next = ProposeOk(planner, context);
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(Diff(base, next[0].config), std::vector<std::string>{"max_epochs"});
+  EXPECT_EQ(FloatOf(next[0].config, "max_epochs"), 2 * FloatOf(base, "max_epochs"));
+  EXPECT_TRUE(absl::StrContains(next[0].proposal.expected_mechanism(), "still improving at its last epoch"))
+      << next[0].proposal.expected_mechanism();
+
+  // Converged before the last epoch: no such move.
+  context.history[0].set_best_epoch(static_cast<int>(FloatOf(base, "max_epochs")) - 3);
+  next = ProposeOk(planner, context);
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_NE(Diff(base, next[0].config), std::vector<std::string>{"max_epochs"});
+}
+
 TEST(HeuristicPlannerTest, TiesGoToTheSimplerConfiguration) {
   PlanningContext context = SasrecContext(1);
   const vmle::v1::Configuration wide = With(SasrecDefault(), "hidden_dim", int64_t{256});
