@@ -124,11 +124,9 @@ TEST(HeuristicAcceptanceTest, ASummaryFromOneDatasetHalvesTheTrialsOnARelatedOne
               kBudget + 1, kSeeds.size());
   std::printf("  without summary mean %5.1f median %5.1f  [%s]\n  with summary    mean %5.1f median %5.1f  [%s]\n",
               Mean(without), Median(without), Join(without).c_str(), Mean(with), Median(with), Join(with).c_str());
-  // The typical study needs at most half the trials; a few seeds where the related
-  // optimum moved furthest stay censored either way, so the mean is only required
-  // to improve.
+  // At most half the trials on average over the seeds, and for the typical seed.
+  EXPECT_LE(Mean(with), 0.5 * Mean(without));
   EXPECT_LE(Median(with), 0.5 * Median(without));
-  EXPECT_LT(Mean(with), Mean(without));
 }
 
 }  // namespace
