@@ -36,17 +36,13 @@ class FaultTest : public ::testing::Test {
   void StartService(const std::string& name, const std::string& binary, int port, std::vector<std::string> flags,
                     int* bound_port, std::optional<testing::Subprocess>* slot) {
     slot->reset();
-    const std::string ready = absl::StrCat(dir_, "/", name, ".ready");
-    std::remove(ready.c_str());
     std::vector<std::string> argv = {Bin(binary), absl::StrCat("--listen=127.0.0.1:", port), "--metrics=off",
-                                     "--ready_file=" + ready, "--shutdown_grace_seconds=2"};
+                                     "--shutdown_grace_seconds=2"};
     argv.insert(argv.end(), flags.begin(), flags.end());
-    auto process = testing::Subprocess::Start(argv, absl::StrCat(dir_, "/", name, ".log"));
-    ASSERT_TRUE(process.ok()) << process.status();
-    slot->emplace(std::move(*process));
-    auto info = testing::WaitForReadyFile(ready, 30s);
-    ASSERT_TRUE(info.ok()) << info.status() << testing::ReadTextFile(absl::StrCat(dir_, "/", name, ".log"));
-    *bound_port = info->grpc_port;
+    auto service = testing::StartService(argv, dir_, name, 30s);
+    ASSERT_TRUE(service.ok()) << service.status();
+    slot->emplace(std::move(service->process));
+    *bound_port = service->ready.grpc_port;
   }
 
   void StartMemory() {

@@ -66,15 +66,12 @@ class ClusterTest : public ::testing::Test {
 
   void Start(const std::string& name, const std::string& binary, std::vector<std::string> flags,
              std::optional<testing::Subprocess>* slot, int* port) {
-    const std::string ready = dir_ + "/" + name + ".ready";
-    std::vector<std::string> argv = {Bin(binary), "--listen=127.0.0.1:0", "--metrics=off", "--ready_file=" + ready};
+    std::vector<std::string> argv = {Bin(binary), "--listen=127.0.0.1:0", "--metrics=off"};
     argv.insert(argv.end(), flags.begin(), flags.end());
-    auto process = testing::Subprocess::Start(argv, dir_ + "/" + name + ".log");
-    ASSERT_TRUE(process.ok()) << process.status();
-    slot->emplace(std::move(*process));
-    auto info = testing::WaitForReadyFile(ready, 60s);
-    ASSERT_TRUE(info.ok()) << info.status() << testing::ReadTextFile(dir_ + "/" + name + ".log");
-    *port = info->grpc_port;
+    auto service = testing::StartService(argv, dir_, name, 60s);
+    ASSERT_TRUE(service.ok()) << service.status();
+    slot->emplace(std::move(service->process));
+    *port = service->ready.grpc_port;
   }
 
   grpc::Status Submit(const vmle::v1::StudySpec& spec, vmle::v1::Study* study) {

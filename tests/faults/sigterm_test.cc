@@ -41,16 +41,16 @@ class SigtermTest : public ::testing::Test {
   // Starts a service on `port` (0: any) and waits for its ready file.
   testing::Subprocess Start(const std::string& name, const std::string& binary, int* port,
                             std::vector<std::string> flags) {
-    const std::string ready = absl::StrCat(dir_, "/", name, ".ready");
     std::vector<std::string> argv = {Bin(binary), absl::StrCat("--listen=127.0.0.1:", *port), "--metrics=off",
-                                     "--ready_file=" + ready, "--shutdown_grace_seconds=10"};
+                                     "--shutdown_grace_seconds=10"};
     argv.insert(argv.end(), flags.begin(), flags.end());
-    auto process = testing::Subprocess::Start(argv, absl::StrCat(dir_, "/", name, ".log"));
-    EXPECT_TRUE(process.ok()) << process.status();
-    auto info = testing::WaitForReadyFile(ready, 60s);
-    EXPECT_TRUE(info.ok()) << info.status() << testing::ReadTextFile(absl::StrCat(dir_, "/", name, ".log"));
-    if (info.ok()) *port = info->grpc_port;
-    return std::move(*process);
+    auto service = testing::StartService(argv, dir_, name, 60s);
+    if (!service.ok()) {
+      ADD_FAILURE() << service.status();
+      std::abort();  // the test cannot go on without the service
+    }
+    *port = service->ready.grpc_port;
+    return std::move(service->process);
   }
   testing::Subprocess StartMemory() {
     return Start("memory", "services/memory/vmle-memory", &memory_port_, {"--db=" + dir_ + "/db"});

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -83,6 +84,22 @@ absl::StatusOr<ReadyInfo> WaitForReadyFile(const std::string& path,
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return absl::DeadlineExceededError("no ready file at " + path);
+}
+
+absl::StatusOr<Service> StartService(std::vector<std::string> argv, const std::string& dir,
+                                     const std::string& name, std::chrono::milliseconds timeout) {
+  const std::string ready = absl::StrCat(dir, "/", name, ".ready");
+  const std::string log = absl::StrCat(dir, "/", name, ".log");
+  std::remove(ready.c_str());
+  argv.push_back("--ready_file=" + ready);
+  absl::StatusOr<Subprocess> process = Subprocess::Start(argv, log);
+  if (!process.ok()) return process.status();
+  absl::StatusOr<ReadyInfo> info = WaitForReadyFile(ready, timeout);
+  if (!info.ok()) {
+    return absl::Status(info.status().code(),
+                        absl::StrCat(name, ": ", info.status().message(), "; its log:\n", ReadTextFile(log)));
+  }
+  return Service{*std::move(process), *info};
 }
 
 namespace {

@@ -42,6 +42,19 @@ struct ReadyInfo {
 absl::StatusOr<ReadyInfo> WaitForReadyFile(const std::string& path,
                                            std::chrono::milliseconds timeout);
 
+// A service process that has written its ready file.
+struct Service {
+  Subprocess process;
+  ReadyInfo ready;
+};
+
+// Starts `argv` (a service binary and its flags, --listen among them) with
+// --ready_file=DIR/NAME.ready added and its output in DIR/NAME.log, and waits up to
+// `timeout` for the ready file; an error carries the log. A stale ready file is removed
+// first, so a restarted service is waited for afresh.
+absl::StatusOr<Service> StartService(std::vector<std::string> argv, const std::string& dir,
+                                     const std::string& name, std::chrono::milliseconds timeout);
+
 // GET http://127.0.0.1:port/path with libcurl; the body.
 absl::StatusOr<std::string> HttpGet(int port, const std::string& path);
 
