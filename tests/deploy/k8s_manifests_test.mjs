@@ -120,6 +120,55 @@ function checkShape(objects, byKind, overlay) {
   }
 }
 
+// With components/auth: each server reads its callers' tokens and each client its own
+// token from the Secret vmle-auth, through mounts that hold only the keys that pod needs.
+const AUTH_KEYS = {
+  "vmle-memory": { server: ["agent"], client: [] },
+  "vmle-agent": { server: ["submitter", "viewer", "worker"], client: ["agent"] },
+  "vmle-worker": { server: null, client: ["worker"] },
+};
+const CLIENT_ENV = { "vmle-agent": "VMLE_MEMORY_AUTH_TOKEN_FILE", "vmle-worker": "VMLE_AGENT_AUTH_TOKEN_FILE" };
+
+function checkAuth(objects, overlay) {
+  const withAuth = overlay.includes("auth");
+  for (const o of objects.filter(podSpecOf)) {
+    const where = `${overlay}: ${o.kind}/${o.metadata.name}`;
+    const pod = podSpecOf(o);
+    const c = pod.containers[0];
+    const env = Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value]));
+    const want = AUTH_KEYS[o.metadata.name];
+    if (!withAuth) {
+      checks.check(!env.VMLE_AUTH_TOKENS_FILE, `${where}: authentication is on without components/auth`);
+      continue;
+    }
+    // The Secret keys mounted at `dir`, from the container's mounts and the pod's volumes.
+    const keysAt = (dir) => {
+      const mount = (c.volumeMounts ?? []).find((m) => m.mountPath === dir);
+      const volume = mount && (pod.volumes ?? []).find((v) => v.name === mount.name);
+      if (volume?.secret?.secretName !== "vmle-auth") return null;
+      return (volume.secret.items ?? []).map((i) => (i.key === i.path ? i.key : `${i.key}->${i.path}`)).sort();
+    };
+    const mounted = [];
+    if (want.server) {
+      const keys = keysAt(env.VMLE_AUTH_TOKENS_FILE);
+      checks.check(JSON.stringify(keys) === JSON.stringify([...want.server].sort()),
+        `${where}: VMLE_AUTH_TOKENS_FILE is not a vmle-auth mount of exactly ${want.server} (${keys})`);
+      mounted.push(...(keys ?? []));
+    } else {
+      checks.check(!env.VMLE_AUTH_TOKENS_FILE, `${where}: serves no authenticated methods but has a tokens file`);
+    }
+    for (const key of want.client) {
+      const file = env[CLIENT_ENV[o.metadata.name]] ?? "";
+      const keys = keysAt(path.posix.dirname(file));
+      checks.check(path.posix.basename(file) === key && JSON.stringify(keys) === JSON.stringify([key]),
+        `${where}: ${CLIENT_ENV[o.metadata.name]} is not the ${key} token alone in a vmle-auth mount (${file}, ${keys})`);
+      mounted.push(...(keys ?? []));
+    }
+    const all = (pod.volumes ?? []).filter((v) => v.secret?.secretName === "vmle-auth").flatMap((v) => v.secret.items.map((i) => i.key));
+    checks.check(all.length === mounted.length, `${where}: mounts vmle-auth keys it does not use (${all})`);
+  }
+}
+
 await validatorRejectsBrokenObjects();
 const overlays = [k8s, ...fs.readdirSync(path.join(k8s, "overlays")).map((d) => path.join(k8s, "overlays", d))];
 for (const dir of overlays) {
@@ -134,6 +183,7 @@ for (const dir of overlays) {
   for (const o of objects.filter(podSpecOf)) checkWorkload(o, byKind, overlay);
   checkServices(objects, byKind, overlay);
   checkShape(objects, byKind, overlay);
+  checkAuth(objects, overlay);
   console.log(`${overlay}: ${objects.length} objects (${[...new Set(objects.map((o) => o.kind))].join(", ")})`);
 }
 checks.finish();
