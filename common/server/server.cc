@@ -32,8 +32,10 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, const char* flag) 
   return out.str();
 }
 
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const ServerOptions& options) {
-  const TlsOptions& tls = options.tls;
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(const TlsOptions& tls,
+                                                                             const std::string& auth_tokens_file) {
   std::optional<auth::ServerTlsPems> pems;
   if (tls.enabled()) {
     if (tls.cert_file.empty() || tls.key_file.empty()) {
@@ -46,8 +48,8 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const Serve
       ASSIGN_OR_RETURN(pems->client_ca, ReadFile(tls.client_ca_file, "--tls_client_ca"));
     }
   }
-  if (!options.auth_tokens_file.empty()) {
-    auto tokens = auth::TokenTable::Load(options.auth_tokens_file);
+  if (!auth_tokens_file.empty()) {
+    auto tokens = auth::TokenTable::Load(auth_tokens_file);
     if (!tokens.ok()) return absl::InvalidArgumentError(absl::StrCat("--auth_tokens_file: ", tokens.status().message()));
     log::Info("authentication on", {{"tokens", std::to_string(tokens->size())}});
     auto authorizer = std::make_shared<const auth::Authorizer>(*std::move(tokens), auth::DefaultPolicy());
@@ -63,6 +65,8 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const Serve
   }
   return grpc::SslServerCredentials(ssl);
 }
+
+namespace {
 
 absl::Status WriteReadyFile(const ServerOptions& options, int port, int metrics_port) {
   const std::string tmp = options.ready_file + ".tmp";
@@ -89,7 +93,7 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> ServiceHost::Start(
     MetricsServer* metrics) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  ASSIGN_OR_RETURN(auto credentials, Credentials(options));
+  ASSIGN_OR_RETURN(auto credentials, MakeServerCredentials(options.tls, options.auth_tokens_file));
 
   grpc::ServerBuilder builder;
   int port = 0;

@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/metrics/metrics.h"
+#include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/impl/codegen/service_type.h"
 
@@ -32,6 +33,12 @@ struct TlsOptions {
 
   bool enabled() const { return !cert_file.empty() || !key_file.empty(); }
 };
+
+// The credentials of a listening port: TLS when `tls` is enabled, and every call
+// authorised against the tokens of `auth_tokens_file` when it is set (a warning is
+// logged when it is not). INVALID_ARGUMENT naming the flag for an unreadable file.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(const TlsOptions& tls,
+                                                                             const std::string& auth_tokens_file);
 
 struct ServerOptions {
   // Name in logs, metrics and the ready file: "agent", "memory", "worker".

@@ -130,6 +130,13 @@ int main(int argc, char** argv) {
   tune_cmd->add_option("--threads", tune.threads, "intra-op threads per worker")->capture_default_str();
   tune_cmd->add_option("--workers", tune.workers, "workers (default: --parallel)");
   tune_cmd->add_option("--listen", tune.listen, "also serve the agent on HOST:PORT while tuning");
+  tune_cmd->add_option("--listen_tls_cert", tune.listen_tls.cert_file, "PEM certificate chain of --listen (TLS)");
+  tune_cmd->add_option("--listen_tls_key", tune.listen_tls.key_file, "PEM private key of --listen_tls_cert");
+  tune_cmd->add_option("--listen_tls_client_ca", tune.listen_tls.client_ca_file,
+                       "PEM CA bundle: --listen requires client certificates it signed");
+  tune_cmd->add_option("--listen_auth_tokens_file", tune.listen_auth_tokens_file,
+                       "bearer tokens by role for --listen (as a service's --auth_tokens_file); without it, "
+                       "any caller may call any method");
   tune_cmd->add_flag("--verbose", tune.verbose, "show per-epoch progress");
   AddSpecFlags(tune_cmd, tune.spec);
 

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "services/cli/progress.h"
@@ -160,6 +161,17 @@ absl::StatusOr<vmle::v1::StudyReport> RunTune(const TuneOptions& options, std::o
   embedded::EmbeddedCluster::Options cluster_options;
   cluster_options.state_dir = options.state_dir + "/state";
   cluster_options.listen = options.listen;
+  if (!options.listen.empty()) {
+    absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+        MakeServerCredentials(options.listen_tls, options.listen_auth_tokens_file);
+    if (!credentials.ok()) {  // name our flags: --listen_tls_cert, not the services' --tls_cert
+      return absl::Status(credentials.status().code(),
+                          absl::StrReplaceAll(credentials.status().message(), {{"--", "--listen_"}}));
+    }
+    cluster_options.listen_credentials = *std::move(credentials);
+  } else if (options.listen_tls.enabled() || !options.listen_auth_tokens_file.empty()) {
+    return absl::InvalidArgumentError("--listen_tls_cert, --listen_tls_key, --listen_tls_client_ca and --listen_auth_tokens_file need --listen");
+  }
   // Without --listen the only workers are this process's: none survived an earlier run.
   cluster_options.agent.workers_survive_restart = !options.listen.empty();
   absl::StatusOr<std::unique_ptr<embedded::EmbeddedCluster>> cluster =

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/server/server.h"
 #include "services/cli/study_file.h"
 #include "vmle/v1/study_service.pb.h"
 
@@ -32,8 +33,11 @@ struct TuneOptions {
   int threads = 1;
   // Workers in this process; 0: the study's parallelism.
   int workers = 0;
-  // Also serve the agent on this address while tuning (grpcurl, vmle watch).
+  // Also serve the agent on this address while tuning (grpcurl, vmle watch, outside
+  // workers), with TLS and bearer tokens as a service's --tls_* and --auth_tokens_file.
   std::string listen;
+  TlsOptions listen_tls;
+  std::string listen_auth_tokens_file;
   // Print per-epoch progress too.
   bool verbose = false;
 };

@@ -54,7 +54,10 @@ absl::StatusOr<std::unique_ptr<EmbeddedCluster>> EmbeddedCluster::Start(Options 
   agent_builder.RegisterService(c->study_service_.get());
   agent_builder.RegisterService(c->queue_service_.get());
   if (!options.listen.empty()) {
-    agent_builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &c->agent_port_);
+    agent_builder.AddListeningPort(
+        options.listen,
+        options.listen_credentials != nullptr ? options.listen_credentials : grpc::InsecureServerCredentials(),
+        &c->agent_port_);
   }
   c->agent_server_ = agent_builder.BuildAndStart();
   if (c->agent_server_ == nullptr || (!options.listen.empty() && c->agent_port_ == 0)) {

@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "grpcpp/channel.h"
+#include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "services/agent/study/study_manager.h"
 
@@ -42,6 +43,9 @@ class EmbeddedCluster {
     agent::StudyManager::Options agent;
     // Also serve StudyService and TrialQueue on this address ("" = in-process only).
     std::string listen;
+    // The credentials of `listen` (common/server MakeServerCredentials: TLS, tokens);
+    // null: plaintext and no authentication.
+    std::shared_ptr<grpc::ServerCredentials> listen_credentials;
     // Where metrics go; null: a private registry.
     prometheus::Registry* registry = nullptr;
   };

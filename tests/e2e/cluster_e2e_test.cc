@@ -334,5 +334,52 @@ TEST(TuneTest, AKilledTuneContinuesItsStudyWhenRunAgainWithTheSameSettings) {
   EXPECT_THAT(second, ::testing::Not(HasSubstr("trial 5 ")));
 }
 
+TEST(TuneTest, ListenWithTokensRefusesCallersWithoutOne) {
+  const std::string dir = testing::MakeTempDir();
+  const std::string viewer = "viewer-token-0123456789abcdef";
+  std::ofstream(dir + "/tokens") << "viewer " << viewer << "\n";
+  std::ofstream(dir + "/study.yaml") << "dataset: {format: DATASET_FORMAT_SYNTHETIC, synthetic_users: 2000, "
+                                        "synthetic_items: 300}\n"
+                                        "budget: {max_trials: 2, parallelism: 1}\n"
+                                        "planner: {name: random_default}\n"
+                                        "fixed: {values: {max_epochs: {int_value: 4}, hidden_dim: {int_value: 16}}}\n";
+  auto tune = testing::Subprocess::Start({Bin("services/cli/vmle"), "tune", "--file", dir + "/study.yaml", "--state_dir",
+                                          dir + "/state", "--listen", "127.0.0.1:0", "--listen_auth_tokens_file",
+                                          dir + "/tokens"},
+                                         dir + "/tune.log");
+  ASSERT_TRUE(tune.ok()) << tune.status();
+  std::string port;
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(120); port.empty();) {
+    ASSERT_LT(absl::Now(), deadline) << testing::ReadTextFile(dir + "/tune.log");
+    ASSERT_FALSE(tune->Wait(50ms).has_value()) << testing::ReadTextFile(dir + "/tune.log");
+    port = WordAfter(testing::ReadTextFile(dir + "/tune.log"), "agent serving on port ");
+  }
+  auto studies = vmle::v1::StudyService::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + port, grpc::InsecureChannelCredentials()));
+  vmle::v1::ListStudiesResponse listed;
+  {
+    grpc::ClientContext context;
+    const grpc::Status status = studies->ListStudies(&context, {}, &listed);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << status.error_message();
+  }
+  {
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", "Bearer " + viewer);
+    const grpc::Status status = studies->ListStudies(&context, {}, &listed);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(listed.studies_size(), 1);
+  }
+  {
+    grpc::ClientContext context;  // a viewer may not submit
+    context.AddMetadata("authorization", "Bearer " + viewer);
+    vmle::v1::SubmitStudyRequest request;
+    vmle::v1::Study study;
+    EXPECT_EQ(studies->SubmitStudy(&context, request, &study).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  }
+  const auto exit = tune->Wait(400000ms);
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_TRUE(WIFEXITED(*exit) && WEXITSTATUS(*exit) == 0) << testing::ReadTextFile(dir + "/tune.log");
+}
+
 }  // namespace
 }  // namespace vmle
