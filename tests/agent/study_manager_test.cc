@@ -309,6 +309,35 @@ TEST(StudyManagerTest, RestartedAgentFinishesTheStudyWithNoTrialLostOrDuplicated
   ExpectAccountedOnce(cluster.manager(), *ended);
 }
 
+TEST(StudyManagerTest, AWorkerStoppingWithHandBackReleasesItsTrialAtOnce) {
+  InProcessCluster cluster;
+  cluster.StartAgent();
+  cluster.AddWorkers(1, absl::Milliseconds(200));
+  vmle::v1::SubmitStudyRequest submit;
+  *submit.mutable_spec() = SimSpec("random", 2, 1);
+  auto study = cluster.manager().Submit(submit);
+  ASSERT_TRUE(study.ok());
+  for (;;) {
+    auto now = cluster.manager().GetStudy(study->id());
+    ASSERT_TRUE(now.ok());
+    if (now->trials_running() == 1) break;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  cluster.workers()[0]->Stop(/*hand_back=*/true);
+  EXPECT_EQ(cluster.workers()[0]->stats().trials_released, 1);
+  // Queued again at once, not held until its lease runs out as with a lost worker.
+  auto after = cluster.manager().GetStudy(study->id());
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->trials_running(), 0);
+  EXPECT_EQ(after->trials_failed(), 0);
+  cluster.AddWorkers(1, absl::Milliseconds(5), "second");
+  auto ended = cluster.WaitForEnd(study->id(), absl::Seconds(60));
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_EQ(ended->state(), vmle::v1::STUDY_STATE_SUCCEEDED);
+  EXPECT_EQ(ended->trials_succeeded(), 2);
+  ExpectAccountedOnce(cluster.manager(), *ended);
+}
+
 TEST(StudyManagerTest, CancelStopsRunningTrialsAndResumeAddsTrials) {
   InProcessCluster cluster;
   cluster.StartAgent();

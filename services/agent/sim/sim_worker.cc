@@ -40,7 +40,8 @@ SimWorker::~SimWorker() { Stop(); }
 
 void SimWorker::Start() { thread_ = std::thread([this] { Loop(); }); }
 
-void SimWorker::Stop() {
+void SimWorker::Stop(bool hand_back) {
+  hand_back_.store(hand_back);
   stop_.store(true);
   if (thread_.joinable()) thread_.join();
 }
@@ -101,8 +102,19 @@ void SimWorker::RunTrial(const vmle::v1::TrialAssignment& a) {
     std::this_thread::sleep_for(absl::ToChronoMicroseconds(options_.epoch_time));
     busy += options_.epoch_time;
     if (stop_.load()) {
+      bool released = false;
+      if (hand_back_.load()) {
+        vmle::v1::FailTrialRequest release;
+        release.set_trial_id(a.trial_id());
+        release.set_lease_id(a.lease_id());
+        release.set_error("worker " + options_.worker_id + " shutting down");
+        release.set_failure_cause("internal");
+        release.set_retryable(true);
+        vmle::v1::FailTrialResponse reply;
+        released = call(&vmle::v1::TrialQueue::Stub::FailTrial, release, &reply).ok();
+      }
       absl::MutexLock lock(&mu_);
-      ++stats_.trials_abandoned;
+      ++(released ? stats_.trials_released : stats_.trials_abandoned);
       return;
     }
     vmle::v1::ReportProgressRequest progress;

@@ -49,6 +49,8 @@ struct SimWorkerStats {
   int64_t trials_completed = 0;
   int64_t trials_failed = 0;
   int64_t trials_abandoned = 0;
+  // Handed back to the agent by Stop(hand_back).
+  int64_t trials_released = 0;
   int64_t epochs = 0;
   // Time inside LeaseTrial calls that returned a trial (waiting for work while the
   // agent had some to hand out shows up here) and in the other RPCs.
@@ -70,9 +72,10 @@ class SimWorker {
 
   // Runs the pull loop on a thread until Stop().
   void Start();
-  // Stops after the current RPC; an unfinished trial is abandoned (its lease
-  // expires on the agent, as with a lost worker).
-  void Stop();
+  // Stops after the current RPC. An unfinished trial is abandoned (its lease expires
+  // on the agent, as with a lost worker), or with `hand_back` released at once with a
+  // retryable FailTrial, as vmle-worker does on SIGTERM.
+  void Stop(bool hand_back = false);
 
   SimWorkerStats stats() const;
 
@@ -83,6 +86,7 @@ class SimWorker {
   std::unique_ptr<vmle::v1::TrialQueue::Stub> stub_;
   const SimWorkerOptions options_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> hand_back_{false};
   std::thread thread_;
   mutable absl::Mutex mu_;
   SimWorkerStats stats_ ABSL_GUARDED_BY(mu_);

@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
   }
   vmle::log::Info("simulated workers started", {{"agent", agent}, {"workers", std::to_string(workers)}});
   vmle::WaitForTerminationSignal();
-  for (auto& w : pool) w->Stop();
+  for (auto& w : pool) w->Stop(/*hand_back=*/true);
   int64_t completed = 0;
   for (auto& w : pool) completed += w->stats().trials_completed;
   vmle::log::Info("simulated workers stopped", {{"trials_completed", std::to_string(completed)}});
