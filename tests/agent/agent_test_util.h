@@ -7,6 +7,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -132,18 +133,28 @@ class InProcessCluster {
 
   // Waits until the study has ended (or `timeout` passes) and returns it.
   absl::StatusOr<vmle::v1::Study> WaitForEnd(const std::string& study_id, absl::Duration timeout) {
+    return WaitFor(
+        study_id,
+        [](const vmle::v1::Study& study) {
+          const auto s = study.state();
+          return (s == vmle::v1::STUDY_STATE_SUCCEEDED || s == vmle::v1::STUDY_STATE_FAILED ||
+                  s == vmle::v1::STUDY_STATE_CANCELLED) &&
+                 study.trials_running() == 0;
+        },
+        timeout, "study did not end");
+  }
+
+  // The study once `done` holds for it; DEADLINE_EXCEEDED with `what` after `timeout`.
+  absl::StatusOr<vmle::v1::Study> WaitFor(const std::string& study_id,
+                                          const std::function<bool(const vmle::v1::Study&)>& done,
+                                          absl::Duration timeout = absl::Seconds(60),
+                                          const std::string& what = "condition not reached") {
     const absl::Time deadline = absl::Now() + timeout;
     for (;;) {
       absl::StatusOr<vmle::v1::Study> study = manager_->GetStudy(study_id);
-      if (!study.ok()) return study;
-      const auto s = study->state();
-      if ((s == vmle::v1::STUDY_STATE_SUCCEEDED || s == vmle::v1::STUDY_STATE_FAILED ||
-           s == vmle::v1::STUDY_STATE_CANCELLED) &&
-          study->trials_running() == 0) {
-        return study;
-      }
-      if (absl::Now() > deadline) return absl::DeadlineExceededError("study did not end: " + study->DebugString());
-      absl::SleepFor(absl::Milliseconds(20));
+      if (!study.ok() || done(*study)) return study;
+      if (absl::Now() > deadline) return absl::DeadlineExceededError(what + ": " + study->DebugString());
+      absl::SleepFor(absl::Milliseconds(10));
     }
   }
 

@@ -288,12 +288,7 @@ TEST(StudyManagerTest, RestartedAgentFinishesTheStudyWithNoTrialLostOrDuplicated
   *submit.mutable_spec() = SimSpec("tpe", 40, 4);
   auto study = cluster.manager().Submit(submit);
   ASSERT_TRUE(study.ok());
-  for (;;) {
-    auto now = cluster.manager().GetStudy(study->id());
-    ASSERT_TRUE(now.ok());
-    if (now->trials_succeeded() >= 10) break;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
+  ASSERT_TRUE(cluster.WaitFor(study->id(), [](const vmle::v1::Study& s) { return s.trials_succeeded() >= 10; }).ok());
   cluster.StopAgent();
   absl::SleepFor(absl::Milliseconds(300));
   cluster.StartAgent();
@@ -317,12 +312,7 @@ TEST(StudyManagerTest, AWorkerStoppingWithHandBackReleasesItsTrialAtOnce) {
   *submit.mutable_spec() = SimSpec("random", 2, 1);
   auto study = cluster.manager().Submit(submit);
   ASSERT_TRUE(study.ok());
-  for (;;) {
-    auto now = cluster.manager().GetStudy(study->id());
-    ASSERT_TRUE(now.ok());
-    if (now->trials_running() == 1) break;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
+  ASSERT_TRUE(cluster.WaitFor(study->id(), [](const vmle::v1::Study& s) { return s.trials_running() == 1; }).ok());
   cluster.workers()[0]->Stop(/*hand_back=*/true);
   EXPECT_EQ(cluster.workers()[0]->stats().trials_released, 1);
   // Queued again at once, not held until its lease runs out as with a lost worker.
@@ -347,12 +337,7 @@ TEST(StudyManagerTest, CancelStopsRunningTrialsAndResumeAddsTrials) {
   submit.mutable_spec()->mutable_budget()->set_max_failed_trials(20);
   auto study = cluster.manager().Submit(submit);
   ASSERT_TRUE(study.ok());
-  for (;;) {
-    auto now = cluster.manager().GetStudy(study->id());
-    ASSERT_TRUE(now.ok());
-    if (now->trials_running() == 2) break;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
+  ASSERT_TRUE(cluster.WaitFor(study->id(), [](const vmle::v1::Study& s) { return s.trials_running() == 2; }).ok());
   vmle::v1::CancelStudyRequest cancel;
   cancel.set_study_id(study->id());
   cancel.set_reason("enough");
