@@ -89,5 +89,21 @@ TEST(LlmClusterTest, ARecordedStudyReplaysToTheSameTrials) {
   }
 }
 
+TEST(LlmClusterTest, AStudyWhoseEndpointIsDownCompletesOnTheHeuristicFallback) {
+  // Port 1 on loopback refuses connections: every call fails after its one attempt.
+  const std::vector<vmle::v1::Trial> trials =
+      RunStudy({{"base_url", "http://127.0.0.1:1/v1"}, {"model", "fake"}, {"max_attempts", "1"}});
+  ASSERT_EQ(trials.size(), static_cast<size_t>(kTrials));
+  for (const vmle::v1::Trial& t : trials) {
+    EXPECT_EQ(t.status(), vmle::v1::TRIAL_STATUS_SUCCEEDED) << t.number();
+    EXPECT_TRUE(t.proposal().fallback()) << t.number();
+    EXPECT_EQ(t.proposal().planner(), "heuristic");
+    EXPECT_FALSE(t.proposal().fallback_reason().empty());
+  }
+  // The heuristic's protocol goes on: the baseline first, then one change at a time.
+  EXPECT_TRUE(absl::StartsWith(trials[0].proposal().hypothesis(), "baseline")) << trials[0].proposal().hypothesis();
+  EXPECT_FALSE(trials[1].proposal().changed_dimension().empty());
+}
+
 }  // namespace
 }  // namespace vmle::agent

@@ -61,6 +61,8 @@ struct LlmPlannerOptions {
   std::string api_key_env = "OPENAI_API_KEY";
   std::string api_key_file;
   int max_repairs = 2;
+  // HTTP attempts per call (retries of timeouts, 429 and 5xx, with backoff).
+  int max_attempts = 4;
   // Record to this transcript ("" = no recording).
   std::string transcript;
   // Replay from this transcript ("" = call the endpoint).

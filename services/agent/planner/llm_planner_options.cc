@@ -54,7 +54,8 @@ absl::StatusOr<LlmPlannerOptions> ParseLlmPlannerOptions(const vmle::v1::Planner
   double timeout_seconds = absl::ToDoubleSeconds(options.timeout);
   for (absl::Status s : {reader.Double("temperature", 0, 2, false, &options.temperature),
                          reader.Double("timeout_seconds", 0, 3600, true, &timeout_seconds),
-                         reader.Int("max_repairs", 0, 10, &options.max_repairs), reader.NoOthers()}) {
+                         reader.Int("max_repairs", 0, 10, &options.max_repairs),
+                         reader.Int("max_attempts", 1, 10, &options.max_attempts), reader.NoOthers()}) {
     if (!s.ok()) return s;
   }
   options.timeout = absl::Seconds(timeout_seconds);
@@ -82,6 +83,7 @@ absl::StatusOr<std::unique_ptr<llm::LlmClient>> MakeLlmClient(const LlmPlannerOp
   http.model = options.model;
   http.temperature = options.temperature;
   http.timeout = options.timeout;
+  http.max_attempts = options.max_attempts;
   http.api_key = *std::move(key);
   http.registry = registry;
   absl::StatusOr<std::unique_ptr<llm::HttpLlmClient>> client = llm::HttpLlmClient::Create(std::move(http));
