@@ -49,7 +49,8 @@ TEST(HeuristicClusterTest, ASecondStudyRecallsTheFirstStudysSummary) {
   EXPECT_GT(learned.insights().insights_size(), 0);
   EXPECT_EQ(learned.study().recalled_summary_ids_size(), 0);
 
-  vmle::v1::StudySpec second = SimSpec("heuristic", 8, 1);
+  // Two in parallel: the second slot of the first round waits for the recall.
+  vmle::v1::StudySpec second = SimSpec("heuristic", 8, 2);
   second.mutable_dataset()->set_name("sim-related-sports");
   second.mutable_dataset()->set_synthetic_seed(5);
   const vmle::v1::Study target = Submit(cluster, second);
@@ -73,6 +74,8 @@ TEST(HeuristicClusterTest, ASecondStudyRecallsTheFirstStudysSummary) {
     if (t.proposal().changed_dimension() == "transfer") ++transfers;
   }
   EXPECT_EQ(transfers, 1) << "the recalled best configuration is tried once";
+  ASSERT_GE(trials.trials_size(), 2);
+  EXPECT_EQ(trials.trials(1).proposal().changed_dimension(), "transfer") << "trial 2 starts from the summary";
 }
 
 }  // namespace

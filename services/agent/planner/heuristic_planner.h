@@ -79,6 +79,7 @@ class HeuristicPlanner final : public Planner {
   explicit HeuristicPlanner(HeuristicOptions options) : options_(options) {}
 
   std::string Name() const override { return "heuristic"; }
+  bool UsesRecall() const override { return true; }
   absl::StatusOr<std::vector<PlannedTrial>> Propose(const PlanningContext& context) override;
   absl::StatusOr<std::optional<vmle::v1::Reflection>> Reflect(const PlanningContext& context,
                                                               const vmle::v1::Trial& finished) override;

@@ -95,6 +95,7 @@ class LlmPlanner final : public Planner {
   explicit LlmPlanner(LlmPlannerParts parts) : parts_(std::move(parts)) {}
 
   std::string Name() const override { return "llm"; }
+  bool UsesRecall() const override { return true; }
   absl::StatusOr<std::vector<PlannedTrial>> Propose(const PlanningContext& context) override;
   absl::StatusOr<std::optional<vmle::v1::Reflection>> Reflect(const PlanningContext& context,
                                                               const vmle::v1::Trial& finished) override;

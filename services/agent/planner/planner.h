@@ -75,6 +75,11 @@ class Planner {
   // exhausted" once no trial is pending.
   virtual absl::StatusOr<std::vector<PlannedTrial>> Propose(const PlanningContext& context) = 0;
 
+  // Whether Propose reads context.recalled (transferred cognition summaries). The agent
+  // recalls once the first trial reports the dataset's profile; for such a planner it
+  // holds the first round's other slots until then.
+  virtual bool UsesRecall() const { return false; }
+
   // A reflection on `finished` (the newest entry of context.history), or nullopt when
   // the planner does not reflect (the classical planners).
   virtual absl::StatusOr<std::optional<vmle::v1::Reflection>> Reflect(

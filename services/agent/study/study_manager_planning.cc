@@ -207,8 +207,15 @@ void StudyManager::ProposeIfRoom(StudyEntry& entry) {
     if (!entry.Active() || entry.ending || entry.exhausted || entry.planner == nullptr) return;
     const vmle::v1::Budget& budget = entry.study.spec().budget();
     const int busy = static_cast<int>(entry.queue.size()) + entry.running();
-    const int slots = std::min(budget.parallelism() - busy, budget.max_trials() - static_cast<int>(entry.trials.size()));
+    int slots = std::min(budget.parallelism() - busy, budget.max_trials() - static_cast<int>(entry.trials.size()));
     if (slots <= 0) return;
+    // Summaries are recalled once the first worker reports the dataset's profile (with
+    // its first epoch). Until then the first round holds at its first trial, so that the
+    // other slots start from what a recalled summary says instead of from the priors.
+    if (!entry.recall_done && !entry.study.spec().planner().transfer_off() && entry.planner->UsesRecall()) {
+      if (!entry.trials.empty() && busy > 0) return;
+      slots = 1;
+    }
     context = ContextLocked(entry);
     context.max_proposals = slots;
     planner = entry.planner.get();
