@@ -245,6 +245,27 @@ TEST(TranscriptTest, ReplayRefusesARequestThatDiffersFromTheRecording) {
   EXPECT_EQ((*replay)->Complete(kMessages)->text, "r");
 }
 
+TEST(TranscriptTest, ReplaySkipsExchangesARestartedRunDoesNotAskForAgain) {
+  const std::string path = vmle::testing::MakeTempDir() + "/t.jsonl";
+  const std::vector<ChatMessage> round1 = {{"user", "round 1"}}, round2 = {{"user", "round 2"}},
+                                 round3 = {{"user", "round 3"}};
+  std::ofstream(path) << ExchangeLine({round1, ChatReply{"one", {}, absl::ZeroDuration()}}) << "\n"
+                      << ExchangeLine({round2, ChatReply{"two", {}, absl::ZeroDuration()}}) << "\n"
+                      << ExchangeLine({round3, ChatReply{"three", {}, absl::ZeroDuration()}}) << "\n";
+  auto replay = ReplayLlmClient::Open(path);
+  ASSERT_TRUE(replay.ok());
+  // An agent restarted after round 2 asks for round 3 first.
+  EXPECT_EQ((*replay)->Complete(round3)->text, "three");
+  EXPECT_EQ((*replay)->remaining(), 2);
+  // An exchange is served once.
+  absl::Status again = (*replay)->Complete(round3).status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(again)) << again;
+  EXPECT_THAT(again.message(), HasSubstr("exchange 1"));
+  EXPECT_EQ((*replay)->Complete(round1)->text, "one");
+  EXPECT_EQ((*replay)->Complete(round2)->text, "two");
+  EXPECT_TRUE(absl::IsOutOfRange((*replay)->Complete(round1).status()));
+}
+
 TEST(TranscriptTest, MalformedTranscriptNamesTheLine) {
   const std::string path = vmle::testing::MakeTempDir() + "/t.jsonl";
   std::ofstream(path) << ExchangeLine({kMessages, ChatReply{"r", {}, absl::ZeroDuration()}}) << "\n{\"request\": 1}\n";

@@ -1,5 +1,6 @@
 #include "services/agent/llm/transcript.h"
 
+#include <algorithm>
 #include <fstream>
 #include <utility>
 
@@ -143,22 +144,27 @@ absl::StatusOr<std::unique_ptr<ReplayLlmClient>> ReplayLlmClient::Open(const std
 
 absl::StatusOr<ChatReply> ReplayLlmClient::Complete(const std::vector<ChatMessage>& messages) {
   absl::MutexLock lock(&mu_);
-  if (next_ >= exchanges_.size()) {
-    return absl::OutOfRangeError(absl::StrCat("the LLM transcript ", path_, " has no exchange ", next_ + 1,
+  if (served_count_ >= exchanges_.size()) {
+    return absl::OutOfRangeError(absl::StrCat("the LLM transcript ", path_, " has no exchange ", served_count_ + 1,
                                               " (it holds ", exchanges_.size(), "): the run asked for more"));
   }
-  const Exchange& recorded = exchanges_[next_];
-  if (std::string diff = Difference(recorded.messages, messages); !diff.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat("the request does not match exchange ", next_ + 1,
-                                                      " of the LLM transcript ", path_, ": ", diff));
+  size_t first_unserved = exchanges_.size();
+  for (size_t i = 0; i < exchanges_.size(); ++i) {
+    if (served_[i]) continue;
+    first_unserved = std::min(first_unserved, i);
+    if (!Difference(exchanges_[i].messages, messages).empty()) continue;
+    served_[i] = true;
+    ++served_count_;
+    return exchanges_[i].reply;
   }
-  ++next_;
-  return recorded.reply;
+  return absl::FailedPreconditionError(absl::StrCat("the request does not match exchange ", first_unserved + 1,
+                                                    " of the LLM transcript ", path_, " (nor any later one): ",
+                                                    Difference(exchanges_[first_unserved].messages, messages)));
 }
 
 int ReplayLlmClient::remaining() const {
   absl::MutexLock lock(&mu_);
-  return static_cast<int>(exchanges_.size() - next_);
+  return static_cast<int>(exchanges_.size() - served_count_);
 }
 
 }  // namespace vmle::agent::llm

@@ -60,11 +60,12 @@ class RecordingLlmClient final : public LlmClient {
   std::FILE* file_ ABSL_GUARDED_BY(mu_);
 };
 
-// Serves the exchanges of a transcript in order. Each request must equal the
-// recorded one (same messages, roles and contents); otherwise Complete returns
-// FAILED_PRECONDITION naming the exchange and the first difference. Past the last
-// exchange it returns OUT_OF_RANGE. A recorded error is returned as recorded.
-// Thread-safe.
+// Serves the exchanges of a transcript: each request by the first exchange not served
+// yet that recorded the same request (same messages, roles and contents) — in order
+// when a run repeats the recorded one, and skipping the rounds an agent already ran
+// before it restarted. A request no unserved exchange recorded is FAILED_PRECONDITION
+// naming the first unserved exchange and the first difference; when every exchange has
+// been served, OUT_OF_RANGE. A recorded error is returned as recorded. Thread-safe.
 class ReplayLlmClient final : public LlmClient {
  public:
   // NOT_FOUND / INVALID_ARGUMENT as ReadTranscript.
@@ -77,12 +78,13 @@ class ReplayLlmClient final : public LlmClient {
 
  private:
   ReplayLlmClient(std::string path, std::vector<Exchange> exchanges)
-      : path_(std::move(path)), exchanges_(std::move(exchanges)) {}
+      : path_(std::move(path)), exchanges_(std::move(exchanges)), served_(exchanges_.size(), false) {}
 
   const std::string path_;
   const std::vector<Exchange> exchanges_;
   mutable absl::Mutex mu_;
-  size_t next_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<bool> served_ ABSL_GUARDED_BY(mu_);
+  size_t served_count_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace vmle::agent::llm
