@@ -7,9 +7,11 @@
 #include <memory>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
+#include "absl/time/clock.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "services/cli/progress.h"
@@ -58,10 +60,9 @@ absl::StatusOr<vmle::v1::StudySpec> TuneSpec(const TuneOptions& options, std::st
   return spec;
 }
 
-// The idempotency token of a run: a hash of its spec, so that running `vmle tune` again with
-// the same flags and --state_dir continues the study the state holds instead of starting
-// another.
-std::string TuneRequestId(const vmle::v1::StudySpec& spec) {
+// A hash of the run's settings (its spec): the prefix of the idempotency token of each
+// study `vmle tune` submits with them.
+std::string SettingsKey(const vmle::v1::StudySpec& spec) {
   std::string bytes;
   {
     google::protobuf::io::StringOutputStream stream(&bytes);
@@ -77,18 +78,22 @@ std::string TuneRequestId(const vmle::v1::StudySpec& spec) {
 // The file in --state_dir naming the study of the last run: "<request id> <study id>".
 std::string RunFile(const std::string& state_dir) { return state_dir + "/tune-study"; }
 
-// Refuses to start a study of other settings while the state directory's last study is
-// unfinished: its workers would serve both, and running again with its settings continues it.
-absl::Status CheckLastStudy(vmle::v1::StudyService::StubInterface& studies, const std::string& request_id,
-                            const std::string& state_dir) {
+// The idempotency token of this run. The state directory's last study, when it is
+// unfinished, is continued if it has these settings (its token starts with
+// `settings`) and refused otherwise (its workers would serve both); in every other case
+// a new study starts, with a fresh token.
+absl::StatusOr<std::string> RunRequestId(vmle::v1::StudyService::StubInterface& studies, const std::string& settings,
+                                         const std::string& state_dir) {
+  const std::string fresh = absl::StrFormat("%s-%x", settings, absl::ToUnixNanos(absl::Now()));
   std::ifstream in(RunFile(state_dir));
   std::string last_request, last_study;
-  if (!(in >> last_request >> last_study) || last_request == request_id) return absl::OkStatus();
+  if (!(in >> last_request >> last_study)) return fresh;
   absl::StatusOr<vmle::v1::Study> last = FetchStudy(studies, last_study, absl::Seconds(30));
-  if (!last.ok()) return absl::IsNotFound(last.status()) ? absl::OkStatus() : last.status();
+  if (!last.ok()) return absl::IsNotFound(last.status()) ? absl::StatusOr<std::string>(fresh) : last.status();
   if (last->state() != vmle::v1::STUDY_STATE_PENDING && last->state() != vmle::v1::STUDY_STATE_RUNNING) {
-    return absl::OkStatus();
+    return fresh;
   }
+  if (absl::StartsWith(last_request, settings + "-")) return last_request;
   return absl::FailedPreconditionError(absl::StrCat(
       "--state_dir ", state_dir, " holds the unfinished study ", last_study,
       " of other settings; run vmle tune again with that study's settings to continue it, or give another "
@@ -179,11 +184,11 @@ absl::StatusOr<vmle::v1::StudyReport> RunTune(const TuneOptions& options, std::o
   if (!cluster.ok()) return cluster.status();
   if (!options.listen.empty()) out << "agent serving on port " << (*cluster)->agent_port() << "\n";
   auto studies = vmle::v1::StudyService::NewStub((*cluster)->agent_channel());
-  const std::string request_id = TuneRequestId(*spec);
-  if (absl::Status s = CheckLastStudy(*studies, request_id, options.state_dir); !s.ok()) return s;
-  absl::StatusOr<vmle::v1::Study> study = Submit(*studies, *spec, request_id, absl::Seconds(30));
+  absl::StatusOr<std::string> request_id = RunRequestId(*studies, SettingsKey(*spec), options.state_dir);
+  if (!request_id.ok()) return request_id.status();
+  absl::StatusOr<vmle::v1::Study> study = Submit(*studies, *spec, *request_id, absl::Seconds(30));
   if (!study.ok()) return study.status();
-  if (absl::Status s = WriteRunFile(options.state_dir, request_id, study->id()); !s.ok()) return s;
+  if (absl::Status s = WriteRunFile(options.state_dir, *request_id, study->id()); !s.ok()) return s;
   if (study->trials_total() > 0) {
     out << "continuing study " << study->id() << " from " << options.state_dir << " ("
         << study->trials_succeeded() + study->trials_failed() + study->trials_stopped() << " trials finished)\n";

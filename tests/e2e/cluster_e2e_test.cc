@@ -332,6 +332,12 @@ TEST(TuneTest, AKilledTuneContinuesItsStudyWhenRunAgainWithTheSameSettings) {
   EXPECT_THAT(second, HasSubstr("study finished: budget of 4 trials used"));
   EXPECT_THAT(second, HasSubstr("trial 4 finished"));
   EXPECT_THAT(second, ::testing::Not(HasSubstr("trial 5 ")));
+
+  // The study is finished: the same settings again start a new study.
+  const std::string third = RunTune(dir, "third", args);
+  EXPECT_THAT(third, ::testing::Not(HasSubstr("continuing study")));
+  EXPECT_NE(WordAfter(third, "study "), id) << third;
+  EXPECT_THAT(third, HasSubstr("study finished: budget of 4 trials used"));
 }
 
 TEST(TuneTest, ListenWithTokensRefusesCallersWithoutOne) {
