@@ -5,9 +5,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "prometheus/registry.h"
@@ -104,6 +106,29 @@ TEST(HttpLlmClientTest, RetriesRateLimitAndServerErrorsWithBackoff) {
   EXPECT_THAT(metrics, HasSubstr("vmle_agent_llm_requests_total{outcome=\"rate_limited\"} 1"));
   EXPECT_THAT(metrics, HasSubstr("vmle_agent_llm_requests_total{outcome=\"server_error\"} 1"));
   EXPECT_THAT(metrics, HasSubstr("vmle_agent_llm_requests_total{outcome=\"ok\"} 1"));
+}
+
+// The agent shutting down ends a call at once, in flight or between attempts, and it is
+// not retried.
+TEST(HttpLlmClientTest, CancelEndsACallInFlightOrInBackoffWithoutRetrying) {
+  for (const bool in_flight : {true, false}) {
+    FakeLlmServer server({in_flight ? Slow(absl::Seconds(3)) : HttpError(500, "busy"), Completion("late")});
+    HttpLlmClientOptions options = FastOptions(server);
+    options.timeout = absl::Seconds(60);
+    options.initial_backoff = absl::Seconds(60);
+    options.max_backoff = absl::Seconds(60);
+    auto cancel = std::make_shared<std::atomic<bool>>(false);
+    options.cancel = cancel;
+    auto client = Client(options);
+    std::thread stopper([&] {
+      absl::SleepFor(absl::Milliseconds(300));
+      cancel->store(true);
+    });
+    absl::StatusOr<ChatReply> reply = client->Complete(kMessages);
+    stopper.join();
+    EXPECT_TRUE(absl::IsCancelled(reply.status())) << (in_flight ? "in flight: " : "in backoff: ") << reply.status();
+    EXPECT_EQ(server.request_count(), 1);
+  }
 }
 
 TEST(HttpLlmClientTest, RetryAfterLengthensTheWaitUpToTheCap) {

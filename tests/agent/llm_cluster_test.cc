@@ -105,5 +105,28 @@ TEST(LlmClusterTest, AStudyWhoseEndpointIsDownCompletesOnTheHeuristicFallback) {
   EXPECT_FALSE(trials[1].proposal().changed_dimension().empty());
 }
 
+TEST(LlmClusterTest, StoppingTheAgentEndsAnLlmCallInFlight) {
+  // The endpoint answers after a minute: the agent stops without waiting for it, and the
+  // call is neither retried nor re-asked.
+  testing::FakeLlmServer server([](const testing::FakeRequest&, int) { return testing::Slow(absl::Seconds(60)); });
+  InProcessCluster cluster;
+  cluster.StartAgent();
+  vmle::v1::SubmitStudyRequest submit;
+  *submit.mutable_spec() = testing::SimSpec("llm", 4, 1);
+  auto& options = *submit.mutable_spec()->mutable_planner()->mutable_options();
+  options["base_url"] = server.base_url();
+  options["model"] = "fake";
+  options["timeout_seconds"] = "120";
+  auto study = cluster.manager().Submit(submit);
+  ASSERT_TRUE(study.ok()) << study.status();
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (server.request_count() == 0) {
+    ASSERT_LT(absl::Now(), deadline) << "the planner never called the endpoint";
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  cluster.StopAgent();
+  EXPECT_EQ(server.request_count(), 1);
+}
+
 }  // namespace
 }  // namespace vmle::agent

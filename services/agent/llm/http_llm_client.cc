@@ -99,6 +99,8 @@ Verdict Judge(CURLcode curl, long http, const std::string& what) {
       break;
     case CURLE_OPERATION_TIMEDOUT:
       return {"timeout", true, absl::DeadlineExceededError(what)};
+    case CURLE_ABORTED_BY_CALLBACK:
+      return {"cancelled", false, absl::CancelledError("cancelled: the agent is shutting down")};
     case CURLE_URL_MALFORMAT:
     case CURLE_UNSUPPORTED_PROTOCOL:
       return {"connection_error", false, absl::InvalidArgumentError(what)};
@@ -116,6 +118,11 @@ Verdict Judge(CURLcode curl, long http, const std::string& what) {
 }
 
 }  // namespace
+
+// libcurl's progress callback: a non-zero return aborts the transfer.
+int AbortIfCancelled(void* cancel, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<const std::atomic<bool>*>(cancel)->load() ? 1 : 0;
+}
 
 struct HttpLlmClient::Attempt {
   CURLcode curl = CURLE_OK;
@@ -181,6 +188,11 @@ HttpLlmClient::Attempt HttpLlmClient::Post(const std::string& body) const {
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &attempt.body);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, ReadRetryAfter);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &attempt.retry_after);
+  if (options_.cancel != nullptr) {
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, AbortIfCancelled);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(options_.cancel.get()));
+  }
   const absl::Time start = absl::Now();
   attempt.curl = curl_easy_perform(curl);
   attempt.latency = absl::Now() - start;
@@ -227,7 +239,12 @@ absl::StatusOr<ChatReply> HttpLlmClient::Complete(const std::vector<ChatMessage>
     const absl::Duration wait = Backoff(attempt_number, attempt.retry_after);
     log::Warn("LLM request failed, retrying",
               {{"outcome", verdict.outcome}, {"error", message}, {"backoff", absl::FormatDuration(wait)}});
-    absl::SleepFor(wait);
+    for (const absl::Time until = absl::Now() + wait; absl::Now() < until;) {
+      if (options_.cancel != nullptr && options_.cancel->load()) {
+        return absl::CancelledError("cancelled: the agent is shutting down");
+      }
+      absl::SleepFor(std::min(until - absl::Now(), absl::Milliseconds(50)));
+    }
   }
 }
 

@@ -10,6 +10,7 @@
 // Thread-safe: every attempt uses its own curl handle.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,6 +41,9 @@ struct HttpLlmClientOptions {
   absl::Duration max_backoff = absl::Seconds(8);
   // Metrics (llm_metrics.h) go here when set; must outlive the client.
   prometheus::Registry* registry = nullptr;
+  // When set and it turns true (the agent shutting down), the attempt in flight is
+  // aborted and no retry follows: CANCELLED.
+  std::shared_ptr<const std::atomic<bool>> cancel;
 };
 
 // The API key named by the options: the contents of `file` (surrounding whitespace

@@ -24,7 +24,7 @@ LlmMetrics::LlmMetrics(prometheus::Registry& registry)
                              .Add({})) {
   // Every outcome's series exists from the start at 0, so rate() sees the first request.
   for (const char* outcome :
-       {"ok", "timeout", "connection_error", "rate_limited", "server_error", "client_error", "malformed"}) {
+       {"ok", "timeout", "connection_error", "rate_limited", "server_error", "client_error", "malformed", "cancelled"}) {
     requests_.Add({{"outcome", outcome}});
   }
 }

@@ -78,8 +78,10 @@ absl::StatusOr<LlmPlannerOptions> ParseLlmPlannerOptions(const vmle::v1::Planner
 // transcript is wanted. INVALID_ARGUMENT naming the option when a file cannot be
 // opened or read.
 // `registry` (may be null) receives the endpoint metrics.
+// `cancel` (may be null) aborts the HTTP client's calls, see HttpLlmClientOptions.
 absl::StatusOr<std::unique_ptr<llm::LlmClient>> MakeLlmClient(const LlmPlannerOptions& options,
-                                                             prometheus::Registry* registry = nullptr);
+                                                             prometheus::Registry* registry = nullptr,
+                                                             std::shared_ptr<const std::atomic<bool>> cancel = nullptr);
 
 // What an llm or opro planner is made of.
 struct LlmPlannerParts {

@@ -35,7 +35,7 @@ absl::StatusOr<std::unique_ptr<Planner>> Build(const vmle::v1::PlannerSpec& spec
                                                Make make) {
   absl::StatusOr<LlmPlannerOptions> options = ParseLlmPlannerOptions(spec);
   if (!options.ok()) return options.status();
-  absl::StatusOr<std::unique_ptr<llm::LlmClient>> client = MakeLlmClient(*options, environment.registry);
+  absl::StatusOr<std::unique_ptr<llm::LlmClient>> client = MakeLlmClient(*options, environment.registry, environment.cancel);
   if (!client.ok()) return client.status();
   vmle::v1::PlannerSpec fallback_spec;
   fallback_spec.set_name(kLlmFallbackPlanner);
@@ -70,7 +70,8 @@ absl::StatusOr<LlmPlannerOptions> ParseLlmPlannerOptions(const vmle::v1::Planner
 }
 
 absl::StatusOr<std::unique_ptr<llm::LlmClient>> MakeLlmClient(const LlmPlannerOptions& options,
-                                                             prometheus::Registry* registry) {
+                                                             prometheus::Registry* registry,
+                                                             std::shared_ptr<const std::atomic<bool>> cancel) {
   if (!options.replay.empty()) {
     absl::StatusOr<std::unique_ptr<llm::ReplayLlmClient>> replay = llm::ReplayLlmClient::Open(options.replay);
     if (!replay.ok()) return BadOption("replay", replay.status().message());
@@ -86,6 +87,7 @@ absl::StatusOr<std::unique_ptr<llm::LlmClient>> MakeLlmClient(const LlmPlannerOp
   http.max_attempts = options.max_attempts;
   http.api_key = *std::move(key);
   http.registry = registry;
+  http.cancel = std::move(cancel);
   absl::StatusOr<std::unique_ptr<llm::HttpLlmClient>> client = llm::HttpLlmClient::Create(std::move(http));
   if (!client.ok()) return BadOption("base_url", client.status().message());
   if (options.transcript.empty()) return std::unique_ptr<llm::LlmClient>(*std::move(client));

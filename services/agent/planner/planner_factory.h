@@ -7,6 +7,7 @@
 // option. Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,6 +30,9 @@ struct PlannerEnvironment {
   // Where planners that call out (llm, opro) register their endpoint metrics; null
   // keeps them unexported. Not owned; must outlive the planners.
   prometheus::Registry* registry = nullptr;
+  // Set to true when the agent shuts down: calls out in flight (LLM requests) end at
+  // once instead of running to their timeout. May be null.
+  std::shared_ptr<const std::atomic<bool>> cancel;
 };
 
 absl::StatusOr<std::unique_ptr<Planner>> MakePlanner(const vmle::v1::PlannerSpec& spec,

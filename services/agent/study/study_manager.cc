@@ -98,13 +98,15 @@ StudyManager::StudyManager(Options options)
 
 absl::StatusOr<std::unique_ptr<StudyManager>> StudyManager::Start(Options options) {
   if (options.memory == nullptr) return absl::InvalidArgumentError("StudyManager needs a memory client");
+  auto cancel = std::make_shared<std::atomic<bool>>(false);
   if (!options.make_planner) {
-    options.make_planner = [registry = options.registry](const vmle::v1::PlannerSpec& spec) {
-      return MakePlanner(spec, PlannerEnvironment{registry});
+    options.make_planner = [registry = options.registry, cancel](const vmle::v1::PlannerSpec& spec) {
+      return MakePlanner(spec, PlannerEnvironment{registry, cancel});
     };
   }
   std::unique_ptr<StudyManager> manager(new StudyManager(std::move(options)));
   StudyManager* m = manager.get();
+  m->cancel_calls_ = std::move(cancel);
   m->planning_thread_ = std::thread([m] { m->PlanningLoop(); });
   m->sweep_thread_ = std::thread([m] { m->SweepLoop(); });
   return manager;
@@ -114,6 +116,7 @@ StudyManager::~StudyManager() { Stop(); }
 
 void StudyManager::Stop() {
   memory_.Shutdown();
+  if (cancel_calls_ != nullptr) cancel_calls_->store(true);
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;

@@ -19,6 +19,7 @@
 #include <functional>
 #include <map>
 #include <utility>
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -200,6 +201,8 @@ class StudyManager {
   int64_t lease_ticks_ ABSL_GUARDED_BY(mu_) = 0;
 
   std::thread planning_thread_;
+  // Turned true by Stop: planners' calls out (LLM requests) end at once.
+  std::shared_ptr<std::atomic<bool>> cancel_calls_;
   std::thread sweep_thread_;
 };
 
