@@ -219,14 +219,22 @@ TEST_F(ClusterTest, BadDatasetsFailTheStudyClearlyAndLeaveTheClusterHealthy) {
   EXPECT_EQ(Get(good.id()).state(), vmle::v1::STUDY_STATE_SUCCEEDED);
 }
 
+// Writes DIR/study.yaml: a random_default study on synthetic data, 16-wide, `epochs` epochs.
+std::string WriteStudyFile(const std::string& dir, int users, int items, int trials, int parallel, int epochs,
+                           const std::string& first_line = "") {
+  std::ofstream(dir + "/study.yaml") << first_line
+                                      << absl::StrCat("dataset: {format: DATASET_FORMAT_SYNTHETIC, synthetic_users: ",
+                                                      users, ", synthetic_items: ", items, "}\n",
+                                                      "budget: {max_trials: ", trials, ", parallelism: ", parallel,
+                                                      "}\n", "planner: {name: random_default}\n",
+                                                      "fixed: {values: {max_epochs: {int_value: ", epochs,
+                                                      "}, hidden_dim: {int_value: 16}}}\n");
+  return dir + "/study.yaml";
+}
+
 TEST(TuneTest, TuneRunsAStudyInOneProcessFromAYamlFile) {
   const std::string dir = testing::MakeTempDir();
-  std::ofstream(dir + "/study.yaml") << "name: tune-e2e\n"
-                                        "dataset: {format: DATASET_FORMAT_SYNTHETIC, synthetic_users: 300, "
-                                        "synthetic_items: 120}\n"
-                                        "budget: {max_trials: 3, parallelism: 2}\n"
-                                        "planner: {name: random_default}\n"
-                                        "fixed: {values: {max_epochs: {int_value: 2}, hidden_dim: {int_value: 16}}}\n";
+  WriteStudyFile(dir, 300, 120, 3, 2, 2, "name: tune-e2e\n");
   auto tune = testing::Subprocess::Start(
       {Bin("services/cli/vmle"), "tune", "--file", dir + "/study.yaml", "--state_dir", dir + "/state"},
       dir + "/tune.log");
@@ -290,11 +298,7 @@ std::string WordAfter(const std::string& log, const std::string& prefix) {
 
 TEST(TuneTest, AKilledTuneContinuesItsStudyWhenRunAgainWithTheSameSettings) {
   const std::string dir = testing::MakeTempDir();
-  std::ofstream(dir + "/study.yaml") << "dataset: {format: DATASET_FORMAT_SYNTHETIC, synthetic_users: 300, "
-                                        "synthetic_items: 120}\n"
-                                        "budget: {max_trials: 4, parallelism: 1}\n"
-                                        "planner: {name: random_default}\n"
-                                        "fixed: {values: {max_epochs: {int_value: 3}, hidden_dim: {int_value: 16}}}\n";
+  WriteStudyFile(dir, 300, 120, 4, 1, 3);
   const std::vector<std::string> args = {"--file", dir + "/study.yaml", "--state_dir", dir + "/state"};
   std::vector<std::string> argv = {Bin("services/cli/vmle"), "tune"};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -344,11 +348,7 @@ TEST(TuneTest, ListenWithTokensRefusesCallersWithoutOne) {
   const std::string dir = testing::MakeTempDir();
   const std::string viewer = "viewer-token-0123456789abcdef";
   std::ofstream(dir + "/tokens") << "viewer " << viewer << "\n";
-  std::ofstream(dir + "/study.yaml") << "dataset: {format: DATASET_FORMAT_SYNTHETIC, synthetic_users: 2000, "
-                                        "synthetic_items: 300}\n"
-                                        "budget: {max_trials: 2, parallelism: 1}\n"
-                                        "planner: {name: random_default}\n"
-                                        "fixed: {values: {max_epochs: {int_value: 4}, hidden_dim: {int_value: 16}}}\n";
+  WriteStudyFile(dir, 2000, 300, 2, 1, 4);
   auto tune = testing::Subprocess::Start({Bin("services/cli/vmle"), "tune", "--file", dir + "/study.yaml", "--state_dir",
                                           dir + "/state", "--listen", "127.0.0.1:0", "--listen_auth_tokens_file",
                                           dir + "/tokens"},
