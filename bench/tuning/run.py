@@ -574,6 +574,8 @@ def main():
                    'instead of distilling one')
     p.add_argument('--control_state', help='transfer: the same for --control')
     p.add_argument('--transfer_planner', default='heuristic')
+    p.add_argument('--arms', default='with,without,control',
+                   help='transfer: the arms to run now (the report also reads the others\' finished studies under --out)')
     p.add_argument('--out', default='/tmp/bench-tuning')
     p.add_argument('--build', default=os.path.join(ROOT, 'build'), help='build directory with vmle')
     p.add_argument('--nice', type=int, default=5)
@@ -637,9 +639,18 @@ def main():
         arms = {'with (summary of ' + dataset_name(a.source) + ')': ('with', src),
                 'without (fresh state)': ('without', None),
                 'control (summary of ' + dataset_name(a.control) + ')': ('control', ctl)}
+        wanted = set(a.arms.split(','))
+        unknown = wanted - {tag for tag, _ in arms.values()}
+        if unknown:
+            sys.exit(f'run.py: --arms: unknown arm(s) {", ".join(sorted(unknown))} (with, without, control)')
         specs = [(f'transfer-{tag}-seed{seed}', a.data, pl, seed, state, ())
-                 for seed in seeds for tag, state in arms.values()]
+                 for seed in seeds for tag, state in arms.values() if tag in wanted]
         done = run_all(runner, a.jobs, specs)
+        for seed in seeds:  # arms not run now: their finished studies, if any
+            for tag, _ in arms.values():
+                label = f'transfer-{tag}-seed{seed}'
+                if label not in done:
+                    done[label] = runner.load_study(label, os.path.join(a.out, 'studies', label))
         groups = {arm: [done[f'transfer-{tag}-seed{s}'] for s in seeds if done.get(f'transfer-{tag}-seed{s}')]
                   for arm, (tag, _) in arms.items()}
         title = (f'Transfer {dataset_name(a.source)} → {setting} ({pl} planner; control: '
