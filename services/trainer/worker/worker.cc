@@ -292,11 +292,13 @@ void Worker::Finish(const TrialAssignment& assignment, const TrialState& state, 
                                     {"trial", trial},
                                     {"best_epoch", absl::StrCat(request.best_epoch())},
                                     {"stopped_early", request.stopped_early() ? "true" : "false"}});
+      // Counted before the report, as failures are: whoever sees the agent's record of the
+      // trial can already see it in /metrics.
+      metrics_->RecordTrial(request.stopped_early() ? "stopped_early" : "completed");
       vmle::v1::CompleteTrialResponse response;
       SendFinal("CompleteTrial", assignment, [&](grpc::ClientContext* c) {
         return stub_->CompleteTrial(c, request, &response);
       });
-      metrics_->RecordTrial(request.stopped_early() ? "stopped_early" : "completed");
       return;
     }
     case TrialOutcome::Kind::kFailed:
