@@ -38,6 +38,13 @@ std::vector<StudyEvent> EventsOf(StudyManager& manager, const std::string& id) {
   return events;
 }
 
+// Submits `spec` straight to the StudyManager (the gRPC path has tests of its own above).
+absl::StatusOr<vmle::v1::Study> Submit(InProcessCluster& cluster, const vmle::v1::StudySpec& spec) {
+  vmle::v1::SubmitStudyRequest request;
+  *request.mutable_spec() = spec;
+  return cluster.manager().Submit(request);
+}
+
 // Every trial numbered 1..n once, finished, and its events tell the same story.
 void ExpectAccountedOnce(StudyManager& manager, const vmle::v1::Study& study) {
   const std::vector<Trial> trials = TrialsOf(manager, study.id());
@@ -175,13 +182,11 @@ TEST(StudyManagerTest, ThirtyTwoWorkersFourStudiesAThousandTrialsEachAccountedOn
   std::vector<std::string> ids;
   const std::vector<std::string> planners = {"random", "tpe", "random_default", "grid"};
   for (int i = 0; i < 4; ++i) {
-    vmle::v1::SubmitStudyRequest request;
-    *request.mutable_spec() = SimSpec(planners[i], 250, 8);
+    vmle::v1::StudySpec spec = SimSpec(planners[i], 250, 8);
     // Random samples with an lr far too high diverge now and then.
-    request.mutable_spec()->mutable_budget()->set_max_failed_trials(250);
-    (*request.mutable_spec()->mutable_planner()->mutable_options())["points"] = "4";
-    if (planners[i] != "grid") request.mutable_spec()->mutable_planner()->clear_options();
-    auto study = cluster.manager().Submit(request);
+    spec.mutable_budget()->set_max_failed_trials(250);
+    if (planners[i] == "grid") (*spec.mutable_planner()->mutable_options())["points"] = "4";
+    auto study = Submit(cluster, spec);
     ASSERT_TRUE(study.ok()) << study.status();
     ids.push_back(study->id());
   }
@@ -205,9 +210,7 @@ TEST(StudyManagerTest, ExpiredLeaseRequeuesAndLateReportsAreRefused) {
   StudyManager::Options options = InProcessCluster::DefaultOptions();
   options.lease_duration = absl::Milliseconds(400);
   cluster.StartAgent(options);
-  vmle::v1::SubmitStudyRequest submit;
-  *submit.mutable_spec() = SimSpec("random", 1, 1);
-  auto study = cluster.manager().Submit(submit);
+  auto study = Submit(cluster, SimSpec("random", 1, 1));
   ASSERT_TRUE(study.ok());
 
   // A worker leases the trial and disappears.
@@ -244,11 +247,10 @@ TEST(StudyManagerTest, ExpiredLeaseRequeuesAndLateReportsAreRefused) {
 TEST(StudyManagerTest, TrialFailingOnEveryRetryFailsAndTheStudyFailsAtItsLimit) {
   InProcessCluster cluster;
   cluster.StartAgent();
-  vmle::v1::SubmitStudyRequest submit;
-  *submit.mutable_spec() = SimSpec("random", 10, 1);
-  submit.mutable_spec()->mutable_budget()->set_max_failed_trials(2);
-  submit.mutable_spec()->mutable_budget()->set_max_trial_retries(1);
-  auto study = cluster.manager().Submit(submit);
+  vmle::v1::StudySpec spec = SimSpec("random", 10, 1);
+  spec.mutable_budget()->set_max_failed_trials(2);
+  spec.mutable_budget()->set_max_trial_retries(1);
+  auto study = Submit(cluster, spec);
   ASSERT_TRUE(study.ok());
   vmle::v1::LeaseTrialRequest lease;
   lease.mutable_worker()->set_worker_id("broken");
@@ -284,9 +286,7 @@ TEST(StudyManagerTest, RestartedAgentFinishesTheStudyWithNoTrialLostOrDuplicated
   InProcessCluster cluster;
   cluster.StartAgent();
   cluster.AddWorkers(4, absl::Milliseconds(5));
-  vmle::v1::SubmitStudyRequest submit;
-  *submit.mutable_spec() = SimSpec("tpe", 40, 4);
-  auto study = cluster.manager().Submit(submit);
+  auto study = Submit(cluster, SimSpec("tpe", 40, 4));
   ASSERT_TRUE(study.ok());
   ASSERT_TRUE(cluster.WaitFor(study->id(), [](const vmle::v1::Study& s) { return s.trials_succeeded() >= 10; }).ok());
   cluster.StopAgent();
@@ -308,9 +308,7 @@ TEST(StudyManagerTest, AWorkerStoppingWithHandBackReleasesItsTrialAtOnce) {
   InProcessCluster cluster;
   cluster.StartAgent();
   cluster.AddWorkers(1, absl::Milliseconds(200));
-  vmle::v1::SubmitStudyRequest submit;
-  *submit.mutable_spec() = SimSpec("random", 2, 1);
-  auto study = cluster.manager().Submit(submit);
+  auto study = Submit(cluster, SimSpec("random", 2, 1));
   ASSERT_TRUE(study.ok());
   ASSERT_TRUE(cluster.WaitFor(study->id(), [](const vmle::v1::Study& s) { return s.trials_running() == 1; }).ok());
   cluster.workers()[0]->Stop(/*hand_back=*/true);
@@ -332,10 +330,9 @@ TEST(StudyManagerTest, CancelStopsRunningTrialsAndResumeAddsTrials) {
   InProcessCluster cluster;
   cluster.StartAgent();
   cluster.AddWorkers(2, absl::Milliseconds(30));
-  vmle::v1::SubmitStudyRequest submit;
-  *submit.mutable_spec() = SimSpec("random", 20, 2);
-  submit.mutable_spec()->mutable_budget()->set_max_failed_trials(20);
-  auto study = cluster.manager().Submit(submit);
+  vmle::v1::StudySpec spec = SimSpec("random", 20, 2);
+  spec.mutable_budget()->set_max_failed_trials(20);
+  auto study = Submit(cluster, spec);
   ASSERT_TRUE(study.ok());
   ASSERT_TRUE(cluster.WaitFor(study->id(), [](const vmle::v1::Study& s) { return s.trials_running() == 2; }).ok());
   vmle::v1::CancelStudyRequest cancel;
@@ -371,10 +368,9 @@ TEST(StudyManagerTest, MedianEarlyStoppingStopsPoorTrials) {
   InProcessCluster cluster;
   cluster.StartAgent();
   cluster.AddWorkers(2, absl::Milliseconds(1));
-  vmle::v1::SubmitStudyRequest submit;
-  *submit.mutable_spec() = SimSpec("random", 30, 2);
-  submit.mutable_spec()->mutable_early_stopping()->set_rule(vmle::v1::EARLY_STOPPING_RULE_MEDIAN);
-  auto study = cluster.manager().Submit(submit);
+  vmle::v1::StudySpec spec = SimSpec("random", 30, 2);
+  spec.mutable_early_stopping()->set_rule(vmle::v1::EARLY_STOPPING_RULE_MEDIAN);
+  auto study = Submit(cluster, spec);
   ASSERT_TRUE(study.ok());
   auto ended = cluster.WaitForEnd(study->id(), absl::Seconds(60));
   ASSERT_TRUE(ended.ok());
@@ -393,10 +389,9 @@ TEST(StudyManagerTest, TargetAndPatienceEndTheStudyEarly) {
   InProcessCluster cluster;
   cluster.StartAgent();
   cluster.AddWorkers(1, absl::Milliseconds(1));
-  vmle::v1::SubmitStudyRequest submit;
-  *submit.mutable_spec() = SimSpec("random", 200, 1);
-  submit.mutable_spec()->mutable_budget()->set_no_improvement_patience(5);
-  auto study = cluster.manager().Submit(submit);
+  vmle::v1::StudySpec spec = SimSpec("random", 200, 1);
+  spec.mutable_budget()->set_no_improvement_patience(5);
+  auto study = Submit(cluster, spec);
   ASSERT_TRUE(study.ok());
   auto ended = cluster.WaitForEnd(study->id(), absl::Seconds(60));
   ASSERT_TRUE(ended.ok());
@@ -404,10 +399,10 @@ TEST(StudyManagerTest, TargetAndPatienceEndTheStudyEarly) {
   EXPECT_THAT(ended->end_reason(), ::testing::HasSubstr("no improvement"));
   EXPECT_LT(ended->trials_total(), 200);
 
-  *submit.mutable_spec() = SimSpec("random", 200, 1);
-  submit.mutable_spec()->mutable_budget()->set_has_target(true);
-  submit.mutable_spec()->mutable_budget()->set_target_value(0.0001);
-  auto targeted = cluster.manager().Submit(submit);
+  spec = SimSpec("random", 200, 1);
+  spec.mutable_budget()->set_has_target(true);
+  spec.mutable_budget()->set_target_value(0.0001);
+  auto targeted = Submit(cluster, spec);
   ASSERT_TRUE(targeted.ok());
   auto done = cluster.WaitForEnd(targeted->id(), absl::Seconds(60));
   ASSERT_TRUE(done.ok());
@@ -415,27 +410,20 @@ TEST(StudyManagerTest, TargetAndPatienceEndTheStudyEarly) {
   EXPECT_EQ(done->trials_total(), 1);
 }
 
-}  // namespace
-}  // namespace vmle::agent::testing
-
-namespace vmle::agent::testing {
-namespace {
-
 TEST(StudyManagerTest, FixedParametersAndNarrowedSpaceShapeEveryTrial) {
   InProcessCluster cluster;
   cluster.StartAgent();
   cluster.AddWorkers(2, absl::Milliseconds(1));
-  vmle::v1::SubmitStudyRequest submit;
-  *submit.mutable_spec() = SimSpec("random_default", 6, 2);
-  auto& fixed = *submit.mutable_spec()->mutable_fixed()->mutable_values();
+  vmle::v1::StudySpec spec = SimSpec("random_default", 6, 2);
+  auto& fixed = *spec.mutable_fixed()->mutable_values();
   fixed["max_epochs"].set_int_value(2);
   fixed["hidden_dim"].set_int_value(16);
-  auto* lr = submit.mutable_spec()->mutable_search_space()->add_params();
+  auto* lr = spec.mutable_search_space()->add_params();
   lr->set_name("lr");
   lr->mutable_float_range()->set_min(1e-4);
   lr->mutable_float_range()->set_max(1e-3);
   lr->mutable_float_range()->set_log_scale(true);
-  auto study = cluster.manager().Submit(submit);
+  auto study = Submit(cluster, spec);
   ASSERT_TRUE(study.ok()) << study.status();
   auto ended = cluster.WaitForEnd(study->id(), absl::Seconds(60));
   ASSERT_TRUE(ended.ok()) << ended.status();
