@@ -49,6 +49,29 @@ TEST(HeuristicMemoryTest, ReflectionOnAChangeThatHelped) {
   EXPECT_EQ(r.author(), "heuristic");
 }
 
+TEST(HeuristicMemoryTest, ReflectionNamesTheProposedChangeWhenItComparesWithAnotherNeighbour) {
+  // Trial 4 was proposed as num_negatives up from trial 2; trial 3 (num_negatives up
+  // from the baseline) finished meanwhile above trial 2 and is one dropout change away.
+  PlanningContext context = testing::SasrecContext(1);
+  context.profile = testing::ShortProfile();
+  const vmle::v1::Configuration base = SasrecDefault();
+  const vmle::v1::Configuration d3 = With(base, "dropout", 0.3);
+  const vmle::v1::Configuration n = With(base, "num_negatives", int64_t{1000});
+  vmle::v1::Trial proposed = Finished(4, With(d3, "num_negatives", int64_t{1000}), 0.060);
+  proposed.mutable_proposal()->set_changed_dimension("num_negatives");
+  context.history = {Finished(1, base, 0.050), Finished(2, d3, 0.055), Finished(3, n, 0.058), proposed};
+  const vmle::v1::Reflection r = ReflectOn(context, 4);
+  EXPECT_EQ(r.knob(), "dropout");
+  EXPECT_TRUE(absl::StrContains(r.observation(), "against trial 3")) << r.observation();
+  EXPECT_TRUE(absl::StrContains(r.observation(), "proposed as a change of num_negatives")) << r.observation();
+
+  // Measured against the trial it was proposed from: nothing added.
+  context.history[2] = Finished(3, n, 0.052);
+  const vmle::v1::Reflection same = ReflectOn(context, 4);
+  EXPECT_EQ(same.knob(), "num_negatives");
+  EXPECT_FALSE(absl::StrContains(same.observation(), "proposed as")) << same.observation();
+}
+
 TEST(HeuristicMemoryTest, ReflectionOnAChangeThatHurtAndOnTheBaseline) {
   const vmle::v1::Reflection hurt = ReflectOn(Study(), 4);
   EXPECT_EQ(hurt.knob(), "lr");
