@@ -50,6 +50,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 ALL_PLANNERS = ['heuristic', 'random', 'random_default', 'tpe', 'grid', 'llm', 'opro']
 LLM_PLANNERS = ('llm', 'opro')
 CHECKPOINTS = (4, 8, 16)
+# Transfer also reports the best after 2 trials: the baseline and the transferred
+# configuration.
+TRANSFER_CHECKPOINTS = (2,) + CHECKPOINTS
 COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf']
 REQUIRED_TRIAL_COLUMNS = ('number', 'status', 'objective', 'train_seconds')
 
@@ -345,7 +348,7 @@ def summarize(groups, budget, metric, reference=None):
     target = 0.95 * top
     ref_top = max((v for s in groups.get(reference, []) for v in objective_values(s) if v is not None),
                   default=None)
-    checkpoints = [c for c in CHECKPOINTS if c < budget] + [budget]
+    checkpoints = [c for c in (CHECKPOINTS if reference is None else TRANSFER_CHECKPOINTS) if c < budget] + [budget]
     rows = []
     for name, studies in groups.items():
         curves = [best_so_far(objective_values(s)) for s in studies]
@@ -551,10 +554,29 @@ def report(a, groups, name, title, transfer=False, reference=None):
             f'is {0.95 * top:.4f}. Means ± sample standard deviation over studies; "per study" lists '
             f'the trials each study needed (– : not reached). Test metrics are those of each study\'s '
             f'best-on-validation trial.\n\n![best so far]({name}-best-so-far.svg)\n')
+    if transfer:
+        text += '\n' + trials_table(groups, a.trials, a.metric)
     with open(os.path.join(a.out, f'{name}.md'), 'w') as f:
         f.write(text)
     print(text, flush=True)
     return check(groups, rows, checkpoints, cols, a.trials) if a.check else []
+
+
+def trials_table(groups, budget, metric):
+    """Markdown: each study's validation value trial by trial (* marks a new best), so
+    that small differences can be read against the noise of repeated configurations."""
+    head = ['arm', 'seed'] + [f'trial {i}' for i in range(1, budget + 1)]
+    lines = [f'Validation {metric} of every trial (* a new best of its study):', '',
+             '| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    for name, studies in groups.items():
+        for s in studies:
+            cells, best = [name.split(' ')[0], str(seed_of(s) or '')], None
+            for v in objective_values(s)[:budget]:
+                new = v is not None and (best is None or v > best)
+                best = v if new else best
+                cells.append('failed' if v is None else f'{v:.4f}' + ('*' if new else ''))
+            lines.append('| ' + ' | '.join(cells + [''] * (len(head) - len(cells))) + ' |')
+    return '\n'.join(lines) + '\n'
 
 
 def dataset_name(data):
