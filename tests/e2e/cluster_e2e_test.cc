@@ -234,9 +234,9 @@ std::string WriteStudyFile(const std::string& dir, int users, int items, int tri
 
 TEST(TuneTest, TuneRunsAStudyInOneProcessFromAYamlFile) {
   const std::string dir = testing::MakeTempDir();
-  WriteStudyFile(dir, 300, 120, 3, 2, 2, "name: tune-e2e\n");
+  const std::string study_file = WriteStudyFile(dir, 300, 120, 3, 2, 2, "name: tune-e2e\n");
   auto tune = testing::Subprocess::Start(
-      {Bin("services/cli/vmle"), "tune", "--file", dir + "/study.yaml", "--state_dir", dir + "/state"},
+      {Bin("services/cli/vmle"), "tune", "--file", study_file, "--state_dir", dir + "/state"},
       dir + "/tune.log");
   ASSERT_TRUE(tune.ok()) << tune.status();
   const auto exit = tune->Wait(400000ms);
@@ -298,8 +298,8 @@ std::string WordAfter(const std::string& log, const std::string& prefix) {
 
 TEST(TuneTest, AKilledTuneContinuesItsStudyWhenRunAgainWithTheSameSettings) {
   const std::string dir = testing::MakeTempDir();
-  WriteStudyFile(dir, 300, 120, 4, 1, 3);
-  const std::vector<std::string> args = {"--file", dir + "/study.yaml", "--state_dir", dir + "/state"};
+  const std::string study_file = WriteStudyFile(dir, 300, 120, 4, 1, 3);
+  const std::vector<std::string> args = {"--file", study_file, "--state_dir", dir + "/state"};
   std::vector<std::string> argv = {Bin("services/cli/vmle"), "tune"};
   argv.insert(argv.end(), args.begin(), args.end());
   {
@@ -319,7 +319,7 @@ TEST(TuneTest, AKilledTuneContinuesItsStudyWhenRunAgainWithTheSameSettings) {
   ASSERT_THAT(first, ::testing::Not(HasSubstr("study finished")));
 
   // Other settings on the same state: refused, naming the unfinished study.
-  std::vector<std::string> other = {Bin("services/cli/vmle"), "tune", "--file", dir + "/study.yaml", "--trials", "5",
+  std::vector<std::string> other = {Bin("services/cli/vmle"), "tune", "--file", study_file, "--trials", "5",
                                     "--state_dir", dir + "/state"};
   auto refused = testing::Subprocess::Start(other, dir + "/other.log");
   ASSERT_TRUE(refused.ok()) << refused.status();
@@ -348,8 +348,8 @@ TEST(TuneTest, ListenWithTokensRefusesCallersWithoutOne) {
   const std::string dir = testing::MakeTempDir();
   const std::string viewer = "viewer-token-0123456789abcdef";
   std::ofstream(dir + "/tokens") << "viewer " << viewer << "\n";
-  WriteStudyFile(dir, 2000, 300, 2, 1, 4);
-  auto tune = testing::Subprocess::Start({Bin("services/cli/vmle"), "tune", "--file", dir + "/study.yaml", "--state_dir",
+  const std::string study_file = WriteStudyFile(dir, 2000, 300, 2, 1, 4);
+  auto tune = testing::Subprocess::Start({Bin("services/cli/vmle"), "tune", "--file", study_file, "--state_dir",
                                           dir + "/state", "--listen", "127.0.0.1:0", "--listen_auth_tokens_file",
                                           dir + "/tokens"},
                                          dir + "/tune.log");

@@ -93,6 +93,9 @@ struct Verdict {
   absl::Status error;
 };
 
+// A call ended because the agent is stopping (HttpLlmClientOptions::cancel).
+absl::Status ShuttingDown() { return absl::CancelledError("cancelled: the agent is shutting down"); }
+
 Verdict Judge(CURLcode curl, long http, const std::string& what) {
   switch (curl) {
     case CURLE_OK:
@@ -100,7 +103,7 @@ Verdict Judge(CURLcode curl, long http, const std::string& what) {
     case CURLE_OPERATION_TIMEDOUT:
       return {"timeout", true, absl::DeadlineExceededError(what)};
     case CURLE_ABORTED_BY_CALLBACK:
-      return {"cancelled", false, absl::CancelledError("cancelled: the agent is shutting down")};
+      return {"cancelled", false, ShuttingDown()};
     case CURLE_URL_MALFORMAT:
     case CURLE_UNSUPPORTED_PROTOCOL:
       return {"connection_error", false, absl::InvalidArgumentError(what)};
@@ -240,9 +243,7 @@ absl::StatusOr<ChatReply> HttpLlmClient::Complete(const std::vector<ChatMessage>
     log::Warn("LLM request failed, retrying",
               {{"outcome", verdict.outcome}, {"error", message}, {"backoff", absl::FormatDuration(wait)}});
     for (const absl::Time until = absl::Now() + wait; absl::Now() < until;) {
-      if (options_.cancel != nullptr && options_.cancel->load()) {
-        return absl::CancelledError("cancelled: the agent is shutting down");
-      }
+      if (options_.cancel != nullptr && options_.cancel->load()) return ShuttingDown();
       absl::SleepFor(std::min(until - absl::Now(), absl::Milliseconds(50)));
     }
   }

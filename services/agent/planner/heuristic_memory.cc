@@ -64,15 +64,16 @@ std::string Observation(const PlanningContext& context, const Trajectory& t, int
   std::string text = absl::StrFormat("%s %.6g against the best %.6g of trial %d (%+.1f%%)", metric,
                                      trial.objective_value(), b.objective_value(), b.number(), 100 * vs_best);
   if (step.parent >= 0) {
+    const int parent = t.history()[static_cast<size_t>(step.parent)].number();
     absl::StrAppendFormat(&text, "; %s from %s to %s changed it by %+.1f%% against trial %d",
                           heuristic::ChangePhrase(step.knob, step.direction), step.from_value, step.to_value,
-                          100 * step.gain, t.history()[static_cast<size_t>(step.parent)].number());
+                          100 * step.gain, parent);
     // Proposed as a change of another knob from an earlier best, then measured against
     // a one-change neighbour that finished meanwhile and scores higher.
     const std::string& proposed = trial.proposal().changed_dimension();
     if (!proposed.empty() && proposed != step.knob && step.knob != heuristic::kSeveralKnobs) {
       absl::StrAppendFormat(&text, " (proposed as a change of %s; trial %d is its best one-change neighbour)",
-                            proposed, t.history()[static_cast<size_t>(step.parent)].number());
+                            proposed, parent);
     }
   }
   return text;

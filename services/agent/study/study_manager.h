@@ -16,13 +16,13 @@
 // UNAVAILABLE when the memory service cannot be reached (nothing was applied).
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <map>
-#include <utility>
-#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -200,9 +200,9 @@ class StudyManager {
   absl::flat_hash_map<std::string, WorkerState> workers_ ABSL_GUARDED_BY(mu_);
   int64_t lease_ticks_ ABSL_GUARDED_BY(mu_) = 0;
 
-  std::thread planning_thread_;
   // Turned true by Stop: planners' calls out (LLM requests) end at once.
   std::shared_ptr<std::atomic<bool>> cancel_calls_;
+  std::thread planning_thread_;
   std::thread sweep_thread_;
 };
 
