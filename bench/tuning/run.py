@@ -27,8 +27,10 @@ Studies already finished under --out are not run again (delete a study's folder 
 rerun it); --analyze_only only reads them. Each study's trials are read back as the
 `vmle trials --csv` table by starting vmle-memory and vmle-agent on its state
 directory after `vmle tune` has exited. LLM planners (llm, opro) run only when an
-endpoint is configured (--llm_base_url and --llm_model, or VMLE_BENCH_LLM_BASE_URL and
-VMLE_BENCH_LLM_MODEL; the key from OPENAI_API_KEY); otherwise they are skipped.
+endpoints file is given (--llm_endpoints_file or VMLE_BENCH_LLM_ENDPOINTS_FILE, the
+operator configuration `vmle tune --llm_endpoints_file` reads: README "LLM endpoints");
+--llm_endpoint and --llm_model pick an endpoint and model of it (default: the only
+endpoint, its first model); otherwise they are skipped.
 """
 import argparse
 import concurrent.futures
@@ -166,6 +168,8 @@ class Runner:
                 cmd += ['--fixed', kv]
             for kv in a.option + (llm_options(a) if planner in LLM_PLANNERS else []):
                 cmd += ['--option', kv]
+            if planner in LLM_PLANNERS:
+                cmd += ['--llm_endpoints_file', os.path.abspath(a.llm_endpoints_file)]
             cmd += list(extra) + ['--state_dir', state]
             with open(os.path.join(d, 'command.txt'), 'w') as f:
                 f.write(' '.join(cmd) + '\n')
@@ -282,7 +286,7 @@ def read(path):
 
 
 def llm_options(a):
-    return [f'base_url={a.llm_base_url}', f'model={a.llm_model}']
+    return [f'{key}={value}' for key, value in (('endpoint', a.llm_endpoint), ('model', a.llm_model)) if value]
 
 
 def run_all(runner, jobs, specs):
@@ -616,7 +620,8 @@ def main():
     p.add_argument('--check', action='store_true', help='check the numbers are consistent (exit 1 if not)')
     p.add_argument('--short', action='store_true', help='CI: synthetic, tiny budget, both modes, --check')
     p.add_argument('--fresh', action='store_true', help='delete the studies already under --out first')
-    p.add_argument('--llm_base_url', default=os.environ.get('VMLE_BENCH_LLM_BASE_URL', ''))
+    p.add_argument('--llm_endpoints_file', default=os.environ.get('VMLE_BENCH_LLM_ENDPOINTS_FILE', ''))
+    p.add_argument('--llm_endpoint', default=os.environ.get('VMLE_BENCH_LLM_ENDPOINT', ''))
     p.add_argument('--llm_model', default=os.environ.get('VMLE_BENCH_LLM_MODEL', ''))
     a = p.parse_args()
     signal.signal(signal.SIGTERM, kill_running)
@@ -646,9 +651,9 @@ def main():
     if not a.transfer or a.short:
         planners = []
         for planner in a.planners.split(','):
-            if planner in LLM_PLANNERS and not (a.llm_base_url and a.llm_model):
+            if planner in LLM_PLANNERS and not a.llm_endpoints_file:
                 log(f'run.py: skipping the {planner} planner: no LLM endpoint configured '
-                    '(--llm_base_url and --llm_model, or VMLE_BENCH_LLM_BASE_URL and VMLE_BENCH_LLM_MODEL)')
+                    '(--llm_endpoints_file or VMLE_BENCH_LLM_ENDPOINTS_FILE)')
                 continue
             planners.append(planner)
         specs = [(f'{planner}-seed{seed}', a.data, planner, seed, None, ()) for seed in seeds for planner in planners]

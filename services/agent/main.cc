@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
   int lease_seconds = 60;
   int heartbeat_seconds = 10;
   int max_active_studies = 64;
+  std::string llm_endpoints_file;
+  std::string transcript_dir;
   vmle::AddServerFlags(app, server, log_level);
   vmle::AddFlag(app, "--memory", memory_address, "memory service address HOST:PORT");
   vmle::auth::ClientSecurityOptions memory_security_options;
@@ -37,6 +39,11 @@ int main(int argc, char** argv) {
   vmle::AddFlag(app, "--max_active_studies", max_active_studies,
                 "studies pending or running at once; more submissions get RESOURCE_EXHAUSTED (0: no limit)")
       ->check(CLI::NonNegativeNumber);
+  vmle::AddFlag(app, "--llm_endpoints_file", llm_endpoints_file,
+                "LLM endpoints of the llm and opro planners (YAML or JSON: name, base_url, models, api_key_env or "
+                "api_key_file, timeout_seconds, max_attempts); empty: none");
+  vmle::AddFlag(app, "--transcript_dir", transcript_dir,
+                "where LLM transcripts are recorded, one file per study, and replayed from; empty: none");
   CLI11_PARSE(app, argc, argv);
   if (lease_seconds < 2 || heartbeat_seconds < 1 || heartbeat_seconds * 2 > lease_seconds) {
     vmle::log::Error("bad lease timing: need heartbeat_seconds >= 1 and lease_seconds >= 2 * heartbeat_seconds");
@@ -47,6 +54,21 @@ int main(int argc, char** argv) {
       vmle::auth::LoadClientSecurity(memory_security_options);
   if (!memory_security.ok()) {
     vmle::log::Error("startup failed", {{"error", memory_security.status().ToString()}});
+    return 1;
+  }
+  vmle::agent::llm::LlmConfig llm;
+  llm.transcript_dir = transcript_dir;
+  if (!llm_endpoints_file.empty()) {
+    absl::StatusOr<std::vector<vmle::agent::llm::LlmEndpoint>> endpoints =
+        vmle::agent::llm::LoadLlmEndpoints(llm_endpoints_file);
+    if (!endpoints.ok()) {
+      vmle::log::Error("startup failed", {{"error", endpoints.status().ToString()}});
+      return 1;
+    }
+    llm.endpoints = *std::move(endpoints);
+  }
+  if (absl::Status s = vmle::agent::llm::PrepareTranscriptDir(llm.transcript_dir); !s.ok()) {
+    vmle::log::Error("startup failed", {{"error", s.ToString()}});
     return 1;
   }
   vmle::agent::MemoryClient memory(vmle::auth::MakeClientChannel(memory_address, *memory_security), {});
@@ -60,6 +82,7 @@ int main(int argc, char** argv) {
         options.lease_duration = absl::Seconds(lease_seconds);
         options.heartbeat_interval = absl::Seconds(heartbeat_seconds);
         options.max_active_studies = max_active_studies;
+        options.llm = llm;
         vmle::log::Info("loading unfinished studies", {{"memory", memory_address}});
         auto started = vmle::agent::StudyManager::Start(options);
         if (!started.ok()) return started.status();

@@ -137,6 +137,10 @@ int main(int argc, char** argv) {
   tune_cmd->add_option("--listen_auth_tokens_file", tune.listen_auth_tokens_file,
                        "bearer tokens by role for --listen (as a service's --auth_tokens_file); without it, "
                        "any caller may call any method");
+  tune_cmd->add_option("--llm_endpoints_file", tune.llm_endpoints_file,
+                       "LLM endpoints of the llm and opro planners (YAML or JSON; README \"LLM endpoints\")");
+  tune_cmd->add_option("--transcript_dir", tune.transcript_dir,
+                       "where LLM transcripts are recorded, one per study (default: <state_dir>/transcripts)");
   tune_cmd->add_flag("--verbose", tune.verbose, "show per-epoch progress");
   AddSpecFlags(tune_cmd, tune.spec);
 

@@ -179,6 +179,15 @@ absl::StatusOr<vmle::v1::StudyReport> RunTune(const TuneOptions& options, std::o
   }
   // Without --listen the only workers are this process's: none survived an earlier run.
   cluster_options.agent.workers_survive_restart = !options.listen.empty();
+  if (!options.llm_endpoints_file.empty()) {
+    absl::StatusOr<std::vector<agent::llm::LlmEndpoint>> endpoints =
+        agent::llm::LoadLlmEndpoints(options.llm_endpoints_file);
+    if (!endpoints.ok()) return endpoints.status();
+    cluster_options.agent.llm.endpoints = *std::move(endpoints);
+  }
+  cluster_options.agent.llm.transcript_dir =
+      options.transcript_dir.empty() ? options.state_dir + "/transcripts" : options.transcript_dir;
+  if (absl::Status s = agent::llm::PrepareTranscriptDir(cluster_options.agent.llm.transcript_dir); !s.ok()) return s;
   absl::StatusOr<std::unique_ptr<embedded::EmbeddedCluster>> cluster =
       embedded::EmbeddedCluster::Start(cluster_options);
   if (!cluster.ok()) return cluster.status();

@@ -38,6 +38,12 @@ struct TuneOptions {
   std::string listen;
   TlsOptions listen_tls;
   std::string listen_auth_tokens_file;
+  // The LLM endpoints of the llm and opro planners (services/agent/llm/llm_endpoints.h);
+  // empty: none.
+  std::string llm_endpoints_file;
+  // Where the agent records LLM transcripts, one per study; empty:
+  // <state_dir>/transcripts.
+  std::string transcript_dir;
   // Print per-epoch progress too.
   bool verbose = false;
 };

@@ -133,6 +133,20 @@ FakeLlmServer::~FakeLlmServer() {
 
 std::string FakeLlmServer::base_url() const { return absl::StrCat("http://127.0.0.1:", port_, "/v1"); }
 
+llm::LlmConfig FakeLlmServer::Config(const std::string& transcript_dir, absl::Duration timeout,
+                                     int max_attempts) const {
+  llm::LlmEndpoint endpoint;
+  endpoint.name = "fake";
+  endpoint.base_url = base_url();
+  endpoint.models = {"fake-model", "fake"};
+  endpoint.timeout = timeout;
+  endpoint.max_attempts = max_attempts;
+  llm::LlmConfig config;
+  config.endpoints.push_back(endpoint);
+  config.transcript_dir = transcript_dir;
+  return config;
+}
+
 std::vector<FakeRequest> FakeLlmServer::requests() const {
   absl::MutexLock lock(&mu_);
   return requests_;

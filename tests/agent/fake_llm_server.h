@@ -15,6 +15,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "services/agent/llm/llm_endpoints.h"
 
 namespace vmle::agent::testing {
 
@@ -60,6 +61,11 @@ class FakeLlmServer {
   std::string base_url() const;
   std::vector<FakeRequest> requests() const;
   int request_count() const;
+  // An operator configuration with this server as its only endpoint "fake": model
+  // "fake-model" (and "fake"), `timeout` an attempt, `max_attempts`, transcripts under
+  // `transcript_dir` ("" = none).
+  llm::LlmConfig Config(const std::string& transcript_dir = "", absl::Duration timeout = absl::Seconds(2),
+                        int max_attempts = 4) const;
 
  private:
   void AcceptLoop();

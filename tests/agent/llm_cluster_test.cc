@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -37,10 +39,14 @@ testing::FakeResponse Model(const testing::FakeRequest& request, std::atomic<int
                                           0.0003 * (k + 1), "}}]}"));
 }
 
-// Runs one study with `options` on a fresh cluster; its trials in number order.
-std::vector<vmle::v1::Trial> RunStudy(const std::map<std::string, std::string>& options) {
+// Runs one study with `options` on a fresh cluster whose operator configured `llm`;
+// its trials in number order (and its id in `*study_id` when set).
+std::vector<vmle::v1::Trial> RunStudy(const llm::LlmConfig& llm, const std::map<std::string, std::string>& options,
+                                      std::string* study_id = nullptr) {
   InProcessCluster cluster;
-  cluster.StartAgent();
+  StudyManager::Options agent = InProcessCluster::DefaultOptions();
+  agent.llm = llm;
+  cluster.StartAgent(agent);
   cluster.AddWorkers(1, absl::Milliseconds(1));
   vmle::v1::SubmitStudyRequest submit;
   *submit.mutable_spec() = testing::SimSpec("llm", kTrials, 1);
@@ -49,6 +55,7 @@ std::vector<vmle::v1::Trial> RunStudy(const std::map<std::string, std::string>& 
   grpc::ClientContext submit_context;
   const grpc::Status submitted = cluster.studies().SubmitStudy(&submit_context, submit, &study);
   EXPECT_TRUE(submitted.ok()) << submitted.error_message();
+  if (study_id != nullptr) *study_id = study.id();
   absl::StatusOr<vmle::v1::Study> ended = cluster.WaitForEnd(study.id(), absl::Seconds(60));
   EXPECT_TRUE(ended.ok()) << ended.status();
   if (ended.ok()) {
@@ -63,13 +70,16 @@ std::vector<vmle::v1::Trial> RunStudy(const std::map<std::string, std::string>& 
 }
 
 TEST(LlmClusterTest, ARecordedStudyReplaysToTheSameTrials) {
-  const std::string transcript = vmle::testing::MakeTempDir() + "/study.jsonl";
+  const std::string transcripts = vmle::testing::MakeTempDir();
   std::vector<vmle::v1::Trial> recorded;
+  std::string recorded_id;
   {
     std::atomic<int> proposals{0};
     testing::FakeLlmServer server([&](const testing::FakeRequest& r, int) { return Model(r, proposals); });
-    recorded = RunStudy({{"base_url", server.base_url()}, {"model", "fake"}, {"transcript", transcript}});
+    recorded = RunStudy(server.Config(transcripts), {{"model", "fake"}}, &recorded_id);
   }
+  // The agent named the transcript after the study, under its own directory.
+  EXPECT_TRUE(std::filesystem::exists(transcripts + "/" + recorded_id + ".jsonl")) << recorded_id;
   ASSERT_EQ(recorded.size(), static_cast<size_t>(kTrials));
   int fallbacks = 0;
   for (const vmle::v1::Trial& t : recorded) {
@@ -80,7 +90,10 @@ TEST(LlmClusterTest, ARecordedStudyReplaysToTheSameTrials) {
   }
   EXPECT_EQ(fallbacks, 1);
 
-  const std::vector<vmle::v1::Trial> replayed = RunStudy({{"replay", transcript}});
+  // Replayed by study id on an agent with no endpoint at all.
+  llm::LlmConfig no_endpoint;
+  no_endpoint.transcript_dir = transcripts;
+  const std::vector<vmle::v1::Trial> replayed = RunStudy(no_endpoint, {{"replay", recorded_id}});
   ASSERT_EQ(replayed.size(), recorded.size());
   for (size_t i = 0; i < recorded.size(); ++i) {
     EXPECT_EQ(replayed[i].number(), recorded[i].number());
@@ -91,8 +104,14 @@ TEST(LlmClusterTest, ARecordedStudyReplaysToTheSameTrials) {
 
 TEST(LlmClusterTest, AStudyWhoseEndpointIsDownCompletesOnTheHeuristicFallback) {
   // Port 1 on loopback refuses connections: every call fails after its one attempt.
-  const std::vector<vmle::v1::Trial> trials =
-      RunStudy({{"base_url", "http://127.0.0.1:1/v1"}, {"model", "fake"}, {"max_attempts", "1"}});
+  llm::LlmEndpoint down;
+  down.name = "down";
+  down.base_url = "http://127.0.0.1:1/v1";
+  down.models = {"fake"};
+  down.max_attempts = 1;
+  llm::LlmConfig config;
+  config.endpoints = {down};
+  const std::vector<vmle::v1::Trial> trials = RunStudy(config, {{"endpoint", "down"}});
   ASSERT_EQ(trials.size(), static_cast<size_t>(kTrials));
   for (const vmle::v1::Trial& t : trials) {
     EXPECT_EQ(t.status(), vmle::v1::TRIAL_STATUS_SUCCEEDED) << t.number();
@@ -110,13 +129,11 @@ TEST(LlmClusterTest, StoppingTheAgentEndsAnLlmCallInFlight) {
   // call is neither retried nor re-asked.
   testing::FakeLlmServer server([](const testing::FakeRequest&, int) { return testing::Slow(absl::Seconds(60)); });
   InProcessCluster cluster;
-  cluster.StartAgent();
+  StudyManager::Options agent = InProcessCluster::DefaultOptions();
+  agent.llm = server.Config("", absl::Seconds(120));
+  cluster.StartAgent(agent);
   vmle::v1::SubmitStudyRequest submit;
   *submit.mutable_spec() = testing::SimSpec("llm", 4, 1);
-  auto& options = *submit.mutable_spec()->mutable_planner()->mutable_options();
-  options["base_url"] = server.base_url();
-  options["model"] = "fake";
-  options["timeout_seconds"] = "120";
   auto study = cluster.manager().Submit(submit);
   ASSERT_TRUE(study.ok()) << study.status();
   const absl::Time deadline = absl::Now() + absl::Seconds(60);
@@ -126,6 +143,47 @@ TEST(LlmClusterTest, StoppingTheAgentEndsAnLlmCallInFlight) {
   }
   cluster.StopAgent();
   EXPECT_EQ(server.request_count(), 1);
+}
+
+// A study that names a URL, a file or an environment variable is refused at submit,
+// naming the option: the loopback endpoint it names hears nothing and no file is made.
+TEST(LlmClusterTest, ASubmitterCannotPointTheAgentAtFilesUrlsOrVariables) {
+  testing::FakeLlmServer listener([](const testing::FakeRequest&, int) { return testing::Completion("{}"); });
+  testing::FakeLlmServer configured([](const testing::FakeRequest&, int) { return testing::Completion("{}"); });
+  const std::string dir = vmle::testing::MakeTempDir();
+  const std::string transcripts = dir + "/transcripts";
+  ASSERT_TRUE(std::filesystem::create_directory(transcripts));
+  const std::string secret = dir + "/secret";
+  std::ofstream(secret) << "sk-secret";
+  InProcessCluster cluster;
+  StudyManager::Options agent = InProcessCluster::DefaultOptions();
+  agent.llm = configured.Config(transcripts);
+  cluster.StartAgent(agent);
+  for (const char* planner : {"llm", "opro"}) {
+    for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+             {"base_url", listener.base_url()},
+             {"api_key_file", secret},
+             {"api_key_env", "PATH"},
+             {"transcript", dir + "/written.jsonl"},
+             {"replay", secret},
+             {"replay", "../secret"},
+             {"endpoint", listener.base_url()}}) {
+      vmle::v1::SubmitStudyRequest submit;
+      *submit.mutable_spec() = testing::SimSpec(planner, 2, 1);
+      (*submit.mutable_spec()->mutable_planner()->mutable_options())[key] = value;
+      vmle::v1::Study study;
+      grpc::ClientContext context;
+      const grpc::Status s = cluster.studies().SubmitStudy(&context, submit, &study);
+      EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << planner << " " << key;
+      EXPECT_TRUE(absl::StrContains(s.error_message(), "planner.options." + key)) << s.error_message();
+      EXPECT_FALSE(absl::StrContains(s.error_message(), "sk-secret"));
+    }
+  }
+  absl::SleepFor(absl::Milliseconds(300));  // time for any stray call to arrive
+  EXPECT_EQ(listener.request_count(), 0);
+  EXPECT_EQ(configured.request_count(), 0);
+  EXPECT_FALSE(std::filesystem::exists(dir + "/written.jsonl"));
+  EXPECT_TRUE(std::filesystem::is_empty(transcripts));
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -38,17 +39,29 @@ constexpr char kGood[] =
 
 std::string Proposal(const std::string& config) { return R"({"proposals": [{"configuration": )" + config + "}]}"; }
 
+// The operator configuration Make builds planners in: the last server Spec named.
+llm::LlmConfig& Configured() {
+  static auto* config = new llm::LlmConfig();
+  return *config;
+}
+
 vmle::v1::PlannerSpec Spec(const std::string& name, const FakeLlmServer& server) {
+  Configured() = server.Config();
   vmle::v1::PlannerSpec spec;
   spec.set_name(name);
-  (*spec.mutable_options())["base_url"] = server.base_url();
   (*spec.mutable_options())["model"] = "fake-model";
-  (*spec.mutable_options())["timeout_seconds"] = "2";
   return spec;
 }
 
+PlannerEnvironment Environment(const llm::LlmConfig& config, const std::string& study_id = "") {
+  PlannerEnvironment environment;
+  environment.llm = &config;
+  environment.study_id = study_id;
+  return environment;
+}
+
 std::unique_ptr<Planner> Make(const vmle::v1::PlannerSpec& spec) {
-  absl::StatusOr<std::unique_ptr<Planner>> planner = MakePlanner(spec);
+  absl::StatusOr<std::unique_ptr<Planner>> planner = MakePlanner(spec, Environment(Configured()));
   EXPECT_TRUE(planner.ok()) << planner.status();
   return planner.ok() ? *std::move(planner) : nullptr;
 }
@@ -308,18 +321,20 @@ TEST(OproPlannerTest, SeesOnlyScoredConfigurationsSortedAndTheSpace) {
 TEST(LlmPlannerTest, ApiKeyGoesOnlyIntoTheAuthorizationHeader) {
   constexpr char kKey[] = "sk-never-logged-42";
   ::setenv("VMLE_LLM_TEST_KEY", kKey, 1);
-  const std::string transcript = vmle::testing::MakeTempDir() + "/t.jsonl";
+  const std::string dir = vmle::testing::MakeTempDir();
   FakeLlmServer server({Completion("garbage"), Completion("garbage"), Completion("garbage")});
+  llm::LlmConfig config = server.Config(dir);
+  config.endpoints[0].api_key_env = "VMLE_LLM_TEST_KEY";
   vmle::v1::PlannerSpec spec = Spec("llm", server);
-  (*spec.mutable_options())["api_key_env"] = "VMLE_LLM_TEST_KEY";
-  (*spec.mutable_options())["transcript"] = transcript;
   ::testing::internal::CaptureStderr();
-  absl::StatusOr<std::vector<PlannedTrial>> planned = Make(spec)->Propose(RichContext());
+  absl::StatusOr<std::unique_ptr<Planner>> planner = MakePlanner(spec, Environment(config, "st-key"));
+  ASSERT_TRUE(planner.ok()) << planner.status();
+  absl::StatusOr<std::vector<PlannedTrial>> planned = (*planner)->Propose(RichContext());
   const std::string logs = ::testing::internal::GetCapturedStderr();
   ASSERT_TRUE(planned.ok()) << planned.status();
   EXPECT_EQ(server.requests()[0].authorization, std::string("Bearer ") + kKey);
   std::stringstream text;
-  text << std::ifstream(transcript).rdbuf();
+  text << std::ifstream(dir + "/st-key.jsonl").rdbuf();  // the agent names the transcript after the study
   EXPECT_FALSE(text.str().empty());
   for (const std::string& place : {text.str(), logs, (*planned)[0].proposal.fallback_reason()}) {
     EXPECT_THAT(place, Not(HasSubstr(kKey)));
@@ -330,28 +345,103 @@ TEST(LlmPlannerTest, ApiKeyGoesOnlyIntoTheAuthorizationHeader) {
 TEST(LlmPlannerTest, FactoryKnowsTheLlmPlannersAndValidatesTheirOptions) {
   EXPECT_THAT(PlannerNames(), ::testing::IsSupersetOf({"llm", "opro"}));
   FakeLlmServer server(std::vector<testing::FakeResponse>{});
-  auto error = [&](const std::string& key, const std::string& value) {
+  auto with = [&](const std::string& key, const std::string& value) {
     vmle::v1::PlannerSpec spec = Spec("llm", server);
-    if (value.empty()) {
-      spec.mutable_options()->erase(key);
-    } else {
-      (*spec.mutable_options())[key] = value;
-    }
-    return ValidatePlannerOptions(spec);
+    (*spec.mutable_options())[key] = value;
+    return spec;
   };
   EXPECT_TRUE(ValidatePlannerOptions(Spec("llm", server)).ok());
   for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
-           {"colour", "blue"}, {"temperature", "3"}, {"max_repairs", "-1"}, {"timeout_seconds", "0"},
-           {"model", ""}, {"replay", "/nonexistent/transcript.jsonl"}, {"api_key_file", "/nonexistent/key"},
-           {"transcript", "/nonexistent/dir/t.jsonl"}}) {
-    absl::Status s = error(key, value);
+           {"colour", "blue"}, {"temperature", "3"}, {"temperature", "nan"}, {"max_repairs", "-1"},
+           {"replay", "/nonexistent/transcript.jsonl"}, {"replay", "../st-1"}, {"endpoint", "../fake"}}) {
+    absl::Status s = ValidatePlannerOptions(with(key, value));
     EXPECT_TRUE(absl::IsInvalidArgument(s)) << key << ": " << s;
     EXPECT_THAT(s.message(), HasSubstr("planner.options." + key)) << s;
   }
-  vmle::v1::PlannerSpec both = Spec("opro", server);
-  (*both.mutable_options())["transcript"] = "a";
-  (*both.mutable_options())["replay"] = "b";
-  EXPECT_THAT(ValidatePlannerOptions(both).message(), HasSubstr("planner.options.replay: cannot be combined"));
+  // The endpoint and the model must be the operator's.
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"endpoint", "other"}, {"model", "gpt-unlisted"}, {"replay", "st-never-recorded"}}) {
+    absl::Status s = MakePlanner(with(key, value), Environment(Configured())).status();
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << key << ": " << s;
+    EXPECT_THAT(s.message(), HasSubstr("planner.options." + key)) << s;
+  }
+  // Without configuration there is no endpoint to call.
+  absl::Status none = MakePlanner(Spec("opro", server)).status();
+  EXPECT_THAT(none.message(), HasSubstr("planner.options.endpoint: this agent has no LLM endpoint configured"));
+  // The only endpoint and its first model are the defaults.
+  vmle::v1::PlannerSpec defaults;
+  defaults.set_name("llm");
+  EXPECT_TRUE(MakePlanner(defaults, Environment(Configured())).ok());
+}
+
+// Every option that would name a URL, a file or an environment variable, or set the
+// endpoint's limits, is refused naming it, for every planner, and nothing is called.
+TEST(LlmPlannerTest, OptionsThatNameFilesUrlsOrVariablesAreRefused) {
+  FakeLlmServer server(std::vector<testing::FakeResponse>{});
+  const std::string dir = vmle::testing::MakeTempDir();
+  for (const char* planner : {"llm", "opro", "heuristic", "tpe"}) {
+    for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+             {"base_url", server.base_url()},
+             {"api_key_env", "HOME"},
+             {"api_key_file", "/etc/passwd"},
+             {"transcript", dir + "/t.jsonl"},
+             {"timeout_seconds", "5"},
+             {"max_attempts", "1"},
+             {"summary_path", dir + "/s"},
+             {"model", server.base_url()}}) {
+      vmle::v1::PlannerSpec spec;
+      spec.set_name(planner);
+      (*spec.mutable_options())[key] = value;
+      for (absl::Status s : {ValidatePlannerOptions(spec), MakePlanner(spec, Environment(server.Config(dir))).status()}) {
+        EXPECT_TRUE(absl::IsInvalidArgument(s)) << planner << " " << key << ": " << s;
+        EXPECT_THAT(s.message(), HasSubstr("planner.options." + key)) << s;
+      }
+    }
+  }
+  EXPECT_EQ(server.request_count(), 0);
+  EXPECT_TRUE(std::filesystem::is_empty(dir));
+}
+
+TEST(LlmEndpointsTest, ParsesYamlAndJsonAndNamesTheBadField) {
+  absl::StatusOr<std::vector<llm::LlmEndpoint>> yaml = llm::ParseLlmEndpoints(R"(
+endpoints:
+  - name: local
+    base_url: http://127.0.0.1:8000/v1
+    models: [qwen, llama]
+    api_key_env: VMLE_KEY
+    timeout_seconds: 30
+    max_attempts: 2
+  - name: hosted
+    base_url: https://llm.example/v1
+    models: [big]
+    api_key_file: /run/secrets/key
+)");
+  ASSERT_TRUE(yaml.ok()) << yaml.status();
+  ASSERT_EQ(yaml->size(), 2u);
+  EXPECT_EQ((*yaml)[0].models, (std::vector<std::string>{"qwen", "llama"}));
+  EXPECT_EQ((*yaml)[0].timeout, absl::Seconds(30));
+  EXPECT_EQ((*yaml)[0].max_attempts, 2);
+  EXPECT_EQ((*yaml)[1].api_key_file, "/run/secrets/key");
+  absl::StatusOr<std::vector<llm::LlmEndpoint>> json = llm::ParseLlmEndpoints(
+      R"({"endpoints": [{"name": "a", "base_url": "http://h:1/v1", "models": ["m"]}]})");
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_EQ((*json)[0].timeout, absl::Seconds(120));
+  for (const auto& [text, field] : std::vector<std::pair<std::string, std::string>>{
+           {"endpoints: []", "endpoints"},
+           {"endpoints: [{name: a, models: [m]}]", "endpoints[0].base_url"},
+           {"endpoints: [{name: a, base_url: 'file:///etc/passwd', models: [m]}]", "endpoints[0].base_url"},
+           {"endpoints: [{name: a, base_url: 'http://h/v1'}]", "endpoints[0].models"},
+           {"endpoints: [{name: a, base_url: 'http://h/v1', models: [m], timeout_seconds: .nan}]",
+            "endpoints[0].timeout_seconds"},
+           {"endpoints: [{name: a, base_url: 'http://h/v1', models: [m], colour: blue}]", "endpoints[0].colour"},
+           {"endpoints: [{name: a, base_url: 'http://h/v1', models: [m]}, {name: a, base_url: 'http://h/v1', "
+            "models: [m]}]",
+            "endpoints[1].name"},
+           {"{", "document"}}) {
+    absl::Status s = llm::ParseLlmEndpoints(text).status();
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << text;
+    EXPECT_THAT(s.message(), HasSubstr(field)) << s;
+  }
 }
 
 }  // namespace

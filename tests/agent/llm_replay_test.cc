@@ -137,17 +137,19 @@ void ExpectSameRuns(const StudyRun& recorded, const StudyRun& replayed) {
 class LlmReplayTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(LlmReplayTest, ReplayedTranscriptReproducesTheStudy) {
-  const std::string transcript = vmle::testing::MakeTempDir() + "/study.jsonl";
+  const std::string transcripts = vmle::testing::MakeTempDir();
   StudyRun recorded;
   {
     std::atomic<int> proposals{0}, reflections{0};
     FakeLlmServer server([&](const FakeRequest& r, int) { return Script(r, proposals, reflections); });
     vmle::v1::PlannerSpec spec;
     spec.set_name(GetParam());
-    (*spec.mutable_options())["base_url"] = server.base_url();
     (*spec.mutable_options())["model"] = "fake-model";
-    (*spec.mutable_options())["transcript"] = transcript;
-    auto planner = MakePlanner(spec);
+    const llm::LlmConfig config = server.Config(transcripts);
+    PlannerEnvironment environment;
+    environment.llm = &config;
+    environment.study_id = "st-recorded";
+    auto planner = MakePlanner(spec, environment);
     ASSERT_TRUE(planner.ok()) << planner.status();
     recorded = RunLoop(**planner, 11);
     ASSERT_TRUE(recorded.error.ok()) << recorded.error;
@@ -158,8 +160,13 @@ TEST_P(LlmReplayTest, ReplayedTranscriptReproducesTheStudy) {
 
   vmle::v1::PlannerSpec replay;
   replay.set_name(GetParam());
-  (*replay.mutable_options())["replay"] = transcript;
-  auto planner = MakePlanner(replay);
+  (*replay.mutable_options())["replay"] = "st-recorded";
+  llm::LlmConfig no_endpoint;
+  no_endpoint.transcript_dir = transcripts;
+  PlannerEnvironment replaying;
+  replaying.llm = &no_endpoint;
+  replaying.study_id = "st-replaying";
+  auto planner = MakePlanner(replay, replaying);
   ASSERT_TRUE(planner.ok()) << planner.status();
   const StudyRun replayed = RunLoop(**planner, 11);
   ExpectSameRuns(recorded, replayed);
@@ -168,7 +175,7 @@ TEST_P(LlmReplayTest, ReplayedTranscriptReproducesTheStudy) {
   EXPECT_TRUE(absl::IsOutOfRange(more.status())) << more.status();
 
   // A different study (minimising) does not match the transcript.
-  auto diverging = MakePlanner(replay);
+  auto diverging = MakePlanner(replay, replaying);
   ASSERT_TRUE(diverging.ok());
   PlanningContext context = testing::SasrecContext(11, vmle::v1::DIRECTION_MINIMIZE);
   context.spec.mutable_budget()->set_max_trials(kTrials);

@@ -22,17 +22,20 @@
 // (option replay) the same context gives the same proposals. Not thread-safe
 // (Planner contract).
 //
-// Options (planner.options.<key>):
-//  * base_url: OpenAI-compatible endpoint root (default http://localhost:8000/v1);
-//  * model: model name (required unless replay is set);
+// Options (planner.options.<key>); where the planner may call is operator
+// configuration (llm/llm_endpoints.h), never a study option:
+//  * endpoint: the name of an endpoint of the agent's --llm_endpoints_file (default:
+//    the only one);
+//  * model: a model of that endpoint's allow list (default: its first);
 //  * temperature: in [0, 2] (default 0.2);
-//  * timeout_seconds: per HTTP attempt, in (0, 3600) (default 120);
-//  * api_key_env: environment variable holding the API key (default OPENAI_API_KEY);
-//  * api_key_file: file holding the API key (e.g. a mounted Kubernetes Secret);
-//    wins over api_key_env;
 //  * max_repairs: re-asks after an unusable reply, in [0, 10] (default 2);
-//  * transcript: append every exchange to this JSON-lines file (llm/transcript.h);
-//  * replay: serve the replies of this transcript instead of calling the endpoint.
+//  * replay: the id of a study whose transcript (recorded by the agent under its
+//    --transcript_dir) is served instead of calling the endpoint.
+// The agent records every exchange of a study that does not replay to
+// <transcript_dir>/<study id>.jsonl when a transcript directory is configured.
+// Options that would name a URL, a file or an environment variable (base_url,
+// api_key_env, api_key_file, transcript) and the endpoint's own limits
+// (timeout_seconds, max_attempts) are refused, naming the option.
 #pragma once
 
 #include <memory>
@@ -53,35 +56,28 @@ namespace vmle::agent {
 inline constexpr char kLlmFallbackPlanner[] = "heuristic";
 
 struct LlmPlannerOptions {
-  std::string base_url = "http://localhost:8000/v1";
-  // Required unless `replay` is set.
+  // The endpoint's name ("" = the only one configured).
+  std::string endpoint;
+  // A model of the endpoint's allow list ("" = its first).
   std::string model;
   double temperature = 0.2;
-  absl::Duration timeout = absl::Seconds(120);
-  std::string api_key_env = "OPENAI_API_KEY";
-  std::string api_key_file;
   int max_repairs = 2;
-  // HTTP attempts per call (retries of timeouts, 429 and 5xx, with backoff).
-  int max_attempts = 4;
-  // Record to this transcript ("" = no recording).
-  std::string transcript;
-  // Replay from this transcript ("" = call the endpoint).
+  // Replay the transcript of this study ("" = call the endpoint).
   std::string replay;
 };
 
-// INVALID_ARGUMENT naming planner.options.<key> for a malformed, missing or unknown
-// option, or transcript and replay together.
+// INVALID_ARGUMENT naming planner.options.<key> for a malformed, unknown or
+// forbidden option. Needs no configuration (submit-time syntax check).
 absl::StatusOr<LlmPlannerOptions> ParseLlmPlannerOptions(const vmle::v1::PlannerSpec& spec);
 
-// The client the options describe: a ReplayLlmClient, or an HttpLlmClient (its key
-// resolved from api_key_file or api_key_env) wrapped in a RecordingLlmClient when a
-// transcript is wanted. INVALID_ARGUMENT naming the option when a file cannot be
-// opened or read.
-// `registry` (may be null) receives the endpoint metrics.
-// `cancel` (may be null) aborts the HTTP client's calls, see HttpLlmClientOptions.
+// The client the options describe in `environment`: a ReplayLlmClient of the replayed
+// study's transcript, or an HttpLlmClient on the chosen endpoint (its key read from the
+// operator's file or variable now, so a rotated Secret is picked up), wrapped in a
+// RecordingLlmClient writing <transcript_dir>/<environment.study_id>.jsonl when both
+// are set. INVALID_ARGUMENT naming the option (endpoint, model, replay); messages never
+// show the operator's paths or the key.
 absl::StatusOr<std::unique_ptr<llm::LlmClient>> MakeLlmClient(const LlmPlannerOptions& options,
-                                                             prometheus::Registry* registry = nullptr,
-                                                             std::shared_ptr<const std::atomic<bool>> cancel = nullptr);
+                                                             const PlannerEnvironment& environment);
 
 // What an llm or opro planner is made of.
 struct LlmPlannerParts {

@@ -2,7 +2,10 @@
 
 #include <functional>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/status/message.h"
 #include "services/agent/planner/grid_planner.h"
 #include "services/agent/planner/heuristic_planner.h"
 #include "services/agent/planner/llm_planner.h"
@@ -20,7 +23,25 @@ using PlannerPtr = std::unique_ptr<Planner>;
 struct PlannerEntry {
   std::string name;
   std::function<absl::StatusOr<PlannerPtr>(const vmle::v1::PlannerSpec&, const PlannerEnvironment&)> make;
+  // Checks the options without the environment; empty: `make` with none.
+  std::function<absl::Status(const vmle::v1::PlannerSpec&)> check;
 };
+
+// No planner option may name a file, a URL or an environment variable: those are
+// the operator's (DESIGN.md, "Security").
+absl::Status RefuseExternalReferences(const vmle::v1::PlannerSpec& spec) {
+  for (const auto& [key, value] : spec.options()) {
+    const bool names_one = absl::EndsWith(key, "_file") || absl::EndsWith(key, "_path") ||
+                           absl::EndsWith(key, "_dir") || absl::EndsWith(key, "_env") ||
+                           absl::EndsWith(key, "_url") || absl::StrContains(value, "://");
+    if (names_one) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "planner.options.", TruncateForMessage(key),
+          ": names a file, a URL or an environment variable; those are operator configuration, never study options"));
+    }
+  }
+  return absl::OkStatus();
+}
 
 // A planner that takes no options.
 template <typename Make>
@@ -39,20 +60,24 @@ absl::StatusOr<PlannerPtr> WithOptions(const vmle::v1::PlannerSpec& spec, Parse 
 
 const std::vector<PlannerEntry>& Registry() {
   static const auto* entries = new std::vector<PlannerEntry>{
-      {"grid", [](const auto& spec, const auto&) { return WithOptions<GridPlanner>(spec, ParseGridOptions); }},
+      {"grid", [](const auto& spec, const auto&) { return WithOptions<GridPlanner>(spec, ParseGridOptions); },
+       nullptr},
       {"random",
        [](const auto& spec, const auto&) {
          return WithoutOptions(spec, [] { return std::make_unique<RandomPlanner>(false); });
-       }},
+       },
+       nullptr},
       {"random_default",
        [](const auto& spec, const auto&) {
          return WithoutOptions(spec, [] { return std::make_unique<RandomPlanner>(true); });
-       }},
-      {"tpe", [](const auto& spec, const auto&) { return WithOptions<TpePlanner>(spec, ParseTpeOptions); }},
+       },
+       nullptr},
+      {"tpe", [](const auto& spec, const auto&) { return WithOptions<TpePlanner>(spec, ParseTpeOptions); }, nullptr},
       {"heuristic",
-       [](const auto& spec, const auto&) { return WithOptions<HeuristicPlanner>(spec, ParseHeuristicOptions); }},
-      {"llm", MakeLlmPlanner},
-      {"opro", MakeOproPlanner},
+       [](const auto& spec, const auto&) { return WithOptions<HeuristicPlanner>(spec, ParseHeuristicOptions); },
+       nullptr},
+      {"llm", MakeLlmPlanner, [](const auto& spec) { return ParseLlmPlannerOptions(spec).status(); }},
+      {"opro", MakeOproPlanner, [](const auto& spec) { return ParseLlmPlannerOptions(spec).status(); }},
   };
   return *entries;
 }
@@ -62,7 +87,7 @@ absl::StatusOr<const PlannerEntry*> Find(const vmle::v1::PlannerSpec& spec) {
   for (const PlannerEntry& e : Registry()) {
     if (e.name == name) return &e;
   }
-  return absl::InvalidArgumentError("planner.name: unknown planner \"" + name + "\"" +
+  return absl::InvalidArgumentError("planner.name: unknown planner \"" + TruncateForMessage(name) + "\"" +
                                     (spec.name().empty() ? " (the default)" : "") + "; expected one of " +
                                     absl::StrJoin(PlannerNames(), ", "));
 }
@@ -73,10 +98,17 @@ absl::StatusOr<std::unique_ptr<Planner>> MakePlanner(const vmle::v1::PlannerSpec
                                                      const PlannerEnvironment& environment) {
   absl::StatusOr<const PlannerEntry*> entry = Find(spec);
   if (!entry.ok()) return entry.status();
+  if (absl::Status s = RefuseExternalReferences(spec); !s.ok()) return s;
   return (*entry)->make(spec, environment);
 }
 
-absl::Status ValidatePlannerOptions(const vmle::v1::PlannerSpec& spec) { return MakePlanner(spec).status(); }
+absl::Status ValidatePlannerOptions(const vmle::v1::PlannerSpec& spec) {
+  absl::StatusOr<const PlannerEntry*> entry = Find(spec);
+  if (!entry.ok()) return entry.status();
+  if (absl::Status s = RefuseExternalReferences(spec); !s.ok()) return s;
+  if ((*entry)->check) return (*entry)->check(spec);
+  return (*entry)->make(spec, {}).status();
+}
 
 std::vector<std::string> PlannerNames() {
   std::vector<std::string> names;

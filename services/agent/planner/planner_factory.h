@@ -4,7 +4,7 @@
 //
 // Errors are INVALID_ARGUMENT naming the field: "planner.name: ..." for an unknown
 // planner (the message lists the known names), "planner.options.<key>: ..." for a bad
-// option. Thread-safe.
+// option, or one that names a file, URL or environment variable. Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "services/agent/llm/llm_endpoints.h"
 #include "services/agent/planner/planner.h"
 #include "vmle/v1/study.pb.h"
 
@@ -33,13 +34,20 @@ struct PlannerEnvironment {
   // Set to true when the agent shuts down: calls out in flight (LLM requests) end at
   // once instead of running to their timeout. May be null.
   std::shared_ptr<const std::atomic<bool>> cancel;
+  // The operator's LLM endpoints and transcript directory (llm/llm_endpoints.h); null:
+  // none. Not owned; must outlive the planners.
+  const llm::LlmConfig* llm = nullptr;
+  // The study the planner plans ("" when only validating a spec): names its transcript.
+  std::string study_id;
 };
 
 absl::StatusOr<std::unique_ptr<Planner>> MakePlanner(const vmle::v1::PlannerSpec& spec,
                                                      const PlannerEnvironment& environment = {});
 
-// Checks the name and the options without building the planner (for submit-time
-// validation of a study spec).
+// Checks the name and the options without building the planner or reading any
+// configuration (for submit-time validation of a study spec). Options that name a
+// file, a URL or an environment variable are refused for every planner: a key ending
+// in _file, _path, _dir, _env or _url, or a value that holds "://".
 absl::Status ValidatePlannerOptions(const vmle::v1::PlannerSpec& spec);
 
 // The names MakePlanner knows, in table order.

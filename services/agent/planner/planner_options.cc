@@ -1,6 +1,7 @@
 #include "services/agent/planner/planner_options.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 
 #include "absl/strings/ascii.h"
@@ -8,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/status/message.h"
 
 namespace vmle::agent {
 
@@ -27,7 +29,7 @@ absl::Status OptionReader::Int(const std::string& key, int64_t min, int64_t max,
   int64_t v = 0;
   if (!absl::SimpleAtoi(*text, &v) || v < min || v > max) {
     return Bad(key, "expected an integer in [" + std::to_string(min) + ", " + std::to_string(max) +
-                        "], got \"" + *text + "\"");
+                        "], got \"" + TruncateForMessage(*text) + "\"");
   }
   *out = v;
   return absl::OkStatus();
@@ -44,10 +46,12 @@ absl::Status OptionReader::Double(const std::string& key, double min, double max
   const std::string* text = Find(key);
   if (text == nullptr) return absl::OkStatus();
   double v = 0;
-  if (!absl::SimpleAtod(*text, &v) || (open ? (v <= min || v >= max) : (v < min || v > max))) {
+  // NaN fails every comparison: it is refused explicitly, as is any non-finite value.
+  if (!absl::SimpleAtod(*text, &v) || !std::isfinite(v) || (open ? (v <= min || v >= max) : (v < min || v > max))) {
     const std::string lo = open ? "(" : "[";
     const std::string hi = open ? ")" : "]";
-    return Bad(key, absl::StrFormat("expected a number in %s%g, %g%s, got \"%s\"", lo, min, max, hi, *text));
+    return Bad(key, absl::StrFormat("expected a number in %s%g, %g%s, got \"%s\"", lo, min, max, hi,
+                                      TruncateForMessage(*text)));
   }
   *out = v;
   return absl::OkStatus();
@@ -56,7 +60,7 @@ absl::Status OptionReader::Double(const std::string& key, double min, double max
 absl::Status OptionReader::Bool(const std::string& key, bool* out) {
   const std::string* text = Find(key);
   if (text == nullptr) return absl::OkStatus();
-  if (!absl::SimpleAtob(*text, out)) return Bad(key, "expected true or false, got \"" + *text + "\"");
+  if (!absl::SimpleAtob(*text, out)) return Bad(key, "expected true or false, got \"" + TruncateForMessage(*text) + "\"");
   return absl::OkStatus();
 }
 
@@ -66,7 +70,7 @@ absl::Status OptionReader::List(const std::string& key, std::vector<std::string>
   std::vector<std::string> names;
   for (absl::string_view part : absl::StrSplit(*text, ',')) {
     const std::string name(absl::StripAsciiWhitespace(part));
-    if (name.empty()) return Bad(key, "expected a comma-separated list of names, got \"" + *text + "\"");
+    if (name.empty()) return Bad(key, "expected a comma-separated list of names, got \"" + TruncateForMessage(*text) + "\"");
     if (std::find(names.begin(), names.end(), name) != names.end()) {
       return Bad(key, "\"" + name + "\" is listed twice");
     }

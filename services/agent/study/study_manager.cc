@@ -4,10 +4,13 @@
 #include <random>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/logging/logging.h"
+#include "common/status/message.h"
 #include "common/status/status_macros.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "prometheus/registry.h"
 #include "services/agent/planner/planner_factory.h"
 #include "services/agent/study/internal/study_entry.h"
@@ -36,8 +39,13 @@ std::string NewStudyId() {
                       absl::StrFormat("%04x", rng() & 0xffff));
 }
 
-std::string RequestStudyId(const std::string& request_id) {
+constexpr size_t kMaxRequestIdBytes = 128;
+
+// The study id of a caller's request id: one caller's ids never meet another's.
+std::string RequestStudyId(const std::string& caller, const std::string& request_id) {
   uint64_t h = 1469598103934665603ULL;  // FNV-1a
+  for (unsigned char c : caller) h = (h ^ c) * 1099511628211ULL;
+  h = (h ^ 0xff) * 1099511628211ULL;  // no caller/request split collides with another
   for (unsigned char c : request_id) h = (h ^ c) * 1099511628211ULL;
   return absl::StrFormat("st-req-%016x", h);
 }
@@ -73,10 +81,21 @@ void Recount(const StudyEntry& entry, const Trial& changed, vmle::v1::Study& stu
   }
 }
 
+// One page of `all`. A page token is the offset an earlier page returned; anything
+// else (garbage, negative, past the end) is refused rather than read as page 1.
 template <typename T>
-std::vector<T> Page(const std::vector<T>& all, int page_size, const std::string& token, std::string* next) {
+absl::StatusOr<std::vector<T>> Page(const std::vector<T>& all, int page_size, const std::string& token,
+                                    std::string* next) {
   size_t start = 0;
-  if (!token.empty()) start = std::strtoull(token.c_str(), nullptr, 10);
+  if (!token.empty()) {
+    uint64_t parsed = 0;
+    if (!absl::SimpleAtoi(token, &parsed) || token.find_first_not_of("0123456789") != std::string::npos ||
+        parsed > all.size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("page_token: \"", TruncateForMessage(token, 40), "\" is not a token this list returned"));
+    }
+    start = static_cast<size_t>(parsed);
+  }
   const size_t size = page_size <= 0 ? 100 : std::min(page_size, 1000);
   std::vector<T> out;
   for (size_t i = start; i < all.size() && out.size() < size; ++i) out.push_back(all[i]);
@@ -100,8 +119,10 @@ absl::StatusOr<std::unique_ptr<StudyManager>> StudyManager::Start(Options option
   if (options.memory == nullptr) return absl::InvalidArgumentError("StudyManager needs a memory client");
   auto cancel = std::make_shared<std::atomic<bool>>(false);
   if (!options.make_planner) {
-    options.make_planner = [registry = options.registry, cancel](const vmle::v1::PlannerSpec& spec) {
-      return MakePlanner(spec, PlannerEnvironment{registry, cancel});
+    options.make_planner = [registry = options.registry, cancel,
+                            llm = std::make_shared<const llm::LlmConfig>(options.llm)](
+                               const vmle::v1::PlannerSpec& spec, const std::string& study_id) {
+      return MakePlanner(spec, PlannerEnvironment{registry, cancel, llm.get(), study_id});
     };
   }
   std::unique_ptr<StudyManager> manager(new StudyManager(std::move(options)));
@@ -165,7 +186,7 @@ absl::StatusOr<std::unique_ptr<StudyEntry>> StudyManager::NewEntry(const vmle::v
   entry->study = study;
   ASSIGN_OR_RETURN(entry->space, StudySearchSpace(study.spec()));
   ASSIGN_OR_RETURN(entry->planner_space, PlannerSearchSpace(study.spec()));
-  absl::StatusOr<std::unique_ptr<Planner>> planner = options_.make_planner(study.spec().planner());
+  absl::StatusOr<std::unique_ptr<Planner>> planner = options_.make_planner(study.spec().planner(), study.id());
   if (planner.ok()) {
     entry->planner = *std::move(planner);
   } else if (entry->Active()) {
@@ -280,14 +301,29 @@ absl::Status StudyManager::CommitLocked(StudyEntry& entry, vmle::v1::Study study
   return absl::OkStatus();
 }
 
-absl::StatusOr<vmle::v1::Study> StudyManager::Submit(const vmle::v1::SubmitStudyRequest& request) {
+absl::StatusOr<vmle::v1::Study> StudyManager::Submit(const vmle::v1::SubmitStudyRequest& request,
+                                                     const std::string& caller) {
+  if (request.request_id().size() > kMaxRequestIdBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("request_id: ", request.request_id().size(), " bytes exceed ", kMaxRequestIdBytes));
+  }
   ASSIGN_OR_RETURN(vmle::v1::StudySpec spec, NormalizeStudySpec(request.spec(), options_.limits));
-  const std::string id = request.request_id().empty() ? NewStudyId() : RequestStudyId(request.request_id());
+  const std::string id =
+      request.request_id().empty() ? NewStudyId() : RequestStudyId(caller, request.request_id());
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(CheckServingLocked());
   if (!request.request_id().empty()) {
     absl::StatusOr<StudyEntry*> existing = FindOrLoadLocked(id);
-    if (existing.ok()) return (*existing)->study;
+    if (existing.ok()) {
+      vmle::v1::StudySpec stored = (*existing)->study.spec();
+      // A resumed study's budget grew after submission; the rest must match.
+      stored.mutable_budget()->set_max_trials(spec.budget().max_trials());
+      if (!google::protobuf::util::MessageDifferencer::Equivalent(stored, spec)) {
+        return absl::AlreadyExistsError(absl::StrCat("request_id: already used for study ", id,
+                                                     " with a different spec; use a new request_id"));
+      }
+      return (*existing)->study;
+    }
     if (!absl::IsNotFound(existing.status())) return existing.status();
   }
   RETURN_IF_ERROR(CheckActiveStudiesLocked());
@@ -350,7 +386,8 @@ absl::StatusOr<vmle::v1::ListStudiesResponse> StudyManager::ListStudies(
   ASSIGN_OR_RETURN(std::vector<vmle::v1::Study> all, memory_.ListStudies(states));
   vmle::v1::ListStudiesResponse response;
   std::string next;
-  for (auto& s : Page(all, request.page_size(), request.page_token(), &next)) *response.add_studies() = s;
+  ASSIGN_OR_RETURN(std::vector<vmle::v1::Study> page, Page(all, request.page_size(), request.page_token(), &next));
+  for (auto& s : page) *response.add_studies() = std::move(s);
   response.set_next_page_token(next);
   return response;
 }
@@ -366,7 +403,8 @@ absl::StatusOr<vmle::v1::ListTrialsResponse> StudyManager::ListTrials(const vmle
   }
   vmle::v1::ListTrialsResponse response;
   std::string next;
-  for (auto& t : Page(all, request.page_size(), request.page_token(), &next)) *response.add_trials() = t;
+  ASSIGN_OR_RETURN(std::vector<Trial> page, Page(all, request.page_size(), request.page_token(), &next));
+  for (auto& t : page) *response.add_trials() = std::move(t);
   response.set_next_page_token(next);
   return response;
 }
@@ -438,7 +476,7 @@ absl::StatusOr<vmle::v1::Study> StudyManager::Resume(const vmle::v1::ResumeStudy
                                                    " trials, over the limit of ", options_.limits.max_trials));
   }
   if (entry->planner == nullptr) {
-    ASSIGN_OR_RETURN(entry->planner, options_.make_planner(study.spec().planner()));
+    ASSIGN_OR_RETURN(entry->planner, options_.make_planner(study.spec().planner(), study.id()));
   }
   study.mutable_spec()->mutable_budget()->set_max_trials(static_cast<int32_t>(max_trials));
   study.set_state(vmle::v1::STUDY_STATE_RUNNING);

@@ -30,6 +30,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "services/agent/llm/llm_endpoints.h"
 #include "services/agent/planner/planner.h"
 #include "services/agent/study/agent_metrics.h"
 #include "services/agent/study/memory_client.h"
@@ -47,8 +48,10 @@ namespace internal {
 struct StudyEntry;
 }
 
-// Builds the planner of a study (planner/planner_factory.h by default).
-using PlannerMaker = std::function<absl::StatusOr<std::unique_ptr<Planner>>(const vmle::v1::PlannerSpec&)>;
+// Builds the planner of a study (planner/planner_factory.h by default), given its spec
+// and its id.
+using PlannerMaker =
+    std::function<absl::StatusOr<std::unique_ptr<Planner>>(const vmle::v1::PlannerSpec&, const std::string&)>;
 
 class StudyManager {
  public:
@@ -76,6 +79,9 @@ class StudyManager {
     int max_active_studies = 0;
     // Cognition summaries recalled at the start of a study (unless transfer is off).
     int recall_k = 3;
+    // The operator's LLM endpoints and transcript directory, for the llm and opro
+    // planners (services/agent/llm/llm_endpoints.h).
+    llm::LlmConfig llm;
     // Planner construction; empty: MakePlanner.
     PlannerMaker make_planner;
   };
@@ -91,8 +97,10 @@ class StudyManager {
   // Stops the threads and wakes every blocked Lease and Watch; idempotent.
   void Stop();
 
-  // StudyService.
-  absl::StatusOr<vmle::v1::Study> Submit(const vmle::v1::SubmitStudyRequest& request);
+  // StudyService. `caller` scopes request_id (auth/caller.h); "" for in-process
+  // callers.
+  absl::StatusOr<vmle::v1::Study> Submit(const vmle::v1::SubmitStudyRequest& request,
+                                         const std::string& caller = "");
   absl::StatusOr<vmle::v1::Study> GetStudy(const std::string& study_id);
   absl::StatusOr<vmle::v1::ListStudiesResponse> ListStudies(const vmle::v1::ListStudiesRequest& request);
   absl::StatusOr<vmle::v1::ListTrialsResponse> ListTrials(const vmle::v1::ListTrialsRequest& request);
