@@ -40,7 +40,7 @@ packages=(
   libabsl-dev librocksdb-dev
   libtorch-dev libopenblas0-openmp
   libgtest-dev libgmock-dev googletest
-  nlohmann-json3-dev libcurl4-openssl-dev zlib1g-dev
+  nlohmann-json3-dev libcurl4-openssl-dev zlib1g-dev libssl-dev
   # civetweb: its CMake package (needed by prometheus-cpp) names the binary too.
   libcivetweb-dev civetweb
   libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev

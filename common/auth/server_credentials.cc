@@ -2,7 +2,9 @@
 
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
+#include "common/auth/caller.h"
 #include "grpc/grpc.h"
 #include "grpc/grpc_security.h"
 
@@ -14,7 +16,7 @@ absl::string_view View(const grpc_slice& slice) {
 }
 
 // The core processor: `state` is a heap-allocated shared_ptr<const Authorizer>.
-void Process(void* state, grpc_auth_context* /*context*/, const grpc_metadata* md, size_t num_md,
+void Process(void* state, grpc_auth_context* context, const grpc_metadata* md, size_t num_md,
              grpc_process_auth_metadata_done_cb done, void* user_data) {
   const auto& authorizer = *static_cast<std::shared_ptr<const Authorizer>*>(state);
   absl::string_view method;
@@ -27,6 +29,12 @@ void Process(void* state, grpc_auth_context* /*context*/, const grpc_metadata* m
   const absl::Status status =
       authorizer->Check(method, authorization != nullptr ? View(authorization->value) : "");
   if (status.ok()) {
+    if (authorization != nullptr && context != nullptr) {
+      absl::string_view token = View(authorization->value);
+      if (absl::StartsWith(token, "Bearer ")) token.remove_prefix(7);
+      const std::string fingerprint = TokenFingerprint(token);
+      grpc_auth_context_add_cstring_property(context, kCallerProperty, fingerprint.c_str());
+    }
     done(user_data, authorization, authorization != nullptr ? 1 : 0, nullptr, 0, GRPC_STATUS_OK, nullptr);
     return;
   }

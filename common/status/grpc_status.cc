@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "common/status/message.h"
+
 namespace vmle {
 namespace {
 
@@ -13,15 +15,23 @@ static_assert(static_cast<int>(absl::StatusCode::kDataLoss) ==
 
 bool IsCanonical(int code) { return code >= 0 && code <= 16; }
 
+// The last guard against a message that quotes unbounded input: whatever a handler
+// built, what goes on the wire fits comfortably in every client's metadata limit.
+constexpr size_t kMaxWireMessageBytes = 1024;
+
+std::string WireMessage(const absl::Status& status) {
+  return TruncateForMessage(status.message(), kMaxWireMessageBytes);
+}
+
 }  // namespace
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   const int code = static_cast<int>(status.code());
   if (!IsCanonical(code)) {
-    return grpc::Status(grpc::StatusCode::UNKNOWN, std::string(status.message()));
+    return grpc::Status(grpc::StatusCode::UNKNOWN, WireMessage(status));
   }
-  return grpc::Status(static_cast<grpc::StatusCode>(code), std::string(status.message()));
+  return grpc::Status(static_cast<grpc::StatusCode>(code), WireMessage(status));
 }
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {

@@ -1,6 +1,7 @@
 // The one conversion between absl::Status and grpc::Status. Codes are numerically
 // identical in both libraries (the canonical codes), so the conversion keeps the
-// code and the message exactly, in both directions.
+// code in both directions and the message exactly, except that ToGrpcStatus cuts a
+// message longer than 1 KB (TruncateForMessage) so no reply overflows metadata limits.
 #pragma once
 
 #include <utility>

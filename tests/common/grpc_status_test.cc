@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
+#include "common/status/message.h"
+
 namespace vmle {
 namespace {
 
@@ -36,6 +40,24 @@ TEST(GrpcStatusTest, NonCanonicalCodeBecomesUnknownKeepingMessage) {
   const grpc::Status wire = ToGrpcStatus(odd);
   EXPECT_EQ(wire.error_code(), grpc::StatusCode::UNKNOWN);
   EXPECT_EQ(wire.error_message(), "strange");
+}
+
+TEST(GrpcStatusTest, AnOversizedMessageIsCutOnTheWire) {
+  const std::string huge(70 * 1024, 'x');
+  const grpc::Status wire = ToGrpcStatus(absl::InvalidArgumentError("spec.device: got \"" + huge + "\""));
+  EXPECT_EQ(wire.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_LT(wire.error_message().size(), 1100u);
+  EXPECT_EQ(wire.error_message().rfind("spec.device: got \"xxx", 0), 0u);
+  EXPECT_NE(wire.error_message().find("bytes)"), std::string::npos);
+}
+
+TEST(TruncateForMessageTest, KeepsShortValuesAndCutsLongOnesOnACharacterBoundary) {
+  EXPECT_EQ(TruncateForMessage("cuda:0"), "cuda:0");
+  // 150 two-byte characters: a cut at 201 bytes would split one.
+  std::string accents;
+  for (int i = 0; i < 150; ++i) accents += "\xc3\xa9";
+  const std::string cut = TruncateForMessage(accents, 201);
+  EXPECT_EQ(cut, accents.substr(0, 200) + "... (300 bytes)");
 }
 
 }  // namespace

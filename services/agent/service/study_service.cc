@@ -1,11 +1,12 @@
 #include "services/agent/service/study_service.h"
 
+#include "common/auth/caller.h"
 #include "common/status/grpc_status.h"
 
 namespace vmle::agent {
-grpc::Status StudyServiceImpl::SubmitStudy(grpc::ServerContext*, const vmle::v1::SubmitStudyRequest* request,
+grpc::Status StudyServiceImpl::SubmitStudy(grpc::ServerContext* context, const vmle::v1::SubmitStudyRequest* request,
                                            vmle::v1::Study* response) {
-  return Reply(manager_.Submit(*request), response);
+  return Reply(manager_.Submit(*request, auth::CallerOf(context)), response);
 }
 
 grpc::Status StudyServiceImpl::GetStudy(grpc::ServerContext*, const vmle::v1::GetStudyRequest* request,

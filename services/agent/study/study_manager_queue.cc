@@ -4,8 +4,11 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_format.h"
 #include "common/logging/logging.h"
+#include "common/status/failure_cause.h"
+#include "common/status/message.h"
 #include "common/status/status_macros.h"
 #include "services/agent/early_stop/early_stopping.h"
 #include "services/agent/study/internal/study_entry.h"
@@ -273,10 +276,14 @@ absl::Status StudyManager::Complete(const vmle::v1::CompleteTrialRequest& reques
 }
 
 absl::Status StudyManager::Fail(const vmle::v1::FailTrialRequest& request) {
+  const std::string cause = request.failure_cause().empty() ? "internal" : request.failure_cause();
+  if (!IsWorkerFailureCause(cause)) {
+    return absl::InvalidArgumentError(absl::StrCat("failure_cause: \"", TruncateForMessage(cause, 40),
+                                                   "\" is not one of ", absl::StrJoin(kWorkerFailureCauses, ", ")));
+  }
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(auto found, FindLeaseLocked(request.trial_id(), request.lease_id()));
   workers_[found.second->worker_id()] = {"idle", absl::Now()};
-  const std::string cause = request.failure_cause().empty() ? "internal" : request.failure_cause();
   return RequeueOrFailLocked(*found.first, *found.second, request.error(), cause, request.retryable());
 }
 
@@ -313,7 +320,7 @@ absl::Status StudyManager::RequeueOrFailLocked(StudyEntry& entry, Trial trial, c
   work_pending_ = true;
   work_cv_.Signal();
   log::Warn("trial failed", {{"study", entry.study.id()}, {"trial", trial.id()}, {"cause", cause}, {"error", error}});
-  if (live && cause == "bad_data") {
+  if (live && cause == kCauseBadData) {
     // Every other trial would fail the same way: the dataset is unusable.
     vmle::v1::Study study = entry.study;
     study.set_error("dataset " + study.spec().dataset().name() + " cannot be used: " + error);
@@ -333,7 +340,7 @@ void StudyManager::ExpireLeasesLocked() {
       workers_.erase(worker);
       log::Warn("lease expired", {{"study", id}, {"trial", state.trial.id()}, {"worker", worker}});
       const absl::Status s = RequeueOrFailLocked(
-          *entry, state.trial, absl::StrCat("worker ", worker, " stopped sending heartbeats"), "lease_expired", true);
+          *entry, state.trial, absl::StrCat("worker ", worker, " stopped sending heartbeats"), kCauseLeaseExpired, true);
       if (!s.ok()) log::Warn("cannot requeue trial yet", {{"trial", state.trial.id()}, {"error", std::string(s.message())}});
     }
   }

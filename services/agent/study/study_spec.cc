@@ -7,6 +7,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/status/message.h"
 #include "common/status/status_macros.h"
 #include "services/agent/early_stop/early_stopping.h"
 #include "services/agent/planner/planner_factory.h"
@@ -56,7 +57,7 @@ absl::Status CheckPath(const std::string& path, const SpecLimits& limits) {
     return Invalid("dataset.path", absl::StrCat(path.size(), " bytes exceed ", limits.max_path_bytes));
   }
   if (path.front() == '/') {
-    return Invalid("dataset.path", "must be relative to the workers' data root, got \"" + path + "\"");
+    return Invalid("dataset.path", "must be relative to the workers' data root, got \"" + TruncateForMessage(path) + "\"");
   }
   for (absl::string_view part : absl::StrSplit(path, '/')) {
     if (part == "..") return Invalid("dataset.path", "must not leave the data root (\"..\" in \"" + path + "\")");
@@ -150,7 +151,7 @@ absl::Status CheckDevice(const std::string& device) {
       device.find_first_not_of("0123456789", 5) == std::string::npos) {
     return absl::OkStatus();
   }
-  return Invalid("device", "expected \"\", cpu, cuda or cuda:N, got \"" + device + "\"");
+  return Invalid("device", "expected \"\", cpu, cuda or cuda:N, got \"" + TruncateForMessage(device, 40) + "\"");
 }
 
 // Settings a worker or the agent decides; a study may not fix them.
@@ -220,7 +221,7 @@ absl::StatusOr<vmle::v1::StudySpec> NormalizeStudySpec(const vmle::v1::StudySpec
   ASSIGN_OR_RETURN(const trainer::SearchSpace space, StudySearchSpace(spec));
   for (const auto& [name, value] : spec.fixed().values()) {
     if (ReservedSettings().count(name) > 0) {
-      return Invalid("fixed." + name, "is set by the agent or the worker, not by a study");
+      return Invalid("fixed." + TruncateForMessage(name, 64), "is set by the agent or the worker, not by a study");
     }
   }
   if (absl::Status s = space::CompleteConfiguration(space, spec.fixed()).status(); !s.ok()) {

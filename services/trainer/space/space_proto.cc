@@ -18,6 +18,13 @@ std::string ShortestDouble(double v) {
   return std::string(buf, end);
 }
 
+// The enum name, or the number for a value this build does not know (Backbone_Name
+// returns "" for those).
+std::string BackboneLabel(vmle::v1::Backbone backbone) {
+  const std::string& name = vmle::v1::Backbone_Name(backbone);
+  return name.empty() ? "unknown value " + std::to_string(static_cast<int>(backbone)) : name;
+}
+
 }  // namespace
 
 absl::StatusOr<trainer::Backbone> ToTrainerBackbone(vmle::v1::Backbone backbone) {
@@ -27,7 +34,7 @@ absl::StatusOr<trainer::Backbone> ToTrainerBackbone(vmle::v1::Backbone backbone)
     default: break;
   }
   return absl::InvalidArgumentError("backbone: expected BACKBONE_SASREC or BACKBONE_HSTU, got " +
-                                    vmle::v1::Backbone_Name(backbone));
+                                    BackboneLabel(backbone));
 }
 
 vmle::v1::Backbone ToProtoBackbone(trainer::Backbone backbone) {
@@ -129,9 +136,9 @@ absl::StatusOr<trainer::SearchSpace> EffectiveSpace(vmle::v1::Backbone backbone,
   const trainer::SearchSpace& base = trainer::DefaultSearchSpace(*b);
   if (narrowing.backbone() != vmle::v1::BACKBONE_UNSPECIFIED && narrowing.backbone() != backbone) {
     return absl::InvalidArgumentError("search_space.backbone: " +
-                                      vmle::v1::Backbone_Name(narrowing.backbone()) +
+                                      BackboneLabel(narrowing.backbone()) +
                                       " does not match the study's backbone " +
-                                      vmle::v1::Backbone_Name(backbone));
+                                      BackboneLabel(backbone));
   }
   std::vector<ParamSpec> params;
   for (const vmle::v1::ParamSpec& p : narrowing.params()) {

@@ -25,6 +25,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/status/failure_cause.h"
 #include "services/trainer/eval/metrics.h"
 #include "services/trainer/train/train_config.h"
 #include "services/trainer/util/status.h"
@@ -39,13 +40,13 @@ struct TrainResult;
 
 namespace vmle::worker {
 
-// Values of FailTrialRequest.failure_cause.
-inline constexpr char kCauseInvalidConfig[] = "invalid_config";
-inline constexpr char kCauseBadData[] = "bad_data";
-inline constexpr char kCauseNan[] = "nan";
-inline constexpr char kCauseOutOfMemory[] = "out_of_memory";
-inline constexpr char kCauseDevice[] = "device";
-inline constexpr char kCauseInternal[] = "internal";
+// Values of FailTrialRequest.failure_cause (common/status/failure_cause.h).
+using ::vmle::kCauseBadData;
+using ::vmle::kCauseDevice;
+using ::vmle::kCauseInternal;
+using ::vmle::kCauseInvalidConfig;
+using ::vmle::kCauseNan;
+using ::vmle::kCauseOutOfMemory;
 
 // trainer::Train's signature; tests wrap the real one to inject faults.
 using TrainFunction = std::function<trainer::StatusOr<trainer::TrainResult>(
