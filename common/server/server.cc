@@ -14,6 +14,7 @@
 #include "common/auth/token_table.h"
 #include "common/logging/logging.h"
 #include "common/status/status_macros.h"
+#include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
@@ -91,39 +92,63 @@ absl::Status WriteReadyFile(const ServerOptions& options, int port, int metrics_
 absl::StatusOr<std::unique_ptr<ServiceHost>> ServiceHost::Start(
     const ServerOptions& options, const std::vector<grpc::Service*>& services,
     MetricsServer* metrics) {
+  ASSIGN_OR_RETURN(auto credentials, MakeServerCredentials(options.tls, options.auth_tokens_file));
+  return StartWithCredentials(options, std::move(credentials), services,
+                              metrics != nullptr ? &metrics->registry() : nullptr,
+                              metrics != nullptr ? metrics->port() : 0);
+}
+
+absl::StatusOr<std::unique_ptr<ServiceHost>> ServiceHost::StartWithCredentials(
+    const ServerOptions& options, std::shared_ptr<grpc::ServerCredentials> credentials,
+    const std::vector<grpc::Service*>& services, prometheus::Registry* registry, int metrics_port) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  ASSIGN_OR_RETURN(auto credentials, MakeServerCredentials(options.tls, options.auth_tokens_file));
+  // gRPC's health service is built without the C++ protobuf classes, so nothing
+  // would put grpc.health.v1's descriptor in the generated pool that reflection
+  // answers from: grpcurl-style Health/Check through reflection needs it linked.
+  static const google::protobuf::Descriptor* const health_descriptor =
+      grpc::health::v1::HealthCheckRequest::descriptor();
+  (void)health_descriptor;
 
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(options.listen, credentials, &port);
+  if (!options.listen.empty()) builder.AddListeningPort(options.listen, credentials, &port);
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   // A second process on a busy port must fail, not silently share it.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   for (grpc::Service* service : services) builder.RegisterService(service);
-  if (metrics != nullptr) {
+  if (registry != nullptr) {
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> f;
-    f.push_back(MakeGrpcMetricsInterceptorFactory(metrics->registry()));
+    f.push_back(MakeGrpcMetricsInterceptorFactory(*registry));
     builder.experimental().SetInterceptorCreators(std::move(f));
   }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || port == 0) {
+  if (server == nullptr || (!options.listen.empty() && port == 0)) {
     return absl::UnavailableError(absl::StrCat(
         "--listen: cannot serve gRPC on '", options.listen,
         "' (is the port in use or the address wrong? use HOST:PORT, port 0 for any)"));
   }
   server->GetHealthCheckService()->SetServingStatus(true);
   std::unique_ptr<ServiceHost> host(new ServiceHost(options, std::move(server), port));
-  const int metrics_port = metrics != nullptr ? metrics->port() : 0;
   if (!options.ready_file.empty()) {
     RETURN_IF_ERROR(WriteReadyFile(options, port, metrics_port));
   }
-  log::Info("serving", {{"grpc_port", std::to_string(port)},
-                        {"metrics_port", std::to_string(metrics_port)},
-                        {"tls", options.tls.enabled() ? "on" : "off"},
-                        {"auth", options.auth_tokens_file.empty() ? "off" : "on"}});
+  if (!options.listen.empty()) {
+    log::Info("serving", {{"service", options.service_name},
+                          {"grpc_port", std::to_string(port)},
+                          {"metrics_port", std::to_string(metrics_port)},
+                          {"tls", options.tls.enabled() ? "on" : "off"},
+                          {"auth", options.auth_tokens_file.empty() ? "off" : "on"}});
+  }
   return host;
+}
+
+std::shared_ptr<grpc::Channel> ServiceHost::InProcessChannel() {
+  return server_->InProcessChannel(grpc::ChannelArguments());
+}
+
+void ServiceHost::SetServing(bool serving) {
+  if (!shut_down_) server_->GetHealthCheckService()->SetServingStatus(serving);
 }
 
 ServiceHost::ServiceHost(ServerOptions options, std::unique_ptr<grpc::Server> server, int port)

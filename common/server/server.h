@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/metrics/metrics.h"
+#include "grpcpp/channel.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/impl/codegen/service_type.h"
@@ -74,11 +75,26 @@ class ServiceHost {
       const ServerOptions& options, const std::vector<grpc::Service*>& services,
       MetricsServer* metrics);
 
+  // The same server with credentials the caller made (MakeServerCredentials) and
+  // the metrics interceptor recording into `registry` (may be null). An empty
+  // `options.listen` serves in-process only (InProcessChannel): the embedded
+  // cluster of `vmle tune` uses this, so it gets exactly the services' reflection,
+  // health, metrics and authorisation. `metrics_port` goes into the ready file.
+  static absl::StatusOr<std::unique_ptr<ServiceHost>> StartWithCredentials(
+      const ServerOptions& options, std::shared_ptr<grpc::ServerCredentials> credentials,
+      const std::vector<grpc::Service*>& services, prometheus::Registry* registry, int metrics_port);
+
   ServiceHost(const ServiceHost&) = delete;
   ServiceHost& operator=(const ServiceHost&) = delete;
   ~ServiceHost();
 
+  // The bound port; 0 when serving in-process only.
   int port() const { return port_; }
+  // A channel to this server that bypasses the network (and authorisation).
+  std::shared_ptr<grpc::Channel> InProcessChannel();
+  // Health status of every service: NOT_SERVING while a dependency is down.
+  // Ignored after Shutdown.
+  void SetServing(bool serving);
   // Sets every service NOT_SERVING, lets in-flight calls finish within the grace
   // period, then cancels the rest.
   void Shutdown();

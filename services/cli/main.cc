@@ -137,6 +137,8 @@ int main(int argc, char** argv) {
   tune_cmd->add_option("--listen_auth_tokens_file", tune.listen_auth_tokens_file,
                        "bearer tokens by role for --listen (as a service's --auth_tokens_file); without it, "
                        "any caller may call any method");
+  tune_cmd->add_option("--metrics_listen", tune.metrics_listen,
+                       "serve Prometheus /metrics of the embedded agent and memory on HOST:PORT (default: off)");
   tune_cmd->add_option("--llm_endpoints_file", tune.llm_endpoints_file,
                        "LLM endpoints of the llm and opro planners (YAML or JSON; README \"LLM endpoints\")");
   tune_cmd->add_option("--transcript_dir", tune.transcript_dir,

@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
+#include "common/metrics/metrics.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "services/cli/progress.h"
@@ -177,6 +178,17 @@ absl::StatusOr<vmle::v1::StudyReport> RunTune(const TuneOptions& options, std::o
   } else if (options.listen_tls.enabled() || !options.listen_auth_tokens_file.empty()) {
     return absl::InvalidArgumentError("--listen_tls_cert, --listen_tls_key, --listen_tls_client_ca and --listen_auth_tokens_file need --listen");
   }
+  std::unique_ptr<MetricsServer> metrics;
+  if (!options.metrics_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<MetricsServer>> started = MetricsServer::Start(options.metrics_listen, "tune", "");
+    if (!started.ok()) {
+      return absl::Status(started.status().code(),
+                          absl::StrCat("--metrics_listen: ", started.status().message()));
+    }
+    metrics = *std::move(started);
+    cluster_options.registry = &metrics->registry();
+    cluster_options.metrics_port = metrics->port();
+  }
   // Without --listen the only workers are this process's: none survived an earlier run.
   cluster_options.agent.workers_survive_restart = !options.listen.empty();
   if (!options.llm_endpoints_file.empty()) {
@@ -192,6 +204,7 @@ absl::StatusOr<vmle::v1::StudyReport> RunTune(const TuneOptions& options, std::o
       embedded::EmbeddedCluster::Start(cluster_options);
   if (!cluster.ok()) return cluster.status();
   if (!options.listen.empty()) out << "agent serving on port " << (*cluster)->agent_port() << "\n";
+  if (metrics != nullptr) out << "metrics on port " << metrics->port() << "\n";
   auto studies = vmle::v1::StudyService::NewStub((*cluster)->agent_channel());
   absl::StatusOr<std::string> request_id = RunRequestId(*studies, SettingsKey(*spec), options.state_dir);
   if (!request_id.ok()) return request_id.status();

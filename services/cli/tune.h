@@ -38,6 +38,8 @@ struct TuneOptions {
   std::string listen;
   TlsOptions listen_tls;
   std::string listen_auth_tokens_file;
+  // Serve Prometheus /metrics of the embedded services on HOST:PORT; empty: off.
+  std::string metrics_listen;
   // The LLM endpoints of the llm and opro planners (services/agent/llm/llm_endpoints.h);
   // empty: none.
   std::string llm_endpoints_file;

@@ -4,8 +4,8 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "common/server/server.h"
 #include "grpcpp/security/server_credentials.h"
-#include "grpcpp/server_builder.h"
 #include "prometheus/registry.h"
 #include "services/agent/service/study_service.h"
 #include "services/agent/service/trial_queue_service.h"
@@ -34,14 +34,19 @@ absl::StatusOr<std::unique_ptr<EmbeddedCluster>> EmbeddedCluster::Start(Options 
   absl::StatusOr<std::unique_ptr<memory::MemoryStore>> store = memory::MemoryStore::Open(store_options);
   if (!store.ok()) return store.status();
   c->memory_service_ = std::make_unique<memory::MemoryServiceImpl>(std::move(*store));
-  grpc::ServerBuilder memory_builder;
-  memory_builder.RegisterService(c->memory_service_.get());
-  c->memory_server_ = memory_builder.BuildAndStart();
-  if (c->memory_server_ == nullptr) return absl::InternalError("cannot start the embedded memory service");
+  // Both servers come from the services' own bootstrap (common/server): reflection,
+  // health, the metrics interceptor and, on the agent's port, authorisation.
+  ServerOptions memory_server;
+  memory_server.service_name = "memory";
+  memory_server.listen = "";  // in-process only
+  memory_server.shutdown_grace = std::chrono::seconds(1);
+  absl::StatusOr<std::unique_ptr<ServiceHost>> memory_host = ServiceHost::StartWithCredentials(
+      memory_server, grpc::InsecureServerCredentials(), {c->memory_service_.get()}, registry, 0);
+  if (!memory_host.ok()) return memory_host.status();
+  c->memory_host_ = *std::move(memory_host);
   agent::MemoryClient::Options client_options;
   client_options.max_attempts = 5;
-  c->memory_client_ =
-      std::make_unique<agent::MemoryClient>(c->memory_server_->InProcessChannel(grpc::ChannelArguments()), client_options);
+  c->memory_client_ = std::make_unique<agent::MemoryClient>(c->memory_host_->InProcessChannel(), client_options);
 
   options.agent.memory = c->memory_client_.get();
   options.agent.registry = registry;
@@ -50,20 +55,18 @@ absl::StatusOr<std::unique_ptr<EmbeddedCluster>> EmbeddedCluster::Start(Options 
   c->manager_ = std::move(*manager);
   c->study_service_ = std::make_unique<agent::StudyServiceImpl>(c->manager_.get());
   c->queue_service_ = std::make_unique<agent::TrialQueueImpl>(c->manager_.get());
-  grpc::ServerBuilder agent_builder;
-  agent_builder.RegisterService(c->study_service_.get());
-  agent_builder.RegisterService(c->queue_service_.get());
-  if (!options.listen.empty()) {
-    agent_builder.AddListeningPort(
-        options.listen,
-        options.listen_credentials != nullptr ? options.listen_credentials : grpc::InsecureServerCredentials(),
-        &c->agent_port_);
-  }
-  c->agent_server_ = agent_builder.BuildAndStart();
-  if (c->agent_server_ == nullptr || (!options.listen.empty() && c->agent_port_ == 0)) {
-    return absl::UnavailableError(absl::StrCat("cannot serve the agent on ", options.listen));
-  }
-  c->agent_channel_ = c->agent_server_->InProcessChannel(grpc::ChannelArguments());
+  ServerOptions agent_server;
+  agent_server.service_name = "agent";
+  agent_server.listen = options.listen;
+  agent_server.shutdown_grace = std::chrono::seconds(1);
+  absl::StatusOr<std::unique_ptr<ServiceHost>> agent_host = ServiceHost::StartWithCredentials(
+      agent_server,
+      options.listen_credentials != nullptr ? options.listen_credentials : grpc::InsecureServerCredentials(),
+      {c->study_service_.get(), c->queue_service_.get()}, registry, options.metrics_port);
+  if (!agent_host.ok()) return agent_host.status();
+  c->agent_host_ = *std::move(agent_host);
+  c->agent_port_ = c->agent_host_->port();
+  c->agent_channel_ = c->agent_host_->InProcessChannel();
   // Wait until the agent has loaded the unfinished studies of earlier runs.
   for (int i = 0; i < 3000 && absl::IsUnavailable(c->manager_->ListStudies({}).status()); ++i) {
     absl::SleepFor(absl::Milliseconds(10));
@@ -75,13 +78,12 @@ EmbeddedCluster::~EmbeddedCluster() { Stop(); }
 
 void EmbeddedCluster::Stop() {
   if (manager_ != nullptr) manager_->Stop();
-  const auto soon = std::chrono::system_clock::now() + std::chrono::seconds(1);
-  if (agent_server_ != nullptr) agent_server_->Shutdown(soon);
-  if (memory_server_ != nullptr) memory_server_->Shutdown(soon);
-  agent_server_.reset();
+  if (agent_host_ != nullptr) agent_host_->Shutdown();
+  if (memory_host_ != nullptr) memory_host_->Shutdown();
+  agent_host_.reset();
   manager_.reset();
   memory_client_.reset();
-  memory_server_.reset();
+  memory_host_.reset();
   memory_service_.reset();
 }
 

@@ -3,6 +3,8 @@
 // Options::state_dir that a later run reuses (so cognition summaries carry over); the
 // services are reached over in-process gRPC channels (no port), and optionally also on
 // a TCP address for outside clients (grpcurl, vmle, workers in other processes).
+// Both servers are built by the services' bootstrap (common/server/server.h), so the
+// TCP address has the same reflection, health, metrics and authorisation.
 //
 // Workers are not part of it: callers attach vmle-worker cores or simulated workers to
 // agent_channel(). Thread-safe after Start; Stop (or the destructor) shuts everything
@@ -15,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/security/server_credentials.h"
+#include "common/server/server.h"
 #include "grpcpp/server.h"
 #include "services/agent/study/study_manager.h"
 
@@ -48,6 +51,8 @@ class EmbeddedCluster {
     std::shared_ptr<grpc::ServerCredentials> listen_credentials;
     // Where metrics go; null: a private registry.
     prometheus::Registry* registry = nullptr;
+    // The port `registry` is served on, if any (for logs only).
+    int metrics_port = 0;
   };
 
   static absl::StatusOr<std::unique_ptr<EmbeddedCluster>> Start(Options options);
@@ -66,12 +71,12 @@ class EmbeddedCluster {
 
   std::shared_ptr<prometheus::Registry> own_registry_;
   std::unique_ptr<memory::MemoryServiceImpl> memory_service_;
-  std::unique_ptr<grpc::Server> memory_server_;
+  std::unique_ptr<ServiceHost> memory_host_;
   std::unique_ptr<agent::MemoryClient> memory_client_;
   std::unique_ptr<agent::StudyManager> manager_;
   std::unique_ptr<agent::StudyServiceImpl> study_service_;
   std::unique_ptr<agent::TrialQueueImpl> queue_service_;
-  std::unique_ptr<grpc::Server> agent_server_;
+  std::unique_ptr<ServiceHost> agent_host_;
   std::shared_ptr<grpc::Channel> agent_channel_;
   int agent_port_ = 0;
 };

@@ -2,17 +2,20 @@
 // server reflection only (no .proto file), and the request is JSON (the protobuf JSON
 // field names). Client: @grpc/grpc-js with grpc-js-reflection-client. Then reads the
 // study back, expects a refused spec to name its field, and cancels the study.
+// Health/Check is called through reflection alone on memory, agent, worker and
+// `vmle tune --listen` (whose /metrics is scraped too).
 // The request has no map field (StudySpec.fixed, planner.options): the descriptors
 // grpc-js-reflection-client builds turn maps into repeated entries, which grpcurl does not.
-import { binaries, Checks, Cluster, deadline, parseArgs, requireNpm, tempDir } from "./lib.mjs";
+import fs from "node:fs";
+import { binaries, Checks, Cluster, deadline, freePort, parseArgs, requireNpm, sleep, tempDir } from "./lib.mjs";
 
 const args = parseArgs();
 const grpc = requireNpm(args, "@grpc/grpc-js");
 const { GrpcReflection } = requireNpm(args, "grpc-js-reflection-client");
-const bin = binaries(args, ["vmle-memory", "vmle-agent"]);
+const bin = binaries(args, ["vmle-memory", "vmle-agent", "vmle-worker", "vmle"]);
 const checks = new Checks();
 const cluster = new Cluster(tempDir("reflection"));
-deadline(100, () => cluster.kill());
+deadline(110, () => cluster.kill());
 
 const request = JSON.parse(`{
   "spec": {
@@ -29,9 +32,46 @@ const request = JSON.parse(`{
 const call = (client, method, req) =>
   new Promise((resolve) => client[method](req, { deadline: Date.now() + 20000 }, (error, reply) => resolve({ error, reply })));
 
+// grpcurl HOST:PORT grpc.health.v1.Health/Check: the descriptor comes from reflection.
+async function checkHealth(name, port) {
+  const target = `127.0.0.1:${port}`;
+  const reflection = new GrpcReflection(target, grpc.credentials.createInsecure());
+  const descriptor = await reflection.getDescriptorBySymbol("grpc.health.v1.Health");
+  const api = descriptor.getPackageObject({ keepCase: true, enums: String, defaults: true });
+  const health = new api.grpc.health.v1.Health(target, grpc.credentials.createInsecure());
+  const reply = await call(health, "Check", { service: "" });
+  checks.check(reply.reply?.status === "SERVING",
+    `${name}: Health/Check through reflection gave ${JSON.stringify(reply.reply ?? reply.error?.message)}`);
+  health.close();
+}
+
+// `vmle tune --listen`: waits for its "agent serving on port" line.
+async function startTune(port, metricsPort) {
+  const out = `${cluster.dir}/tune.log`;
+  const proc = cluster.spawn("tune", bin.vmle, ["tune", `--state_dir=${cluster.dir}/tune`, "--trials=60",
+    "--parallel=1", `--listen=127.0.0.1:${port}`, `--metrics_listen=127.0.0.1:${metricsPort}`]);
+  for (let i = 0; i < 300; i++) {
+    if (fs.existsSync(out) && fs.readFileSync(out, "utf8").includes("agent serving on port")) return;
+    if (proc.exitCode !== null) throw new Error(`vmle tune exited:\n${cluster.log("tune")}`);
+    await sleep(100);
+  }
+  throw new Error(`vmle tune not serving after 30 s:\n${cluster.log("tune")}`);
+}
+
 try {
   const memory = await cluster.service("memory", bin["vmle-memory"], [`--db=${cluster.dir}/db`, "--sync_writes=false"]);
   const agent = await cluster.service("agent", bin["vmle-agent"], [`--memory=127.0.0.1:${memory.grpc}`]);
+  const worker = await cluster.service("worker", bin["vmle-worker"], [`--agent=127.0.0.1:${agent.grpc}`]);
+  await checkHealth("memory", memory.grpc);
+  await checkHealth("agent", agent.grpc);
+  await checkHealth("worker", worker.grpc);
+  const [tunePort, tuneMetrics] = [await freePort(), await freePort()];
+  await startTune(tunePort, tuneMetrics);
+  await checkHealth("vmle tune --listen", tunePort);
+  const scraped = await (await fetch(`http://127.0.0.1:${tuneMetrics}/metrics`)).text();
+  checks.check(scraped.includes("vmle_grpc_server_") && scraped.includes("vmle_agent_"),
+    `vmle tune --metrics_listen serves no gRPC or agent metrics:\n${scraped.slice(0, 400)}`);
+
   const target = `127.0.0.1:${agent.grpc}`;
   const reflection = new GrpcReflection(target, grpc.credentials.createInsecure());
 

@@ -284,7 +284,9 @@ absl::Status StudyManager::Fail(const vmle::v1::FailTrialRequest& request) {
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(auto found, FindLeaseLocked(request.trial_id(), request.lease_id()));
   workers_[found.second->worker_id()] = {"idle", absl::Now()};
-  return RequeueOrFailLocked(*found.first, *found.second, request.error(), cause, request.retryable());
+  // A worker's error text is kept, cut to what a report can show.
+  return RequeueOrFailLocked(*found.first, *found.second, TruncateForMessage(request.error(), 4096), cause,
+                             request.retryable());
 }
 
 absl::Status StudyManager::RequeueOrFailLocked(StudyEntry& entry, Trial trial, const std::string& error,

@@ -174,8 +174,24 @@ absl::Status CheckSizes(const vmle::v1::StudySpec& spec, const SpecLimits& limit
                                   limits.max_categorical_choices));
     }
   }
+  for (const vmle::v1::ParamSpec& param : params) {
+    if (param.name().size() > limits.max_name_bytes) {
+      return Invalid("search_space.params", absl::StrCat("a parameter name of ", param.name().size(),
+                                                         " bytes exceeds ", limits.max_name_bytes));
+    }
+  }
   if (spec.fixed().values_size() > limits.max_space_params) {
     return Invalid("fixed", absl::StrCat(spec.fixed().values_size(), " values exceed ", limits.max_space_params));
+  }
+  for (const auto& [name, value] : spec.fixed().values()) {
+    if (name.size() > limits.max_name_bytes) {
+      return Invalid("fixed", absl::StrCat("a parameter name of ", name.size(), " bytes exceeds ",
+                                           limits.max_name_bytes));
+    }
+    if (value.categorical_value().size() > limits.max_option_bytes) {
+      return Invalid("fixed." + name, absl::StrCat(value.categorical_value().size(), " bytes exceed ",
+                                                   limits.max_option_bytes));
+    }
   }
   const auto& options = spec.planner().options();
   if (static_cast<int>(options.size()) > limits.max_planner_options) {

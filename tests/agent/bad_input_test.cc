@@ -1,0 +1,181 @@
+// Bad input to the agent's API, one case per kind: every refusal has the right code,
+// names the field and stays short whatever the input's length; nothing bad is
+// accepted silently.
+#include <string>
+
+#include "common/auth/caller.h"
+#include "grpcpp/client_context.h"
+#include "tests/agent/agent_test_util.h"
+
+namespace vmle::agent::testing {
+namespace {
+
+grpc::Status SubmitOverGrpc(InProcessCluster& cluster, const vmle::v1::SubmitStudyRequest& request,
+                            vmle::v1::Study* study) {
+  grpc::ClientContext context;
+  return cluster.studies().SubmitStudy(&context, request, study);
+}
+
+vmle::v1::SubmitStudyRequest Request(const vmle::v1::StudySpec& spec, const std::string& request_id = "") {
+  vmle::v1::SubmitStudyRequest request;
+  *request.mutable_spec() = spec;
+  request.set_request_id(request_id);
+  return request;
+}
+
+TEST(BadInputTest, HugeValuesAreRefusedWithAShortMessageNamingTheField) {
+  InProcessCluster cluster;
+  cluster.StartAgent();
+  const std::string huge(70 * 1024, 'z');
+  struct Case {
+    std::function<void(vmle::v1::StudySpec&)> edit;
+    std::string field;
+  };
+  const std::vector<Case> cases = {
+      {[&](auto& s) { s.set_device(huge); }, "spec.device"},
+      {[&](auto& s) { s.mutable_planner()->set_name(huge); }, "spec.planner.name"},
+      {[&](auto& s) {
+         s.mutable_dataset()->set_format(vmle::v1::DATASET_FORMAT_SEQUENTIAL);
+         s.mutable_dataset()->set_path("/" + huge.substr(0, 4000));
+       },
+       "spec.dataset.path"},
+      {[&](auto& s) { (*s.mutable_fixed()->mutable_values())[huge.substr(0, 2000)].set_int_value(1); }, "fixed"},
+  };
+  for (const Case& c : cases) {
+    vmle::v1::StudySpec spec = SimSpec("random", 2, 1);
+    c.edit(spec);
+    vmle::v1::Study study;
+    const grpc::Status status = SubmitOverGrpc(cluster, Request(spec), &study);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.field;
+    EXPECT_THAT(status.error_message(), ::testing::HasSubstr(c.field));
+    EXPECT_LT(status.error_message().size(), 400u) << c.field;
+  }
+}
+
+TEST(BadInputTest, NanIsRefusedWhereARangeIsChecked) {
+  InProcessCluster cluster;
+  cluster.StartAgent();
+  for (const char* option : {"gamma", "prior_weight"}) {
+    for (const char* value : {"nan", "NaN", "inf"}) {
+      vmle::v1::StudySpec spec = SimSpec("tpe", 4, 1);
+      (*spec.mutable_planner()->mutable_options())[option] = value;
+      vmle::v1::Study study;
+      const grpc::Status status = SubmitOverGrpc(cluster, Request(spec), &study);
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << option << "=" << value;
+      EXPECT_THAT(status.error_message(), ::testing::HasSubstr(option));
+    }
+  }
+}
+
+TEST(BadInputTest, ARequestIdIsScopedPerCallerAndAConflictingReuseIsRefused) {
+  InProcessCluster cluster;
+  cluster.StartAgent();
+  const vmle::v1::StudySpec spec = SimSpec("random", 3, 1);
+  const std::string alice = "token:" + auth::TokenFingerprint("alice-token-0123456789abcdef");
+  const std::string bob = "token:" + auth::TokenFingerprint("bob-token-0123456789abcdef00");
+  ASSERT_NE(alice, bob);
+
+  auto first = cluster.manager().Submit(Request(spec, "nightly"), alice);
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto again = cluster.manager().Submit(Request(spec, "nightly"), alice);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->id(), first->id());
+
+  // Another caller's request id of the same text is another study.
+  auto other = cluster.manager().Submit(Request(spec, "nightly"), bob);
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_NE(other->id(), first->id());
+
+  // The same caller reusing it for a different spec is refused, and the study stays.
+  vmle::v1::StudySpec changed = spec;
+  changed.mutable_budget()->set_parallelism(2);
+  EXPECT_THAT(cluster.manager().Submit(Request(changed, "nightly"), alice).status(),
+              StatusIs(absl::StatusCode::kAlreadyExists, "request_id"));
+  EXPECT_THAT(cluster.manager().Submit(Request(spec, std::string(500, 'r')), alice).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, "request_id"));
+  auto kept = cluster.manager().GetStudy(first->id());
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept->spec().budget().parallelism(), 1);
+
+  // Over gRPC without authentication, the caller is the host: a resubmission from
+  // a second connection of the same host finds the same study.
+  vmle::v1::Study over_grpc;
+  ASSERT_TRUE(SubmitOverGrpc(cluster, Request(spec, "from-host"), &over_grpc).ok());
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", cluster.agent_port()),
+                                     grpc::InsecureChannelCredentials());
+  auto second_connection = vmle::v1::StudyService::NewStub(channel);
+  vmle::v1::Study again_over_grpc;
+  grpc::ClientContext context;
+  ASSERT_TRUE(second_connection->SubmitStudy(&context, Request(spec, "from-host"), &again_over_grpc).ok());
+  EXPECT_EQ(again_over_grpc.id(), over_grpc.id());
+}
+
+TEST(BadInputTest, AGarbagePageTokenIsRefused) {
+  InProcessCluster cluster;
+  cluster.StartAgent();
+  auto study = cluster.manager().Submit(Request(SimSpec("random", 3, 1)));
+  ASSERT_TRUE(study.ok()) << study.status();
+  for (const std::string token : {"abc", "-1", "1x", "99999999999999999999999", "100000"}) {
+    vmle::v1::ListStudiesRequest studies;
+    studies.set_page_token(token);
+    EXPECT_THAT(cluster.manager().ListStudies(studies).status(),
+                StatusIs(absl::StatusCode::kInvalidArgument, "page_token"))
+        << token;
+    vmle::v1::ListTrialsRequest trials;
+    trials.set_study_id(study->id());
+    trials.set_page_token(token);
+    EXPECT_THAT(cluster.manager().ListTrials(trials).status(),
+                StatusIs(absl::StatusCode::kInvalidArgument, "page_token"))
+        << token;
+  }
+  // A token the list returned still works.
+  vmle::v1::ListStudiesRequest first;
+  first.set_page_size(1);
+  auto page = cluster.manager().ListStudies(first);
+  ASSERT_TRUE(page.ok()) << page.status();
+  vmle::v1::ListStudiesRequest next;
+  next.set_page_token(page->next_page_token().empty() ? "0" : page->next_page_token());
+  EXPECT_TRUE(cluster.manager().ListStudies(next).ok());
+}
+
+TEST(BadInputTest, AnUnknownFailureCauseIsRefusedAndTheLeaseKept) {
+  InProcessCluster cluster;
+  cluster.StartAgent();
+  auto study = cluster.manager().Submit(Request(SimSpec("random", 1, 1)));
+  ASSERT_TRUE(study.ok()) << study.status();
+  vmle::v1::LeaseTrialRequest lease;
+  lease.mutable_worker()->set_worker_id("w1");
+  lease.set_wait_seconds(5);
+  auto leased = cluster.manager().Lease(lease, [] { return false; });
+  ASSERT_TRUE(leased.ok() && leased->has_assignment()) << leased.status();
+
+  vmle::v1::FailTrialRequest fail;
+  fail.set_trial_id(leased->assignment().trial_id());
+  fail.set_lease_id(leased->assignment().lease_id());
+  fail.set_error("boom");
+  fail.set_failure_cause(std::string(5000, 'q'));
+  const absl::Status refused = cluster.manager().Fail(fail);
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kInvalidArgument, "failure_cause"));
+  EXPECT_LT(refused.message().size(), 300u);
+  fail.set_failure_cause("lease_expired");  // the agent's own cause, never a worker's
+  EXPECT_THAT(cluster.manager().Fail(fail), StatusIs(absl::StatusCode::kInvalidArgument, "failure_cause"));
+
+  // The lease is still valid: a known cause is accepted.
+  fail.set_failure_cause("nan");
+  EXPECT_TRUE(cluster.manager().Fail(fail).ok());
+}
+
+TEST(BadInputTest, AnOutOfRangeBackboneIsNamedByItsNumber) {
+  InProcessCluster cluster;
+  cluster.StartAgent();
+  vmle::v1::StudySpec spec = SimSpec("random", 2, 1);
+  spec.set_backbone(static_cast<vmle::v1::Backbone>(42));
+  vmle::v1::Study study;
+  const grpc::Status status = SubmitOverGrpc(cluster, Request(spec), &study);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), ::testing::HasSubstr("spec.backbone"));
+  EXPECT_THAT(status.error_message(), ::testing::HasSubstr("unknown value 42"));
+}
+
+}  // namespace
+}  // namespace vmle::agent::testing
