@@ -2,6 +2,9 @@
 
 #include <csignal>
 #include <iostream>
+#include <thread>
+
+#include "absl/synchronization/notification.h"
 
 #include "common/logging/logging.h"
 #include "common/server/signals.h"
@@ -21,7 +24,7 @@ int Fail(const absl::Status& status) {
 }  // namespace
 
 int RunService(const ServerOptions& options, const std::string& log_level,
-               const ServiceFactory& make_services) {
+               const ServiceFactory& make_services, const ReadinessProbe& ready) {
   if (absl::Status s = log::InitLogging(options.service_name, log_level); !s.ok()) {
     std::cerr << s.message() << "\n";
     return 1;
@@ -34,8 +37,28 @@ int RunService(const ServerOptions& options, const std::string& log_level,
   for (auto& s : *services) raw.push_back(s.get());
   auto host = ServiceHost::Start(options, raw, metrics->get());
   if (!host.ok()) return Fail(host.status());
+  absl::Notification stopping;
+  std::thread prober;
+  if (ready) {
+    prober = std::thread([&] {
+      bool serving = true;
+      while (!stopping.WaitForNotificationWithTimeout(absl::Seconds(1))) {
+        const bool now = ready();
+        if (now == serving) continue;
+        serving = now;
+        if (serving) {
+          log::Info("dependencies answer again: SERVING");
+        } else {
+          log::Warn("a dependency does not answer: NOT_SERVING");
+        }
+        (*host)->SetServing(serving);
+      }
+    });
+  }
   const int signal = WaitForTerminationSignal();
   log::Info("signal received", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  stopping.Notify();
+  if (prober.joinable()) prober.join();
   (*host)->Shutdown();
   return 0;
 }

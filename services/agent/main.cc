@@ -29,6 +29,8 @@ int main(int argc, char** argv) {
   int max_active_studies = 64;
   std::string llm_endpoints_file;
   std::string transcript_dir;
+  int max_long_polls_per_caller = vmle::agent::TrialQueueImpl::kDefaultMaxLongPollsPerCaller;
+  int max_watches_per_caller = vmle::agent::StudyServiceImpl::kDefaultMaxWatchesPerCaller;
   vmle::AddServerFlags(app, server, log_level);
   vmle::AddFlag(app, "--memory", memory_address, "memory service address HOST:PORT");
   vmle::auth::ClientSecurityOptions memory_security_options;
@@ -44,6 +46,13 @@ int main(int argc, char** argv) {
                 "api_key_file, timeout_seconds, max_attempts); empty: none");
   vmle::AddFlag(app, "--transcript_dir", transcript_dir,
                 "where LLM transcripts are recorded, one file per study, and replayed from; empty: none");
+  vmle::AddFlag(app, "--max_long_polls_per_caller", max_long_polls_per_caller,
+                "LeaseTrial long-polls one caller (bearer token, or host without auth) may hold open; more get "
+                "RESOURCE_EXHAUSTED (0: no limit)")
+      ->check(CLI::NonNegativeNumber);
+  vmle::AddFlag(app, "--max_watches_per_caller", max_watches_per_caller,
+                "WatchStudy streams one caller may hold open; more get RESOURCE_EXHAUSTED (0: no limit)")
+      ->check(CLI::NonNegativeNumber);
   CLI11_PARSE(app, argc, argv);
   if (lease_seconds < 2 || heartbeat_seconds < 1 || heartbeat_seconds * 2 > lease_seconds) {
     vmle::log::Error("bad lease timing: need heartbeat_seconds >= 1 and lease_seconds >= 2 * heartbeat_seconds");
@@ -88,10 +97,12 @@ int main(int argc, char** argv) {
         if (!started.ok()) return started.status();
         manager = *std::move(started);
         std::vector<std::unique_ptr<grpc::Service>> services;
-        services.push_back(std::make_unique<vmle::agent::StudyServiceImpl>(manager.get()));
-        services.push_back(std::make_unique<vmle::agent::TrialQueueImpl>(manager.get()));
+        services.push_back(std::make_unique<vmle::agent::StudyServiceImpl>(manager.get(), max_watches_per_caller));
+        services.push_back(std::make_unique<vmle::agent::TrialQueueImpl>(manager.get(), max_long_polls_per_caller));
         return services;
-      });
+      },
+      // Not ready while the memory service, the system of record, does not answer.
+      [&memory] { return memory.Reachable(absl::Seconds(1)); });
   if (manager != nullptr) manager->Stop();
   return code;
 }

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -201,6 +202,45 @@ TEST_F(FaultTest, MemoryServiceRestartedTheAgentRetriesAndCarriesOn) {
   absl::SleepFor(absl::Seconds(1));
   StartMemory();  // same port, same database
   ASSERT_TRUE(memory_.has_value());
+  WaitUntil(id, Ended, absl::Seconds(120));
+  ExpectAccountedOnce(id, 16);
+}
+
+// Readiness follows the system of record: a memory service that stops answering
+// (SIGSTOP) turns the agent's health NOT_SERVING, and SERVING again once it answers;
+// the study then completes with every trial once.
+TEST_F(FaultTest, MemoryStalledTheAgentReportsNotServingAndRecovers) {
+  StartMemory();
+  StartAgent();
+  ASSERT_TRUE(memory_.has_value() && agent_.has_value());
+  auto health = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", agent_port_), grpc::InsecureChannelCredentials()));
+  auto status_now = [&] {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + 2s);
+    grpc::health::v1::HealthCheckRequest request;
+    grpc::health::v1::HealthCheckResponse response;
+    const grpc::Status status = health->Check(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << "health must answer within 2 s: " << status.error_message();
+    return response.status();
+  };
+  auto wait_for = [&](grpc::health::v1::HealthCheckResponse::ServingStatus wanted) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(15);
+    while (status_now() != wanted) {
+      if (absl::Now() > deadline) return false;
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+    return true;
+  };
+  ASSERT_TRUE(wait_for(grpc::health::v1::HealthCheckResponse::SERVING));
+  auto workers = StartWorkers("w", 4, 30);
+  const std::string id = Submit(16, 4);
+  WaitUntil(id, [](const vmle::v1::Study& s) { return s.trials_succeeded() >= 2; }, absl::Seconds(60));
+
+  memory_->Signal(SIGSTOP);
+  EXPECT_TRUE(wait_for(grpc::health::v1::HealthCheckResponse::NOT_SERVING));
+  memory_->Signal(SIGCONT);
+  EXPECT_TRUE(wait_for(grpc::health::v1::HealthCheckResponse::SERVING));
   WaitUntil(id, Ended, absl::Seconds(120));
   ExpectAccountedOnce(id, 16);
 }

@@ -2,6 +2,8 @@
 // names the field and stays short whatever the input's length; nothing bad is
 // accepted silently.
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "common/auth/caller.h"
 #include "grpcpp/client_context.h"
@@ -175,6 +177,79 @@ TEST(BadInputTest, AnOutOfRangeBackboneIsNamedByItsNumber) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), ::testing::HasSubstr("spec.backbone"));
   EXPECT_THAT(status.error_message(), ::testing::HasSubstr("unknown value 42"));
+}
+
+TEST(BadInputTest, LongPollsAndWatchesAreCappedPerCaller) {
+  InProcessCluster cluster;
+  cluster.StartAgent();
+  StudyServiceImpl studies(&cluster.manager(), /*max_watches_per_caller=*/1);
+  TrialQueueImpl queue(&cluster.manager(), /*max_long_polls_per_caller=*/2);
+  int port = 0;
+  std::unique_ptr<grpc::Server> server = Serve({&studies, &queue}, &port);
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
+  auto queue_stub = vmle::v1::TrialQueue::NewStub(channel);
+  auto study_stub = vmle::v1::StudyService::NewStub(channel);
+
+  // Two long-polls wait (no study is queued); the third is refused at once.
+  std::vector<std::thread> polls;
+  for (int i = 0; i < 2; ++i) {
+    polls.emplace_back([&queue_stub, i] {
+      grpc::ClientContext context;
+      vmle::v1::LeaseTrialRequest request;
+      request.mutable_worker()->set_worker_id(absl::StrCat("w", i));
+      request.set_wait_seconds(4);
+      vmle::v1::LeaseTrialResponse response;
+      EXPECT_TRUE(queue_stub->LeaseTrial(&context, request, &response).ok());
+    });
+  }
+  const absl::Time until = absl::Now() + absl::Seconds(3);
+  grpc::Status third;
+  do {  // until both polls hold their slots
+    absl::SleepFor(absl::Milliseconds(50));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
+    vmle::v1::LeaseTrialRequest request;
+    request.mutable_worker()->set_worker_id("w-extra");
+    request.set_wait_seconds(1);
+    vmle::v1::LeaseTrialResponse response;
+    third = queue_stub->LeaseTrial(&context, request, &response);
+  } while (third.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED && absl::Now() < until);
+  EXPECT_EQ(third.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(third.error_message(), ::testing::HasSubstr("--max_long_polls_per_caller"));
+  for (auto& t : polls) t.join();
+
+  // One watch of a running study streams; a second from the same caller is refused.
+  auto study = cluster.manager().Submit(Request(SimSpec("random", 2, 1)));
+  ASSERT_TRUE(study.ok()) << study.status();
+  grpc::ClientContext first_context;
+  vmle::v1::WatchStudyRequest watch;
+  watch.set_study_id(study->id());
+  auto first = study_stub->WatchStudy(&first_context, watch);
+  vmle::v1::StudyEvent event;
+  ASSERT_TRUE(first->Read(&event));  // the stream is open and holds its slot
+  grpc::ClientContext second_context;
+  auto second = study_stub->WatchStudy(&second_context, watch);
+  EXPECT_FALSE(second->Read(&event));
+  const grpc::Status refused = second->Finish();
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(refused.error_message(), ::testing::HasSubstr("--max_watches_per_caller"));
+  first_context.TryCancel();
+  first->Finish();
+  server->Shutdown();
+}
+
+TEST(CallerSlotsTest, EachCallerHasItsOwnCapAndSlotsAreReleased) {
+  CallerSlots slots(2, "things", "--max_things");
+  {
+    auto a1 = slots.Acquire("a");
+    auto a2 = slots.Acquire("a");
+    ASSERT_TRUE(a1.ok() && a2.ok());
+    EXPECT_THAT(slots.Acquire("a").status(), StatusIs(absl::StatusCode::kResourceExhausted, "--max_things"));
+    EXPECT_TRUE(slots.Acquire("b").ok());
+    EXPECT_EQ(slots.Open("a"), 2);
+  }
+  EXPECT_EQ(slots.Open("a"), 0);
+  EXPECT_TRUE(slots.Acquire("a").ok());
 }
 
 }  // namespace

@@ -72,8 +72,12 @@ const small = {
 try {
   const llm = await startFakeLlm();
   const memory = await cluster.service("memory", bin["vmle-memory"], [`--db=${dir}/db`, "--sync_writes=false"]);
-  const agent = await cluster.service("agent", bin["vmle-agent"], [`--memory=127.0.0.1:${memory.grpc}`, "--heartbeat_seconds=2"],
-    { OPENAI_API_KEY: "test-key" });
+  // The endpoint is the operator's configuration (--llm_endpoints_file); a study only names it.
+  const endpoints = path.join(dir, "llm-endpoints.json");
+  fs.writeFileSync(endpoints, JSON.stringify({ endpoints: [{ name: "fake", base_url: llm.baseUrl, models: ["fake"],
+    api_key_env: "OPENAI_API_KEY", timeout_seconds: 30, max_attempts: 2 }] }));
+  const agent = await cluster.service("agent", bin["vmle-agent"], [`--memory=127.0.0.1:${memory.grpc}`, "--heartbeat_seconds=2",
+    `--llm_endpoints_file=${endpoints}`, `--transcript_dir=${dir}/transcripts`], { OPENAI_API_KEY: "test-key" });
   const workers = [];
   for (const i of [1, 2]) {
     workers.push(await cluster.service(`worker-${i}`, bin["vmle-worker"],
@@ -98,7 +102,7 @@ try {
   const submitted = {
     heuristic: submit(agent.grpc, studyFile("heuristic", { ...small, budget: { max_trials: 40, parallelism: 1, no_improvement_patience: 40 } })),
     llm: submit(agent.grpc, studyFile("llm", { ...small, budget: { max_trials: 3, parallelism: 1 },
-      planner: { name: "llm", options: { base_url: llm.baseUrl, model: "fake", max_repairs: "0" } } })),
+      planner: { name: "llm", options: { endpoint: "fake", model: "fake", max_repairs: "0" } } })),
     bad_data: submit(agent.grpc, studyFile("bad-data", { dataset: { path: "missing.txt" }, budget: { max_trials: 2, parallelism: 1 } })),
     refused: submit(agent.grpc, studyFile("refused", { ...small, budget: { max_trials: 0 } })),
   };

@@ -16,6 +16,7 @@ namespace vmle::worker {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 void WriteFile(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::trunc);
@@ -76,7 +77,30 @@ TEST_F(DatasetCacheTest, RefusesSymlinksLeavingTheRoot) {
     const auto got = cache_->Get(FileSpec(path));
     ASSERT_EQ(got.status().code(), absl::StatusCode::kPermissionDenied) << path;
     EXPECT_THAT(got.status().message(), HasSubstr("outside the data root"));
+    // Neither the root nor the link's target is shown.
+    EXPECT_THAT(got.status().message(), Not(HasSubstr(dir_))) << path;
   }
+}
+
+TEST_F(DatasetCacheTest, MessagesNamePathsRelativeToTheRoot) {
+  WriteFile(root_ + "/bad.txt", "1 1 2 3\n2 4 abc 5\n");
+  for (const std::string path : {"nope.txt", "bad.txt"}) {
+    const auto got = cache_->Get(FileSpec(path));
+    ASSERT_FALSE(got.ok()) << path;
+    EXPECT_THAT(got.status().message(), HasSubstr(path));
+    EXPECT_THAT(got.status().message(), Not(HasSubstr(root_))) << got.status();
+  }
+}
+
+TEST_F(DatasetCacheTest, ADatasetBelowTheMinimumIsRefusedNamingTheMinimum) {
+  // Two users: leave-one-out could split them, but nothing can be learned.
+  WriteFile(root_ + "/tiny.txt", "1 1 2 3 4 5\n2 2 3 4 5 1\n");
+  const auto got = cache_->Get(FileSpec("tiny.txt"));
+  ASSERT_EQ(got.status().code(), absl::StatusCode::kFailedPrecondition) << got.status();
+  EXPECT_THAT(got.status().message(), HasSubstr("2 users"));
+  EXPECT_THAT(got.status().message(), HasSubstr("at least 4 users"));
+  EXPECT_THAT(got.status().message(), HasSubstr("tiny.txt"));
+  EXPECT_THAT(got.status().message(), Not(HasSubstr(root_)));
 }
 
 TEST_F(DatasetCacheTest, FollowsSymlinksInsideTheRoot) {

@@ -26,6 +26,8 @@ grpc::Status StudyServiceImpl::ListTrials(grpc::ServerContext*, const vmle::v1::
 
 grpc::Status StudyServiceImpl::WatchStudy(grpc::ServerContext* context, const vmle::v1::WatchStudyRequest* request,
                                           grpc::ServerWriter<vmle::v1::StudyEvent>* writer) {
+  absl::StatusOr<CallerSlots::Slot> slot = watches_.Acquire(auth::CallerOf(context));
+  if (!slot.ok()) return ToGrpcStatus(slot.status());
   return ToGrpcStatus(manager_.Watch(
       *request, [writer](const vmle::v1::StudyEvent& event) { return writer->Write(event); },
       [context] { return context->IsCancelled(); }));

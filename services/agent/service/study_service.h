@@ -1,8 +1,10 @@
 // vmle.v1.StudyService over a StudyManager: a thin adapter that converts requests
 // and statuses. WatchStudy holds a server thread per watcher for the life of the
-// stream.
+// stream; a caller may hold at most `max_watches_per_caller` streams at once
+// (RESOURCE_EXHAUSTED beyond).
 #pragma once
 
+#include "services/agent/service/caller_slots.h"
 #include "services/agent/study/study_manager.h"
 #include "vmle/v1/study_service.grpc.pb.h"
 
@@ -11,7 +13,10 @@ namespace vmle::agent {
 class StudyServiceImpl final : public vmle::v1::StudyService::Service {
  public:
   // `manager` is not owned and must outlive the service.
-  explicit StudyServiceImpl(StudyManager* manager) : manager_(*manager) {}
+  explicit StudyServiceImpl(StudyManager* manager, int max_watches_per_caller = kDefaultMaxWatchesPerCaller)
+      : manager_(*manager), watches_(max_watches_per_caller, "WatchStudy streams", "--max_watches_per_caller") {}
+
+  static constexpr int kDefaultMaxWatchesPerCaller = 64;
 
   grpc::Status SubmitStudy(grpc::ServerContext* context, const vmle::v1::SubmitStudyRequest* request,
                            vmle::v1::Study* response) override;
@@ -32,6 +37,7 @@ class StudyServiceImpl final : public vmle::v1::StudyService::Service {
 
  private:
   StudyManager& manager_;
+  CallerSlots watches_;
 };
 
 }  // namespace vmle::agent

@@ -1,11 +1,14 @@
 #include "services/agent/service/trial_queue_service.h"
 
+#include "common/auth/caller.h"
 #include "common/status/grpc_status.h"
 
 namespace vmle::agent {
 
 grpc::Status TrialQueueImpl::LeaseTrial(grpc::ServerContext* context, const vmle::v1::LeaseTrialRequest* request,
                                         vmle::v1::LeaseTrialResponse* response) {
+  absl::StatusOr<CallerSlots::Slot> slot = long_polls_.Acquire(auth::CallerOf(context));
+  if (!slot.ok()) return ToGrpcStatus(slot.status());
   return Reply(manager_.Lease(*request, [context] { return context->IsCancelled(); }), response);
 }
 

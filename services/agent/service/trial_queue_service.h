@@ -1,7 +1,10 @@
 // vmle.v1.TrialQueue over a StudyManager: a thin adapter. LeaseTrial long-polls on a
-// server thread until a trial is queued, the wait ends or the worker goes away.
+// server thread until a trial is queued, the wait ends or the worker goes away; a
+// caller may hold at most `max_long_polls_per_caller` of them at once
+// (RESOURCE_EXHAUSTED beyond).
 #pragma once
 
+#include "services/agent/service/caller_slots.h"
 #include "services/agent/study/study_manager.h"
 #include "vmle/v1/trial_queue.grpc.pb.h"
 
@@ -10,7 +13,12 @@ namespace vmle::agent {
 class TrialQueueImpl final : public vmle::v1::TrialQueue::Service {
  public:
   // `manager` is not owned and must outlive the service.
-  explicit TrialQueueImpl(StudyManager* manager) : manager_(*manager) {}
+  explicit TrialQueueImpl(StudyManager* manager, int max_long_polls_per_caller = kDefaultMaxLongPollsPerCaller)
+      : manager_(*manager),
+        long_polls_(max_long_polls_per_caller, "LeaseTrial long-polls", "--max_long_polls_per_caller") {}
+
+  // Enough for every worker of a large cluster sharing one token.
+  static constexpr int kDefaultMaxLongPollsPerCaller = 1024;
 
   grpc::Status LeaseTrial(grpc::ServerContext* context, const vmle::v1::LeaseTrialRequest* request,
                           vmle::v1::LeaseTrialResponse* response) override;
@@ -25,6 +33,7 @@ class TrialQueueImpl final : public vmle::v1::TrialQueue::Service {
 
  private:
   StudyManager& manager_;
+  CallerSlots long_polls_;
 };
 
 }  // namespace vmle::agent

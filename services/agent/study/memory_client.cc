@@ -17,9 +17,20 @@ bool Unreachable(const absl::Status& status) {
 }  // namespace
 
 MemoryClient::MemoryClient(std::shared_ptr<grpc::Channel> channel, Options options)
-    : stub_(vmle::v1::MemoryService::NewStub(std::move(channel))), options_(options) {}
+    : stub_(vmle::v1::MemoryService::NewStub(channel)),
+      health_(grpc::health::v1::Health::NewStub(channel)),
+      options_(options) {}
 
 void MemoryClient::Shutdown() { shutdown_.store(true); }
+
+bool MemoryClient::Reachable(absl::Duration timeout) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  grpc::health::v1::HealthCheckRequest request;
+  grpc::health::v1::HealthCheckResponse response;
+  return health_->Check(&context, request, &response).ok() &&
+         response.status() == grpc::health::v1::HealthCheckResponse::SERVING;
+}
 
 template <typename Call>
 absl::Status MemoryClient::Retry(const char* method, Call call) {

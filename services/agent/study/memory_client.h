@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "vmle/v1/memory_service.grpc.pb.h"
 
 namespace vmle::agent {
@@ -38,6 +39,10 @@ class MemoryClient {
 
   // Makes every retrying call give up (UNAVAILABLE) at its next try.
   void Shutdown();
+
+  // Whether the memory service answers its health check as SERVING within
+  // `timeout` (one try): the agent's readiness.
+  bool Reachable(absl::Duration timeout);
 
   absl::StatusOr<int64_t> PutStudy(const vmle::v1::Study& study, int64_t expected_version);
   absl::StatusOr<vmle::v1::Study> GetStudy(const std::string& study_id);
@@ -72,6 +77,7 @@ class MemoryClient {
   absl::Status Retry(const char* method, Call call);
 
   std::unique_ptr<vmle::v1::MemoryService::Stub> stub_;
+  std::unique_ptr<grpc::health::v1::Health::Stub> health_;
   const Options options_;
   std::atomic<bool> shutdown_{false};
 };

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "common/status/status_macros.h"
 #include "prometheus/family.h"
 #include "services/trainer/data/preprocess.h"
@@ -146,7 +147,11 @@ absl::StatusOr<trainer::Dataset> ReadFile(const vmle::v1::DatasetSpec& spec,
   ASSIGN_OR_RETURN(const trainer::DatasetFormat format, TrainerFormat(spec.format()));
   ASSIGN_OR_RETURN(const trainer::ReaderOptions options, ReaderOptionsFor(spec));
   auto dataset = trainer::ReadDataset(resolved, format, options);
-  if (!dataset.ok()) return space::ToAbsl(dataset.status());
+  if (!dataset.ok()) {
+    // The reader names the file it opened; a caller sees the path it gave.
+    const absl::Status status = space::ToAbsl(dataset.status());
+    return absl::Status(status.code(), absl::StrReplaceAll(status.message(), {{resolved, spec.path()}}));
+  }
   return std::move(*dataset);
 }
 
@@ -157,16 +162,25 @@ std::string SyntheticSource(const vmle::v1::DatasetSpec& spec) {
 
 // Profile and split of a loaded dataset; FAILED_PRECONDITION when nobody can be
 // evaluated.
-absl::StatusOr<std::shared_ptr<const LoadedDataset>> Finish(trainer::Dataset dataset,
-                                                            std::string source) {
+absl::StatusOr<std::shared_ptr<const LoadedDataset>> Finish(trainer::Dataset dataset, std::string source,
+                                                            const std::string& shown) {
   auto loaded = std::make_shared<LoadedDataset>();
   loaded->split = trainer::SummarizeSplit(dataset);
   if (loaded->split.num_eval_users == 0) {
     return absl::FailedPreconditionError(absl::StrCat(
-        source, ": no user has the 3 interactions leave-one-out evaluation needs; "
-                "lower k_core/max_history or use a larger dataset"));
+        shown, ": no user has the 3 interactions leave-one-out evaluation needs; "
+               "lower k_core/max_history or use a larger dataset"));
   }
-  loaded->profile = ToProto(trainer::ComputeProfile(dataset));
+  const trainer::DatasetProfile profile = trainer::ComputeProfile(dataset);
+  if (profile.num_users < kMinDatasetUsers || profile.num_items < kMinDatasetItems ||
+      profile.num_interactions < kMinDatasetInteractions) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        shown, ": ", profile.num_users, " users, ", profile.num_items, " items and ", profile.num_interactions,
+        " interactions after filtering; a dataset needs at least ", kMinDatasetUsers, " users, ",
+        kMinDatasetItems, " items and ", kMinDatasetInteractions,
+        " interactions to train, validate and test on"));
+  }
+  loaded->profile = ToProto(profile);
   loaded->dataset = std::move(dataset);
   loaded->source = std::move(source);
   return loaded;
@@ -228,13 +242,15 @@ absl::StatusOr<std::string> DatasetCache::ResolvePath(const std::string& relativ
   const fs::path joined = fs::path(root_) / relative;
   const fs::path resolved = fs::canonical(joined, error);
   if (error) {
-    return absl::NotFoundError(absl::StrCat("dataset \"", relative, "\" not found under the data root ",
-                                            root_, " (", error.message(), ")"));
+    return absl::NotFoundError(absl::StrCat("dataset \"", relative, "\" not found under the data root (",
+                                            error.message(), ")"));
   }
+  // Messages name paths relative to the root only: neither the root nor where a
+  // link points is shown to the submitter.
   if (!IsUnder(resolved, fs::path(root_))) {
     return absl::PermissionDeniedError(absl::StrCat(
-        "dataset path \"", relative, "\" resolves to ", resolved.string(),
-        ", outside the data root ", root_, " (a symbolic link?); place the file under the root"));
+        "dataset path \"", relative, "\" resolves outside the data root (a symbolic link?); "
+        "place the file under the root"));
   }
   if (!fs::is_regular_file(resolved, error)) {
     return absl::InvalidArgumentError(
@@ -278,7 +294,8 @@ absl::StatusOr<std::shared_ptr<const LoadedDataset>> DatasetCache::Get(
     const bool synthetic = spec.format() == vmle::v1::DATASET_FORMAT_SYNTHETIC;
     ASSIGN_OR_RETURN(trainer::Dataset dataset, synthetic ? GenerateDataset(spec, located.source)
                                                          : ReadFile(spec, located.source));
-    ASSIGN_OR_RETURN(auto loaded, Finish(std::move(dataset), std::move(located.source)));
+    const std::string shown = synthetic ? located.source : absl::StrCat("dataset \"", spec.path(), "\"");
+    ASSIGN_OR_RETURN(auto loaded, Finish(std::move(dataset), std::move(located.source), shown));
     return Insert(located.key, std::move(loaded));
   } catch (const std::bad_alloc&) {
     return absl::ResourceExhaustedError(

@@ -10,10 +10,13 @@
 // Loading: the file is read in the spec's format with k_core and max_history
 // applied (readers.h, preprocess.h); DATASET_FORMAT_SYNTHETIC generates the data
 // (synthetic.h) and applies the same preprocessing. The leave-one-out split
-// (split.h) is summarised and must leave users to evaluate, otherwise
-// FAILED_PRECONDITION. Reader errors come back unchanged: INVALID_ARGUMENT naming
-// the file and line of malformed input, NOT_FOUND for a missing file, ...;
-// RESOURCE_EXHAUSTED "out of memory" when memory runs out.
+// (split.h) is summarised and must leave users to evaluate, and the filtered
+// dataset must have at least kMinDatasetUsers users, kMinDatasetItems items and
+// kMinDatasetInteractions interactions, otherwise FAILED_PRECONDITION (the trial
+// fails as bad_data). Reader errors keep their code: INVALID_ARGUMENT naming the
+// file and line of malformed input, NOT_FOUND for a missing file, ...;
+// RESOURCE_EXHAUSTED "out of memory" when memory runs out. Every message names the
+// spec's path relative to the data root, never the root or a link's target.
 //
 // Caching: a loaded dataset is keyed by its resolved path, format, preprocessing
 // and reader settings, and the file's size and modification time, so an edited
@@ -43,6 +46,12 @@
 #include "vmle/v1/common.pb.h"
 
 namespace vmle::worker {
+
+// The smallest dataset a leave-one-out split can train, validate and test on at all
+// (a floor against empty or degenerate files, not a bar for meaningful results).
+inline constexpr int kMinDatasetUsers = 4;
+inline constexpr int kMinDatasetItems = 4;
+inline constexpr int kMinDatasetInteractions = 12;
 
 struct DatasetCacheOptions {
   // Directory every dataset path is resolved under; must exist.
