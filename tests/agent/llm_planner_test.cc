@@ -6,6 +6,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -364,6 +366,23 @@ TEST(LlmPlannerTest, FactoryKnowsTheLlmPlannersAndValidatesTheirOptions) {
     absl::Status s = MakePlanner(with(key, value), Environment(Configured())).status();
     EXPECT_TRUE(absl::IsInvalidArgument(s)) << key << ": " << s;
     EXPECT_THAT(s.message(), HasSubstr("planner.options." + key)) << s;
+  }
+  // A transcript that is a symbolic link (to a file outside the transcript
+  // directory) is neither replayed nor appended to, and its target is untouched.
+  {
+    const std::string dir = vmle::testing::MakeTempDir();
+    const std::string outside = vmle::testing::MakeTempDir() + "/secret.txt";
+    std::ofstream(outside) << "not a transcript\n";
+    ASSERT_EQ(symlink(outside.c_str(), (dir + "/st-linked.jsonl").c_str()), 0);
+    llm::LlmConfig config = server.Config(dir);
+    absl::Status replay = MakePlanner(with("replay", "st-linked"), Environment(config)).status();
+    EXPECT_TRUE(absl::IsInvalidArgument(replay)) << replay;
+    EXPECT_THAT(replay.message(), HasSubstr("planner.options.replay"));
+    EXPECT_THAT(replay.message(), HasSubstr("symbolic link"));
+    EXPECT_THAT(replay.message(), Not(HasSubstr(outside)));
+    absl::Status record = MakePlanner(Spec("llm", server), Environment(config, "st-linked")).status();
+    EXPECT_FALSE(record.ok());
+    EXPECT_EQ(vmle::testing::ReadTextFile(outside), "not a transcript\n");
   }
   // Without configuration there is no endpoint to call.
   absl::Status none = MakePlanner(Spec("opro", server)).status();

@@ -168,7 +168,15 @@ absl::StatusOr<std::string> TranscriptPath(const LlmConfig& config, absl::string
     return absl::InvalidArgumentError("no transcript directory is configured (operator flag --transcript_dir)");
   }
   if (!IsTranscriptId(study_id)) return absl::InvalidArgumentError("expected a study id");
-  return absl::StrCat(config.transcript_dir, "/", study_id, ".jsonl");
+  std::string path = absl::StrCat(config.transcript_dir, "/", study_id, ".jsonl");
+  // Only files the agent wrote itself: a link placed in the directory could point
+  // the agent at any file to read or append to.
+  std::error_code ec;
+  if (std::filesystem::is_symlink(std::filesystem::symlink_status(path, ec))) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the transcript of ", study_id, " is a symbolic link; transcripts are the agent's own files"));
+  }
+  return path;
 }
 
 }  // namespace vmle::agent::llm

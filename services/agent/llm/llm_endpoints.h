@@ -67,7 +67,8 @@ bool IsTranscriptId(absl::string_view study_id);
 absl::Status PrepareTranscriptDir(const std::string& dir);
 
 // <transcript_dir>/<study_id>.jsonl. INVALID_ARGUMENT when no transcript directory is
-// configured or `study_id` is not IsTranscriptId.
+// configured or `study_id` is not IsTranscriptId; FAILED_PRECONDITION when that file
+// is a symbolic link (the agent reads and appends only files it wrote).
 absl::StatusOr<std::string> TranscriptPath(const LlmConfig& config, absl::string_view study_id);
 
 }  // namespace vmle::agent::llm
