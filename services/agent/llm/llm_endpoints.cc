@@ -1,9 +1,10 @@
 #include "services/agent/llm/llm_endpoints.h"
 
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <set>
+#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -104,13 +105,11 @@ absl::StatusOr<std::vector<LlmEndpoint>> ParseLlmEndpoints(const std::string& te
 }
 
 absl::StatusOr<std::vector<LlmEndpoint>> LoadLlmEndpoints(const std::string& path) {
-  std::string text;
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return absl::InvalidArgumentError(absl::StrCat("--llm_endpoints_file: cannot read ", path));
-  char buffer[4096];
-  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, f)) > 0;) text.append(buffer, n);
-  std::fclose(f);
-  absl::StatusOr<std::vector<LlmEndpoint>> endpoints = ParseLlmEndpoints(text);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat("--llm_endpoints_file: cannot read ", path));
+  std::ostringstream text;
+  text << in.rdbuf();
+  absl::StatusOr<std::vector<LlmEndpoint>> endpoints = ParseLlmEndpoints(text.str());
   if (!endpoints.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--llm_endpoints_file ", path, ": ", endpoints.status().message()));
   }

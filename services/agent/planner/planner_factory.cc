@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status/message.h"
+#include "common/status/status_macros.h"
 #include "services/agent/planner/grid_planner.h"
 #include "services/agent/planner/heuristic_planner.h"
 #include "services/agent/planner/llm_planner.h"
@@ -92,20 +93,24 @@ absl::StatusOr<const PlannerEntry*> Find(const vmle::v1::PlannerSpec& spec) {
                                     absl::StrJoin(PlannerNames(), ", "));
 }
 
+// The spec's planner, once no option names something that is the operator's.
+absl::StatusOr<const PlannerEntry*> FindAllowed(const vmle::v1::PlannerSpec& spec) {
+  ASSIGN_OR_RETURN(const PlannerEntry* entry, Find(spec));
+  RETURN_IF_ERROR(RefuseExternalReferences(spec));
+  return entry;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Planner>> MakePlanner(const vmle::v1::PlannerSpec& spec,
                                                      const PlannerEnvironment& environment) {
-  absl::StatusOr<const PlannerEntry*> entry = Find(spec);
-  if (!entry.ok()) return entry.status();
-  if (absl::Status s = RefuseExternalReferences(spec); !s.ok()) return s;
-  return (*entry)->make(spec, environment);
+  ASSIGN_OR_RETURN(const PlannerEntry* entry, FindAllowed(spec));
+  return entry->make(spec, environment);
 }
 
 absl::Status ValidatePlannerOptions(const vmle::v1::PlannerSpec& spec) {
-  absl::StatusOr<const PlannerEntry*> entry = Find(spec);
+  absl::StatusOr<const PlannerEntry*> entry = FindAllowed(spec);
   if (!entry.ok()) return entry.status();
-  if (absl::Status s = RefuseExternalReferences(spec); !s.ok()) return s;
   if ((*entry)->check) return (*entry)->check(spec);
   return (*entry)->make(spec, {}).status();
 }

@@ -168,16 +168,14 @@ absl::Status CheckSizes(const vmle::v1::StudySpec& spec, const SpecLimits& limit
     return Invalid("search_space.params", absl::StrCat(params.size(), " parameters exceed ", limits.max_space_params));
   }
   for (const vmle::v1::ParamSpec& param : params) {
-    if (param.categorical().choices_size() > limits.max_categorical_choices) {
-      return Invalid(absl::StrCat("search_space.", param.name().substr(0, limits.max_name_bytes)),
-                     absl::StrCat(param.categorical().choices_size(), " choices exceed ",
-                                  limits.max_categorical_choices));
-    }
-  }
-  for (const vmle::v1::ParamSpec& param : params) {
     if (param.name().size() > limits.max_name_bytes) {
       return Invalid("search_space.params", absl::StrCat("a parameter name of ", param.name().size(),
                                                          " bytes exceeds ", limits.max_name_bytes));
+    }
+    if (param.categorical().choices_size() > limits.max_categorical_choices) {
+      return Invalid(absl::StrCat("search_space.", param.name()),
+                     absl::StrCat(param.categorical().choices_size(), " choices exceed ",
+                                  limits.max_categorical_choices));
     }
   }
   if (spec.fixed().values_size() > limits.max_space_params) {
