@@ -44,9 +44,8 @@ absl::StatusOr<std::unique_ptr<EmbeddedCluster>> EmbeddedCluster::Start(Options 
       memory_server, grpc::InsecureServerCredentials(), {c->memory_service_.get()}, registry, 0);
   if (!memory_host.ok()) return memory_host.status();
   c->memory_host_ = *std::move(memory_host);
-  agent::MemoryClient::Options client_options;
-  client_options.max_attempts = 5;
-  c->memory_client_ = std::make_unique<agent::MemoryClient>(c->memory_host_->InProcessChannel(), client_options);
+  c->memory_client_ =
+      std::make_unique<agent::MemoryClient>(c->memory_host_->InProcessChannel(), agent::MemoryClient::Options{});
 
   options.agent.memory = c->memory_client_.get();
   options.agent.registry = registry;

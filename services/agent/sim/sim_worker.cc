@@ -40,9 +40,13 @@ SimWorker::~SimWorker() { Stop(); }
 
 void SimWorker::Start() { thread_ = std::thread([this] { Loop(); }); }
 
-void SimWorker::Stop(bool hand_back) {
+void SimWorker::RequestStop(bool hand_back) {
   hand_back_.store(hand_back);
   stop_.store(true);
+}
+
+void SimWorker::Stop(bool hand_back) {
+  RequestStop(hand_back);
   if (thread_.joinable()) thread_.join();
 }
 
@@ -82,14 +86,17 @@ void SimWorker::RunTrial(const vmle::v1::TrialAssignment& a) {
   const SimulatedTrial run = objective.Run(a.config(), a.seed());
   absl::Duration rpc;
   auto call = [&](auto method, const auto& request, auto* response) {
-    // Retries while the agent is unreachable; any other error ends the trial.
+    // Retries while the agent is unreachable or slow (the calls are idempotent, as the
+    // real worker's are); any other error ends the trial.
     for (;;) {
       grpc::ClientContext context;
       context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
       const absl::Time t0 = absl::Now();
       const grpc::Status s = (stub_.get()->*method)(&context, request, response);
       rpc += absl::Now() - t0;
-      if (s.error_code() != grpc::StatusCode::UNAVAILABLE || stop_.load()) return s;
+      const bool transient = s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                             s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+      if (!transient || stop_.load()) return s;
       std::this_thread::sleep_for(absl::ToChronoMilliseconds(options_.retry_backoff));
     }
   };

@@ -76,6 +76,8 @@ class SimWorker {
   // on the agent, as with a lost worker), or with `hand_back` released at once with a
   // retryable FailTrial, as vmle-worker does on SIGTERM.
   void Stop(bool hand_back = false);
+  // Stop() without waiting: a pool asks all its workers first, then waits for each.
+  void RequestStop(bool hand_back = false);
 
   SimWorkerStats stats() const;
 

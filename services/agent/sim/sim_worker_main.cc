@@ -51,9 +51,19 @@ int main(int argc, char** argv) {
   }
   vmle::log::Info("simulated workers started", {{"agent", agent}, {"workers", std::to_string(workers)}});
   vmle::WaitForTerminationSignal();
+  for (auto& w : pool) w->RequestStop(/*hand_back=*/true);
   for (auto& w : pool) w->Stop(/*hand_back=*/true);
-  int64_t completed = 0;
-  for (auto& w : pool) completed += w->stats().trials_completed;
-  vmle::log::Info("simulated workers stopped", {{"trials_completed", std::to_string(completed)}});
+  vmle::agent::sim::SimWorkerStats total;
+  for (auto& w : pool) {
+    const vmle::agent::sim::SimWorkerStats s = w->stats();
+    total.trials_completed += s.trials_completed;
+    total.trials_failed += s.trials_failed;
+    total.trials_abandoned += s.trials_abandoned;
+    total.trials_released += s.trials_released;
+  }
+  vmle::log::Info("simulated workers stopped", {{"trials_completed", std::to_string(total.trials_completed)},
+                                                {"trials_failed", std::to_string(total.trials_failed)},
+                                                {"trials_abandoned", std::to_string(total.trials_abandoned)},
+                                                {"trials_released", std::to_string(total.trials_released)}});
   return 0;
 }

@@ -5,6 +5,7 @@
 
 #include "common/logging/logging.h"
 #include "common/status/grpc_status.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "grpcpp/client_context.h"
 
 namespace vmle::agent {
@@ -17,9 +18,26 @@ bool Unreachable(const absl::Status& status) {
 }  // namespace
 
 MemoryClient::MemoryClient(std::shared_ptr<grpc::Channel> channel, Options options)
-    : stub_(vmle::v1::MemoryService::NewStub(channel)),
+    : channel_(channel),
+      stub_(vmle::v1::MemoryService::NewStub(channel)),
       health_(grpc::health::v1::Health::NewStub(channel)),
       options_(options) {}
+
+std::unique_ptr<MemoryClient> MemoryClient::WithOptions(Options options) const {
+  return std::make_unique<MemoryClient>(channel_, options);
+}
+
+absl::StatusOr<int64_t> MemoryClient::LandedOr(const vmle::v1::Study& study, int64_t expected_version,
+                                               const absl::Status& aborted) {
+  if (expected_version <= 0) return aborted;
+  absl::StatusOr<vmle::v1::Study> stored = GetStudy(study.id());
+  if (!stored.ok() || stored->version() != expected_version + 1) return aborted;
+  vmle::v1::Study written = study;
+  written.set_version(expected_version + 1);
+  // Another write to the same version (one whose caller gave up) is not this one.
+  if (!google::protobuf::util::MessageDifferencer::Equals(*stored, written)) return aborted;
+  return stored->version();
+}
 
 void MemoryClient::Shutdown() { shutdown_.store(true); }
 
@@ -62,11 +80,8 @@ absl::StatusOr<int64_t> MemoryClient::PutStudy(const vmle::v1::Study& study, int
   absl::Status status = Retry("PutStudy", [&](grpc::ClientContext* c) {
     return stub_->PutStudy(c, request, &response);
   });
-  if (absl::IsAborted(status) && expected_version > 0) {
-    // A retried write whose first try landed: the stored version moved by exactly one.
-    absl::StatusOr<vmle::v1::Study> stored = GetStudy(study.id());
-    if (stored.ok() && stored->version() == expected_version + 1) return stored->version();
-  }
+  // A retried write whose first try landed.
+  if (absl::IsAborted(status)) return LandedOr(study, expected_version, status);
   if (!status.ok()) return status;
   return response.version();
 }
@@ -117,11 +132,11 @@ absl::StatusOr<std::vector<vmle::v1::Trial>> MemoryClient::ListTrials(const std:
   return out;
 }
 
-absl::StatusOr<int64_t> MemoryClient::Commit(const vmle::v1::Trial& trial, const vmle::v1::Study& study,
+absl::StatusOr<int64_t> MemoryClient::Commit(const vmle::v1::Trial* trial, const vmle::v1::Study& study,
                                              const std::vector<vmle::v1::StudyEvent>& events,
                                              int64_t expected_version) {
   vmle::v1::CommitTrialResultRequest request;
-  *request.mutable_trial() = trial;
+  if (trial != nullptr) *request.mutable_trial() = *trial;
   *request.mutable_study() = study;
   for (const auto& e : events) *request.add_events() = e;
   request.set_expected_study_version(expected_version);
@@ -129,10 +144,7 @@ absl::StatusOr<int64_t> MemoryClient::Commit(const vmle::v1::Trial& trial, const
   const absl::Status status = Retry("CommitTrialResult", [&](grpc::ClientContext* c) {
     return stub_->CommitTrialResult(c, request, &response);
   });
-  if (absl::IsAborted(status) && expected_version > 0) {
-    absl::StatusOr<vmle::v1::Study> stored = GetStudy(study.id());
-    if (stored.ok() && stored->version() == expected_version + 1) return stored->version();
-  }
+  if (absl::IsAborted(status)) return LandedOr(study, expected_version, status);
   if (!status.ok()) return status;
   return response.study_version();
 }

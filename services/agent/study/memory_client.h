@@ -1,12 +1,13 @@
 // The agent's connection to the memory service, its system of record. Every call
 // has a deadline and is retried with capped exponential backoff while the service is
-// unreachable (UNAVAILABLE, DEADLINE_EXCEEDED), so a memory service that restarts
-// delays the agent instead of failing its studies. Writes are safe to retry: puts
-// replace, re-appended events are no-ops, and a versioned commit whose first try
-// landed is recognised (ABORTED with the stored version already advanced).
+// unreachable (UNAVAILABLE, DEADLINE_EXCEEDED), a bounded number of times, so a
+// memory service that restarts delays the agent and one that hangs cannot hold it.
+// Writes are safe to retry: puts replace, re-appended events are no-ops, and a
+// versioned commit whose first try landed is recognised (ABORTED, and the stored study
+// is exactly the one written).
 //
 // Thread-safe. Errors: the memory service's codes (memory_service.proto); UNAVAILABLE
-// once Options::max_attempts tries failed.
+// once Options::max_attempts tries failed — the write's outcome is then unknown.
 #pragma once
 
 #include <atomic>
@@ -27,15 +28,19 @@ class MemoryClient {
  public:
   struct Options {
     // Deadline of one call.
-    absl::Duration call_timeout = absl::Seconds(10);
+    absl::Duration call_timeout = absl::Milliseconds(1500);
     // Tries per call while the service is unreachable; 0 retries until Shutdown().
-    int max_attempts = 0;
+    int max_attempts = 3;
     // Backoff between tries: initial, doubled up to max.
     absl::Duration initial_backoff = absl::Milliseconds(50);
     absl::Duration max_backoff = absl::Seconds(2);
   };
 
   MemoryClient(std::shared_ptr<grpc::Channel> channel, Options options);
+
+  // A client on the same channel with other options, e.g. one quick try for a lookup
+  // that answers a user. Shutdown() does not reach it.
+  std::unique_ptr<MemoryClient> WithOptions(Options options) const;
 
   // Makes every retrying call give up (UNAVAILABLE) at its next try.
   void Shutdown();
@@ -51,9 +56,9 @@ class MemoryClient {
       const std::vector<vmle::v1::StudyState>& states);
   // All trials of a study in number order, following pages.
   absl::StatusOr<std::vector<vmle::v1::Trial>> ListTrials(const std::string& study_id);
-  // Writes the trial, the study (expected version checked) and the events at once;
-  // returns the study's new version.
-  absl::StatusOr<int64_t> Commit(const vmle::v1::Trial& trial, const vmle::v1::Study& study,
+  // Writes the trial (when not null), the study (expected version checked when > 0)
+  // and the events at once; returns the study's new version.
+  absl::StatusOr<int64_t> Commit(const vmle::v1::Trial* trial, const vmle::v1::Study& study,
                                  const std::vector<vmle::v1::StudyEvent>& events,
                                  int64_t expected_version);
   absl::Status AppendEvents(const std::vector<vmle::v1::StudyEvent>& events);
@@ -75,7 +80,12 @@ class MemoryClient {
   // other than unreachability, or the tries run out.
   template <typename Call>
   absl::Status Retry(const char* method, Call call);
+  // After ABORTED on a versioned write of `study`: its new version when the stored
+  // study is the one written (an earlier try landed), else `aborted`.
+  absl::StatusOr<int64_t> LandedOr(const vmle::v1::Study& study, int64_t expected_version,
+                                   const absl::Status& aborted);
 
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<vmle::v1::MemoryService::Stub> stub_;
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
   const Options options_;

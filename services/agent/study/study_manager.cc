@@ -106,7 +106,10 @@ absl::StatusOr<std::vector<T>> Page(const std::vector<T>& all, int page_size, co
 }  // namespace
 
 StudyManager::StudyManager(Options options)
-    : options_(std::move(options)), memory_(*options_.memory) {
+    : options_(std::move(options)),
+      memory_(*options_.memory),
+      lookup_(memory_.WithOptions(MemoryClient::Options{.call_timeout = absl::Seconds(1),
+                                                        .max_attempts = 1})) {
   if (options_.registry != nullptr) {
     metrics_ = std::make_unique<AgentMetrics>(*options_.registry);
   } else {
@@ -137,6 +140,7 @@ StudyManager::~StudyManager() { Stop(); }
 
 void StudyManager::Stop() {
   memory_.Shutdown();
+  lookup_->Shutdown();
   if (cancel_calls_ != nullptr) cancel_calls_->store(true);
   {
     absl::MutexLock lock(&mu_);
@@ -152,20 +156,27 @@ void StudyManager::Stop() {
 absl::Status StudyManager::ReloadUnfinished() {
   ASSIGN_OR_RETURN(std::vector<vmle::v1::Study> studies,
                    memory_.ListStudies({vmle::v1::STUDY_STATE_PENDING, vmle::v1::STUDY_STATE_RUNNING}));
-  absl::MutexLock lock(&mu_);
-  if (stopping_) return absl::UnavailableError("the agent is shutting down");
+  std::vector<std::unique_ptr<StudyEntry>> loaded;
   for (const vmle::v1::Study& study : studies) {
-    absl::StatusOr<std::unique_ptr<StudyEntry>> entry = LoadEntry(study);
+    absl::StatusOr<std::unique_ptr<StudyEntry>> entry = LoadEntry(study, memory_);
+    if (absl::IsUnavailable(entry.status())) return entry.status();
     if (!entry.ok()) {
       log::Error("cannot resume study", {{"study", study.id()}, {"error", std::string(entry.status().message())}});
       continue;
     }
-    for (const auto& [number, t] : (*entry)->trials) study_of_trial_[t.trial.id()] = study.id();
+    loaded.push_back(*std::move(entry));
+  }
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return absl::UnavailableError("the agent is shutting down");
+  for (std::unique_ptr<StudyEntry>& entry : loaded) {
+    const vmle::v1::Study& study = entry->study;
+    for (const auto& [number, t] : entry->trials) study_of_trial_[t.trial.id()] = study.id();
     log::Info("resuming study", {{"study", study.id()},
-                                 {"trials", std::to_string((*entry)->trials.size())},
-                                 {"queued", std::to_string((*entry)->queue.size())},
-                                 {"running", std::to_string((*entry)->running())}});
-    studies_[study.id()] = *std::move(entry);
+                                 {"trials", std::to_string(entry->trials.size())},
+                                 {"queued", std::to_string(entry->queue.size())},
+                                 {"running", std::to_string(entry->running())}});
+    const std::string id = study.id();
+    studies_.try_emplace(id, std::move(entry));
   }
   loaded_ = true;
   work_pending_ = true;
@@ -196,9 +207,10 @@ absl::StatusOr<std::unique_ptr<StudyEntry>> StudyManager::NewEntry(const vmle::v
   return entry;
 }
 
-absl::StatusOr<std::unique_ptr<StudyEntry>> StudyManager::LoadEntry(const vmle::v1::Study& study) {
+absl::StatusOr<std::unique_ptr<StudyEntry>> StudyManager::LoadEntry(const vmle::v1::Study& study,
+                                                                    MemoryClient& memory) {
   ASSIGN_OR_RETURN(std::unique_ptr<StudyEntry> entry, NewEntry(study));
-  ASSIGN_OR_RETURN(std::vector<Trial> trials, memory_.ListTrials(study.id()));
+  ASSIGN_OR_RETURN(std::vector<Trial> trials, memory.ListTrials(study.id()));
   const absl::Time now = absl::Now();
   for (Trial& t : trials) {
     internal::TrialState& state = entry->trials[t.number()];
@@ -210,7 +222,7 @@ absl::StatusOr<std::unique_ptr<StudyEntry>> StudyManager::LoadEntry(const vmle::
     }
     state.trial = std::move(t);
   }
-  ASSIGN_OR_RETURN(entry->events, memory_.ListEvents(study.id(), 0));
+  ASSIGN_OR_RETURN(entry->events, memory.ListEvents(study.id(), 0));
   for (const StudyEvent& e : entry->events) {
     entry->next_sequence = std::max(entry->next_sequence, e.sequence() + 1);
     if (e.type() == StudyEvent::TYPE_STUDY_RESUMED) {
@@ -218,16 +230,17 @@ absl::StatusOr<std::unique_ptr<StudyEntry>> StudyManager::LoadEntry(const vmle::
       entry->first_trial_of_run = static_cast<int>(e.value());
     }
   }
-  ASSIGN_OR_RETURN(entry->reflections, memory_.ListReflections(study.id()));
+  ASSIGN_OR_RETURN(entry->reflections, memory.ListReflections(study.id()));
   for (const auto& r : entry->reflections) entry->reflected.insert(r.trial_number());
-  absl::StatusOr<vmle::v1::WorkingInsights> insights = memory_.GetInsights(study.id());
+  absl::StatusOr<vmle::v1::WorkingInsights> insights = memory.GetInsights(study.id());
   if (insights.ok()) {
     entry->insights = *std::move(insights);
   } else if (!absl::IsNotFound(insights.status())) {
     return insights.status();
   }
   for (const std::string& id : study.recalled_summary_ids()) {
-    absl::StatusOr<vmle::v1::CognitionSummary> summary = memory_.GetCognitionSummary(id);
+    absl::StatusOr<vmle::v1::CognitionSummary> summary = memory.GetCognitionSummary(id);
+    if (absl::IsUnavailable(summary.status())) return summary.status();
     if (summary.ok()) entry->recalled.push_back(*std::move(summary));
   }
   entry->recall_done = !study.recalled_summary_ids().empty();
@@ -242,14 +255,90 @@ StudyEntry* StudyManager::FindLocked(const std::string& study_id) {
 absl::StatusOr<StudyEntry*> StudyManager::FindOrLoadLocked(const std::string& study_id) {
   if (study_id.empty()) return absl::InvalidArgumentError("study_id: required");
   if (StudyEntry* e = FindLocked(study_id); e != nullptr) return e;
-  absl::StatusOr<vmle::v1::Study> study = memory_.GetStudy(study_id);
-  if (absl::IsNotFound(study.status())) return absl::NotFoundError("no study with id \"" + study_id + "\"");
-  if (!study.ok()) return study.status();
-  ASSIGN_OR_RETURN(std::unique_ptr<StudyEntry> entry, LoadEntry(*study));
-  for (const auto& [number, t] : entry->trials) study_of_trial_[t.trial.id()] = study_id;
-  StudyEntry* raw = entry.get();
-  studies_[study_id] = std::move(entry);
+  mu_.Unlock();
+  absl::StatusOr<std::unique_ptr<StudyEntry>> entry = [&]() -> absl::StatusOr<std::unique_ptr<StudyEntry>> {
+    absl::StatusOr<vmle::v1::Study> study = lookup_->GetStudy(study_id);
+    if (absl::IsNotFound(study.status())) {
+      return absl::NotFoundError("no study with id \"" + TruncateForMessage(study_id, 200) + "\"");
+    }
+    if (!study.ok()) return study.status();
+    return LoadEntry(*study, *lookup_);
+  }();
+  mu_.Lock();
+  if (StudyEntry* e = FindLocked(study_id); e != nullptr) return e;  // loaded meanwhile
+  if (!entry.ok()) return entry.status();
+  for (const auto& [number, t] : (*entry)->trials) study_of_trial_[t.trial.id()] = study_id;
+  StudyEntry* raw = entry->get();
+  studies_.try_emplace(study_id, *std::move(entry));
   return raw;
+}
+
+StudyManager::WriteSlot::~WriteSlot() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  if (!held_) return;
+  entry_.writing = false;
+  manager_.slot_cv_.SignalAll();
+  manager_.queue_cv_.SignalAll();
+}
+
+absl::Status StudyManager::WriteSlot::Acquire(absl::Duration wait) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  manager_.mu_.AssertHeld();
+  const absl::Time deadline = absl::Now() + wait;
+  while (entry_.writing) {
+    if (manager_.stopping_) return absl::UnavailableError("the agent is shutting down");
+    if (manager_.slot_cv_.WaitWithDeadline(&manager_.mu_, deadline) && entry_.writing) {
+      return absl::UnavailableError(absl::StrCat("study ", entry_.study.id(),
+                                                 " is waiting for the memory service to store its last change; retry"));
+    }
+  }
+  entry_.writing = held_ = true;
+  if (entry_.stale) return manager_.RefreshLocked(entry_);
+  return absl::OkStatus();
+}
+
+absl::Status StudyManager::RefreshLocked(StudyEntry& entry) {
+  const std::string id = entry.study.id();
+  const int64_t after = entry.next_sequence - 1;
+  mu_.Unlock();
+  absl::StatusOr<vmle::v1::Study> study = memory_.GetStudy(id);
+  absl::StatusOr<std::vector<Trial>> trials =
+      study.ok() ? memory_.ListTrials(id) : absl::StatusOr<std::vector<Trial>>(study.status());
+  absl::StatusOr<std::vector<StudyEvent>> events =
+      trials.ok() ? memory_.ListEvents(id, after) : absl::StatusOr<std::vector<StudyEvent>>(trials.status());
+  mu_.Lock();
+  if (!events.ok()) return events.status();
+  const absl::Time now = absl::Now();
+  entry.study = *std::move(study);
+  for (Trial& t : *trials) {
+    internal::TrialState& state = entry.trials[t.number()];
+    // A lease stored by a write whose caller gave up was handed to no worker: it
+    // expires now and the trial is queued again.
+    if (t.status() == vmle::v1::TRIAL_STATUS_RUNNING && t.lease_id() != state.trial.lease_id()) {
+      state.lease_deadline = now;
+    }
+    entry.number_of[t.id()] = t.number();
+    study_of_trial_[t.id()] = id;
+    state.trial = std::move(t);
+  }
+  // The queue keeps its order; trials queued by the write that landed join at its end.
+  std::deque<int> kept;
+  for (int number : entry.queue) {
+    if (entry.trials[number].trial.status() == vmle::v1::TRIAL_STATUS_QUEUED) kept.push_back(number);
+  }
+  for (const auto& [number, state] : entry.trials) {
+    if (state.trial.status() == vmle::v1::TRIAL_STATUS_QUEUED &&
+        std::find(kept.begin(), kept.end(), number) == kept.end()) {
+      kept.push_back(number);
+    }
+  }
+  entry.queue = std::move(kept);
+  for (StudyEvent& e : *events) {
+    entry.next_sequence = std::max(entry.next_sequence, e.sequence() + 1);
+    entry.events.push_back(std::move(e));
+  }
+  entry.stale = false;
+  log::Info("study re-read from the memory service", {{"study", id}, {"version", std::to_string(entry.study.version())}});
+  events_cv_.SignalAll();
+  return absl::OkStatus();
 }
 
 StudyEvent StudyManager::MakeEvent(const StudyEntry& entry, StudyEvent::Type type, const std::string& trial_id,
@@ -272,21 +361,19 @@ absl::Status StudyManager::CommitLocked(StudyEntry& entry, vmle::v1::Study study
     events[i].set_study_state(study.state());
   }
   const int64_t expected = entry.study.version();
-  absl::StatusOr<int64_t> version;
-  if (trial != nullptr) {
-    version = memory_.Commit(*trial, study, events, expected);
-  } else {
-    version = memory_.PutStudy(study, expected);
-    if (version.ok() && !events.empty()) {
-      if (absl::Status s = memory_.AppendEvents(events); !s.ok()) {
-        log::Error("study stored but its events were not", {{"study", study.id()}, {"error", std::string(s.message())}});
-        events.clear();
-      }
-    }
-  }
+  mu_.Unlock();
+  absl::StatusOr<int64_t> version = memory_.Commit(trial, study, events, expected);
+  mu_.Lock();
   if (!version.ok()) {
     log::Warn("memory write failed", {{"study", study.id()}, {"error", std::string(version.status().message())}});
-    return version.status();
+    const absl::Status& s = version.status();
+    if (absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s) || absl::IsAborted(s)) {
+      // Whether it landed is unknown (or the stored study moved on): read it back first.
+      entry.stale = true;
+      return absl::UnavailableError(absl::StrCat("the memory service did not store the change (",
+                                                 TruncateForMessage(s.message(), 200), "); retry"));
+    }
+    return s;
   }
   study.set_version(*version);
   entry.study = std::move(study);
@@ -310,6 +397,7 @@ absl::StatusOr<vmle::v1::Study> StudyManager::Submit(const vmle::v1::SubmitStudy
   ASSIGN_OR_RETURN(vmle::v1::StudySpec spec, NormalizeStudySpec(request.spec(), options_.limits));
   const std::string id =
       request.request_id().empty() ? NewStudyId() : RequestStudyId(caller, request.request_id());
+  absl::MutexLock submitting(&submit_mu_);
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(CheckServingLocked());
   if (!request.request_id().empty()) {
@@ -341,9 +429,12 @@ absl::StatusOr<vmle::v1::Study> StudyManager::Submit(const vmle::v1::SubmitStudy
       **entry, StudyEvent::TYPE_STUDY_SUBMITTED, "",
       absl::StrCat("study submitted: ", spec.dataset().name(), ", ", spec.planner().name(), " planner, ",
                    spec.budget().max_trials(), " trials, ", spec.budget().parallelism(), " in parallel"));
+  // Nobody else sees the new entry until it is stored.
+  (*entry)->writing = true;
   RETURN_IF_ERROR(CommitLocked(**entry, study, nullptr, {submitted}));
+  (*entry)->writing = false;
   const vmle::v1::Study stored = (*entry)->study;
-  studies_[id] = *std::move(entry);
+  studies_.try_emplace(id, *std::move(entry));
   log::Info("study submitted", {{"study", id}, {"planner", spec.planner().name()},
                                 {"dataset", spec.dataset().name()}});
   work_pending_ = true;
@@ -383,7 +474,7 @@ absl::StatusOr<vmle::v1::ListStudiesResponse> StudyManager::ListStudies(
     if (!vmle::v1::StudyState_IsValid(s)) return absl::InvalidArgumentError("states: unknown state " + std::to_string(s));
     states.push_back(static_cast<StudyState>(s));
   }
-  ASSIGN_OR_RETURN(std::vector<vmle::v1::Study> all, memory_.ListStudies(states));
+  ASSIGN_OR_RETURN(std::vector<vmle::v1::Study> all, lookup_->ListStudies(states));
   vmle::v1::ListStudiesResponse response;
   std::string next;
   ASSIGN_OR_RETURN(std::vector<vmle::v1::Study> page, Page(all, request.page_size(), request.page_token(), &next));
@@ -445,6 +536,8 @@ absl::StatusOr<vmle::v1::Study> StudyManager::Cancel(const vmle::v1::CancelStudy
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(CheckServingLocked());
   ASSIGN_OR_RETURN(StudyEntry * entry, FindOrLoadLocked(request.study_id()));
+  WriteSlot slot(*this, *entry);
+  RETURN_IF_ERROR(slot.Acquire(kSlotWait));
   if (!entry->Active()) {
     return absl::FailedPreconditionError(absl::StrCat("study ", request.study_id(), " is already ",
                                                       StateName(entry->study.state())));
@@ -463,6 +556,8 @@ absl::StatusOr<vmle::v1::Study> StudyManager::Resume(const vmle::v1::ResumeStudy
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(CheckServingLocked());
   ASSIGN_OR_RETURN(StudyEntry * entry, FindOrLoadLocked(request.study_id()));
+  WriteSlot slot(*this, *entry);
+  RETURN_IF_ERROR(slot.Acquire(kSlotWait));
   const StudyState state = entry->study.state();
   if (state != vmle::v1::STUDY_STATE_SUCCEEDED && state != vmle::v1::STUDY_STATE_CANCELLED) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -513,7 +608,7 @@ absl::StatusOr<vmle::v1::StudyReport> StudyManager::Report(const std::string& st
     inputs.recalled = entry->recalled;
     inputs.space = entry->planner_space;
   }
-  absl::StatusOr<vmle::v1::CognitionSummary> summary = memory_.GetCognitionSummary(CognitionId(study_id));
+  absl::StatusOr<vmle::v1::CognitionSummary> summary = lookup_->GetCognitionSummary(CognitionId(study_id));
   if (summary.ok()) inputs.cognition = *std::move(summary);
   return BuildReport(inputs);
 }

@@ -10,6 +10,16 @@
 // (expired leases, wall-time limits, gauges). Both stop and join in Stop() or the
 // destructor. Every public method is thread-safe; Lease and Watch block.
 //
+// Locking: one mutex guards the in-memory state, and no call to the memory service is
+// made while it is held. A change to a study holds that study's write slot from its
+// decision until its write is applied, so each study's changes are ordered while
+// different studies commit concurrently; reads (GetStudy, ListTrials, Watch,
+// Heartbeat) answer from the state already held while a write is in flight. Memory
+// calls have deadlines and bounded retries: while the memory service does not answer,
+// a change answers UNAVAILABLE within seconds (nothing applied; the caller retries) and
+// leases stay held, since heartbeats need no write. A write whose outcome is unknown
+// makes the study re-read its stored record before its next change.
+//
 // Errors: INVALID_ARGUMENT naming the field for bad requests; NOT_FOUND for unknown
 // study or trial ids; FAILED_PRECONDITION for a lease that expired or was replaced
 // (the worker must abandon the trial) and for operations a study's state forbids;
@@ -124,6 +134,8 @@ class StudyManager {
 
  private:
   using StudyEntry = internal::StudyEntry;
+  // Longest wait for a study's write slot before a change answers UNAVAILABLE.
+  static constexpr absl::Duration kSlotWait = absl::Seconds(3);
   struct WorkerState {
     std::string state;  // "idle", "busy"
     absl::Time last_seen;
@@ -137,22 +149,50 @@ class StudyManager {
   absl::Status CheckServingLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // RESOURCE_EXHAUSTED when Options::max_active_studies are pending or running.
   absl::Status CheckActiveStudiesLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<std::unique_ptr<StudyEntry>> LoadEntry(const vmle::v1::Study& study);
+  // Reads a study's trials, events and memory through `memory` (no lock held).
+  absl::StatusOr<std::unique_ptr<StudyEntry>> LoadEntry(const vmle::v1::Study& study, MemoryClient& memory);
   absl::StatusOr<std::unique_ptr<StudyEntry>> NewEntry(const vmle::v1::Study& study);
   StudyEntry* FindLocked(const std::string& study_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A held study, or one read from the memory service with one quick try (releasing
+  // mu_ meanwhile): UNAVAILABLE when it does not answer.
   absl::StatusOr<StudyEntry*> FindOrLoadLocked(const std::string& study_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // The write slot of a study (see Locking above), released when the slot goes out of
+  // scope with mu_ held. Acquire waits up to `wait` for the change in flight (and
+  // answers UNAVAILABLE after it), then re-reads the study when its last write's
+  // outcome is unknown. Waiting releases mu_.
+  class WriteSlot {
+   public:
+    WriteSlot(StudyManager& manager, StudyEntry& entry) : manager_(manager), entry_(entry) {}
+    ~WriteSlot();
+    WriteSlot(const WriteSlot&) = delete;
+    WriteSlot& operator=(const WriteSlot&) = delete;
+    absl::Status Acquire(absl::Duration wait);
+
+   private:
+    StudyManager& manager_;
+    StudyEntry& entry_;
+    bool held_ = false;
+  };
+  // Re-reads a study's stored record, trials and new events (releasing mu_ meanwhile)
+  // after a write whose outcome is unknown; the slot is held.
+  absl::Status RefreshLocked(StudyEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   // Writes `study` (and `trial`, when given) with `events` through the memory
-  // service, then applies them to `entry`: the only way state changes.
+  // service, then applies them to `entry`: the only way stored state changes. The
+  // entry's write slot must be held; mu_ is released during the write.
   absl::Status CommitLocked(StudyEntry& entry, vmle::v1::Study study, const vmle::v1::Trial* trial,
                             std::vector<vmle::v1::StudyEvent> events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   vmle::v1::StudyEvent MakeEvent(const StudyEntry& entry, vmle::v1::StudyEvent::Type type,
                                  const std::string& trial_id, std::string message) const;
 
   // Trial transitions (study_manager_queue.cc).
-  absl::StatusOr<std::pair<StudyEntry*, vmle::v1::Trial*>> FindLeaseLocked(const std::string& trial_id,
-                                                                        const std::string& lease_id)
+  // The study of a trial a worker names.
+  absl::StatusOr<StudyEntry*> StudyOfTrialLocked(const std::string& trial_id, const std::string& lease_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The trial, when `lease_id` is still its lease.
+  absl::StatusOr<vmle::v1::Trial*> CheckLeaseLocked(StudyEntry& entry, const std::string& trial_id,
+                                                    const std::string& lease_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<vmle::v1::TrialAssignment> TryLeaseLocked(const vmle::v1::WorkerInfo& worker)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status RequeueOrFailLocked(StudyEntry& entry, vmle::v1::Trial trial, const std::string& error,
@@ -188,12 +228,18 @@ class StudyManager {
   void UpdateGaugesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Options options_;
+  // Writes and reloads: bounded retries. Lookups that answer a caller: one quick try.
   MemoryClient& memory_;
+  std::unique_ptr<MemoryClient> lookup_;
   // Metrics go to options_.registry, or to a private registry when none is given.
   std::shared_ptr<prometheus::Registry> own_registry_;
   std::unique_ptr<AgentMetrics> metrics_;
 
+  // Submissions one at a time (a request_id is looked up, then created).
+  absl::Mutex submit_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;
+  // Signalled when a study's write slot is released.
+  absl::CondVar slot_cv_;
   // Wakes the planning thread (a trial finished, a study arrived) and blocked
   // LeaseTrial and WatchStudy calls (new trials, new events).
   absl::CondVar work_cv_;

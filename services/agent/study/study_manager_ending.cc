@@ -111,7 +111,10 @@ void StudyManager::SweepLoop() {
     if (stopping_) break;
     ExpireLeasesLocked();
     for (auto& [id, entry] : studies_) {
-      if (entry->Active() && !entry->ending) {
+      StudyState final_state;
+      if (entry->Active() && !entry->ending && !entry->writing && !StopReasonLocked(*entry, &final_state).empty()) {
+        WriteSlot slot(*this, *entry);
+        if (!slot.Acquire(absl::ZeroDuration()).ok()) continue;
         if (absl::Status s = CheckStopLocked(*entry); !s.ok()) {
           log::Warn("cannot end study yet", {{"study", id}, {"error", std::string(s.message())}});
         }

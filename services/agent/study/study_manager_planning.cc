@@ -114,29 +114,37 @@ void StudyManager::ReflectPending(StudyEntry& entry) {
   for (Trial& trial : todo) {
     trial.clear_test();
     absl::StatusOr<std::optional<vmle::v1::Reflection>> reflection = entry.planner->Reflect(context, trial);
-    absl::MutexLock lock(&mu_);
-    entry.reflected.insert(trial.number());
     if (!reflection.ok()) {
-      log::Warn("reflection failed", {{"study", entry.study.id()}, {"trial", trial.id()},
+      log::Warn("reflection failed", {{"study", trial.study_id()}, {"trial", trial.id()},
                                       {"error", std::string(reflection.status().message())}});
+    }
+    if (!reflection.ok() || !reflection->has_value()) {
+      absl::MutexLock lock(&mu_);
+      entry.reflected.insert(trial.number());
       continue;
     }
-    if (!reflection->has_value()) continue;
     vmle::v1::Reflection r = **reflection;
-    r.set_study_id(entry.study.id());
+    r.set_study_id(trial.study_id());
     r.set_trial_id(trial.id());
     r.set_trial_number(trial.number());
     *r.mutable_created_at() = ToTimestamp(absl::Now());
     if (absl::Status s = memory_.PutReflection(r); !s.ok()) {
-      entry.reflected.erase(trial.number());
+      // Reflected again on a later round.
       log::Warn("cannot store reflection", {{"trial", trial.id()}, {"error", std::string(s.message())}});
-      continue;
+      absl::MutexLock lock(&mu_);
+      work_pending_ = true;
+      return;
     }
+    absl::MutexLock lock(&mu_);
+    entry.reflected.insert(trial.number());
     entry.reflections.push_back(r);
     context.reflections = entry.reflections;
     StudyEvent event = MakeEvent(entry, StudyEvent::TYPE_REFLECTION, trial.id(),
                                  absl::StrCat("reflection on trial ", trial.number(), ": ", r.observation()));
-    if (absl::Status s = CommitLocked(entry, entry.study, nullptr, {event}); !s.ok()) {
+    WriteSlot slot(*this, entry);
+    absl::Status s = slot.Acquire(kSlotWait);
+    if (s.ok()) s = CommitLocked(entry, entry.study, nullptr, {event});
+    if (!s.ok()) {
       log::Warn("cannot record reflection event", {{"trial", trial.id()}, {"error", std::string(s.message())}});
     }
   }
@@ -151,15 +159,18 @@ void StudyManager::ConsolidateInsights(StudyEntry& entry, PlanningContext contex
     return;
   }
   if (!insights->has_value()) return;
-  absl::MutexLock lock(&mu_);
   vmle::v1::WorkingInsights stored = **insights;
-  stored.set_study_id(entry.study.id());
-  stored.set_through_trial(entry.reflections.empty() ? 0 : entry.reflections.back().trial_number());
+  {
+    absl::MutexLock lock(&mu_);
+    stored.set_study_id(entry.study.id());
+    stored.set_through_trial(entry.reflections.empty() ? 0 : entry.reflections.back().trial_number());
+  }
   *stored.mutable_updated_at() = ToTimestamp(absl::Now());
   if (absl::Status s = memory_.PutInsights(stored); !s.ok()) {
-    log::Warn("cannot store working insights", {{"study", entry.study.id()}, {"error", std::string(s.message())}});
+    log::Warn("cannot store working insights", {{"study", stored.study_id()}, {"error", std::string(s.message())}});
     return;
   }
+  absl::MutexLock lock(&mu_);
   entry.insights = std::move(stored);
 }
 
@@ -184,14 +195,17 @@ void StudyManager::RecallIfReady(StudyEntry& entry) {
                                                     {"error", std::string(found.status().message())}});
     return;
   }
-  vmle::v1::Study study = entry.study;
+  vmle::v1::Study study;
   std::vector<vmle::v1::CognitionSummary> recalled;
   for (const auto& scored : *found) {
-    if (scored.summary().source_study_id() == study.id()) continue;
+    if (scored.summary().source_study_id() == entry.study.id()) continue;
     recalled.push_back(scored.summary());
-    study.add_recalled_summary_ids(scored.summary().id());
   }
   if (!recalled.empty()) {
+    WriteSlot slot(*this, entry);
+    if (!slot.Acquire(kSlotWait).ok()) return;
+    study = entry.study;  // as stored now
+    for (const auto& summary : recalled) study.add_recalled_summary_ids(summary.id());
     if (absl::Status s = CommitLocked(entry, study, nullptr, {}); !s.ok()) return;
     log::Info("recalled cognition summaries", {{"study", study.id()}, {"count", std::to_string(recalled.size())}});
   }
@@ -224,6 +238,11 @@ void StudyManager::ProposeIfRoom(StudyEntry& entry) {
   absl::StatusOr<std::vector<PlannedTrial>> proposals = planner->Propose(context);
   metrics_->PlanningSeconds(absl::ToDoubleSeconds(absl::Now() - started));
   absl::MutexLock lock(&mu_);
+  WriteSlot slot(*this, entry);
+  if (!slot.Acquire(kSlotWait).ok()) {
+    work_pending_ = true;  // try again on the next round
+    return;
+  }
   if (!entry.Active() || entry.ending) return;
   if (!proposals.ok()) {
     FailStudyLocked(entry, absl::StrCat("planner ", planner->Name(), " failed: ", proposals.status().message()));
@@ -320,25 +339,36 @@ void StudyManager::FinishIfDone(StudyEntry& entry) {
                                         {"error", std::string(distilled.status().message())}});
     }
   }
-  absl::MutexLock lock(&mu_);
-  if (!entry.Active()) return;
-  vmle::v1::Study study = entry.study;
   std::string message = absl::StrCat("study finished: ", reason);
   if (summary.has_value()) {
-    summary->set_id(CognitionId(study.id()));
-    summary->set_source_study_id(study.id());
-    summary->set_backbone(study.spec().backbone());
-    if (summary->dataset_name().empty()) summary->set_dataset_name(study.spec().dataset().name());
-    if (study.has_dataset_profile()) *summary->mutable_dataset_profile() = study.dataset_profile();
-    summary->set_objective_metric(study.spec().objective().metric());
+    {
+      absl::MutexLock lock(&mu_);
+      const vmle::v1::Study& study = entry.study;
+      summary->set_id(CognitionId(study.id()));
+      summary->set_source_study_id(study.id());
+      summary->set_backbone(study.spec().backbone());
+      if (summary->dataset_name().empty()) summary->set_dataset_name(study.spec().dataset().name());
+      if (study.has_dataset_profile()) *summary->mutable_dataset_profile() = study.dataset_profile();
+      summary->set_objective_metric(study.spec().objective().metric());
+    }
     *summary->mutable_created_at() = ToTimestamp(absl::Now());
     if (absl::StatusOr<std::string> id = memory_.PutCognitionSummary(*summary); !id.ok()) {
-      log::Warn("cannot store cognition summary", {{"study", study.id()}, {"error", std::string(id.status().message())}});
+      log::Warn("cannot store cognition summary",
+                {{"study", summary->source_study_id()}, {"error", std::string(id.status().message())}});
+      absl::MutexLock lock(&mu_);
       work_pending_ = true;  // finish on a later round, with the summary
       return;
     }
     absl::StrAppend(&message, "; cognition summary ", summary->id(), " stored (", summary->rules_size(), " rules)");
   }
+  absl::MutexLock lock(&mu_);
+  WriteSlot slot(*this, entry);
+  if (!slot.Acquire(kSlotWait).ok()) {
+    work_pending_ = true;
+    return;
+  }
+  if (!entry.Active() || !entry.queue.empty() || entry.running() > 0) return;
+  vmle::v1::Study study = entry.study;
   study.set_state(final_state);
   study.set_end_reason(reason);
   if (final_state == vmle::v1::STUDY_STATE_FAILED && study.error().empty()) study.set_error(reason);

@@ -84,7 +84,9 @@ absl::StatusOr<vmle::v1::TrialAssignment> StudyManager::TryLeaseLocked(const vml
   StudyEntry* pick = nullptr;
   double pick_load = 0;
   for (auto& [id, entry] : studies_) {
-    if (entry->queue.empty() || !entry->Active() || !DeviceMatches(entry->study.spec().device(), worker.device())) {
+    // A study whose last change is still being written is served once it is stored.
+    if (entry->queue.empty() || !entry->Active() || entry->writing ||
+        !DeviceMatches(entry->study.spec().device(), worker.device())) {
       continue;
     }
     const double load = static_cast<double>(entry->running()) / entry->study.spec().budget().parallelism();
@@ -96,6 +98,9 @@ absl::StatusOr<vmle::v1::TrialAssignment> StudyManager::TryLeaseLocked(const vml
   }
   if (pick == nullptr) return absl::NotFoundError("no trial queued");
   StudyEntry& entry = *pick;
+  WriteSlot slot(*this, entry);
+  RETURN_IF_ERROR(slot.Acquire(absl::ZeroDuration()));
+  if (entry.queue.empty() || !entry.Active()) return absl::NotFoundError("no trial queued");
   internal::TrialState& state = entry.trials[entry.queue.front()];
   Trial trial = state.trial;
   const absl::Time now = absl::Now();
@@ -134,31 +139,37 @@ absl::StatusOr<vmle::v1::TrialAssignment> StudyManager::TryLeaseLocked(const vml
   return a;
 }
 
-absl::StatusOr<std::pair<StudyEntry*, Trial*>> StudyManager::FindLeaseLocked(const std::string& trial_id,
-                                                                            const std::string& lease_id) {
+absl::StatusOr<StudyEntry*> StudyManager::StudyOfTrialLocked(const std::string& trial_id,
+                                                             const std::string& lease_id) {
   RETURN_IF_ERROR(CheckServingLocked());
   if (trial_id.empty()) return absl::InvalidArgumentError("trial_id: required");
   if (lease_id.empty()) return absl::InvalidArgumentError("lease_id: required");
   auto it = study_of_trial_.find(trial_id);
-  if (it == study_of_trial_.end()) return absl::NotFoundError("no trial with id \"" + trial_id + "\"");
-  StudyEntry* entry = FindLocked(it->second);
-  if (entry == nullptr) return absl::NotFoundError("no trial with id \"" + trial_id + "\"");
-  auto number = entry->number_of.find(trial_id);
-  if (number == entry->number_of.end()) return absl::NotFoundError("no trial with id \"" + trial_id + "\"");
-  internal::TrialState& state = entry->trials[number->second];
+  StudyEntry* entry = it == study_of_trial_.end() ? nullptr : FindLocked(it->second);
+  if (entry == nullptr || !entry->number_of.contains(trial_id)) {
+    return absl::NotFoundError("no trial with id \"" + TruncateForMessage(trial_id, 200) + "\"");
+  }
+  return entry;
+}
+
+absl::StatusOr<Trial*> StudyManager::CheckLeaseLocked(StudyEntry& entry, const std::string& trial_id,
+                                                      const std::string& lease_id) {
+  internal::TrialState& state = entry.trials[entry.number_of.at(trial_id)];
   if (state.trial.status() != vmle::v1::TRIAL_STATUS_RUNNING || state.trial.lease_id() != lease_id ||
       state.lease_deadline < absl::Now()) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "lease ", lease_id, " of trial ", trial_id,
+        "lease ", TruncateForMessage(lease_id, 40), " of trial ", TruncateForMessage(trial_id, 200),
         " is no longer valid (it expired or the trial was leased again); abandon the trial"));
   }
-  return std::make_pair(entry, &state.trial);
+  return &state.trial;
 }
 
 absl::StatusOr<vmle::v1::HeartbeatResponse> StudyManager::Heartbeat(const vmle::v1::HeartbeatRequest& request) {
+  // Needs no write: a lease outlives a memory service that does not answer.
   absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(auto found, FindLeaseLocked(request.trial_id(), request.lease_id()));
-  internal::TrialState& state = found.first->trials[found.second->number()];
+  ASSIGN_OR_RETURN(StudyEntry * entry, StudyOfTrialLocked(request.trial_id(), request.lease_id()));
+  ASSIGN_OR_RETURN(Trial * trial, CheckLeaseLocked(*entry, request.trial_id(), request.lease_id()));
+  internal::TrialState& state = entry->trials[trial->number()];
   const absl::Time now = absl::Now();
   state.lease_deadline = now + options_.lease_duration;
   workers_[state.trial.worker_id()] = {"busy", now};
@@ -194,9 +205,15 @@ absl::StatusOr<vmle::v1::ReportProgressResponse> StudyManager::Progress(
   if (epoch.epoch() < 1) return absl::InvalidArgumentError("epoch.epoch: must be >= 1");
   RETURN_IF_ERROR(CheckMetrics("epoch.validation", epoch.validation()));
   absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(auto found, FindLeaseLocked(request.trial_id(), request.lease_id()));
-  StudyEntry& entry = *found.first;
-  internal::TrialState& state = entry.trials[found.second->number()];
+  ASSIGN_OR_RETURN(StudyEntry * found, StudyOfTrialLocked(request.trial_id(), request.lease_id()));
+  StudyEntry& entry = *found;
+  internal::TrialState& state = entry.trials[entry.number_of.at(request.trial_id())];
+  // A report shows the worker alive, whether or not it can be stored now.
+  RETURN_IF_ERROR(CheckLeaseLocked(entry, request.trial_id(), request.lease_id()).status());
+  state.lease_deadline = absl::Now() + options_.lease_duration;
+  WriteSlot slot(*this, entry);
+  RETURN_IF_ERROR(slot.Acquire(kSlotWait));
+  RETURN_IF_ERROR(CheckLeaseLocked(entry, request.trial_id(), request.lease_id()).status());
   Trial trial = state.trial;
   // A retried report replaces the epoch it repeats.
   while (trial.epochs_size() > 0 && trial.epochs(trial.epochs_size() - 1).epoch() >= epoch.epoch()) {
@@ -215,7 +232,6 @@ absl::StatusOr<vmle::v1::ReportProgressResponse> StudyManager::Progress(
   *progress.mutable_epoch() = epoch;
   progress.set_value(MetricValue(epoch.validation(), metric));
   RETURN_IF_ERROR(CommitLocked(entry, study, &trial, {progress}));
-  state.lease_deadline = absl::Now() + options_.lease_duration;
   vmle::v1::ReportProgressResponse response;
   std::string reason;
   if (!state.stop_requested && EarlyStopLocked(entry, state.trial, &reason)) {
@@ -232,9 +248,18 @@ absl::Status StudyManager::Complete(const vmle::v1::CompleteTrialRequest& reques
   RETURN_IF_ERROR(CheckMetrics("validation", request.validation()));
   RETURN_IF_ERROR(CheckMetrics("test", request.test()));
   absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(auto found, FindLeaseLocked(request.trial_id(), request.lease_id()));
-  StudyEntry& entry = *found.first;
-  internal::TrialState& state = entry.trials[found.second->number()];
+  ASSIGN_OR_RETURN(StudyEntry * found, StudyOfTrialLocked(request.trial_id(), request.lease_id()));
+  StudyEntry& entry = *found;
+  WriteSlot slot(*this, entry);
+  RETURN_IF_ERROR(slot.Acquire(kSlotWait));
+  internal::TrialState& state = entry.trials[entry.number_of.at(request.trial_id())];
+  // A retried report whose first try was stored (its answer was lost) succeeds.
+  if ((state.trial.status() == vmle::v1::TRIAL_STATUS_SUCCEEDED ||
+       state.trial.status() == vmle::v1::TRIAL_STATUS_STOPPED) &&
+      state.trial.lease_id() == request.lease_id()) {
+    return absl::OkStatus();
+  }
+  RETURN_IF_ERROR(CheckLeaseLocked(entry, request.trial_id(), request.lease_id()).status());
   Trial trial = state.trial;
   const vmle::v1::Metric metric = entry.study.spec().objective().metric();
   const bool stopped = request.stopped_early() || state.stop_requested;
@@ -282,10 +307,13 @@ absl::Status StudyManager::Fail(const vmle::v1::FailTrialRequest& request) {
                                                    "\" is not one of ", absl::StrJoin(kWorkerFailureCauses, ", ")));
   }
   absl::MutexLock lock(&mu_);
-  ASSIGN_OR_RETURN(auto found, FindLeaseLocked(request.trial_id(), request.lease_id()));
-  workers_[found.second->worker_id()] = {"idle", absl::Now()};
+  ASSIGN_OR_RETURN(StudyEntry * entry, StudyOfTrialLocked(request.trial_id(), request.lease_id()));
+  WriteSlot slot(*this, *entry);
+  RETURN_IF_ERROR(slot.Acquire(kSlotWait));
+  ASSIGN_OR_RETURN(Trial * trial, CheckLeaseLocked(*entry, request.trial_id(), request.lease_id()));
+  workers_[trial->worker_id()] = {"idle", absl::Now()};
   // A worker's error text is kept, cut to what a report can show.
-  return RequeueOrFailLocked(*found.first, *found.second, TruncateForMessage(request.error(), 4096), cause,
+  return RequeueOrFailLocked(*entry, *trial, TruncateForMessage(request.error(), 4096), cause,
                              request.retryable());
 }
 
@@ -335,8 +363,17 @@ absl::Status StudyManager::RequeueOrFailLocked(StudyEntry& entry, Trial trial, c
 void StudyManager::ExpireLeasesLocked() {
   const absl::Time now = absl::Now();
   for (auto& [id, entry] : studies_) {
+    auto expired = [now](const internal::TrialState& state) {
+      return state.trial.status() == vmle::v1::TRIAL_STATUS_RUNNING && state.lease_deadline < now;
+    };
+    if (entry->writing ||
+        std::none_of(entry->trials.begin(), entry->trials.end(), [&](const auto& t) { return expired(t.second); })) {
+      continue;
+    }
+    WriteSlot slot(*this, *entry);
+    if (!slot.Acquire(absl::ZeroDuration()).ok()) continue;
     for (auto& [number, state] : entry->trials) {
-      if (state.trial.status() != vmle::v1::TRIAL_STATUS_RUNNING || state.lease_deadline >= now) continue;
+      if (!expired(state)) continue;
       metrics_->LeaseExpired();
       const std::string worker = state.trial.worker_id();
       workers_.erase(worker);

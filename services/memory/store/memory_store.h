@@ -38,7 +38,8 @@
 //   ABORTED              version mismatch, or a record stayed locked by a concurrent
 //                        write past MemoryStoreOptions::lock_timeout: re-read and retry.
 //   FAILED_PRECONDITION  (Open) a directory that is not ours or is locked by another
-//                        process; (Backup) a parent directory that does not exist.
+//                        process; (Backup) backups off (no backup root), or a parent
+//                        directory that does not exist.
 //   INTERNAL, DATA_LOSS, RESOURCE_EXHAUSTED  RocksDB I/O errors, corruption, full disk.
 #pragma once
 
@@ -84,7 +85,7 @@ struct MemoryStoreOptions {
   int max_events_per_write = 10000;
   // How long a write waits for a record another write holds before ABORTED.
   absl::Duration lock_timeout = absl::Seconds(5);
-  // When non-empty, Backup writes only below this directory.
+  // Backup writes only below this directory (created on first use); empty: backups off.
   std::string backup_root;
   // How RetrieveCognition weighs the dataset-profile features.
   RetrievalOptions retrieval;
@@ -124,7 +125,8 @@ class MemoryStore {
   absl::StatusOr<v1::ListTrialRecordsResponse> ListTrials(
       const v1::ListTrialRecordsRequest& request);
   // The trial, its study (version + 1, checked against expected_study_version when
-  // > 0) and the events, atomically. The study must exist.
+  // > 0) and the events, atomically. The study must exist when a trial is given;
+  // without one, the study and its events are stored together (a new study too).
   absl::StatusOr<v1::CommitTrialResultResponse> CommitTrialResult(
       const v1::CommitTrialResultRequest& request);
 
@@ -166,7 +168,9 @@ class MemoryStore {
       const v1::ImportCognitionRequest& request);
 
   // An online, consistent copy (RocksDB checkpoint: hard links where possible) in a new
-  // directory, openable with Open. The path must be absolute and not exist yet.
+  // directory, openable with Open. The path names it relative to the backup root and
+  // must not exist yet; INVALID_ARGUMENT for an absolute path, "." or "..", or a
+  // symbolic link that leads out of the root. The response's path is relative to the root.
   absl::StatusOr<v1::BackupResponse> Backup(const v1::BackupRequest& request);
   // Exact record counts per kind and the bytes of the database directory.
   absl::StatusOr<v1::GetStatsResponse> GetStats(const v1::GetStatsRequest& request);

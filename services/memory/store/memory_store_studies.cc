@@ -222,11 +222,12 @@ absl::StatusOr<v1::CommitTrialResultResponse> MemoryStore::CommitTrialResult(
       metrics_.get(), "commit_trial_result",
       [&]() -> absl::StatusOr<v1::CommitTrialResultResponse> {
         const internal::RecordLimits limits = internal::LimitsOf(options_);
-        if (!request.has_trial()) return InvalidField("trial", "must be set");
         if (!request.has_study()) return InvalidField("study", "must be set");
-        RETURN_IF_ERROR(internal::ValidateTrial("trial", request.trial(), limits));
+        if (request.has_trial()) {
+          RETURN_IF_ERROR(internal::ValidateTrial("trial", request.trial(), limits));
+        }
         RETURN_IF_ERROR(internal::ValidateStudy("study", request.study(), limits));
-        if (request.trial().study_id() != request.study().id()) {
+        if (request.has_trial() && request.trial().study_id() != request.study().id()) {
           return InvalidField("trial.study_id",
                               absl::StrCat("'", request.trial().study_id(),
                                            "' differs from study.id '", request.study().id(), "'"));
@@ -239,8 +240,9 @@ absl::StatusOr<v1::CommitTrialResultResponse> MemoryStore::CommitTrialResult(
         // Lock order: study, trial, events (see WriteTxn).
         std::unique_ptr<WriteTxn> txn = db_->Begin();
         ASSIGN_OR_RETURN(const int64_t version,
-                         StageStudy(*txn, request.study(), request.expected_study_version(), true));
-        RETURN_IF_ERROR(StageTrial(*txn, request.trial()));
+                         StageStudy(*txn, request.study(), request.expected_study_version(),
+                                    request.has_trial()));
+        if (request.has_trial()) RETURN_IF_ERROR(StageTrial(*txn, request.trial()));
         RETURN_IF_ERROR(StageEvents(*txn, request.events()));
         RETURN_IF_ERROR(txn->Commit());
         PublishRecordCounts();

@@ -61,6 +61,11 @@ struct StudyEntry {
   int first_trial_of_run = 1;
   // Leases handed out, for fairness between studies.
   int64_t last_lease_tick = 0;
+  // A change of this study is being decided and written (StudyManager::WriteSlot).
+  bool writing = false;
+  // A write's outcome is unknown (the memory service did not answer, or held a newer
+  // version): the stored record is read back before the next change.
+  bool stale = false;
 
   int running() const { return study.trials_running(); }
   bool Active() const {
