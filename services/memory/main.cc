@@ -23,10 +23,11 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   vmle::memory::MemoryStoreOptions store_options;
   store_options.path = "vmle-memory-db";
+  store_options.backup_root = "vmle-memory-backups";
   vmle::AddServerFlags(app, server, log_level);
   vmle::AddFlag(app, "--db", store_options.path, "RocksDB directory (created if missing)");
   vmle::AddFlag(app, "--backup_root", store_options.backup_root,
-                "Backup RPCs may write only below this directory (empty: anywhere)");
+                "Backup RPCs write only below this directory, created on first use (empty: backups off)");
   app.add_option("--sync_writes", store_options.sync_writes,
                  "fsync the write-ahead log before acknowledging a write")
       ->envname("VMLE_SYNC_WRITES")

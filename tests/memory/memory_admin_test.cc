@@ -102,6 +102,8 @@ class BackupTest : public StoreTest {
  protected:
   void SetUp() override {
     StoreTest::SetUp();
+    options_.backup_root = dir_ + "/backups";
+    Reopen();
     PutStudy(MakeStudy("st-1"));
     for (int n = 1; n <= 20; ++n) ASSERT_THAT(PutTrial(MakeTrial("st-1", n)), IsOk());
   }
@@ -113,13 +115,13 @@ class BackupTest : public StoreTest {
 };
 
 TEST_F(BackupTest, TheCheckpointOpensAsAStoreWithTheRecordsAtBackupTime) {
-  ASSERT_OK_AND_ASSIGN(v1::BackupResponse backup, Backup(dir_ + "/backup"));
-  EXPECT_EQ(backup.path(), dir_ + "/backup");
+  ASSERT_OK_AND_ASSIGN(v1::BackupResponse backup, Backup("backup"));
+  EXPECT_EQ(backup.path(), "backup");  // relative to the root, which was created
   EXPECT_GT(backup.bytes(), 0);
   ASSERT_THAT(PutTrial(MakeTrial("st-1", 21)), IsOk());  // after the backup
 
   MemoryStoreOptions options;
-  options.path = backup.path();
+  options.path = dir_ + "/backups/backup";
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<MemoryStore> copy, MemoryStore::Open(options));
   v1::ListTrialRecordsRequest list;
   list.set_study_id("st-1");
@@ -133,24 +135,47 @@ TEST_F(BackupTest, TheCheckpointOpensAsAStoreWithTheRecordsAtBackupTime) {
   EXPECT_EQ(stats.records().at("studies"), 1);
 }
 
-TEST_F(BackupTest, BadTargets) {
+// A request names a directory under the operator's backup root and nothing else:
+// absolute paths, "." and "..", and symbolic links out of the root are refused, and
+// nothing is written outside it.
+TEST_F(BackupTest, EveryTargetLiesUnderTheBackupRoot) {
   EXPECT_THAT(Backup(""), StatusIs(StatusCode::kInvalidArgument, "path: must be non-empty"));
-  EXPECT_THAT(Backup("relative/dir"), StatusIs(StatusCode::kInvalidArgument, "must be absolute"));
-  fs::create_directory(dir_ + "/exists");
-  EXPECT_THAT(Backup(dir_ + "/exists"), StatusIs(StatusCode::kAlreadyExists, "already exists"));
-  EXPECT_THAT(Backup(dir_ + "/no/such/parent"),
-              StatusIs(StatusCode::kFailedPrecondition, "does not exist"));
-  EXPECT_THAT(Backup(dir_ + "/db/inside"),
-              StatusIs(StatusCode::kInvalidArgument, "outside the database directory"));
+  EXPECT_THAT(Backup(dir_ + "/elsewhere"), StatusIs(StatusCode::kInvalidArgument, "path: '"));
+  EXPECT_THAT(Backup(dir_ + "/elsewhere"), StatusIs(StatusCode::kInvalidArgument, "must be relative"));
+  EXPECT_THAT(Backup("/tmp/x"), StatusIs(StatusCode::kInvalidArgument, "must be relative"));
+  EXPECT_THAT(Backup("../elsewhere"), StatusIs(StatusCode::kInvalidArgument, "must not contain '.' or '..'"));
+  EXPECT_THAT(Backup("a/../../elsewhere"), StatusIs(StatusCode::kInvalidArgument, "'..'"));
+  EXPECT_THAT(Backup("./x"), StatusIs(StatusCode::kInvalidArgument, "'.'"));
+  EXPECT_THAT(Backup("no/such/parent"), StatusIs(StatusCode::kFailedPrecondition, "does not exist"));
 
-  options_.backup_root = dir_ + "/backups/";
+  fs::create_directories(dir_ + "/outside");
+  fs::create_directory_symlink(dir_ + "/outside", dir_ + "/backups/link");
+  EXPECT_THAT(Backup("link/x"), StatusIs(StatusCode::kInvalidArgument, "leads outside the backup root"));
+  fs::create_directory_symlink(dir_ + "/nowhere", dir_ + "/backups/dangling");
+  EXPECT_THAT(Backup("dangling"), StatusIs(StatusCode::kAlreadyExists, "already exists"));
+  fs::create_directory(dir_ + "/backups/exists");
+  EXPECT_THAT(Backup("exists"), StatusIs(StatusCode::kAlreadyExists, "already exists"));
+  EXPECT_TRUE(fs::is_empty(dir_ + "/outside"));
+  EXPECT_FALSE(fs::exists(dir_ + "/nowhere"));
+  EXPECT_FALSE(fs::exists(dir_ + "/elsewhere"));
+
+  // An echoed path is cut.
+  absl::Status long_path = Backup(std::string(70000, 'a') + "/..").status();
+  EXPECT_LT(long_path.message().size(), 400u);
+
+  fs::create_directory(dir_ + "/backups/nightly");
+  ASSERT_OK_AND_ASSIGN(v1::BackupResponse backup, Backup("nightly/one/"));
+  EXPECT_EQ(backup.path(), "nightly/one");
+  EXPECT_TRUE(fs::is_directory(dir_ + "/backups/nightly/one"));
+}
+
+TEST_F(BackupTest, NoBackupRootMeansBackupsAreOffAndARootInsideTheDatabaseIsRefused) {
+  options_.backup_root = "";
   Reopen();
-  fs::create_directory(dir_ + "/backups");
-  EXPECT_THAT(Backup(dir_ + "/elsewhere"),
-              StatusIs(StatusCode::kInvalidArgument, "is outside the backup root"));
-  EXPECT_THAT(Backup(dir_ + "/backups/../elsewhere"),
-              StatusIs(StatusCode::kInvalidArgument, "is outside the backup root"));
-  EXPECT_THAT(Backup(dir_ + "/backups/one"), IsOk());
+  EXPECT_THAT(Backup("one"), StatusIs(StatusCode::kFailedPrecondition, "backups are off"));
+  options_.backup_root = dir_ + "/db/backups";
+  Reopen();
+  EXPECT_THAT(Backup("one"), StatusIs(StatusCode::kFailedPrecondition, "inside the database directory"));
 }
 
 using StatsTest = StoreTest;

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/status/message.h"
 #include "common/status/status_macros.h"
 #include "services/memory/store/internal/database.h"
 #include "services/memory/store/internal/keys.h"
@@ -49,33 +50,53 @@ bool IsUnder(const fs::path& path, fs::path root) {
   return !relative.empty() && *relative.begin() != "..";
 }
 
-// The directory a backup may go to: absolute, new, with an existing parent, outside
-// the database and inside the backup root when there is one.
+// The directory a backup goes to: `requested` names it relative to the backup root
+// (no absolute path, no "." or ".."), its parent exists below the root even after
+// symbolic links are resolved, it does not exist yet, and the root is outside the
+// database. The root is created on first use.
 absl::StatusOr<fs::path> BackupTarget(const std::string& requested, const std::string& db_path,
                                       const std::string& backup_root) {
-  if (requested.empty()) return internal::InvalidField("path", "must be non-empty");
-  const fs::path path = fs::path(requested).lexically_normal();
-  if (!path.is_absolute()) {
-    return internal::InvalidField(
-        "path", absl::StrCat("'", requested, "' must be absolute (a directory on the server)"));
+  if (backup_root.empty()) {
+    return absl::FailedPreconditionError("backups are off: start vmle-memory with --backup_root=DIR");
   }
-  if (!backup_root.empty() && !IsUnder(path, fs::absolute(backup_root).lexically_normal())) {
-    return internal::InvalidField(
-        "path", absl::StrCat("'", requested, "' is outside the backup root '", backup_root, "'"));
+  const std::string shown = TruncateForMessage(requested, 200);
+  if (requested.empty()) {
+    return internal::InvalidField("path", "must be non-empty: a directory name under the backup root");
   }
-  if (IsUnder(path, fs::absolute(db_path).lexically_normal())) {
-    return internal::InvalidField("path", "must be outside the database directory");
+  const fs::path relative(requested);
+  if (relative.has_root_path()) {
+    return internal::InvalidField(
+        "path", absl::StrCat("'", shown, "' must be relative to the backup root (e.g. nightly/2026-12-04)"));
+  }
+  for (const fs::path& part : relative) {
+    if (part == "." || part == "..") {
+      return internal::InvalidField("path", absl::StrCat("'", shown, "' must not contain '.' or '..'"));
+    }
   }
   std::error_code ec;
-  if (fs::exists(path, ec)) {
+  fs::create_directories(backup_root, ec);
+  const fs::path root = fs::canonical(backup_root, ec);
+  if (ec) return absl::FailedPreconditionError("the backup root cannot be used: " + ec.message());
+  if (IsUnder(root, fs::weakly_canonical(fs::absolute(db_path), ec))) {
+    return absl::FailedPreconditionError("the backup root is inside the database directory");
+  }
+  fs::path target = root / relative.lexically_normal();
+  if (!target.has_filename()) target = target.parent_path();  // "name/"
+  const fs::path parent = fs::canonical(target.parent_path(), ec);
+  if (ec || !fs::is_directory(parent)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("path: the directory that would hold '", shown, "' does not exist under the backup root"));
+  }
+  if (!IsUnder(parent, root)) {
+    return internal::InvalidField(
+        "path", absl::StrCat("'", shown, "' leads outside the backup root through a symbolic link"));
+  }
+  target = parent / target.filename();
+  if (fs::exists(fs::symlink_status(target, ec))) {
     return absl::AlreadyExistsError(
-        absl::StrCat("path: '", requested, "' already exists; a backup goes to a new directory"));
+        absl::StrCat("path: '", shown, "' already exists; a backup goes to a new directory"));
   }
-  if (!fs::is_directory(path.parent_path(), ec)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "path: the parent directory '", path.parent_path().string(), "' does not exist"));
-  }
-  return path;
+  return target;
 }
 
 }  // namespace
@@ -145,7 +166,7 @@ absl::StatusOr<v1::BackupResponse> MemoryStore::Backup(const v1::BackupRequest& 
                      BackupTarget(request.path(), options_.path, options_.backup_root));
     RETURN_IF_ERROR(db_->CreateCheckpoint(target.string()));
     v1::BackupResponse response;
-    response.set_path(target.string());
+    response.set_path(target.lexically_relative(fs::canonical(options_.backup_root)).string());
     response.set_bytes(internal::DirectoryBytes(target.string()));
     return response;
   });
