@@ -13,6 +13,7 @@
 #include "common/auth/server_credentials.h"
 #include "common/auth/token_table.h"
 #include "common/logging/logging.h"
+#include "common/server/malformed_request.h"
 #include "common/status/status_macros.h"
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -117,11 +118,10 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> ServiceHost::StartWithCredentials(
   // A second process on a busy port must fail, not silently share it.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   for (grpc::Service* service : services) builder.RegisterService(service);
-  if (registry != nullptr) {
-    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> f;
-    f.push_back(MakeGrpcMetricsInterceptorFactory(*registry));
-    builder.experimental().SetInterceptorCreators(std::move(f));
-  }
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(MakeMalformedRequestInterceptorFactory());
+  if (registry != nullptr) interceptors.push_back(MakeGrpcMetricsInterceptorFactory(*registry));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || (!options.listen.empty() && port == 0)) {
     return absl::UnavailableError(absl::StrCat(

@@ -2,6 +2,7 @@
 // on every server through ServiceHost) and the agent's studies at once
 // (--max_active_studies). Real vmle-memory and vmle-agent processes, no workers, so
 // submitted studies stay pending.
+#include <future>
 #include <optional>
 
 #include <gmock/gmock.h>
@@ -11,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/security/credentials.h"
 #include "tests/util/subprocess.h"
 #include "vmle/v1/memory_service.grpc.pb.h"
@@ -105,6 +107,53 @@ TEST_F(ServiceLimitsTest, StudiesBeyondTheAgentsLimitAreRefusedUntilOneEnds) {
   ASSERT_TRUE(studies_->CancelStudy(&context, cancel, &cancelled).ok());
   const grpc::Status accepted = Submit("three", &third);
   EXPECT_TRUE(accepted.ok()) << accepted.error_message();
+}
+
+// A request whose bytes do not parse reaches no handler; it is refused as
+// INVALID_ARGUMENT naming the field (invalid UTF-8) or the method, not as INTERNAL
+// with an empty message, on every server.
+TEST_F(ServiceLimitsTest, RequestsThatDoNotParseAreRefusedNamingTheField) {
+  vmle::v1::GetStudyRequest get;
+  get.set_study_id("st-\xff\xfe");
+  vmle::v1::Study study;
+  grpc::Status status;
+  for (int i = 0; i < 100; ++i) {  // UNAVAILABLE while the agent loads
+    grpc::ClientContext context;
+    status = studies_->GetStudy(&context, get, &study);
+    if (status.error_code() != grpc::StatusCode::UNAVAILABLE) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("vmle.v1.GetStudyRequest.study_id: not valid UTF-8"));
+
+  // Nested: a study's name.
+  vmle::v1::Study created;
+  status = Submit("name-\xc3\x28", &created);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("vmle.v1.StudySpec.name: not valid UTF-8"));
+
+  auto memory = vmle::v1::MemoryService::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", memory_port_), grpc::InsecureChannelCredentials()));
+  vmle::v1::GetStudyRecordRequest record;
+  record.set_study_id("\x80");
+  grpc::ClientContext context;
+  status = memory->GetStudy(&context, record, &study);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("study_id: not valid UTF-8"));
+
+  // Bytes that are no message at all: the method is named.
+  grpc::GenericStub generic(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", agent_port_), grpc::InsecureChannelCredentials()));
+  const std::string garbage = "\x0a\xff\xff\xff\xff\x0f";  // a length past the end
+  grpc::Slice slice(garbage);
+  grpc::ByteBuffer request(&slice, 1), response;
+  grpc::ClientContext generic_context;
+  std::promise<grpc::Status> done;
+  generic.UnaryCall(&generic_context, "/vmle.v1.StudyService/GetStudy", grpc::StubOptions(), &request, &response,
+                    [&done](grpc::Status s) { done.set_value(std::move(s)); });
+  status = done.get_future().get();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("not a valid request of /vmle.v1.StudyService/GetStudy"));
 }
 
 }  // namespace
