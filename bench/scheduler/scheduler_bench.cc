@@ -108,6 +108,7 @@ Row RunOne(const std::string& planner, bool sync_writes, int workers, int studie
     }
   }
   row.wall = absl::ToDoubleSeconds(absl::Now() - start);
+  for (auto& w : pool) w->RequestStop();
   for (auto& w : pool) w->Stop();
   // How long each trial sat in the queue before its (last) lease.
   std::map<std::string, absl::Duration> queue_time;

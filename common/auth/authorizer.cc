@@ -11,7 +11,14 @@ namespace vmle::auth {
 std::vector<PolicyRule> DefaultPolicy() {
   const RoleSet submitter = RoleBit(Role::kSubmitter);
   const RoleSet reader = submitter | RoleBit(Role::kViewer);
+  const RoleSet operators = RoleBit(Role::kOperator);
   std::vector<PolicyRule> rules;
+  rules.push_back({"/vmle.v1.StudyService/UploadTranscript", operators, false});
+  // Administration of the system of record: the agent, and operators (backups,
+  // sharing cognition between clusters).
+  for (const char* method : {"Backup", "GetStats", "ExportCognition", "ImportCognition"}) {
+    rules.push_back({absl::StrCat("/vmle.v1.MemoryService/", method), RoleBit(Role::kAgent) | operators, false});
+  }
   for (const char* method : {"GetStudy", "ListStudies", "ListTrials", "WatchStudy", "GetReport"}) {
     rules.push_back({absl::StrCat("/vmle.v1.StudyService/", method), reader, false});
   }

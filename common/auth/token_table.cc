@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
@@ -12,7 +13,8 @@
 namespace vmle::auth {
 namespace {
 
-constexpr absl::string_view kRoleNames[] = {"submitter", "viewer", "worker", "agent"};
+constexpr absl::string_view kRoleNames[] = {"submitter", "viewer", "worker", "agent", "operator"};
+constexpr int kRoles = static_cast<int>(std::size(kRoleNames));
 
 bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
   if (a.size() != b.size()) return false;
@@ -34,7 +36,7 @@ absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
 absl::string_view RoleName(Role role) { return kRoleNames[static_cast<int>(role)]; }
 
 std::optional<Role> ParseRole(absl::string_view name) {
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < kRoles; ++i) {
     if (kRoleNames[i] == name) return static_cast<Role>(i);
   }
   return std::nullopt;
@@ -42,7 +44,7 @@ std::optional<Role> ParseRole(absl::string_view name) {
 
 std::string RoleSetName(RoleSet roles) {
   std::string out;
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < kRoles; ++i) {
     if (roles & RoleBit(static_cast<Role>(i))) absl::StrAppend(&out, out.empty() ? "" : "|", kRoleNames[i]);
   }
   return out.empty() ? "none" : out;

@@ -4,7 +4,7 @@
 //   * a file of `role token` lines; blank lines and lines starting with '#' are
 //     skipped; a token may appear under several roles;
 //   * a directory holding one file per role, named after it (`submitter`, `viewer`,
-//     `worker`, `agent`), with one token per line — what a Secret with those keys
+//     `worker`, `agent`, `operator`), with one token per line — what a Secret with those keys
 //     looks like when mounted. Other entries (`..data`, unrelated keys) are ignored.
 // Tokens must be at least kMinTokenLength characters of printable ASCII without
 // spaces. Errors (INVALID_ARGUMENT) name the file and line, never the token.
@@ -25,13 +25,13 @@
 
 namespace vmle::auth {
 
-enum class Role : uint8_t { kSubmitter = 0, kViewer = 1, kWorker = 2, kAgent = 3 };
+enum class Role : uint8_t { kSubmitter = 0, kViewer = 1, kWorker = 2, kAgent = 3, kOperator = 4 };
 
 // A set of roles as a bit mask (bit i = Role i).
 using RoleSet = uint8_t;
 constexpr RoleSet RoleBit(Role role) { return static_cast<RoleSet>(1u << static_cast<int>(role)); }
 
-// "submitter", "viewer", "worker", "agent".
+// "submitter", "viewer", "worker", "agent", "operator".
 absl::string_view RoleName(Role role);
 std::optional<Role> ParseRole(absl::string_view name);
 // "submitter|viewer"; "none" for an empty set.

@@ -109,6 +109,13 @@ int main(int argc, char** argv) {
   trials->add_option("study", study_id, "study id")->required();
   trials->add_flag("--csv", csv, "as CSV, one column per parameter and metric");
 
+  std::string transcript_id, transcript_path;
+  CLI::App* upload = app.add_subcommand(
+      "upload-transcript", "store an LLM transcript on the agent for studies to replay (operator role)");
+  upload->add_option("file", transcript_path, "transcript (JSON lines, as the agent records them)")->required();
+  upload->add_option("--id", transcript_id, "the name studies replay it by ([A-Za-z0-9_-], not st-...)")
+      ->required();
+
   CLI::App* cognition = app.add_subcommand("cognition", "export or import cognition summaries");
   cognition->require_subcommand(1);
   std::string backbone, import_path;
@@ -195,6 +202,8 @@ int main(int argc, char** argv) {
     status = vmle::cli::GetStudy(*studies, study_id, timeout, std::cout);
   } else if (cancel->parsed()) {
     status = vmle::cli::CancelStudy(*studies, study_id, reason, timeout, std::cout);
+  } else if (upload->parsed()) {
+    status = vmle::cli::UploadTranscript(*studies, transcript_id, transcript_path, timeout, std::cout);
   } else if (resume->parsed()) {
     status = vmle::cli::ResumeStudy(*studies, study_id, more_trials, timeout, std::cout);
   } else if (report->parsed()) {

@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "common/status/grpc_status.h"
+#include "common/status/status_macros.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/client_context.h"
 #include "services/trainer/space/space_proto.h"
@@ -227,14 +228,37 @@ absl::Status ExportCognition(vmle::v1::MemoryService::StubInterface& memory, con
   return absl::OkStatus();
 }
 
-absl::Status ImportCognition(vmle::v1::MemoryService::StubInterface& memory, const std::string& path,
-                             bool overwrite, absl::Duration timeout, std::ostream& out) {
-  std::ifstream in(path);
+namespace {
+
+absl::StatusOr<std::string> ReadLocalFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError("cannot read " + path);
   std::stringstream text;
   text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+absl::Status UploadTranscript(StudyStub& studies, const std::string& id, const std::string& path,
+                              absl::Duration timeout, std::ostream& out) {
+  vmle::v1::UploadTranscriptRequest request;
+  ASSIGN_OR_RETURN(*request.mutable_jsonl(), ReadLocalFile(path));
+  request.set_id(id);
+  grpc::ClientContext context;
+  SetDeadline(context, timeout);
+  vmle::v1::UploadTranscriptResponse response;
+  const absl::Status status = FromGrpcStatus(studies.UploadTranscript(&context, request, &response));
+  if (!status.ok()) return status;
+  out << "uploaded transcript " << response.id() << " (" << response.exchanges()
+      << " exchanges); replay it with the llm planner option replay: " << response.id() << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status ImportCognition(vmle::v1::MemoryService::StubInterface& memory, const std::string& path,
+                             bool overwrite, absl::Duration timeout, std::ostream& out) {
   vmle::v1::ImportCognitionRequest request;
-  request.set_json(text.str());
+  ASSIGN_OR_RETURN(*request.mutable_json(), ReadLocalFile(path));
   request.set_overwrite(overwrite);
   grpc::ClientContext context;
   SetDeadline(context, timeout);

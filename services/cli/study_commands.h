@@ -38,6 +38,10 @@ absl::StatusOr<std::vector<vmle::v1::Trial>> FetchTrials(StudyStub& studies, con
 // Writes every trial as CSV.
 void WriteTrialsCsv(const std::vector<vmle::v1::Trial>& trials, std::ostream& out);
 
+// Uploads the LLM transcript at `path` (operator role) as `id`, for studies to replay.
+absl::Status UploadTranscript(StudyStub& studies, const std::string& id, const std::string& path,
+                              absl::Duration timeout, std::ostream& out);
+
 // Cognition summaries of the memory service: export as JSON (to `out`), import a
 // JSON document.
 absl::Status ExportCognition(vmle::v1::MemoryService::StubInterface& memory, const std::string& backbone,

@@ -4,6 +4,7 @@
 // endpoint and runs the same trials, proposal by proposal.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -100,6 +101,90 @@ TEST(LlmClusterTest, ARecordedStudyReplaysToTheSameTrials) {
     EXPECT_TRUE(MessageDifferencer::Equals(replayed[i].config(), recorded[i].config())) << "trial " << i + 1;
     EXPECT_TRUE(MessageDifferencer::Equals(replayed[i].proposal(), recorded[i].proposal())) << "trial " << i + 1;
   }
+}
+
+// A transcript recorded on one cluster is uploaded by an operator to another agent's
+// transcript directory and replayed there by the id it was uploaded as. The upload
+// checks the transcript, never overwrites, never follows a link and takes no id of
+// the agent's own transcripts.
+TEST(LlmClusterTest, AnUploadedTranscriptReplaysByItsIdAndBadUploadsAreRefused) {
+  const std::string recorded_dir = vmle::testing::MakeTempDir();
+  std::string recorded_id;
+  std::vector<vmle::v1::Trial> recorded;
+  {
+    std::atomic<int> proposals{0};
+    testing::FakeLlmServer server([&](const testing::FakeRequest& r, int) { return Model(r, proposals); });
+    recorded = RunStudy(server.Config(recorded_dir), {{"model", "fake"}}, &recorded_id);
+  }
+  std::ifstream in(recorded_dir + "/" + recorded_id + ".jsonl");
+  const std::string jsonl((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(jsonl.empty());
+
+  const std::string target = vmle::testing::MakeTempDir();
+  const std::string outside = vmle::testing::MakeTempDir();
+  std::filesystem::create_symlink(outside + "/victim", target + "/linked.jsonl");
+  llm::LlmConfig no_endpoint;
+  no_endpoint.transcript_dir = target;
+  {
+    InProcessCluster cluster;
+    StudyManager::Options agent = InProcessCluster::DefaultOptions();
+    agent.llm = no_endpoint;
+    cluster.StartAgent(agent);
+    auto upload = [&](const std::string& id, const std::string& text, vmle::v1::UploadTranscriptResponse* out) {
+      vmle::v1::UploadTranscriptRequest request;
+      request.set_id(id);
+      request.set_jsonl(text);
+      grpc::ClientContext context;
+      return cluster.studies().UploadTranscript(&context, request, out);
+    };
+    vmle::v1::UploadTranscriptResponse response;
+    grpc::Status status = upload("beauty-run-1", jsonl, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(response.id(), "beauty-run-1");
+    EXPECT_GT(response.exchanges(), kTrials);
+
+    struct Refused {
+      std::string id, text;
+      grpc::StatusCode code;
+      std::string message;
+    };
+    for (const Refused& r : std::vector<Refused>{
+             {"beauty-run-1", jsonl, grpc::StatusCode::ALREADY_EXISTS, "id: a transcript beauty-run-1 exists"},
+             {recorded_id, jsonl, grpc::StatusCode::INVALID_ARGUMENT, "id: names starting with \"st-\""},
+             {"../escape", jsonl, grpc::StatusCode::INVALID_ARGUMENT, "id: expected 1 to 64 characters"},
+             {"/tmp/abs", jsonl, grpc::StatusCode::INVALID_ARGUMENT, "id: expected 1 to 64 characters"},
+             {"linked", jsonl, grpc::StatusCode::ALREADY_EXISTS, "id: a transcript linked exists"},
+             {"garbage", "{\"request\": 1}\n", grpc::StatusCode::INVALID_ARGUMENT, "jsonl:1: not a transcript exchange"},
+             {"empty", "\n", grpc::StatusCode::INVALID_ARGUMENT, "jsonl: holds no exchange"},
+         }) {
+      status = upload(r.id, r.text, &response);
+      EXPECT_EQ(status.error_code(), r.code) << r.id << ": " << status.error_message();
+      EXPECT_TRUE(absl::StrContains(status.error_message(), r.message)) << r.id << ": " << status.error_message();
+    }
+    // Nothing was written through the link or for a refused upload; no staging file is left.
+    EXPECT_FALSE(std::filesystem::exists(outside + "/victim"));
+    std::vector<std::string> files;
+    for (const auto& f : std::filesystem::directory_iterator(target)) files.push_back(f.path().filename().string());
+    std::sort(files.begin(), files.end());
+    EXPECT_EQ(files, (std::vector<std::string>{"beauty-run-1.jsonl", "linked.jsonl"}));
+  }
+  const std::vector<vmle::v1::Trial> replayed = RunStudy(no_endpoint, {{"replay", "beauty-run-1"}});
+  ASSERT_EQ(replayed.size(), recorded.size());
+  for (size_t i = 0; i < recorded.size(); ++i) {
+    EXPECT_TRUE(MessageDifferencer::Equals(replayed[i].config(), recorded[i].config())) << "trial " << i + 1;
+    EXPECT_TRUE(MessageDifferencer::Equals(replayed[i].proposal(), recorded[i].proposal())) << "trial " << i + 1;
+  }
+
+  // Without a transcript directory there is nowhere to upload to.
+  InProcessCluster bare;
+  bare.StartAgent();
+  vmle::v1::UploadTranscriptRequest request;
+  request.set_id("x");
+  request.set_jsonl(jsonl);
+  vmle::v1::UploadTranscriptResponse response;
+  grpc::ClientContext context;
+  const grpc::Status status = bare.studies().UploadTranscript(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << status.error_message();
 }
 
 TEST(LlmClusterTest, AStudyWhoseEndpointIsDownCompletesOnTheHeuristicFallback) {

@@ -25,9 +25,10 @@
 namespace vmle::auth {
 namespace {
 
-// Columns after the method: submitter, viewer, worker, agent, no token.
+// Columns after the method: submitter, viewer, worker, agent, operator, no token.
 const std::vector<std::string> kTokens = {"Bearer submit-token-0123456789", "Bearer viewer-token-0123456789",
-                                          "Bearer worker-token-0123456789", "Bearer agent-token-01234567890", ""};
+                                          "Bearer worker-token-0123456789", "Bearer agent-token-01234567890",
+                                          "Bearer operator-token-0123456789", ""};
 
 // method -> "yes"/"no" per column, from README's rows "| `/pkg.Service/Method` | ... |".
 std::map<std::string, std::vector<std::string>> ReadmeTable() {
@@ -40,7 +41,7 @@ std::map<std::string, std::vector<std::string>> ReadmeTable() {
     for (absl::string_view cell : absl::StrSplit(line, '|', absl::SkipWhitespace())) {
       cells.emplace_back(absl::StripAsciiWhitespace(cell));
     }
-    if (cells.size() != 6) continue;
+    if (cells.size() != 7) continue;
     const std::string method(absl::StripSuffix(absl::StripPrefix(cells[0], "`"), "`"));
     table[method] = {cells.begin() + 1, cells.end()};
   }
@@ -67,7 +68,7 @@ std::vector<std::string> EveryMethod() {
 TEST(RoleTableTest, EveryMethodHasARowAndEachRoleGetsWhatTheRowSays) {
   auto tokens = TokenTable::Parse(
       "submitter submit-token-0123456789\nviewer viewer-token-0123456789\n"
-      "worker worker-token-0123456789\nagent agent-token-01234567890\n",
+      "worker worker-token-0123456789\nagent agent-token-01234567890\noperator operator-token-0123456789\n",
       "tokens");
   ASSERT_TRUE(tokens.ok()) << tokens.status();
   const Authorizer authorizer(*std::move(tokens), DefaultPolicy());

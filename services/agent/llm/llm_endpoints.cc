@@ -1,6 +1,11 @@
 #include "services/agent/llm/llm_endpoints.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -10,6 +15,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/status/status_macros.h"
+#include "services/agent/llm/transcript.h"
 #include "yaml-cpp/yaml.h"
 
 namespace vmle::agent::llm {
@@ -176,6 +183,41 @@ absl::StatusOr<std::string> TranscriptPath(const LlmConfig& config, absl::string
         absl::StrCat("the transcript of ", study_id, " is a symbolic link; transcripts are the agent's own files"));
   }
   return path;
+}
+
+absl::StatusOr<int> StoreTranscript(const LlmConfig& config, absl::string_view id, const std::string& jsonl) {
+  if (config.transcript_dir.empty()) {
+    return absl::FailedPreconditionError("no transcript directory is configured (operator flag --transcript_dir)");
+  }
+  if (!IsTranscriptId(id)) return absl::InvalidArgumentError("id: expected 1 to 64 characters of [A-Za-z0-9_-]");
+  if (absl::StartsWith(id, "st-")) {
+    return absl::InvalidArgumentError("id: names starting with \"st-\" are the agent's own study transcripts");
+  }
+  std::istringstream in(jsonl);
+  ASSIGN_OR_RETURN(std::vector<Exchange> exchanges, ParseTranscript(in, "jsonl"));
+  if (exchanges.empty()) return absl::InvalidArgumentError("jsonl: holds no exchange");
+  const std::string path = absl::StrCat(config.transcript_dir, "/", id, ".jsonl");
+  const std::string staged = absl::StrCat(config.transcript_dir, "/.upload-", id, "-", ::getpid(), ".tmp");
+  const int fd = ::open(staged.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+  if (fd < 0) return absl::InternalError(absl::StrCat("cannot stage the transcript ", id, ": ", std::strerror(errno)));
+  bool written = true;
+  for (size_t done = 0; written && done < jsonl.size();) {
+    const ssize_t n = ::write(fd, jsonl.data() + done, jsonl.size() - done);
+    written = n > 0;
+    done += written ? static_cast<size_t>(n) : 0;
+  }
+  written = written && ::fsync(fd) == 0;
+  ::close(fd);
+  // link() never replaces: an id that exists (a file or a link) stays as it was.
+  const int linked = written ? ::link(staged.c_str(), path.c_str()) : -1;
+  const int link_error = errno;
+  ::unlink(staged.c_str());
+  if (!written) return absl::InternalError(absl::StrCat("cannot write the transcript ", id));
+  if (linked != 0 && link_error == EEXIST) {
+    return absl::AlreadyExistsError(absl::StrCat("id: a transcript ", id, " exists already; upload under a new id"));
+  }
+  if (linked != 0) return absl::InternalError(absl::StrCat("cannot store the transcript ", id, ": ", std::strerror(link_error)));
+  return static_cast<int>(exchanges.size());
 }
 
 }  // namespace vmle::agent::llm

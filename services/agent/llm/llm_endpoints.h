@@ -54,6 +54,15 @@ absl::StatusOr<std::vector<LlmEndpoint>> LoadLlmEndpoints(const std::string& pat
 // naming planner.options.endpoint when there is none, several or no such one.
 absl::StatusOr<const LlmEndpoint*> FindLlmEndpoint(const LlmConfig& config, absl::string_view name);
 
+// Stores an operator's transcript (JSON lines, checked first) as `id` in the
+// transcript directory, for studies to replay by that id; returns its exchanges.
+// FAILED_PRECONDITION without a transcript directory; INVALID_ARGUMENT naming `id`
+// (not 1 to 64 characters of [A-Za-z0-9_-], or starting with "st-", the agent's own
+// transcripts) or `jsonl` (empty, or the line that does not parse); ALREADY_EXISTS
+// for an id that is taken. The file is created without following links and appears
+// whole or not at all.
+absl::StatusOr<int> StoreTranscript(const LlmConfig& config, absl::string_view id, const std::string& jsonl);
+
 // The model a study picks on `endpoint`: "" is the endpoint's default; anything else
 // must be on its allow list (INVALID_ARGUMENT naming planner.options.model).
 absl::StatusOr<std::string> PickLlmModel(const LlmEndpoint& endpoint, absl::string_view model);

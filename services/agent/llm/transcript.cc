@@ -98,13 +98,17 @@ absl::StatusOr<Exchange> ParseExchange(const std::string& text) {
 absl::StatusOr<std::vector<Exchange>> ReadTranscript(const std::string& path) {
   std::ifstream in(path);
   if (!in) return absl::NotFoundError("cannot open the LLM transcript " + path);
+  return ParseTranscript(in, path);
+}
+
+absl::StatusOr<std::vector<Exchange>> ParseTranscript(std::istream& in, const std::string& where) {
   std::vector<Exchange> exchanges;
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {
     if (line.empty()) continue;
     absl::StatusOr<Exchange> exchange = ParseExchange(line);
     if (!exchange.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ":", number, ": ", exchange.status().message()));
+      return absl::InvalidArgumentError(absl::StrCat(where, ":", number, ": ", exchange.status().message()));
     }
     exchanges.push_back(*std::move(exchange));
   }

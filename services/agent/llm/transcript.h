@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdio>
+#include <istream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,6 +37,8 @@ absl::StatusOr<Exchange> ParseExchange(const std::string& line);
 // Every exchange of the transcript at `path`. NOT_FOUND when it cannot be opened,
 // INVALID_ARGUMENT naming the line that does not parse.
 absl::StatusOr<std::vector<Exchange>> ReadTranscript(const std::string& path);
+// The same for a transcript's text; errors start with `where`:line.
+absl::StatusOr<std::vector<Exchange>> ParseTranscript(std::istream& in, const std::string& where);
 
 // Passes every request to `inner` and appends the exchange (reply or error) to the
 // transcript at `path`, flushed line by line. Thread-safe: lines never interleave.

@@ -43,6 +43,11 @@ grpc::Status StudyServiceImpl::ResumeStudy(grpc::ServerContext*, const vmle::v1:
   return Reply(manager_.Resume(*request), response);
 }
 
+grpc::Status StudyServiceImpl::UploadTranscript(grpc::ServerContext*, const vmle::v1::UploadTranscriptRequest* request,
+                                                vmle::v1::UploadTranscriptResponse* response) {
+  return Reply(manager_.UploadTranscript(*request), response);
+}
+
 grpc::Status StudyServiceImpl::GetReport(grpc::ServerContext*, const vmle::v1::GetReportRequest* request,
                                          vmle::v1::StudyReport* response) {
   return Reply(manager_.Report(request->study_id()), response);

@@ -32,6 +32,8 @@ class StudyServiceImpl final : public vmle::v1::StudyService::Service {
                            vmle::v1::Study* response) override;
   grpc::Status ResumeStudy(grpc::ServerContext* context, const vmle::v1::ResumeStudyRequest* request,
                            vmle::v1::Study* response) override;
+  grpc::Status UploadTranscript(grpc::ServerContext* context, const vmle::v1::UploadTranscriptRequest* request,
+                                vmle::v1::UploadTranscriptResponse* response) override;
   grpc::Status GetReport(grpc::ServerContext* context, const vmle::v1::GetReportRequest* request,
                          vmle::v1::StudyReport* response) override;
 

@@ -613,4 +613,14 @@ absl::StatusOr<vmle::v1::StudyReport> StudyManager::Report(const std::string& st
   return BuildReport(inputs);
 }
 
+absl::StatusOr<vmle::v1::UploadTranscriptResponse> StudyManager::UploadTranscript(
+    const vmle::v1::UploadTranscriptRequest& request) {
+  ASSIGN_OR_RETURN(const int exchanges, llm::StoreTranscript(options_.llm, request.id(), request.jsonl()));
+  log::Info("transcript uploaded", {{"id", request.id()}, {"exchanges", std::to_string(exchanges)}});
+  vmle::v1::UploadTranscriptResponse response;
+  response.set_id(request.id());
+  response.set_exchanges(exchanges);
+  return response;
+}
+
 }  // namespace vmle::agent

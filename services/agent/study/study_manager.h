@@ -123,6 +123,9 @@ class StudyManager {
   absl::StatusOr<vmle::v1::Study> Cancel(const vmle::v1::CancelStudyRequest& request);
   absl::StatusOr<vmle::v1::Study> Resume(const vmle::v1::ResumeStudyRequest& request);
   absl::StatusOr<vmle::v1::StudyReport> Report(const std::string& study_id);
+  // Operator role: llm::StoreTranscript into the configured transcript directory.
+  absl::StatusOr<vmle::v1::UploadTranscriptResponse> UploadTranscript(
+      const vmle::v1::UploadTranscriptRequest& request);
 
   // TrialQueue.
   absl::StatusOr<vmle::v1::LeaseTrialResponse> Lease(const vmle::v1::LeaseTrialRequest& request,
