@@ -123,8 +123,8 @@ function checkShape(objects, byKind, overlay) {
 // With components/auth: each server reads its callers' tokens and each client its own
 // token from the Secret vmle-auth, through mounts that hold only the keys that pod needs.
 const AUTH_KEYS = {
-  "vmle-memory": { server: ["agent"], client: [] },
-  "vmle-agent": { server: ["submitter", "viewer", "worker"], client: ["agent"] },
+  "vmle-memory": { server: ["agent", "operator"], client: [] },
+  "vmle-agent": { server: ["operator", "submitter", "viewer", "worker"], client: ["agent"] },
   "vmle-worker": { server: null, client: ["worker"] },
 };
 const CLIENT_ENV = { "vmle-agent": "VMLE_MEMORY_AUTH_TOKEN_FILE", "vmle-worker": "VMLE_AGENT_AUTH_TOKEN_FILE" };
