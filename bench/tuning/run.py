@@ -326,6 +326,60 @@ def mean_sd(xs):
     return statistics.fmean(xs), (statistics.stdev(xs) if len(xs) > 1 else 0.0), len(xs)
 
 
+# Two-sided 97.5% quantiles of Student's t by degrees of freedom (1.96 beyond).
+T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262,
+        10: 2.228, 12: 2.179, 15: 2.131, 20: 2.086, 30: 2.042}
+
+
+def half_width(sd, n):
+    """Half-width of the 95% interval of a mean of n values with sample sd."""
+    if sd is None or n < 2:
+        return None
+    t = next((T975[d] for d in sorted(T975) if d >= n - 1), 1.96)
+    return t * sd / math.sqrt(n)
+
+
+def fmt_ci(m, sd, n, digits=4):
+    """'mean ± 95% half-width' (n >= 2), or the single value with '(n=1)'."""
+    if m is None:
+        return '–'
+    h = half_width(sd, n)
+    return f'{m:.{digits}f} (n=1)' if h is None else f'{m:.{digits}f} ± {h:.{digits}f}'
+
+
+def paired_differences(groups, rows, checkpoints, reference):
+    """Markdown: per arm, the difference to the reference arm at each checkpoint, paired
+    by seed (the same seed label in both arms), as mean ± 95% interval with n; 'no clear
+    difference' when the interval includes zero."""
+    if reference not in groups:
+        return ''
+    curves = {r['group']: dict(zip([seed_of(s) for s in groups[r['group']]], r['curves'])) for r in rows}
+    ref = curves[reference]
+    head = ['arm − ' + reference] + [f'@{c}' for c in checkpoints]
+    lines = [f'Paired differences of the best validation value so far against `{reference}` (the same '
+             'seeds; mean ± 95% interval, n = seeds in both):', '',
+             '| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    for name, by_seed in curves.items():
+        if name == reference:
+            continue
+        cells = [name]
+        for c in checkpoints:
+            d = [cv[c - 1] - ref[seed][c - 1] for seed, cv in by_seed.items()
+                 if seed in ref and len(cv) >= c and len(ref[seed]) >= c
+                 and cv[c - 1] is not None and ref[seed][c - 1] is not None]
+            m, sd, n = mean_sd(d)
+            h = half_width(sd, n)
+            if m is None:
+                cells.append('–')
+            elif h is None:
+                cells.append(f'{m:+.4f} (n=1: no interval)')
+            else:
+                clear = '' if abs(m) > h else ', no clear difference'
+                cells.append(f'{m:+.4f} ± {h:.4f} (n={n}{clear})')
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines) + '\n'
+
+
 def fmt(m, sd=None, digits=4):
     if m is None:
         return '–'
@@ -358,8 +412,8 @@ def summarize(groups, budget, metric, reference=None):
         curves = [best_so_far(objective_values(s)) for s in studies]
         row = {'group': name, 'studies': len(studies), 'target': target}
         for c in checkpoints:
-            m, sd, _ = mean_sd([cv[c - 1] if len(cv) >= c else None for cv in curves])
-            row[f'best@{c}'], row[f'best@{c}_sd'] = m, sd
+            m, sd, n = mean_sd([cv[c - 1] if len(cv) >= c else None for cv in curves])
+            row[f'best@{c}'], row[f'best@{c}_sd'], row[f'best@{c}_n'] = m, sd, n
         reached = trials_to(curves, target)
         if ref_top is not None:
             ref = trials_to(curves, 0.95 * ref_top)
@@ -390,8 +444,8 @@ def summarize(groups, budget, metric, reference=None):
         for split in ('val', 'test'):
             for m in ('recall@10', 'ndcg@10'):
                 col = f'{split}_{m}'
-                mm, sd, _ = mean_sd([float(b[col]) if b and col in b else None for b in bests])
-                row[col], row[col + '_sd'] = mm, sd
+                mm, sd, n = mean_sd([float(b[col]) if b and col in b else None for b in bests])
+                row[col], row[col + '_sd'], row[col + '_n'] = mm, sd, n
         row['train_seconds'] = mean_sd([sum(float(t['train_seconds'] or 0) for t in s['trials'])
                                         for s in studies])[0]
         row['wall_seconds'] = mean_sd([s['wall_seconds'] for s in studies])[0]
@@ -416,10 +470,11 @@ def markdown_table(rows, checkpoints, metric, top, transfer=False):
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for r in rows:
         cells = [r['group'], str(r['studies'])]
-        cells += [fmt(r[f'best@{c}'], r[f'best@{c}_sd']) for c in checkpoints]
+        cells += [fmt_ci(r[f'best@{c}'], r[f'best@{c}_sd'], r[f'best@{c}_n']) for c in checkpoints]
         to95 = '–' if r['to95_mean'] is None else f'{r["to95_mean"]:.1f}'
         cells += [f'{to95} ({r["to95_reached"]} reached)', r['to95_each'],
-                  fmt(r['test_recall@10'], r['test_recall@10_sd']), fmt(r['test_ndcg@10'], r['test_ndcg@10_sd']),
+                  fmt_ci(r['test_recall@10'], r['test_recall@10_sd'], r['test_recall@10_n']),
+                  fmt_ci(r['test_ndcg@10'], r['test_ndcg@10_sd'], r['test_ndcg@10_n']),
                   fmt(r['train_seconds'], digits=0), fmt(r['wall_seconds'], digits=0)]
         if transfer:
             if 'ref_target' in r:
@@ -555,9 +610,13 @@ def report(a, groups, name, title, transfer=False, reference=None):
     with open(os.path.join(a.out, f'{name}-best-so-far.svg'), 'w') as f:
         f.write(svg_plot(rows, a.trials, title))
     text = (f'### {title}\n\n{md}\nBest validation {a.metric} any study found: {top:.4f}; the 95% target '
-            f'is {0.95 * top:.4f}. Means ± sample standard deviation over studies; "per study" lists '
-            f'the trials each study needed (– : not reached). Test metrics are those of each study\'s '
-            f'best-on-validation trial.\n\n![best so far]({name}-best-so-far.svg)\n')
+            f'is {0.95 * top:.4f}. Means ± the 95% interval of the mean over studies (Student\'s t; '
+            f'"n=1": one study, no interval); "per study" lists the trials each study needed (– : not '
+            f'reached). Test metrics are those of each study\'s best-on-validation trial.\n\n')
+    baseline = reference if transfer else ('random_default' if 'random_default' in groups else None)
+    if baseline is not None:
+        text += paired_differences(groups, rows, checkpoints, baseline) + '\n'
+    text += f'![best so far]({name}-best-so-far.svg)\n'
     if transfer:
         text += '\n' + trials_table(groups, a.trials, a.metric)
     with open(os.path.join(a.out, f'{name}.md'), 'w') as f:

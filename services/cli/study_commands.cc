@@ -11,6 +11,7 @@
 #include "absl/strings/str_replace.h"
 #include "common/status/grpc_status.h"
 #include "common/status/status_macros.h"
+#include "services/agent/study/report.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/client_context.h"
 #include "services/trainer/space/space_proto.h"
@@ -170,7 +171,7 @@ void WriteTrialsCsv(const std::vector<vmle::v1::Trial>& trials, std::ostream& ou
     for (const auto& [name, value] : t.config().values()) params.insert(name);
   }
   out << "number,trial_id,status,attempts,objective,best_epoch,train_seconds,failure_cause,changed_dimension,"
-         "hypothesis";
+         "hypothesis,seed,seed_plan";
   for (const char* split : {"val_", "test_"}) {
     for (const auto& m : {"recall@5", "recall@10", "recall@20", "ndcg@5", "ndcg@10", "ndcg@20", "mrr"}) {
       out << "," << split << m;
@@ -183,7 +184,8 @@ void WriteTrialsCsv(const std::vector<vmle::v1::Trial>& trials, std::ostream& ou
         << "," << absl::StrFormat("%.6f", t.objective_value()) << "," << t.best_epoch() << ","
         << absl::StrFormat("%.1f", t.train_seconds()) << "," << t.failure_cause() << ","
         << CsvCell(t.proposal().changed_dimension()) << "," << CsvCell(t.proposal().hypothesis()) << ","
-        << Metrics(t.validation()) << "," << Metrics(t.test());
+        << t.seed() << "," << CsvCell(agent::SeedPlanText(t.proposal())) << "," << Metrics(t.validation()) << ","
+        << Metrics(t.test());
     for (const auto& p : params) {
       auto it = t.config().values().find(p);
       out << "," << (it == t.config().values().end() ? "" : CsvCell(space::ValueText(it->second)));
@@ -200,11 +202,13 @@ absl::Status ListTrials(StudyStub& studies, const std::string& id, bool csv, abs
     WriteTrialsCsv(*trials, out);
     return absl::OkStatus();
   }
-  out << absl::StrFormat("%-4s %-10s %-10s %-18s %s\n", "#", "STATUS", "OBJECTIVE", "CHANGED", "HYPOTHESIS");
+  out << absl::StrFormat("%-4s %-10s %-10s %-18s %-28s %s\n", "#", "STATUS", "OBJECTIVE", "CHANGED", "SEED",
+                         "HYPOTHESIS");
   for (const auto& t : *trials) {
-    out << absl::StrFormat("%-4d %-10s %-10s %-18s %s\n", t.number(), Lower(vmle::v1::TrialStatus_Name(t.status())),
+    out << absl::StrFormat("%-4d %-10s %-10s %-18s %-28s %s\n", t.number(), Lower(vmle::v1::TrialStatus_Name(t.status())),
                            t.best_epoch() > 0 ? absl::StrFormat("%.4f", t.objective_value()) : "-",
-                           t.proposal().changed_dimension(), t.proposal().hypothesis());
+                           t.proposal().changed_dimension(), agent::SeedPlanText(t.proposal()),
+                           t.proposal().hypothesis());
   }
   return absl::OkStatus();
 }

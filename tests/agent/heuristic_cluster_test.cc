@@ -4,6 +4,9 @@
 // lists the recalled summary.
 #include <gtest/gtest.h>
 
+#include <map>
+
+#include "services/agent/evidence/evidence.h"
 #include "tests/agent/agent_test_util.h"
 
 namespace vmle::agent {
@@ -76,6 +79,54 @@ TEST(HeuristicClusterTest, ASecondStudyRecallsTheFirstStudysSummary) {
   EXPECT_EQ(transfers, 1) << "the recalled best configuration is tried once";
   ASSERT_GE(trials.trials_size(), 2);
   EXPECT_EQ(trials.trials(1).proposal().changed_dimension(), "transfer") << "trial 2 starts from the summary";
+}
+
+// Through the real agent: every trial trains on the seed its seed plan names (a change
+// on its parent's seed, a replicate on a new one or on the seed it is paired with), the
+// study measures its seed noise from the replicates, its best is a configuration's
+// mean over its seeds, and the report says so.
+TEST(HeuristicClusterTest, SeedPlansAreFollowedAndTheStudyMeasuresItsNoise) {
+  InProcessCluster cluster;
+  cluster.StartAgent();
+  cluster.AddWorkers(2, absl::Milliseconds(1));
+  const vmle::v1::Study study = Submit(cluster, SimSpec("heuristic", 16, 2));
+  absl::StatusOr<vmle::v1::Study> ended = cluster.WaitForEnd(study.id(), absl::Seconds(60));
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  ASSERT_EQ(ended->state(), vmle::v1::STUDY_STATE_SUCCEEDED);
+  const vmle::v1::StudyReport report = Report(cluster, study.id());
+  std::map<int, vmle::v1::Trial> by_number;
+  for (const auto& e : report.trajectory()) by_number[e.trial_number()] = vmle::v1::Trial();
+  vmle::v1::ListTrialsRequest list;
+  list.set_study_id(study.id());
+  vmle::v1::ListTrialsResponse trials;
+  grpc::ClientContext context;
+  ASSERT_TRUE(cluster.studies().ListTrials(&context, list, &trials).ok());
+  for (const vmle::v1::Trial& t : trials.trials()) by_number[t.number()] = t;
+  int paired = 0, replicates = 0;
+  for (const auto& [number, t] : by_number) {
+    const vmle::v1::Proposal& p = t.proposal();
+    if (p.seed_from() > 0) {
+      ++paired;
+      EXPECT_EQ(t.seed(), by_number.at(p.seed_from()).seed()) << "trial " << number << " is paired with " << p.seed_from();
+    }
+    if (p.replicate_of() > 0) {
+      ++replicates;
+      EXPECT_EQ(evidence::ConfigurationKey(t.config()), evidence::ConfigurationKey(by_number.at(p.replicate_of()).config()));
+      if (p.seed_from() == 0) {
+        EXPECT_NE(t.seed(), by_number.at(p.replicate_of()).seed()) << "a new seed";
+      }
+    }
+  }
+  EXPECT_GT(paired, 0);
+  EXPECT_GE(replicates, 1) << "the baseline on a second seed";
+  EXPECT_GT(ended->noise().degrees_of_freedom(), 0);
+  EXPECT_GT(ended->noise().relative_sd(), 0);
+  EXPECT_GE(ended->best_runs(), 1);
+  EXPECT_EQ(report.best_trials_size(), ended->best_runs());
+  EXPECT_NEAR(report.best_validation_mean(), ended->best_value(), 1e-12);
+  EXPECT_NE(report.markdown().find("- Seed noise: sd "), std::string::npos) << report.markdown();
+  EXPECT_NE(report.markdown().find("| paired with t"), std::string::npos);
+  EXPECT_NE(report.markdown().find("replicate of t1"), std::string::npos);
 }
 
 }  // namespace

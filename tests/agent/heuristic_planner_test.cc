@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "services/agent/planner/heuristic_trajectory.h"
 #include "services/agent/planner/space_sampling.h"
 #include "services/trainer/space/space_proto.h"
 #include "tests/agent/heuristic_test_util.h"
@@ -24,8 +25,15 @@ using testing::Finished;
 using testing::FloatOf;
 using testing::Key;
 using testing::SasrecDefault;
-using testing::SasrecContext;
 using testing::With;
+
+// The protocol tests are about one-change moves: no replicates, so the mean decides
+// (replicates and intensification are tested below, on their own).
+PlanningContext SasrecContext(uint64_t seed) {
+  PlanningContext c = testing::SasrecContext(seed);
+  c.spec.mutable_budget()->set_max_replicates(-1);
+  return c;
+}
 
 std::vector<PlannedTrial> ProposeOk(Planner& planner, const PlanningContext& context) {
   absl::StatusOr<std::vector<PlannedTrial>> trials = planner.Propose(context);
@@ -281,6 +289,103 @@ TEST(HeuristicPlannerTest, OptionsAreValidatedByName) {
   ASSERT_TRUE(good.ok()) << good.status();
   EXPECT_EQ(good->coverage_window, 6);
   EXPECT_FALSE(good->transfer_best);
+}
+
+// Seed plans, replicates and intensification (heuristic_planner.h protocol).
+
+vmle::v1::Trial Seeded(vmle::v1::Trial t, uint64_t seed, int derived_from = 0, int replicate_of = 0,
+                       int seed_from = 0) {
+  t.set_seed(seed);
+  t.mutable_proposal()->set_derived_from(derived_from);
+  t.mutable_proposal()->set_replicate_of(replicate_of);
+  t.mutable_proposal()->set_seed_from(seed_from);
+  return t;
+}
+
+PlanningContext Replicating(int max_trials) {
+  PlanningContext c = testing::SasrecContext(1);
+  c.spec.mutable_budget()->set_max_trials(max_trials);
+  return c;
+}
+
+TEST(HeuristicPlannerTest, TheBaselineIsReplicatedOnANewSeedOnceItFinished) {
+  PlanningContext context = Replicating(16);
+  context.history = {Seeded(Finished(1, SasrecDefault(), 0.050), 11)};
+  context.max_proposals = 2;
+  HeuristicPlanner planner = Planner();
+  const std::vector<PlannedTrial> trials = ProposeOk(planner, context);
+  ASSERT_EQ(trials.size(), 2u);
+  EXPECT_EQ(Key(trials[0].config), Key(SasrecDefault()));
+  EXPECT_EQ(trials[0].proposal.replicate_of(), 1);
+  EXPECT_EQ(trials[0].proposal.seed_from(), 0) << "a replicate measures the noise on a new seed";
+  EXPECT_TRUE(absl::StartsWith(trials[0].proposal.hypothesis(), "replicate of trial 1")) << trials[0].proposal.hypothesis();
+  ExpectComplete(trials[0].proposal);
+  // The other slot is a change of the baseline, paired with it: derived from trial 1, on its seed.
+  EXPECT_EQ(Diff(SasrecDefault(), trials[1].config).size(), 1u);
+  EXPECT_EQ(trials[1].proposal.derived_from(), 1);
+  EXPECT_EQ(trials[1].proposal.seed_from(), 1);
+  EXPECT_EQ(trials[1].proposal.replicate_of(), 0);
+}
+
+TEST(HeuristicPlannerTest, AOneChangeProposalCarriesItsParentsSeedPlanAndNamesItsMean) {
+  PlanningContext context = Replicating(16);
+  const vmle::v1::Configuration faster = With(SasrecDefault(), "lr", 9e-4);
+  context.history = {Seeded(Finished(1, SasrecDefault(), 0.050), 11), Seeded(Finished(2, SasrecDefault(), 0.051), 12, 1, 1),
+                     Seeded(Finished(3, faster, 0.060), 11, 1, 0, 1)};
+  HeuristicPlanner planner = Planner();
+  const std::vector<PlannedTrial> trials = ProposeOk(planner, context);
+  ASSERT_EQ(trials.size(), 1u);
+  // +20% on the same seed is clear of the noise: trial 3 is the best, and the change is paired with it.
+  EXPECT_EQ(Diff(faster, trials[0].config).size(), 1u);
+  EXPECT_EQ(trials[0].proposal.derived_from(), 3);
+  EXPECT_EQ(trials[0].proposal.seed_from(), 3);
+  EXPECT_TRUE(absl::StrContains(trials[0].proposal.hypothesis(), "trial 3 (0.06, 1 seed)"))
+      << trials[0].proposal.hypothesis();
+}
+
+TEST(HeuristicPlannerTest, AChallengerWithinTheNoiseIsReplicatedBeforeItBecomesTheBest) {
+  PlanningContext context = Replicating(16);
+  const vmle::v1::Configuration dropout = With(SasrecDefault(), "dropout", 0.3);
+  // Baseline on seeds 11 and 12 (noise about 1%); the challenger +1.6% on seed 11 only.
+  context.history = {Seeded(Finished(1, SasrecDefault(), 0.0500), 11),
+                     Seeded(Finished(2, SasrecDefault(), 0.0507), 12, 1, 1),
+                     Seeded(Finished(3, dropout, 0.0508), 11, 1, 0, 1)};
+  absl::StatusOr<heuristic::Trajectory> t = heuristic::Trajectory::Read(
+      context, 0.005, heuristic::StudyEvidenceOptions(context, 0.02, 3));
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->Best(), 0) << "a gain inside the noise does not replace the best";
+  HeuristicPlanner planner = Planner();
+  std::vector<PlannedTrial> trials = ProposeOk(planner, context);
+  ASSERT_EQ(trials.size(), 1u);
+  EXPECT_EQ(Key(trials[0].config), Key(dropout));
+  EXPECT_EQ(trials[0].proposal.replicate_of(), 3);
+  EXPECT_EQ(trials[0].proposal.seed_from(), 2) << "the challenger on the seed the best ran and it did not";
+
+  // Confirmed on that seed and a third (the limit): its mean then decides, and it is the best.
+  context.history.push_back(Seeded(Finished(4, dropout, 0.0515), 12, 3, 3, 2));
+  context.history.push_back(Seeded(Finished(5, SasrecDefault(), 0.0502), 13, 1, 1));
+  context.history.push_back(Seeded(Finished(6, dropout, 0.0512), 13, 3, 3, 5));
+  t = heuristic::Trajectory::Read(context, 0.005, heuristic::StudyEvidenceOptions(context, 0.02, 3));
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->Best(), 2) << "trial 3's configuration, paired on 3 seeds, mean +1.6%";
+  trials = ProposeOk(planner, context);
+  ASSERT_EQ(trials.size(), 1u);
+  EXPECT_EQ(trials[0].proposal.derived_from(), 3);
+  EXPECT_TRUE(absl::StrContains(trials[0].proposal.hypothesis(), "over 3 seeds")) << trials[0].proposal.hypothesis();
+}
+
+TEST(HeuristicPlannerTest, NoReplicatesBeyondTheBudgetAndThenTheMeanDecides) {
+  PlanningContext context = Replicating(16);
+  context.spec.mutable_budget()->set_max_replicates(1);
+  const vmle::v1::Configuration dropout = With(SasrecDefault(), "dropout", 0.3);
+  context.history = {Seeded(Finished(1, SasrecDefault(), 0.0500), 11),
+                     Seeded(Finished(2, SasrecDefault(), 0.0507), 12, 1, 1),
+                     Seeded(Finished(3, dropout, 0.0508), 11, 1, 0, 1)};
+  HeuristicPlanner planner = Planner();
+  const std::vector<PlannedTrial> trials = ProposeOk(planner, context);
+  ASSERT_EQ(trials.size(), 1u);
+  EXPECT_EQ(trials[0].proposal.replicate_of(), 0) << "the one replicate was spent on the baseline";
+  EXPECT_EQ(trials[0].proposal.derived_from(), 3) << "with no replicate left, the better mean is the best";
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "services/agent/evidence/evidence.h"
 #include "services/trainer/space/space_proto.h"
 
 namespace vmle::agent::testing {
@@ -36,9 +37,18 @@ vmle::v1::SearchSpace FloatSpace(const std::vector<std::pair<std::string, std::p
   return space;
 }
 
+// The seed the agent gives `t` (numbered, with its proposal) after `before`.
+uint64_t PlannedSeed(const std::vector<vmle::v1::Trial>& before, uint64_t study_seed, const vmle::v1::Trial& t) {
+  const int from = t.proposal().seed_from();
+  if (from > 0 && from <= static_cast<int>(before.size())) return before[static_cast<size_t>(from - 1)].seed();
+  return evidence::FreshSeed(study_seed, t.number());
+}
+
 std::vector<vmle::v1::Trial> RunStudy(Planner& planner, PlanningContext context, int budget, int parallel,
                                       const ObjectiveFn& objective) {
   std::vector<vmle::v1::Trial> trials;
+  // As in the agent, the study's budget is known to the planner (its replicate budget follows).
+  if (context.spec.budget().max_trials() == 0) context.spec.mutable_budget()->set_max_trials(budget);
   while (static_cast<int>(trials.size()) < budget) {
     context.max_proposals = std::min(parallel, budget - static_cast<int>(trials.size()));
     absl::StatusOr<std::vector<PlannedTrial>> planned = planner.Propose(context);
@@ -49,8 +59,9 @@ std::vector<vmle::v1::Trial> RunStudy(Planner& planner, PlanningContext context,
       t.set_number(static_cast<int>(trials.size()) + 1);
       *t.mutable_config() = p.config;
       *t.mutable_proposal() = p.proposal;
+      t.set_seed(PlannedSeed(trials, context.seed, t));
       t.set_status(vmle::v1::TRIAL_STATUS_SUCCEEDED);
-      t.set_objective_value(objective(p.config, t.number()));
+      t.set_objective_value(objective(p.config, t.seed()));
       trials.push_back(t);
       context.history.push_back(t);
     }
@@ -80,6 +91,8 @@ void Remember(Planner& planner, PlanningContext& context, const vmle::v1::Trial&
 StudyRecord RunStudyWithMemory(Planner& planner, PlanningContext context, int budget, int parallel,
                                const ObjectiveFn& objective, const StudyMemory& memory) {
   StudyRecord record;
+  // As in the agent, the study's budget is known to the planner (its replicate budget follows).
+  if (context.spec.budget().max_trials() == 0) context.spec.mutable_budget()->set_max_trials(budget);
   while (static_cast<int>(record.trials.size()) < budget) {
     context.max_proposals = std::min(parallel, budget - static_cast<int>(record.trials.size()));
     absl::StatusOr<std::vector<PlannedTrial>> planned = planner.Propose(context);
@@ -90,7 +103,8 @@ StudyRecord RunStudyWithMemory(Planner& planner, PlanningContext context, int bu
       t.set_number(static_cast<int>(record.trials.size()) + 1);
       *t.mutable_config() = p.config;
       *t.mutable_proposal() = p.proposal;
-      const double value = objective(p.config, t.number());
+      t.set_seed(PlannedSeed(record.trials, context.seed, t));
+      const double value = objective(p.config, t.seed());
       t.set_status(std::isfinite(value) ? vmle::v1::TRIAL_STATUS_SUCCEEDED : vmle::v1::TRIAL_STATUS_FAILED);
       if (std::isfinite(value)) t.set_objective_value(value);
       if (!std::isfinite(value)) t.set_failure_cause("nan");

@@ -22,7 +22,10 @@ PlanningContext ContextFor(const vmle::v1::SearchSpace& space, uint64_t seed, vm
 // A SASRec space holding only float parameters `names` with the given bounds.
 vmle::v1::SearchSpace FloatSpace(const std::vector<std::pair<std::string, std::pair<double, double>>>& params);
 
-using ObjectiveFn = std::function<double(const vmle::v1::Configuration&, int trial_number)>;
+// The objective of a configuration run on a seed. The loops give each trial the seed
+// its proposal's seed plan names (the agent's rule: Proposal.seed_from, else
+// evidence::FreshSeed(study seed, number)).
+using ObjectiveFn = std::function<double(const vmle::v1::Configuration&, uint64_t seed)>;
 
 // Runs `planner` for `budget` trials, `parallel` proposals per round, finishing a
 // round's trials in order with `objective`. Fails the test on a planner error. Stops

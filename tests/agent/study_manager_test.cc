@@ -166,7 +166,7 @@ TEST(StudyManagerTest, RunsAStudyToItsBudgetThroughTheApi) {
   EXPECT_EQ(report.trajectory_size(), 12);
   EXPECT_EQ(report.best_trial().id(), ended->best_trial_id());
   EXPECT_GT(report.best_trial().test().ndcg_at_10(), 0);
-  EXPECT_THAT(report.markdown(), ::testing::HasSubstr("## Best trial"));
+  EXPECT_THAT(report.markdown(), ::testing::HasSubstr("## Best configuration"));
   double best = 0;
   for (const auto& e : report.trajectory()) {
     EXPECT_GE(e.best_so_far(), best);

@@ -244,7 +244,7 @@ TEST(TuneTest, TuneRunsAStudyInOneProcessFromAYamlFile) {
   ASSERT_TRUE(exit.has_value()) << log;
   EXPECT_TRUE(WIFEXITED(*exit) && WEXITSTATUS(*exit) == 0) << log;
   EXPECT_THAT(log, HasSubstr("study finished: budget of 3 trials used"));
-  EXPECT_THAT(log, HasSubstr("## Best trial"));
+  EXPECT_THAT(log, HasSubstr("## Best configuration"));
   int reports = 0;
   for (const auto& f : std::filesystem::directory_iterator(dir + "/state/reports")) {
     reports += f.path().extension() == ".md" || f.path().extension() == ".svg";

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <set>
+
+#include "services/trainer/data/readers.h"
 #include "services/trainer/data/split.h"
 #include "services/trainer/data/synthetic.h"
 #include "services/trainer/eval/evaluator.h"
@@ -111,6 +115,65 @@ TEST(TrainerTest, FixedSeedIsDeterministicOnCpu) {
   const auto c = Train(data, config);
   ASSERT_TRUE(c.ok());
   EXPECT_NE(a->epochs[0].train_loss, c->epochs[0].train_loss);
+}
+
+// A larger epoch budget never ends below a smaller one on the same seed, on real data:
+// the first 300 users of LastFM (long histories, where patience decides when a run
+// ends), max_epochs 20 against 40, with patience 3 and a minimum delta of 1%.
+TEST(TrainerTest, OnLastFmTheSameSeedWithFortyEpochsNeverEndsBelowTwenty) {
+  const std::string path = std::string(VMLE_SHARED_DATA_DIR) + "/LastFM.txt";
+  auto full = ReadDataset(path, DatasetFormat::kSequential);
+  if (!full.ok()) GTEST_SKIP() << "LastFM is not at " << path;
+  Dataset data;
+  std::set<int32_t> items;
+  for (size_t u = 0; u < 300 && u < full->sequences.size(); ++u) {
+    data.sequences.push_back(full->sequences[u]);
+    items.insert(full->sequences[u].begin(), full->sequences[u].end());
+  }
+  // Dense item ids over the slice.
+  std::map<int32_t, int32_t> dense;
+  for (int32_t item : items) dense.emplace(item, static_cast<int32_t>(dense.size()) + 1);
+  for (auto& seq : data.sequences) {
+    for (int32_t& item : seq) item = dense.at(item);
+  }
+  data.num_users = static_cast<int64_t>(data.sequences.size());
+  data.num_items = static_cast<int64_t>(dense.size());
+  for (uint64_t seed : {1, 2}) {
+    TrainConfig config = FastConfig();
+    config.seed = seed;
+    config.early_stop_patience = 3;
+    config.early_stop_min_delta = 0.01;
+    config.max_epochs = 20;
+    const auto twenty = Train(data, config);
+    config.max_epochs = 40;
+    const auto forty = Train(data, config);
+    ASSERT_TRUE(twenty.ok() && forty.ok());
+    const std::string metric = config.select_metric;
+    EXPECT_GE(forty->validation.Get(metric), twenty->validation.Get(metric)) << "seed " << seed;
+    // The common epochs are the same run.
+    for (size_t e = 0; e < twenty->epochs.size(); ++e) {
+      EXPECT_EQ(forty->epochs[e].validation.Get(metric), twenty->epochs[e].validation.Get(metric));
+    }
+  }
+}
+
+// Patience counts only epochs that beat the best by the minimum delta: with a large
+// delta a run stops sooner, and it still keeps its best epoch.
+TEST(TrainerTest, MinimumDeltaShortensPatienceButKeepsTheBestEpoch) {
+  const Dataset data = SmallSynthetic();
+  TrainConfig config = FastConfig();
+  config.max_epochs = 12;
+  config.early_stop_patience = 2;
+  const auto plain = Train(data, config);
+  config.early_stop_min_delta = 0.5;
+  const auto strict = Train(data, config);
+  ASSERT_TRUE(plain.ok() && strict.ok());
+  EXPECT_LE(strict->epochs.size(), plain->epochs.size());
+  double best = -1;
+  for (const auto& e : strict->epochs) best = std::max(best, e.validation.Get(config.select_metric));
+  EXPECT_EQ(strict->validation.Get(config.select_metric), best);
+  config.early_stop_min_delta = 1.5;
+  EXPECT_FALSE(ValidateTrainConfig(config).ok());
 }
 
 // balance_targets weighs each batch by its share of the epoch's targets: with the

@@ -22,6 +22,9 @@ struct HeuristicMemoryOptions {
   double tie_epsilon = 0.005;
   // Most working insights kept.
   int max_insights = 12;
+  // The evidence's noise prior and seeds of intensification (evidence/evidence.h).
+  double noise_prior = 0.02;
+  int max_seeds = 3;
 };
 
 // The reflection on `finished` (context.history holds it; when it does not, it is

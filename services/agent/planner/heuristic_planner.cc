@@ -138,16 +138,84 @@ std::vector<Candidate> Candidates(const RoundState& s, const HeuristicOptions& o
   return out;
 }
 
-// The reference the proposals of a round start from, for their texts.
+// The reference the proposals of a round start from, for their texts: the trial they
+// are derived from and its measured mean.
 std::string BestText(const RoundState& s) {
   if (s.best < 0) return "the baseline";
-  const vmle::v1::Trial& t = s.trajectory->history()[static_cast<size_t>(s.best)];
-  return absl::StrFormat("the best configuration (trial %d, %.6g)", t.number(), t.objective_value());
+  return "the best configuration, " + s.trajectory->Describe(s.best);
+}
+
+// The seed plan of a change of the best: derived from its first trial and paired with it.
+void PairWithBest(const RoundState& s, vmle::v1::Proposal& p) {
+  if (s.best < 0) return;
+  const int number = s.trajectory->history()[static_cast<size_t>(s.best)].number();
+  p.set_derived_from(number);
+  p.set_seed_from(number);
+}
+
+// Replicate trials of the study so far (finished and pending), and its budget of them.
+int ReplicatesUsed(const PlanningContext& context) {
+  int used = 0;
+  for (const auto* trials : {&context.history, &context.pending}) {
+    for (const vmle::v1::Trial& t : *trials) used += t.proposal().replicate_of() > 0;
+  }
+  return used;
+}
+
+// The replicates of this round (protocol, heuristic_planner.h), before any change.
+void AddReplicates(const RoundState& s, bool transfer_due, PlanningRound& round,
+                   std::vector<vmle::v1::Proposal>& proposals) {
+  const PlanningContext& context = *s.context;
+  const Trajectory& t = *s.trajectory;
+  int left = evidence::ReplicateBudget(context.spec.budget()) - ReplicatesUsed(context);
+  auto pending_replicate_of = [&](int number) {
+    for (const vmle::v1::Trial& p : context.pending) {
+      if (p.proposal().replicate_of() == number) return true;
+    }
+    return false;
+  };
+  auto add = [&](int index, int seed_from, std::string why) {
+    const vmle::v1::Trial& of = t.history()[static_cast<size_t>(index)];
+    vmle::v1::Proposal p;
+    p.set_planner("heuristic");
+    p.set_changed_dimension("replicate");
+    p.set_replicate_of(of.number());
+    p.set_derived_from(of.number());
+    p.set_seed_from(seed_from);
+    p.set_hypothesis(absl::StrFormat("replicate of trial %d %s: %s", of.number(),
+                                     seed_from > 0 ? absl::StrFormat("on the seed of trial %d", seed_from)
+                                                   : std::string("on a new seed"),
+                                     why));
+    p.set_expected_mechanism("the same configuration on another seed measures the seed noise and the "
+                             "configuration's mean, so that a gain is judged against the noise");
+    p.set_risk("none beyond its cost: one trial of the budget");
+    p.set_rollback("nothing changes; the evidence is read again with this run");
+    proposals.push_back(p);
+    round.AddReplicate(of.config(), p.hypothesis());
+    --left;
+  };
+  if (left <= 0 || round.full() || t.history().empty()) return;
+  // The baseline on a second seed, once it has finished: the study's first noise measurement.
+  // (After a transferred configuration, which comes right after the baseline.)
+  if (ReplicatesUsed(context) == 0 && std::isfinite(t.Score(0)) && !transfer_due) {
+    add(0, 0, "the baseline on at least two seeds measures the seed noise of this study");
+  }
+  if (left <= 0 || round.full()) return;
+  std::optional<evidence::ReplicateRequest> next = t.evidence().NextReplicate();
+  if (!next.has_value() || pending_replicate_of(next->replicate_of)) return;
+  for (size_t i = 0; i < t.history().size(); ++i) {
+    if (t.history()[i].number() == next->replicate_of) {
+      add(static_cast<int>(i), next->seed_from, "a gain inside the noise must be confirmed on another seed before " +
+                                                    std::string("it becomes the best: ") + next->reason);
+      return;
+    }
+  }
 }
 
 vmle::v1::Proposal ProposalFor(const RoundState& s, const Candidate& c, double tie_epsilon) {
   vmle::v1::Proposal p;
   p.set_planner("heuristic");
+  if (!c.config.has_value()) PairWithBest(s, p);
   const std::string best = BestText(s);
   p.set_rollback(absl::StrFormat("keep %s unless this beats it by more than %.2g%% on validation", best,
                                  100 * tie_epsilon));
@@ -201,7 +269,9 @@ absl::StatusOr<HeuristicOptions> ParseHeuristicOptions(const vmle::v1::PlannerSp
   OptionReader r(spec);
   for (absl::Status s : {r.Double("tie_epsilon", 0.0, 0.5, false, &o.tie_epsilon),
                          r.Int("coverage_window", 2, 50, &o.coverage_window), r.Bool("transfer_best", &o.transfer_best),
-                         r.Int("max_insights", 1, 100, &o.max_insights), r.NoOthers()}) {
+                         r.Int("max_insights", 1, 100, &o.max_insights),
+                         r.Double("noise_prior", 0.0, 1.0, false, &o.noise_prior),
+                         r.Int("max_seeds", 1, 10, &o.max_seeds), r.NoOthers()}) {
     if (!s.ok()) return s;
   }
   return o;
@@ -210,10 +280,21 @@ absl::StatusOr<HeuristicOptions> ParseHeuristicOptions(const vmle::v1::PlannerSp
 absl::StatusOr<std::vector<PlannedTrial>> HeuristicPlanner::Propose(const PlanningContext& context) {
   absl::StatusOr<PlanningRound> round = PlanningRound::Start(context, Name());
   if (!round.ok()) return round.status();
-  absl::StatusOr<Trajectory> trajectory = Trajectory::Read(context, options_.tie_epsilon);
+  absl::StatusOr<Trajectory> trajectory =
+      Trajectory::Read(context, options_.tie_epsilon,
+                       heuristic::StudyEvidenceOptions(context, options_.noise_prior, options_.max_seeds));
   if (!trajectory.ok()) return trajectory.status();
   const RoundState state = StateOf(context, *trajectory);
   std::vector<vmle::v1::Proposal> proposals;
+  bool transfer_tried = false;
+  for (const auto* trials : {&context.history, &context.pending}) {
+    for (const vmle::v1::Trial& t : *trials) transfer_tried = transfer_tried || t.proposal().changed_dimension() == "transfer";
+  }
+  const bool transfer_due = options_.transfer_best && !transfer_tried &&
+                            heuristic::TransferredConfiguration(trajectory->space(), context.recalled,
+                                                                context.spec.backbone())
+                                .has_value();
+  AddReplicates(state, transfer_due, *round, proposals);
   if (round->proposed_before() == 0 && !round->full()) {
     if (auto config = round->Admit(DefaultConfiguration(round->space())); config.has_value()) {
       vmle::v1::Proposal p;
@@ -264,7 +345,8 @@ absl::StatusOr<std::optional<vmle::v1::CognitionSummary>> HeuristicPlanner::Dist
 }
 
 HeuristicMemoryOptions HeuristicPlanner::MemoryOptions() const {
-  return HeuristicMemoryOptions{options_.tie_epsilon, options_.max_insights};
+  return HeuristicMemoryOptions{options_.tie_epsilon, options_.max_insights, options_.noise_prior, options_.max_seeds};
 }
+
 
 }  // namespace vmle::agent

@@ -3,11 +3,21 @@
 //
 // Protocol of Propose:
 //  * Round 1 is the space's default configuration (the baseline).
-//  * Every later proposal changes one parameter of the current best configuration:
-//    the best finished trial on the validation objective, where scores within
-//    tie_epsilon (relative) tie and the simpler configuration wins (fewer parameters
-//    off their defaults, then the smaller model). While nothing has finished, the
-//    baseline is the best.
+//  * Replicates come first in a round, within the study's replicate budget
+//    (Budget.max_replicates; replicates count in max_trials): once the baseline has
+//    finished (and a recalled best configuration was tried), the baseline again on a
+//    new seed, so that the seed noise is measured;
+//    then, while a challenger's gain over the best is positive but not clear of the
+//    noise, the run that decides it (evidence/evidence.h NextReplicate: the
+//    challenger on a seed the best ran, or the best on a new seed), one at a time.
+//  * Every other proposal changes one parameter of the current best configuration:
+//    the incumbent by the evidence (the mean over its seeds; a challenger becomes the
+//    best only with a paired gain clear of the noise, or by its mean once it ran on
+//    max_seeds seeds; ties within tie_epsilon go to the simpler configuration, fewer
+//    parameters off their defaults, then the smaller model). While nothing has
+//    finished, the baseline is the best. The seed plan pairs it with the best:
+//    derived_from and seed_from name the best's first trial, so the change is
+//    measured on the same seed.
 //  * Candidates, in this order, the first admitted ones taken:
 //     1. transfer: once, the best configuration of the nearest recalled cognition
 //        summary (the first one for the study's backbone), changed as a whole
@@ -24,8 +34,7 @@
 //     7. moves of 3-6 in a (parameter, direction) that clearly hurt earlier in the
 //        study (a loss beyond three tie epsilons, outside the noise) or that a
 //        recalled summary lists as failed: deferred to here, in order.
-//    Priors apply to parameters still at their default; the best configuration is
-//    chosen on Trajectory::Estimate, which halves the credit of a single run.
+//    Priors apply to parameters still at their default.
 //    Coverage rule: when the last coverage_window one-change trials touched at most
 //    two parameters, candidates on parameters the study has not changed yet (and
 //    no pending trial changes) go first, after the transfer.
@@ -48,7 +57,11 @@
 //  * coverage_window: one-change trials the coverage rule looks back on (default
 //    4, in [2, 50]);
 //  * transfer_best: propose a recalled summary's best configuration (default true);
-//  * max_insights: bound of the working insights (default 12, in [1, 100]).
+//  * max_insights: bound of the working insights (default 12, in [1, 100]);
+//  * noise_prior: the relative seed noise assumed until replicates measure it
+//    (default 0.02, in [0, 1]);
+//  * max_seeds: seeds a challenger runs on, paired with the best, before its mean
+//    decides (default 3, in [1, 10]).
 #pragma once
 
 #include <string>
@@ -69,6 +82,9 @@ struct HeuristicOptions {
   bool transfer_best = true;
   // Most working insights kept by Consolidate.
   int max_insights = 12;
+  // Relative seed noise before replicates measure it, and seeds of intensification.
+  double noise_prior = 0.02;
+  int max_seeds = 3;
 };
 
 // INVALID_ARGUMENT naming planner.options.<key> for a malformed or unknown option.

@@ -7,6 +7,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/hash/hash.h"
+#include "absl/strings/str_format.h"
 #include "services/agent/planner/space_sampling.h"
 #include "services/trainer/space/space_proto.h"
 
@@ -41,6 +42,16 @@ std::vector<std::vector<size_t>> Groups(const trainer::SearchSpace& space) {
 
 }  // namespace
 
+evidence::Options StudyEvidenceOptions(const PlanningContext& context, double noise_prior, int max_seeds) {
+  int done = 0;
+  for (const vmle::v1::Trial& t : context.history) done += t.proposal().replicate_of() > 0;
+  evidence::Options o;
+  o.prior_relative_sd = noise_prior;
+  o.max_seeds = max_seeds;
+  o.intensify = evidence::Intensifying(context.spec.budget(), done);
+  return o;
+}
+
 double NumberOf(const vmle::v1::ParamValue& value) {
   switch (value.kind_case()) {
     case vmle::v1::ParamValue::kIntValue: return static_cast<double>(value.int_value());
@@ -57,13 +68,16 @@ std::string DirectionOf(const trainer::ParamSpec& param, const vmle::v1::ParamVa
   return space::ValueText(to);
 }
 
-absl::StatusOr<Trajectory> Trajectory::Read(const PlanningContext& context, double tie_epsilon) {
+absl::StatusOr<Trajectory> Trajectory::Read(const PlanningContext& context, double tie_epsilon,
+                                            evidence::Options evidence) {
   absl::StatusOr<trainer::SearchSpace> space = PlanningSpace(context.space, context.spec.backbone());
   if (!space.ok()) return space.status();
   Trajectory t;
   t.space_ = *std::move(space);
   t.history_ = context.history;
   t.tie_epsilon_ = tie_epsilon;
+  t.direction_ = context.spec.objective().direction();
+  t.evidence_options_ = std::move(evidence);
   for (const vmle::v1::Trial& trial : t.history_) {
     t.scores_.push_back(ScoreOf(trial, context.spec.objective().direction()));
     vmle::v1::Configuration config = trial.config();
@@ -72,8 +86,33 @@ absl::StatusOr<Trajectory> Trajectory::Read(const PlanningContext& context, doub
     for (const trainer::ParamSpec& p : t.space_.params) texts.push_back(space::ValueText(ValueOf(p, config)));
     t.values_.push_back(std::move(texts));
   }
+  t.evidence_ = std::make_shared<const evidence::StudyEvidence>(
+      evidence::StudyEvidence::Read(t.history_, t.direction_, t.EvidenceOptions()));
   t.FindParents();
   return t;
+}
+
+evidence::Options Trajectory::EvidenceOptions() const {
+  evidence::Options o = evidence_options_;
+  o.tie = tie_epsilon_;
+  o.simpler = [this](int a, int b) { return Complexity(a) < Complexity(b); };
+  return o;
+}
+
+double Trajectory::Estimate(int index) const {
+  const int g = evidence_->GroupOf(index);
+  return g < 0 ? kNoScore : evidence_->groups()[static_cast<size_t>(g)].Mean();
+}
+
+std::string Trajectory::Describe(int index) const {
+  const vmle::v1::Trial& t = history_[static_cast<size_t>(index)];
+  const int g = evidence_->GroupOf(index);
+  if (g < 0) return absl::StrFormat("trial %d", t.number());
+  const evidence::Group& group = evidence_->groups()[static_cast<size_t>(g)];
+  const double mean = direction_ == vmle::v1::DIRECTION_MINIMIZE ? -group.Mean() : group.Mean();
+  const int n = group.Finished();
+  if (n <= 1) return absl::StrFormat("trial %d (%.4g, 1 seed)", group.first().number, mean);
+  return absl::StrFormat("trial %d (%.4g ± %.2g over %d seeds)", group.first().number, mean, group.Sd(), n);
 }
 
 // Trials that differ in one parameter group share the hash of everything outside
@@ -89,13 +128,30 @@ void Trajectory::FindParents() {
     std::vector<uint64_t> rest(n, all);
     Step step;
     step.knob = i == 0 ? "" : kSeveralKnobs;
+    const int group = evidence_->GroupOf(static_cast<int>(i));
+    const int first = group < 0 ? static_cast<int>(i) : evidence_->groups()[static_cast<size_t>(group)].first().index;
+    if (first != static_cast<int>(i)) {
+      // A rerun of a configuration: evidence about its value, not a change.
+      step.replicate_of = first;
+      step.knob.clear();
+      step.failed = !std::isfinite(scores_[i]);
+      steps_.push_back(std::move(step));
+      continue;
+    }
+    int derived = -1;
+    for (size_t j = 0; j < i; ++j) {
+      if (history_[j].number() == history_[i].proposal().derived_from()) derived = static_cast<int>(j);
+    }
     for (size_t p = 0; p < n; ++p) {
       for (size_t q : groups[p]) rest[p] ^= h[q];
       auto it = by_rest.find(std::make_pair(p, rest[p]));
       if (it == by_rest.end()) continue;
       for (int j : it->second) {
         if (values_[static_cast<size_t>(j)][p] == values_[i][p]) continue;
-        if (step.parent >= 0 && Estimate(j) <= Estimate(step.parent)) continue;
+        // The trial it was derived from, else the best one-change neighbour.
+        if (step.parent >= 0 && (step.parent == derived || (j != derived && Estimate(j) <= Estimate(step.parent)))) {
+          continue;
+        }
         const trainer::ParamSpec& param = space_.params[p];
         step.parent = j;
         step.knob = param.name;
@@ -106,9 +162,15 @@ void Trajectory::FindParents() {
     }
     step.failed = !std::isfinite(scores_[i]);
     const int reference = step.parent >= 0 ? step.parent : Best(static_cast<int>(i));
-    if (i > 0 && reference >= 0) step.gain = RelativeChange(scores_[i], Score(reference));
+    if (i > 0 && reference >= 0) {
+      // Paired: against the reference configuration's run on this trial's seed.
+      const int g = evidence_->GroupOf(reference);
+      const std::optional<double> same_seed =
+          g < 0 ? std::nullopt : evidence_->groups()[static_cast<size_t>(g)].On(history_[i].seed());
+      step.paired = same_seed.has_value();
+      step.gain = RelativeChange(scores_[i], same_seed.has_value() ? *same_seed : Estimate(reference));
+    }
     if (step.failed) step.gain = -1.0;
-    estimates_.push_back(step.parent >= 0 && !step.failed ? (Estimate(step.parent) + scores_[i]) / 2 : scores_[i]);
     steps_.push_back(std::move(step));
     if (std::isfinite(scores_[i])) {
       for (size_t p = 0; p < n; ++p) by_rest[std::make_pair(p, rest[p])].push_back(static_cast<int>(i));
@@ -133,16 +195,14 @@ std::pair<int, double> Trajectory::Complexity(int index) const {
 
 int Trajectory::Best(int count) const {
   const int n = count < 0 ? static_cast<int>(history_.size()) : std::min<int>(count, history_.size());
-  double top = kNoScore;
-  for (int i = 0; i < n; ++i) top = std::max(top, Estimate(i));
-  if (!std::isfinite(top)) return -1;
-  const double margin = tie_epsilon_ * std::abs(top);
-  int best = -1;
-  for (int i = 0; i < n; ++i) {
-    if (Estimate(i) < top - margin) continue;
-    if (best < 0 || Complexity(i) < Complexity(best)) best = i;
+  if (n == static_cast<int>(history_.size())) {
+    const int g = evidence_->Incumbent();
+    return g < 0 ? -1 : evidence_->groups()[static_cast<size_t>(g)].first().index;
   }
-  return best;
+  const std::vector<vmle::v1::Trial> before(history_.begin(), history_.begin() + n);
+  const evidence::StudyEvidence earlier = evidence::StudyEvidence::Read(before, direction_, EvidenceOptions());
+  const int g = earlier.Incumbent();
+  return g < 0 ? -1 : earlier.groups()[static_cast<size_t>(g)].first().index;
 }
 
 }  // namespace vmle::agent::heuristic

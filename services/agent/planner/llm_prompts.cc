@@ -6,6 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
+#include "services/agent/evidence/evidence.h"
 #include "services/agent/planner/space_sampling.h"
 #include "services/trainer/space/space_proto.h"
 
@@ -153,9 +154,18 @@ std::string PendingSection(const PlanningContext& context, const trainer::Search
 std::string BestSection(const PlanningContext& context, const trainer::SearchSpace& space) {
   const Trial* best = BestTrial(context);
   if (best == nullptr) return "## Current best\nnone yet: start from the default configuration\n";
-  return absl::StrCat("## Current best\ntrial ", best->number(), ", ", ObjectiveText(context.spec), " = ",
-                      Number(best->objective_value()), ", configuration ", ConfigText(space, best->config(), false),
-                      "\n");
+  std::string out = absl::StrCat("## Current best\ntrial ", best->number(), ", ", ObjectiveText(context.spec), " = ",
+                                 Number(best->objective_value()), ", configuration ",
+                                 ConfigText(space, best->config(), false), "\n");
+  // The seed noise, so that a difference is read against it.
+  const evidence::StudyEvidence e =
+      evidence::StudyEvidence::Read(context.history, context.spec.objective().direction(), evidence::Options{});
+  if (e.noise().degrees_of_freedom() > 0) {
+    absl::StrAppend(&out, "Seed noise of this study: sd ", Number(e.noise().sd()), " (", Number(100 * e.noise().relative_sd()),
+                    "% of the mean, ", e.noise().degrees_of_freedom(),
+                    " degrees of freedom); a difference smaller than about twice that is no clear difference.\n");
+  }
+  return out;
 }
 
 std::string MemorySections(const PlanningContext& context) {
@@ -170,8 +180,10 @@ std::string MemorySections(const PlanningContext& context) {
   if (!context.insights.insights().empty()) {
     out += "## Working insights of this study\n";
     for (const vmle::v1::Insight& i : context.insights.insights()) {
-      absl::StrAppend(&out, "- ", i.text(), " [", i.knob(), " ", i.direction(), ", support ", i.support(),
-                      ", contradict ", i.contradict(), ", confidence ", Number(i.confidence()), "]\n");
+      absl::StrAppend(&out, "- ", i.text(), " [", i.knob(), " ", i.direction(), ", effect ", Number(i.effect()),
+                      ", 95% interval ", Number(i.effect_low()), " to ", Number(i.effect_high()), ", ",
+                      i.comparisons(), " paired comparisons, ", i.clear() ? "clear" : "no clear effect",
+                      ", confidence ", Number(i.confidence()), "]\n");
     }
   }
   for (const vmle::v1::CognitionSummary& s : context.recalled) {
@@ -179,7 +191,10 @@ std::string MemorySections(const PlanningContext& context) {
                     Number(s.dataset_profile().mean_length()), ")\n", s.prose(), "\n");
     for (const vmle::v1::CognitionRule& r : s.rules()) {
       absl::StrAppend(&out, "- ", r.knob(), " -> ", r.direction(), r.condition().empty() ? "" : " when " + r.condition(),
-                      ": effect ", Number(r.effect()), ", confidence ", Number(r.confidence()), ". ", r.text(), "\n");
+                      ": effect ", Number(r.effect()), " (95% interval ", Number(r.effect_low()), " to ",
+                      Number(r.effect_high()), ", ", r.comparisons(), " paired comparisons, measured on ",
+                      r.sources().empty() ? s.dataset_name() : absl::StrJoin(r.sources(), ", "), "), confidence ",
+                      Number(r.confidence()), ". ", r.text(), "\n");
     }
     if (s.search_order_size() > 0) absl::StrAppend(&out, "Search order that worked: ", absl::StrJoin(s.search_order(), " -> "), "\n");
     if (s.failed_attempts_size() > 0) absl::StrAppend(&out, "Failed there: ", absl::StrJoin(s.failed_attempts(), "; "), "\n");

@@ -32,6 +32,14 @@ std::optional<vmle::v1::Configuration> PlanningRound::Admit(const vmle::v1::Conf
   return out;
 }
 
+void PlanningRound::AddReplicate(const vmle::v1::Configuration& of, std::string hypothesis) {
+  PlannedTrial trial;
+  for (const trainer::ParamSpec& p : space_.params) (*trial.config.mutable_values())[p.name] = ValueOf(p, of);
+  trial.proposal.set_hypothesis(std::move(hypothesis));
+  trial.proposal.set_planner(planner_);
+  trials_.push_back(std::move(trial));
+}
+
 void PlanningRound::Add(vmle::v1::Configuration config, std::string hypothesis) {
   taken_.insert(ConfigKey(space_, config));
   PlannedTrial trial;

@@ -39,6 +39,9 @@ class PlanningRound {
 
   // Records an admitted configuration as this round's next proposal.
   void Add(vmle::v1::Configuration config, std::string hypothesis);
+  // Records a replicate: the configuration of an earlier trial (taken, so Admit would
+  // refuse it), reduced to the space's parameters, as this round's next proposal.
+  void AddReplicate(const vmle::v1::Configuration& of, std::string hypothesis);
 
   // The proposals collected so far, in order.
   const std::vector<PlannedTrial>& trials() const { return trials_; }

@@ -312,15 +312,23 @@ double SimulatedObjective::ExpectedValue(const vmle::v1::Configuration& config) 
 SimulatedTrial SimulatedObjective::Run(const vmle::v1::Configuration& config, uint64_t trial_seed) const {
   const Knobs k = ReadKnobs(config);
   const Curve c = CurveOf(k, dataset_);
-  Rng rng(DeriveSeed(DeriveSeed(dataset_.seed, trial_seed), ConfigHash(config)));
-  // A run-level offset (initialisation) and per-epoch jitter (evaluation sampling).
-  const double offset = 0.6 * dataset_.noise * rng.Normal();
+  // The epoch budget and patience only decide where a run stops: the same seed gives
+  // the same epochs, so a run with more epochs never ends below one with fewer.
+  vmle::v1::Configuration shape = config;
+  shape.mutable_values()->erase("max_epochs");
+  shape.mutable_values()->erase("early_stop_patience");
+  Rng shared(DeriveSeed(dataset_.seed, trial_seed));
+  Rng rng(DeriveSeed(DeriveSeed(dataset_.seed, trial_seed), ConfigHash(shape)));
+  // A run-level offset (initialisation) and per-epoch jitter (batch order, evaluation
+  // sampling), half of each shared by every configuration on the seed, as common
+  // random numbers are.
+  const double offset = 0.6 * dataset_.noise * (std::sqrt(0.5) * shared.Normal() + std::sqrt(0.5) * rng.Normal());
   SimulatedTrial trial;
   trial.diverged = c.diverged;
   double best = -1.0;
   for (int e = 1, since_best = 0; e <= static_cast<int>(k.max_epochs); ++e) {
-    const double value =
-        std::max(0.0, CurveValue(c, e) * (1.0 + offset + 0.8 * dataset_.noise * rng.Normal()));
+    const double jitter = 0.8 * dataset_.noise * (std::sqrt(0.5) * shared.Normal() + std::sqrt(0.5) * rng.Normal());
+    const double value = std::max(0.0, CurveValue(c, e) * (1.0 + offset + jitter));
     trial.epochs.push_back(Epoch(e, value, c, k, dataset_));
     if (value > best) {
       best = value;

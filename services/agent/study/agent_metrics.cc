@@ -18,8 +18,12 @@ AgentMetrics::AgentMetrics(prometheus::Registry& registry)
                    .Register(registry)),
       best_(prometheus::BuildGauge()
                 .Name("vmle_agent_best_objective")
-                .Help("Best validation objective of each running study")
+                .Help("Best validation objective of each running study (its configuration's mean over seeds)")
                 .Register(registry)),
+      noise_(prometheus::BuildGauge()
+                 .Name("vmle_agent_seed_noise_relative")
+                 .Help("Seed noise of each running study's objective, sd / mean, once replicates measured it")
+                 .Register(registry)),
       queue_length_(prometheus::BuildGauge()
                         .Name("vmle_agent_queue_length")
                         .Help("Trials queued for workers")
@@ -76,11 +80,21 @@ void AgentMetrics::SetBest(const std::string& study_id, double value) {
   it->second->Set(value);
 }
 
+void AgentMetrics::SetNoise(const std::string& study_id, double relative_sd) {
+  auto it = noise_gauges_.find(study_id);
+  if (it == noise_gauges_.end()) it = noise_gauges_.emplace(study_id, &noise_.Add({{"study", study_id}})).first;
+  it->second->Set(relative_sd);
+}
+
 void AgentMetrics::RemoveBest(const std::string& study_id) {
-  auto it = best_gauges_.find(study_id);
-  if (it == best_gauges_.end()) return;
-  best_.Remove(it->second);
-  best_gauges_.erase(it);
+  if (auto it = best_gauges_.find(study_id); it != best_gauges_.end()) {
+    best_.Remove(it->second);
+    best_gauges_.erase(it);
+  }
+  if (auto it = noise_gauges_.find(study_id); it != noise_gauges_.end()) {
+    noise_.Remove(it->second);
+    noise_gauges_.erase(it);
+  }
 }
 
 }  // namespace vmle::agent

@@ -32,6 +32,9 @@ class AgentMetrics {
   // Best objective of a running study; Remove when it ends. The Set*/Best calls
   // must be serialised by the caller (the manager calls them under its lock).
   void SetBest(const std::string& study_id, double value);
+  // The relative seed noise of a running study, once replicates measured it.
+  void SetNoise(const std::string& study_id, double relative_sd);
+  // Removes both gauges of a study.
   void RemoveBest(const std::string& study_id);
 
  private:
@@ -43,11 +46,13 @@ class AgentMetrics {
   prometheus::Family<prometheus::Gauge>& trials_;
   prometheus::Family<prometheus::Gauge>& workers_;
   prometheus::Family<prometheus::Gauge>& best_;
+  prometheus::Family<prometheus::Gauge>& noise_;
   prometheus::Gauge& queue_length_;
   prometheus::Counter& lease_expiries_;
   prometheus::Histogram& trial_duration_;
   prometheus::Histogram& planning_seconds_;
-  std::map<std::string, prometheus::Gauge*> study_gauges_, trial_gauges_, worker_gauges_, best_gauges_;
+  std::map<std::string, prometheus::Gauge*> study_gauges_, trial_gauges_, worker_gauges_, best_gauges_,
+      noise_gauges_;
 };
 
 }  // namespace vmle::agent

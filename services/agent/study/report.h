@@ -1,7 +1,9 @@
-// The study report (StudyService.GetReport): the best-on-validation trial with its
-// test metrics (read here, once, never by a planner), the trajectory with each
-// trial's proposal and reflection and the best-so-far curve, the insights and rules
-// learned, and the same as Markdown.
+// The study report (StudyService.GetReport): the best configuration by the evidence
+// (internal/ranking.h) with its validation and test metrics as mean ± sd over the
+// seeds it ran on (test metrics are read here, once, never by a planner), the study's
+// seed noise, the trajectory with each trial's proposal, seed plan and reflection and
+// the best-so-far curve by mean, the insights and the rules learned with their
+// intervals, and the same as Markdown.
 #pragma once
 
 #include <optional>
@@ -28,6 +30,9 @@ vmle::v1::StudyReport BuildReport(const ReportInputs& inputs);
 
 // The Markdown rendering of a report (without its `markdown` field).
 std::string ReportMarkdown(const vmle::v1::StudyReport& report);
+
+// A proposal's seed plan: "paired with t3", "replicate of t1, new seed", "new".
+std::string SeedPlanText(const vmle::v1::Proposal& proposal);
 
 // The id of the cognition summary distilled from a study.
 std::string CognitionId(const std::string& study_id);

@@ -13,6 +13,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "prometheus/registry.h"
 #include "services/agent/planner/planner_factory.h"
+#include "services/agent/study/internal/ranking.h"
 #include "services/agent/study/internal/study_entry.h"
 #include "services/agent/study/internal/study_state.h"
 #include "services/agent/study/internal/time_util.h"
@@ -48,37 +49,6 @@ std::string RequestStudyId(const std::string& caller, const std::string& request
   h = (h ^ 0xff) * 1099511628211ULL;  // no caller/request split collides with another
   for (unsigned char c : request_id) h = (h ^ c) * 1099511628211ULL;
   return absl::StrFormat("st-req-%016x", h);
-}
-
-bool HasResult(const Trial& t) {
-  return (t.status() == vmle::v1::TRIAL_STATUS_SUCCEEDED || t.status() == vmle::v1::TRIAL_STATUS_STOPPED) &&
-         t.best_epoch() > 0;
-}
-
-void Count(const Trial& t, int sign, vmle::v1::Study& study) {
-  study.set_trials_total(study.trials_total() + sign);
-  switch (t.status()) {
-    case vmle::v1::TRIAL_STATUS_SUCCEEDED: study.set_trials_succeeded(study.trials_succeeded() + sign); break;
-    case vmle::v1::TRIAL_STATUS_FAILED: study.set_trials_failed(study.trials_failed() + sign); break;
-    case vmle::v1::TRIAL_STATUS_STOPPED: study.set_trials_stopped(study.trials_stopped() + sign); break;
-    case vmle::v1::TRIAL_STATUS_RUNNING: study.set_trials_running(study.trials_running() + sign); break;
-    default: break;
-  }
-}
-
-// Updates the counters and the best trial of `study` for `changed` replacing the
-// entry's stored trial of the same number (or joining the study). A trial's result
-// never changes once it has one, so the best only ever moves to `changed`.
-void Recount(const StudyEntry& entry, const Trial& changed, vmle::v1::Study& study) {
-  if (auto it = entry.trials.find(changed.number()); it != entry.trials.end()) Count(it->second.trial, -1, study);
-  Count(changed, +1, study);
-  if (HasResult(changed) &&
-      (!study.has_best() ||
-       Better(changed.objective_value(), study.best_value(), study.spec().objective().direction()))) {
-    study.set_has_best(true);
-    study.set_best_trial_id(changed.id());
-    study.set_best_value(changed.objective_value());
-  }
 }
 
 // One page of `all`. A page token is the offset an earlier page returned; anything
@@ -355,7 +325,7 @@ StudyEvent StudyManager::MakeEvent(const StudyEntry& entry, StudyEvent::Type typ
 absl::Status StudyManager::CommitLocked(StudyEntry& entry, vmle::v1::Study study, const Trial* trial,
                                         std::vector<StudyEvent> events) {
   *study.mutable_updated_at() = ToTimestamp(absl::Now());
-  if (trial != nullptr) Recount(entry, *trial, study);
+  if (trial != nullptr) internal::Recount(entry, *trial, study);
   for (size_t i = 0; i < events.size(); ++i) {
     events[i].set_sequence(entry.next_sequence + static_cast<int64_t>(i));
     events[i].set_study_state(study.state());

@@ -139,6 +139,9 @@ void StudyManager::UpdateGaugesLocked() {
       ++trials[status];
     }
     if (entry->Active() && entry->study.has_best()) metrics_->SetBest(id, entry->study.best_value());
+    if (entry->Active() && entry->study.noise().degrees_of_freedom() > 0) {
+      metrics_->SetNoise(id, entry->study.noise().relative_sd());
+    }
   }
   const absl::Time now = absl::Now();
   for (const auto& [id, w] : workers_) {

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/logging/logging.h"
+#include "services/agent/evidence/evidence.h"
 #include "services/agent/study/internal/study_entry.h"
 #include "services/agent/study/internal/time_util.h"
 #include "services/agent/study/objective.h"
@@ -26,11 +27,25 @@ bool Evaluated(const Trial& t) {
          t.attempts() > 0;
 }
 
-uint64_t TrialSeed(uint64_t study_seed, int number) {
-  uint64_t z = study_seed + 0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(number);  // SplitMix64
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return (z ^ (z >> 31)) & 0x7fffffffffffffffULL;
+// The seed plan of a proposal checked against the study: each trial it names exists
+// and comes before `number`, and a replicate repeats its trial's configuration. A plan
+// that does not hold is dropped (the trial gets a new seed) with a warning.
+vmle::v1::Proposal CheckedSeedPlan(const StudyEntry& entry, vmle::v1::Proposal p, const vmle::v1::Configuration& config,
+                                   int number) {
+  auto known = [&](int n) { return n > 0 && n < number && entry.trials.count(n) > 0; };
+  bool ok = (p.derived_from() == 0 || known(p.derived_from())) && (p.seed_from() == 0 || known(p.seed_from())) &&
+            (p.replicate_of() == 0 || known(p.replicate_of()));
+  if (ok && p.replicate_of() > 0) {
+    ok = evidence::ConfigurationKey(entry.trials.at(p.replicate_of()).trial.config()) ==
+         evidence::ConfigurationKey(config);
+  }
+  if (ok) return p;
+  log::Warn("seed plan dropped: it names an unknown trial or a replicate of another configuration",
+            {{"study", entry.study.id()}, {"trial", std::to_string(number)}});
+  p.clear_derived_from();
+  p.clear_replicate_of();
+  p.clear_seed_from();
+  return p;
 }
 
 }  // namespace
@@ -271,11 +286,14 @@ void StudyManager::ProposeIfRoom(StudyEntry& entry) {
     trial.set_study_id(entry.study.id());
     trial.set_number(number);
     *trial.mutable_config() = *config;
-    *trial.mutable_proposal() = planned.proposal;
+    *trial.mutable_proposal() = CheckedSeedPlan(entry, planned.proposal, *config, number);
     if (trial.proposal().planner().empty()) trial.mutable_proposal()->set_planner(planner->Name());
     trial.set_status(vmle::v1::TRIAL_STATUS_QUEUED);
     *trial.mutable_queued_at() = ToTimestamp(absl::Now());
-    trial.set_seed(TrialSeed(entry.study.spec().seed(), number));
+    // Paired with the trial the plan names (the same seed), else a new seed.
+    const int seed_from = trial.proposal().seed_from();
+    trial.set_seed(seed_from > 0 ? entry.trials.at(seed_from).trial.seed()
+                                 : evidence::FreshSeed(entry.study.spec().seed(), number));
     vmle::v1::Study study = entry.study;
     if (study.state() == vmle::v1::STUDY_STATE_PENDING) study.set_state(vmle::v1::STUDY_STATE_RUNNING);
     std::vector<StudyEvent> events;

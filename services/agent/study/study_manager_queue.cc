@@ -11,6 +11,7 @@
 #include "common/status/message.h"
 #include "common/status/status_macros.h"
 #include "services/agent/early_stop/early_stopping.h"
+#include "services/agent/study/internal/ranking.h"
 #include "services/agent/study/internal/study_entry.h"
 #include "services/agent/study/internal/time_util.h"
 #include "services/agent/study/objective.h"
@@ -276,20 +277,35 @@ absl::Status StudyManager::Complete(const vmle::v1::CompleteTrialRequest& reques
   if (request.has_dataset_profile() && !study.has_dataset_profile()) {
     *study.mutable_dataset_profile() = request.dataset_profile();
   }
-  const bool new_best =
-      !study.has_best() || Better(trial.objective_value(), study.best_value(), study.spec().objective().direction());
+  // The best and the noise by the evidence once this result counts (internal/ranking.h).
+  vmle::v1::Study ranked = study;
+  internal::Recount(entry, trial, ranked);
+  const bool new_best = ranked.has_best() && ranked.best_trial_id() != study.best_trial_id();
+  std::string noise;
+  if (ranked.noise().degrees_of_freedom() > 0) {
+    noise = absl::StrFormat("; seed noise %.1f%% (%d df)", 100 * ranked.noise().relative_sd(),
+                            ranked.noise().degrees_of_freedom());
+  }
+  const std::string replicate =
+      trial.proposal().replicate_of() > 0 ? absl::StrCat(" (replicate of trial ", trial.proposal().replicate_of(), ")")
+                                          : "";
   std::vector<StudyEvent> events;
   events.push_back(MakeEvent(entry, stopped ? StudyEvent::TYPE_TRIAL_STOPPED : StudyEvent::TYPE_TRIAL_FINISHED,
                              trial.id(),
-                             absl::StrCat("trial ", trial.number(), stopped ? " stopped early" : " finished", ": ",
-                                          Describe(metric, trial.objective_value()),
-                                          new_best ? " (new best)" : "")));
+                             absl::StrCat("trial ", trial.number(), replicate, stopped ? " stopped early" : " finished",
+                                          ": ", Describe(metric, trial.objective_value()),
+                                          new_best ? " (new best)" : "", noise)));
   events.back().set_value(trial.objective_value());
   if (new_best) {
-    events.push_back(MakeEvent(entry, StudyEvent::TYPE_NEW_BEST, trial.id(),
-                               absl::StrFormat("new best: trial %d, val %s %.4f", trial.number(),
-                                               MetricLabel(metric), trial.objective_value())));
-    events.back().set_value(trial.objective_value());
+    const std::string over =
+        ranked.best_runs() > 1 ? absl::StrFormat(" ± %.4f, mean of %d seeds", ranked.best_sd(), ranked.best_runs()) : "";
+    const int best_number = entry.number_of.contains(ranked.best_trial_id())
+                                ? entry.number_of.at(ranked.best_trial_id())
+                                : trial.number();
+    events.push_back(MakeEvent(entry, StudyEvent::TYPE_NEW_BEST, ranked.best_trial_id(),
+                               absl::StrFormat("new best: trial %d, val %s %.4f%s", best_number, MetricLabel(metric),
+                                               ranked.best_value(), over)));
+    events.back().set_value(ranked.best_value());
   }
   RETURN_IF_ERROR(CommitLocked(entry, study, &trial, std::move(events)));
   metrics_->TrialTransition(stopped ? "stopped" : "succeeded");

@@ -129,6 +129,11 @@ absl::Status NormalizeBudget(vmle::v1::Budget& b, const SpecLimits& limits) {
     return Invalid("budget.no_improvement_patience",
                    absl::StrCat("must be >= 0, got ", b.no_improvement_patience()));
   }
+  if (b.max_replicates() < -1 || b.max_replicates() > b.max_trials()) {
+    return Invalid("budget.max_replicates",
+                   absl::StrCat("must be -1 (none), 0 (an eighth of max_trials) or up to max_trials (",
+                                b.max_trials(), "), got ", b.max_replicates()));
+  }
   if (b.max_trial_retries() == 0) b.set_max_trial_retries(2);
   if (b.max_trial_retries() < 0 || b.max_trial_retries() > 100) {
     return Invalid("budget.max_trial_retries",

@@ -169,6 +169,7 @@ const std::map<std::string, Param>& Params() {
       {"balance_targets", Bool(Top(&TrainConfig::balance_targets))},
       {"max_epochs", Int(Top(&TrainConfig::max_epochs))},
       {"early_stop_patience", Int(Top(&TrainConfig::early_stop_patience))},
+      {"early_stop_min_delta", Double(Top(&TrainConfig::early_stop_min_delta))},
       {"eval_batch_size", Int(Top(&TrainConfig::eval_batch_size))},
       {"threads", Int(Top(&TrainConfig::threads))},
       {"popularity_prior_weight", Double(Top(&TrainConfig::popularity_prior_weight))},
@@ -239,6 +240,7 @@ Status ValidateTrainConfig(const TrainConfig& c) {
   TRAINER_RETURN_IF_ERROR(CheckRange("batch_size", c.batch_size, 1, 65536));
   TRAINER_RETURN_IF_ERROR(CheckRange("max_epochs", c.max_epochs, 1, 10000));
   TRAINER_RETURN_IF_ERROR(CheckRange("early_stop_patience", c.early_stop_patience, 0, 10000));
+  TRAINER_RETURN_IF_ERROR(CheckRange("early_stop_min_delta", c.early_stop_min_delta, 0.0, 1.0));
   TRAINER_RETURN_IF_ERROR(CheckRange("eval_batch_size", c.eval_batch_size, 1, 1 << 20));
   TRAINER_RETURN_IF_ERROR(CheckRange("threads", c.threads, 0, 1024));
   TRAINER_RETURN_IF_ERROR(CheckRange("popularity_prior_weight", c.popularity_prior_weight, 0, 1));

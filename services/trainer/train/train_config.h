@@ -45,6 +45,11 @@ struct TrainConfig {
   int64_t max_epochs = 20;
   // Epochs without improvement of the selection metric before stopping; 0 never stops.
   int64_t early_stop_patience = 3;
+  // Patience counts an epoch as an improvement only when it beats the best so far by
+  // more than this fraction of it (0: any gain). The kept epoch is the best one
+  // regardless, and on one seed the epochs do not depend on max_epochs, so a larger
+  // epoch budget never ends below a smaller one.
+  double early_stop_min_delta = 0;
   // Validation metric that selects the epoch: recall@{5,10,20}, ndcg@{5,10,20}, mrr.
   std::string select_metric = "recall@10";
   int64_t eval_batch_size = 256;

@@ -129,6 +129,8 @@ StatusOr<TrainResult> TrainOrThrow(const Dataset& dataset, const TrainConfig& in
   TrainResult result;
   for (const auto& p : params) result.num_parameters += p.numel();
   double best = -1;
+  // What patience measures against: the best value that beat its predecessor by min_delta.
+  double patience_best = -1;
   std::vector<torch::Tensor> best_params = Snapshot(params);
   int64_t since_best = 0;
   const auto start = Clock::now();
@@ -152,6 +154,9 @@ StatusOr<TrainResult> TrainOrThrow(const Dataset& dataset, const TrainConfig& in
       result.best_epoch = epoch;
       result.validation = report.validation;
       best_params = Snapshot(params);
+    }
+    if (value > patience_best + config.early_stop_min_delta * std::abs(patience_best)) {
+      patience_best = value;
       since_best = 0;
     } else {
       ++since_best;
