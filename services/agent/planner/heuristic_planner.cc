@@ -41,6 +41,8 @@ struct RoundState {
   vmle::v1::Configuration from;
   absl::flat_hash_set<KnobDirection> failed;
   absl::flat_hash_set<std::string> changed_knobs;
+  // Trial 1 when it is the baseline (pending, or proposed in this round); 0 otherwise.
+  int baseline_number = 0;
 };
 
 RoundState StateOf(const PlanningContext& context, const Trajectory& trajectory) {
@@ -145,10 +147,13 @@ std::string BestText(const RoundState& s) {
   return "the best configuration, " + s.trajectory->Describe(s.best);
 }
 
-// The seed plan of a change of the best: derived from its first trial and paired with it.
+// The seed plan of a change of the best: derived from its first trial and paired with
+// it; while nothing has finished, from the baseline (trial 1, the default
+// configuration, queued before this change).
 void PairWithBest(const RoundState& s, vmle::v1::Proposal& p) {
-  if (s.best < 0) return;
-  const int number = s.trajectory->history()[static_cast<size_t>(s.best)].number();
+  const int number =
+      s.best >= 0 ? s.trajectory->history()[static_cast<size_t>(s.best)].number() : s.baseline_number;
+  if (number <= 0) return;
   p.set_derived_from(number);
   p.set_seed_from(number);
 }
@@ -284,7 +289,12 @@ absl::StatusOr<std::vector<PlannedTrial>> HeuristicPlanner::Propose(const Planni
       Trajectory::Read(context, options_.tie_epsilon,
                        heuristic::StudyEvidenceOptions(context, options_.noise_prior, options_.max_seeds));
   if (!trajectory.ok()) return trajectory.status();
-  const RoundState state = StateOf(context, *trajectory);
+  RoundState state = StateOf(context, *trajectory);
+  const std::string default_key = ConfigKey(round->space(), DefaultConfiguration(round->space()));
+  for (const vmle::v1::Trial& t : context.pending) {
+    if (t.number() == 1 && ConfigKey(round->space(), t.config()) == default_key) state.baseline_number = 1;
+  }
+  if (round->proposed_before() == 0) state.baseline_number = 1;  // proposed below, as trial 1
   std::vector<vmle::v1::Proposal> proposals;
   bool transfer_tried = false;
   for (const auto* trials : {&context.history, &context.pending}) {

@@ -182,7 +182,7 @@ std::string MemorySections(const PlanningContext& context) {
     for (const vmle::v1::Insight& i : context.insights.insights()) {
       absl::StrAppend(&out, "- ", i.text(), " [", i.knob(), " ", i.direction(), ", effect ", Number(i.effect()),
                       ", 95% interval ", Number(i.effect_low()), " to ", Number(i.effect_high()), ", ",
-                      i.comparisons(), " paired comparisons, ", i.clear() ? "clear" : "no clear effect",
+                      i.comparisons(), " comparisons, ", i.clear() ? "clear" : "no clear effect",
                       ", confidence ", Number(i.confidence()), "]\n");
     }
   }
@@ -192,7 +192,7 @@ std::string MemorySections(const PlanningContext& context) {
     for (const vmle::v1::CognitionRule& r : s.rules()) {
       absl::StrAppend(&out, "- ", r.knob(), " -> ", r.direction(), r.condition().empty() ? "" : " when " + r.condition(),
                       ": effect ", Number(r.effect()), " (95% interval ", Number(r.effect_low()), " to ",
-                      Number(r.effect_high()), ", ", r.comparisons(), " paired comparisons, measured on ",
+                      Number(r.effect_high()), ", ", r.comparisons(), " comparisons, measured on ",
                       r.sources().empty() ? s.dataset_name() : absl::StrJoin(r.sources(), ", "), "), confidence ",
                       Number(r.confidence()), ". ", r.text(), "\n");
     }

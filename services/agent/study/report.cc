@@ -200,7 +200,7 @@ std::string ReportMarkdown(const vmle::v1::StudyReport& report) {
   if (report.has_cognition()) {
     absl::StrAppend(&md, "\n## Rules learned\n\n");
     for (const auto& r : report.cognition().rules()) {
-      absl::StrAppendFormat(&md, "- %s → %s%s: effect %+.1f%% (95%% interval %+.1f%% to %+.1f%%, %d paired comparison%s; %s): %s\n",
+      absl::StrAppendFormat(&md, "- %s → %s%s: effect %+.1f%% (95%% interval %+.1f%% to %+.1f%%, %d comparison%s; %s): %s\n",
                             r.knob(), r.direction(), r.condition().empty() ? "" : " when " + r.condition(),
                             100 * r.effect(), 100 * r.effect_low(), 100 * r.effect_high(), r.comparisons(),
                             r.comparisons() == 1 ? "" : "s",
