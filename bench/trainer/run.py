@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """bench/trainer: vmle-train against its PyTorch twin on one dataset, side by side.
 
 Runs both with the same configuration (the backbone's reference configuration) and
@@ -28,15 +28,18 @@ def run_json(cmd, env):
 
 
 def matmul_peak(threads):
-    import torch
-    torch.set_num_threads(threads)
-    a, b = torch.randn(2048, 1024), torch.randn(1024, 2048)
-    for _ in range(3):
-        a @ b
-    n, t = 10, time.perf_counter()
-    for _ in range(n):
-        a @ b
-    return 2 * 2048 * 1024 * 2048 * n / (time.perf_counter() - t) / 1e9
+    """One thread's (or `threads`') float32 matmul GFLOP/s, with Debian's PyTorch: run in
+    /usr/bin/python3 (python3-torch), whichever python3 runs this script."""
+    code = ('import sys, time, torch\n'
+            'torch.set_num_threads(int(sys.argv[1]))\n'
+            'a, b = torch.randn(2048, 1024), torch.randn(1024, 2048)\n'
+            'for _ in range(3): a @ b\n'
+            'n, t = 10, time.perf_counter()\n'
+            'for _ in range(n): a @ b\n'
+            'print(2 * 2048 * 1024 * 2048 * n / (time.perf_counter() - t) / 1e9)\n')
+    out = subprocess.run(['/usr/bin/python3', '-c', code, str(threads)], stdout=subprocess.PIPE, check=True,
+                         text=True).stdout
+    return float(out.strip().splitlines()[-1])
 
 
 def train_flops_per_epoch(r, cfg):
@@ -95,6 +98,10 @@ def main():
     p.add_argument('--backbone', choices=('sasrec', 'hstu', 'both'), default='sasrec')
     p.add_argument('--build', default=os.path.join(ROOT, 'build'))
     args = p.parse_args()
+    # The twin and the matmul peak run in Debian's Python, whichever python3 runs this.
+    if subprocess.run(['/usr/bin/python3', '-c', 'import torch'], stderr=subprocess.DEVNULL).returncode != 0:
+        sys.exit('bench/trainer: /usr/bin/python3 has no torch; install Debian\'s python3-torch with '
+                 'scripts/install-deps.sh --with-bench')
 
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     backbones = ('sasrec', 'hstu') if args.backbone == 'both' else (args.backbone,)

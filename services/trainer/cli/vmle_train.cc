@@ -243,12 +243,13 @@ int Run(int argc, char** argv) {
   TrainHooks hooks;
   hooks.on_epoch = [&](const EpochReport& e) {
     if (!args->quiet) {
-      std::fprintf(stderr,
-                   "epoch %lld/%lld loss %.4f val %s %.4f ndcg@10 %.4f (%.1f s train, %.2f s eval, "
-                   "%.0f targets/s)\n",
+      // The selection metric, and NDCG@10 beside it unless that is the selection metric.
+      char also[32] = "";
+      if (metric != "ndcg@10") std::snprintf(also, sizeof(also), " ndcg@10 %.4f", e.validation.ndcg_at_10);
+      std::fprintf(stderr, "epoch %lld/%lld loss %.4f val %s %.4f%s (%.1f s train, %.2f s eval, %.0f targets/s)\n",
                    static_cast<long long>(e.epoch), static_cast<long long>(max_epochs), e.train_loss,
-                   metric.c_str(), e.validation.Get(metric), e.validation.ndcg_at_10,
-                   e.epoch_seconds, e.eval_seconds, e.samples_per_second);
+                   metric.c_str(), e.validation.Get(metric), also, e.epoch_seconds, e.eval_seconds,
+                   e.samples_per_second);
     }
     return true;
   };
