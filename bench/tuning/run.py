@@ -517,7 +517,8 @@ def write_curves_csv(path, groups):
 
 
 def svg_plot(rows, budget, title):
-    """Mean best-so-far against trials, one line per group, each study faint behind it."""
+    """Mean best-so-far against trials, one line per group with its 95% interval as a
+    band (two or more studies), each study faint behind it."""
     W, H, L, R, T, B = 720, 420, 70, 170, 36, 46
     vals = [b for r in rows for cv in r['curves'] for b in cv if b is not None]
     lo, hi = (min(vals), max(vals)) if vals else (0.0, 1.0)
@@ -547,11 +548,19 @@ def svg_plot(rows, budget, title):
             if pts:
                 out.append(f'<polyline points="{" ".join(f"{x(i):.1f},{y(b):.1f}" for i, b in pts)}" '
                            f'fill="none" stroke="{color}" stroke-opacity="0.25" stroke-width="1"/>')
-        mean = []
+        mean, band = [], []
         for i in range(budget):
             at = [cv[i] for cv in r['curves'] if len(cv) > i and cv[i] is not None]
             if at and len(at) == len([cv for cv in r['curves'] if len(cv) > i]):
-                mean.append((i + 1, statistics.fmean(at)))
+                m = statistics.fmean(at)
+                mean.append((i + 1, m))
+                h = half_width(statistics.stdev(at), len(at)) if len(at) > 1 else None
+                if h is not None:
+                    band.append((i + 1, m - h, m + h))
+        if len(band) > 1:
+            edge = [f'{x(i):.1f},{y(min(hi, top)):.1f}' for i, _, top in band]
+            edge += [f'{x(i):.1f},{y(max(lo, bottom)):.1f}' for i, bottom, _ in reversed(band)]
+            out.append(f'<polygon points="{" ".join(edge)}" fill="{color}" fill-opacity="0.12" stroke="none"/>')
         if mean:
             out.append(f'<polyline points="{" ".join(f"{x(i):.1f},{y(b):.1f}" for i, b in mean)}" '
                        f'fill="none" stroke="{color}" stroke-width="2.5"/>')
@@ -656,7 +665,7 @@ def main():
     p.add_argument('--trials', type=int, default=16, help='trial budget of every study')
     p.add_argument('--parallel', type=int, default=1, help='trials at once in a study')
     p.add_argument('--threads', type=int, default=1, help='intra-op threads per worker')
-    p.add_argument('--seeds', default='1,2,3')
+    p.add_argument('--seeds', default='1,2,3,4,5')
     p.add_argument('--jobs', type=int, default=1, help='studies run at once')
     p.add_argument('--fixed', action='append', default=[], help='KEY=VALUE fixed in every study')
     p.add_argument('--option', action='append', default=[], help='planner option KEY=VALUE')
