@@ -29,7 +29,7 @@
 #include "common/logging/logging.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
-#include "services/agent/sim/sim_worker.h"
+#include "services/sim/sim_worker.h"
 #include "services/embedded/embedded_cluster.h"
 #include "vmle/v1/study_service.grpc.pb.h"
 

@@ -20,7 +20,7 @@
 #include "absl/strings/str_split.h"
 #include "common/logging/logging.h"
 #include "prometheus/registry.h"
-#include "services/agent/sim/sim_worker.h"
+#include "services/sim/sim_worker.h"
 #include "services/agent/study/internal/time_util.h"
 #include "services/embedded/embedded_cluster.h"
 

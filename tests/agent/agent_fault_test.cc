@@ -61,7 +61,7 @@ class FaultTest : public ::testing::Test {
   }
   testing::Subprocess StartWorkers(const std::string& prefix, int n, int epoch_ms) {
     auto process = testing::Subprocess::Start(
-        {Bin("services/agent/vmle-sim-worker"), absl::StrCat("--agent=127.0.0.1:", agent_port_),
+        {Bin("services/sim/vmle-sim-worker"), absl::StrCat("--agent=127.0.0.1:", agent_port_),
          absl::StrCat("--workers=", n), absl::StrCat("--epoch_ms=", epoch_ms), "--worker_id_prefix=" + prefix},
         absl::StrCat(dir_, "/", prefix, ".log"));
     EXPECT_TRUE(process.ok());

@@ -21,7 +21,7 @@
 #include "grpcpp/server_builder.h"
 #include "services/agent/service/study_service.h"
 #include "services/agent/service/trial_queue_service.h"
-#include "services/agent/sim/sim_worker.h"
+#include "services/sim/sim_worker.h"
 #include "services/agent/study/memory_client.h"
 #include "services/agent/study/study_manager.h"
 #include "services/memory/memory_service.h"

@@ -21,7 +21,7 @@
 #include "services/agent/planner/heuristic_planner.h"
 #include "services/agent/planner/random_planner.h"
 #include "services/agent/planner/tpe_planner.h"
-#include "services/agent/sim/simulated_objective.h"
+#include "services/sim/simulated_objective.h"
 #include "tests/agent/heuristic_test_util.h"
 #include "tests/agent/planning_loop.h"
 

@@ -1,7 +1,7 @@
 // The simulated objective: deterministic, shaped like real tuning (optimum in the
 // interior, curves that rise and overfit, divergence at extreme lr), related datasets
 // agree on what is good and an unrelated one less so, and Optimum() is the maximum.
-#include "services/agent/sim/simulated_objective.h"
+#include "services/sim/simulated_objective.h"
 
 #include <gtest/gtest.h>
 

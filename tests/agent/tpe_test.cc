@@ -11,7 +11,7 @@
 
 #include "services/agent/planner/planner_factory.h"
 #include "services/agent/planner/space_sampling.h"
-#include "services/agent/sim/simulated_objective.h"
+#include "services/sim/simulated_objective.h"
 #include "tests/agent/planning_loop.h"
 
 namespace vmle::agent {

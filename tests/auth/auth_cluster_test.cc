@@ -75,7 +75,7 @@ class AuthClusterTest : public ::testing::Test {
 
   testing::Subprocess StartSimWorkers(int n) {
     auto process = testing::Subprocess::Start(
-        {Bin("services/agent/vmle-sim-worker"), absl::StrCat("--agent=localhost:", agent_port_),
+        {Bin("services/sim/vmle-sim-worker"), absl::StrCat("--agent=localhost:", agent_port_),
          absl::StrCat("--workers=", n), "--epoch_ms=5", "--worker_id_prefix=tls",
          "--agent_auth_token_file=" + dir_ + "/worker.token", "--agent_tls_ca=" + tls_ + "/ca.pem"},
         dir_ + "/sim.log");

@@ -112,7 +112,7 @@ export function binaries(args, names) {
     "vmle-memory": "services/memory/vmle-memory",
     "vmle-agent": "services/agent/vmle-agent",
     "vmle-worker": "services/trainer/worker/vmle-worker",
-    "vmle-sim-worker": "services/agent/vmle-sim-worker",
+    "vmle-sim-worker": "services/sim/vmle-sim-worker",
     vmle: "services/cli/vmle",
   };
   const out = {};

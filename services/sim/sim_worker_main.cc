@@ -9,7 +9,7 @@
 #include "common/auth/client_channel.h"
 #include "common/logging/logging.h"
 #include "common/server/signals.h"
-#include "services/agent/sim/sim_worker.h"
+#include "services/sim/sim_worker.h"
 
 int main(int argc, char** argv) {
   vmle::BlockTerminationSignals();

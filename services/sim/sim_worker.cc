@@ -1,4 +1,4 @@
-#include "services/agent/sim/sim_worker.h"
+#include "services/sim/sim_worker.h"
 
 #include <thread>
 

@@ -1,4 +1,4 @@
-#include "services/agent/sim/simulated_objective.h"
+#include "services/sim/simulated_objective.h"
 
 #include <algorithm>
 #include <cmath>

@@ -21,7 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
-#include "services/agent/sim/simulated_objective.h"
+#include "services/sim/simulated_objective.h"
 #include "vmle/v1/trial_queue.grpc.pb.h"
 
 namespace vmle::agent::sim {
