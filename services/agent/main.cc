@@ -10,8 +10,7 @@
 #include "common/logging/logging.h"
 #include "common/server/run.h"
 #include "common/server/signals.h"
-#include "services/agent/service/study_service.h"
-#include "services/agent/service/trial_queue_service.h"
+#include "services/agent/service/agent.h"
 #include "services/agent/study/memory_client.h"
 #include "services/agent/study/study_manager.h"
 
@@ -81,7 +80,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   vmle::agent::MemoryClient memory(vmle::auth::MakeClientChannel(memory_address, *memory_security), {});
-  std::unique_ptr<vmle::agent::StudyManager> manager;
+  std::unique_ptr<vmle::agent::Agent> agent;
   const int code = vmle::RunService(
       server, log_level,
       [&](vmle::MetricsServer& metrics) -> absl::StatusOr<std::vector<std::unique_ptr<grpc::Service>>> {
@@ -93,16 +92,13 @@ int main(int argc, char** argv) {
         options.max_active_studies = max_active_studies;
         options.llm = llm;
         vmle::log::Info("loading unfinished studies", {{"memory", memory_address}});
-        auto started = vmle::agent::StudyManager::Start(options);
+        auto started = vmle::agent::Agent::Start(options, {max_watches_per_caller, max_long_polls_per_caller});
         if (!started.ok()) return started.status();
-        manager = *std::move(started);
-        std::vector<std::unique_ptr<grpc::Service>> services;
-        services.push_back(std::make_unique<vmle::agent::StudyServiceImpl>(manager.get(), max_watches_per_caller));
-        services.push_back(std::make_unique<vmle::agent::TrialQueueImpl>(manager.get(), max_long_polls_per_caller));
-        return services;
+        agent = *std::move(started);
+        return agent->TakeServices();
       },
       // Not ready while the memory service, the system of record, does not answer.
       [&memory] { return memory.Reachable(absl::Seconds(1)); });
-  if (manager != nullptr) manager->Stop();
+  if (agent != nullptr) agent->Stop();
   return code;
 }

@@ -7,8 +7,6 @@
 #include "common/server/server.h"
 #include "grpcpp/security/server_credentials.h"
 #include "prometheus/registry.h"
-#include "services/agent/service/study_service.h"
-#include "services/agent/service/trial_queue_service.h"
 #include "services/memory/memory_service.h"
 #include "services/memory/store/memory_store.h"
 
@@ -49,11 +47,12 @@ absl::StatusOr<std::unique_ptr<EmbeddedCluster>> EmbeddedCluster::Start(Options 
 
   options.agent.memory = c->memory_client_.get();
   options.agent.registry = registry;
-  absl::StatusOr<std::unique_ptr<agent::StudyManager>> manager = agent::StudyManager::Start(options.agent);
-  if (!manager.ok()) return manager.status();
-  c->manager_ = std::move(*manager);
-  c->study_service_ = std::make_unique<agent::StudyServiceImpl>(c->manager_.get());
-  c->queue_service_ = std::make_unique<agent::TrialQueueImpl>(c->manager_.get());
+  absl::StatusOr<std::unique_ptr<agent::Agent>> started = agent::Agent::Start(options.agent, {});
+  if (!started.ok()) return started.status();
+  c->agent_ = std::move(*started);
+  c->agent_services_ = c->agent_->TakeServices();
+  std::vector<grpc::Service*> agent_services;
+  for (const auto& s : c->agent_services_) agent_services.push_back(s.get());
   ServerOptions agent_server;
   agent_server.service_name = "agent";
   agent_server.listen = options.listen;
@@ -61,13 +60,13 @@ absl::StatusOr<std::unique_ptr<EmbeddedCluster>> EmbeddedCluster::Start(Options 
   absl::StatusOr<std::unique_ptr<ServiceHost>> agent_host = ServiceHost::StartWithCredentials(
       agent_server,
       options.listen_credentials != nullptr ? options.listen_credentials : grpc::InsecureServerCredentials(),
-      {c->study_service_.get(), c->queue_service_.get()}, registry, options.metrics_port);
+      agent_services, registry, options.metrics_port);
   if (!agent_host.ok()) return agent_host.status();
   c->agent_host_ = *std::move(agent_host);
   c->agent_port_ = c->agent_host_->port();
   c->agent_channel_ = c->agent_host_->InProcessChannel();
   // Wait until the agent has loaded the unfinished studies of earlier runs.
-  for (int i = 0; i < 3000 && absl::IsUnavailable(c->manager_->ListStudies({}).status()); ++i) {
+  for (int i = 0; i < 3000 && absl::IsUnavailable(c->manager().ListStudies({}).status()); ++i) {
     absl::SleepFor(absl::Milliseconds(10));
   }
   return c;
@@ -76,11 +75,12 @@ absl::StatusOr<std::unique_ptr<EmbeddedCluster>> EmbeddedCluster::Start(Options 
 EmbeddedCluster::~EmbeddedCluster() { Stop(); }
 
 void EmbeddedCluster::Stop() {
-  if (manager_ != nullptr) manager_->Stop();
+  if (agent_ != nullptr) agent_->Stop();
   if (agent_host_ != nullptr) agent_host_->Shutdown();
   if (memory_host_ != nullptr) memory_host_->Shutdown();
   agent_host_.reset();
-  manager_.reset();
+  agent_services_.clear();
+  agent_.reset();
   memory_client_.reset();
   memory_host_.reset();
   memory_service_.reset();

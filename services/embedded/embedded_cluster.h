@@ -13,12 +13,14 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/security/server_credentials.h"
 #include "common/server/server.h"
 #include "grpcpp/server.h"
+#include "services/agent/service/agent.h"
 #include "services/agent/study/study_manager.h"
 
 namespace prometheus {
@@ -28,11 +30,6 @@ namespace vmle::memory {
 class MemoryStore;
 class MemoryServiceImpl;
 }  // namespace vmle::memory
-namespace vmle::agent {
-class StudyServiceImpl;
-class TrialQueueImpl;
-}  // namespace vmle::agent
-
 namespace vmle::embedded {
 
 class EmbeddedCluster {
@@ -62,7 +59,7 @@ class EmbeddedCluster {
   std::shared_ptr<grpc::Channel> agent_channel() const { return agent_channel_; }
   // The TCP port when Options::listen was set, else 0.
   int agent_port() const { return agent_port_; }
-  agent::StudyManager& manager() { return *manager_; }
+  agent::StudyManager& manager() { return agent_->manager(); }
 
   void Stop();
 
@@ -73,9 +70,9 @@ class EmbeddedCluster {
   std::unique_ptr<memory::MemoryServiceImpl> memory_service_;
   std::unique_ptr<ServiceHost> memory_host_;
   std::unique_ptr<agent::MemoryClient> memory_client_;
-  std::unique_ptr<agent::StudyManager> manager_;
-  std::unique_ptr<agent::StudyServiceImpl> study_service_;
-  std::unique_ptr<agent::TrialQueueImpl> queue_service_;
+  std::unique_ptr<agent::Agent> agent_;
+  // StudyService and TrialQueue of agent_, served by agent_host_.
+  std::vector<std::unique_ptr<grpc::Service>> agent_services_;
   std::unique_ptr<ServiceHost> agent_host_;
   std::shared_ptr<grpc::Channel> agent_channel_;
   int agent_port_ = 0;
