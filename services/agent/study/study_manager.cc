@@ -115,6 +115,7 @@ void StudyManager::Stop() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
+    slot_cv_.SignalAll();
     work_cv_.SignalAll();
     queue_cv_.SignalAll();
     events_cv_.SignalAll();

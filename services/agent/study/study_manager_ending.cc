@@ -28,6 +28,13 @@ absl::Status StudyManager::BeginEndingLocked(StudyEntry& entry, const std::strin
   entry.ending = true;
   entry.final_state = final_state;
   entry.end_reason = reason;
+  // Told first (no write needed), so that a failed write below cannot leave them running.
+  for (auto& [number, t] : entry.trials) {
+    if (t.trial.status() == vmle::v1::TRIAL_STATUS_RUNNING) {
+      t.stop_requested = true;
+      t.stop_reason = reason;
+    }
+  }
   while (!entry.queue.empty()) {
     Trial trial = entry.trials[entry.queue.front()].trial;
     trial.set_status(vmle::v1::TRIAL_STATUS_STOPPED);
@@ -38,12 +45,6 @@ absl::Status StudyManager::BeginEndingLocked(StudyEntry& entry, const std::strin
     RETURN_IF_ERROR(CommitLocked(entry, entry.study, &trial, {stopped}));
     metrics_->TrialTransition("stopped");
     entry.queue.pop_front();
-  }
-  for (auto& [number, t] : entry.trials) {
-    if (t.trial.status() == vmle::v1::TRIAL_STATUS_RUNNING) {
-      t.stop_requested = true;
-      t.stop_reason = reason;
-    }
   }
   if (final_state == vmle::v1::STUDY_STATE_CANCELLED) {
     vmle::v1::Study study = entry.study;
@@ -111,6 +112,16 @@ void StudyManager::SweepLoop() {
     if (stopping_) break;
     ExpireLeasesLocked();
     for (auto& [id, entry] : studies_) {
+      // An ending whose queued trials could not all be stopped yet (a failed write).
+      if (entry->Active() && entry->ending && !entry->queue.empty() && !entry->writing) {
+        WriteSlot slot(*this, *entry);
+        if (slot.Acquire(absl::ZeroDuration()).ok()) {
+          if (absl::Status s = BeginEndingLocked(*entry, entry->end_reason, entry->final_state); !s.ok()) {
+            log::Warn("cannot end study yet", {{"study", id}, {"error", std::string(s.message())}});
+          }
+        }
+        continue;
+      }
       StudyState final_state;
       if (entry->Active() && !entry->ending && !entry->writing && !StopReasonLocked(*entry, &final_state).empty()) {
         WriteSlot slot(*this, *entry);

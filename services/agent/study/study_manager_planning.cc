@@ -219,6 +219,11 @@ void StudyManager::RecallIfReady(StudyEntry& entry) {
   if (!recalled.empty()) {
     WriteSlot slot(*this, entry);
     if (!slot.Acquire(kSlotWait).ok()) return;
+    if (entry.study.recalled_summary_ids_size() > 0) {  // stored by a write whose answer was lost
+      entry.recalled = std::move(recalled);
+      entry.recall_done = true;
+      return;
+    }
     study = entry.study;  // as stored now
     for (const auto& summary : recalled) study.add_recalled_summary_ids(summary.id());
     if (absl::Status s = CommitLocked(entry, study, nullptr, {}); !s.ok()) return;
@@ -270,7 +275,11 @@ void StudyManager::ProposeIfRoom(StudyEntry& entry) {
     }
     return;
   }
-  const int limit = std::min<int>(context.max_proposals, static_cast<int>(proposals->size()));
+  // Room as it is now: re-reading the study for the slot may have found more trials.
+  const vmle::v1::Budget& budget = entry.study.spec().budget();
+  const int room = std::min(budget.parallelism() - static_cast<int>(entry.queue.size()) - entry.running(),
+                            budget.max_trials() - static_cast<int>(entry.trials.size()));
+  const int limit = std::min({context.max_proposals, static_cast<int>(proposals->size()), room});
   for (int i = 0; i < limit; ++i) {
     const PlannedTrial& planned = (*proposals)[i];
     absl::StatusOr<vmle::v1::Configuration> config =

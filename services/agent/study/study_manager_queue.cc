@@ -86,7 +86,7 @@ absl::StatusOr<vmle::v1::TrialAssignment> StudyManager::TryLeaseLocked(const vml
   double pick_load = 0;
   for (auto& [id, entry] : studies_) {
     // A study whose last change is still being written is served once it is stored.
-    if (entry->queue.empty() || !entry->Active() || entry->writing ||
+    if (entry->queue.empty() || !entry->Active() || entry->ending || entry->writing ||
         !DeviceMatches(entry->study.spec().device(), worker.device())) {
       continue;
     }
@@ -101,7 +101,7 @@ absl::StatusOr<vmle::v1::TrialAssignment> StudyManager::TryLeaseLocked(const vml
   StudyEntry& entry = *pick;
   WriteSlot slot(*this, entry);
   RETURN_IF_ERROR(slot.Acquire(absl::ZeroDuration()));
-  if (entry.queue.empty() || !entry.Active()) return absl::NotFoundError("no trial queued");
+  if (entry.queue.empty() || !entry.Active() || entry.ending) return absl::NotFoundError("no trial queued");
   internal::TrialState& state = entry.trials[entry.queue.front()];
   Trial trial = state.trial;
   const absl::Time now = absl::Now();
@@ -396,7 +396,11 @@ void StudyManager::ExpireLeasesLocked() {
       log::Warn("lease expired", {{"study", id}, {"trial", state.trial.id()}, {"worker", worker}});
       const absl::Status s = RequeueOrFailLocked(
           *entry, state.trial, absl::StrCat("worker ", worker, " stopped sending heartbeats"), kCauseLeaseExpired, true);
-      if (!s.ok()) log::Warn("cannot requeue trial yet", {{"trial", state.trial.id()}, {"error", std::string(s.message())}});
+      if (!s.ok()) {
+        // The study is re-read before its next change; the next sweep tries again.
+        log::Warn("cannot requeue trial yet", {{"trial", state.trial.id()}, {"error", std::string(s.message())}});
+        break;
+      }
     }
   }
 }
