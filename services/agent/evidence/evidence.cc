@@ -238,9 +238,9 @@ Effect StudyEvidence::Compare(int challenger, int reference) const {
   const std::vector<double> differences = Differences(challenger, reference, &paired);
   if (paired) return EffectOf(differences, sd, /*paired=*/true);
   Effect e;
-  if (a.Finished() == 0 || b.Finished() == 0) return e;
+  if (differences.empty()) return e;
   e.comparisons = 1;
-  e.mean = Relative(a.Mean(), b.Mean());
+  e.mean = differences.front();
   const double half = 1.96 * sd * std::sqrt(1.0 / a.Finished() + 1.0 / b.Finished());
   e.low = e.mean - half;
   e.high = e.mean + half;
@@ -289,14 +289,12 @@ std::optional<ReplicateRequest> StudyEvidence::NextReplicate() const {
   // new seed, which the contender is paired with next.
   for (const Run& r : incumbent.runs) {
     if (r.finished() && !contender.On(r.seed).has_value()) {
-      request.group = best;
       request.replicate_of = contender.first().number;
       request.seed_from = r.number;
       request.reason = absl::StrCat(why, ", on the seed of trial ", r.number);
       return request;
     }
   }
-  request.group = incumbent_;
   request.replicate_of = incumbent.first().number;
   request.seed_from = 0;
   request.reason = absl::StrCat(why, ": the incumbent on a new seed first");

@@ -98,10 +98,9 @@ Effect EffectOf(const std::vector<double>& differences, double prior_sd, bool pa
 // Two-sided 97.5% quantile of Student's t with `df` degrees of freedom (1.96 for large df).
 double TQuantile975(int df);
 
-// A run that would decide a contender: rerun group `group`'s configuration (its first
-// trial's number `replicate_of`) on the seed of trial `seed_from` (0: a new seed).
+// A run that would decide a contender: rerun the configuration of trial
+// `replicate_of` on the seed of trial `seed_from` (0: a new seed).
 struct ReplicateRequest {
-  int group = -1;
   int replicate_of = 0;
   int seed_from = 0;
   // "trial 7 (+1.2% ± 2.0% over trial 3 on 1 paired seed) on the seed of trial 4".

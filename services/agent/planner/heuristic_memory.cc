@@ -23,7 +23,6 @@ namespace {
 
 using heuristic::Step;
 using heuristic::Trajectory;
-using KnobDirection = std::pair<std::string, std::string>;
 
 // "val ndcg@10" for the study's objective (NDCG@10 when unspecified).
 std::string MetricName(const PlanningContext& context) {

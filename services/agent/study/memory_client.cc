@@ -72,20 +72,6 @@ absl::Status MemoryClient::Retry(const char* method, Call call) {
   }
 }
 
-absl::StatusOr<int64_t> MemoryClient::PutStudy(const vmle::v1::Study& study, int64_t expected_version) {
-  vmle::v1::PutStudyRequest request;
-  *request.mutable_study() = study;
-  request.set_expected_version(expected_version);
-  vmle::v1::PutStudyResponse response;
-  absl::Status status = Retry("PutStudy", [&](grpc::ClientContext* c) {
-    return stub_->PutStudy(c, request, &response);
-  });
-  // A retried write whose first try landed.
-  if (absl::IsAborted(status)) return LandedOr(study, expected_version, status);
-  if (!status.ok()) return status;
-  return response.version();
-}
-
 absl::StatusOr<vmle::v1::Study> MemoryClient::GetStudy(const std::string& study_id) {
   vmle::v1::GetStudyRecordRequest request;
   request.set_study_id(study_id);
@@ -147,15 +133,6 @@ absl::StatusOr<int64_t> MemoryClient::Commit(const vmle::v1::Trial* trial, const
   if (absl::IsAborted(status)) return LandedOr(study, expected_version, status);
   if (!status.ok()) return status;
   return response.study_version();
-}
-
-absl::Status MemoryClient::AppendEvents(const std::vector<vmle::v1::StudyEvent>& events) {
-  vmle::v1::AppendEventsRequest request;
-  for (const auto& e : events) *request.add_events() = e;
-  vmle::v1::AppendEventsResponse response;
-  return Retry("AppendEvents", [&](grpc::ClientContext* c) {
-    return stub_->AppendEvents(c, request, &response);
-  });
 }
 
 absl::StatusOr<std::vector<vmle::v1::StudyEvent>> MemoryClient::ListEvents(const std::string& study_id,

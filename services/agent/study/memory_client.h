@@ -49,7 +49,6 @@ class MemoryClient {
   // `timeout` (one try): the agent's readiness.
   bool Reachable(absl::Duration timeout);
 
-  absl::StatusOr<int64_t> PutStudy(const vmle::v1::Study& study, int64_t expected_version);
   absl::StatusOr<vmle::v1::Study> GetStudy(const std::string& study_id);
   // All studies in `states` (all when empty), following pages.
   absl::StatusOr<std::vector<vmle::v1::Study>> ListStudies(
@@ -61,7 +60,6 @@ class MemoryClient {
   absl::StatusOr<int64_t> Commit(const vmle::v1::Trial* trial, const vmle::v1::Study& study,
                                  const std::vector<vmle::v1::StudyEvent>& events,
                                  int64_t expected_version);
-  absl::Status AppendEvents(const std::vector<vmle::v1::StudyEvent>& events);
   // Every event of a study after `after_sequence`, following pages.
   absl::StatusOr<std::vector<vmle::v1::StudyEvent>> ListEvents(const std::string& study_id,
                                                                int64_t after_sequence);

@@ -325,8 +325,13 @@ StudyEvent StudyManager::MakeEvent(const StudyEntry& entry, StudyEvent::Type typ
 
 absl::Status StudyManager::CommitLocked(StudyEntry& entry, vmle::v1::Study study, const Trial* trial,
                                         std::vector<StudyEvent> events) {
-  *study.mutable_updated_at() = ToTimestamp(absl::Now());
   if (trial != nullptr) internal::Recount(entry, *trial, study);
+  return WriteRecountedLocked(entry, std::move(study), trial, std::move(events));
+}
+
+absl::Status StudyManager::WriteRecountedLocked(StudyEntry& entry, vmle::v1::Study study, const Trial* trial,
+                                                std::vector<StudyEvent> events) {
+  *study.mutable_updated_at() = ToTimestamp(absl::Now());
   for (size_t i = 0; i < events.size(); ++i) {
     events[i].set_sequence(entry.next_sequence + static_cast<int64_t>(i));
     events[i].set_study_state(study.state());

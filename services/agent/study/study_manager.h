@@ -186,6 +186,10 @@ class StudyManager {
   // entry's write slot must be held; mu_ is released during the write.
   absl::Status CommitLocked(StudyEntry& entry, vmle::v1::Study study, const vmle::v1::Trial* trial,
                             std::vector<vmle::v1::StudyEvent> events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // CommitLocked for a `study` whose counters, best and noise already count `trial`
+  // (internal::Recount), for a caller that needed them to word its events.
+  absl::Status WriteRecountedLocked(StudyEntry& entry, vmle::v1::Study study, const vmle::v1::Trial* trial,
+                                    std::vector<vmle::v1::StudyEvent> events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   vmle::v1::StudyEvent MakeEvent(const StudyEntry& entry, vmle::v1::StudyEvent::Type type,
                                  const std::string& trial_id, std::string message) const;
 

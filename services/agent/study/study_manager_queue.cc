@@ -307,7 +307,7 @@ absl::Status StudyManager::Complete(const vmle::v1::CompleteTrialRequest& reques
                                                ranked.best_value(), over)));
     events.back().set_value(ranked.best_value());
   }
-  RETURN_IF_ERROR(CommitLocked(entry, study, &trial, std::move(events)));
+  RETURN_IF_ERROR(WriteRecountedLocked(entry, std::move(ranked), &trial, std::move(events)));
   metrics_->TrialTransition(stopped ? "stopped" : "succeeded");
   metrics_->TrialDuration(absl::ToDoubleSeconds(now - internal::FromTimestamp(trial.started_at())));
   workers_[trial.worker_id()] = {"idle", now};
