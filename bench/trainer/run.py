@@ -4,12 +4,14 @@
 Runs both with the same configuration (the backbone's reference configuration) and
 thread count, one after the other (never concurrently), and prints a table per
 backbone: seconds per training epoch, seconds per full validation evaluation, the
-test evaluation, peak memory, final validation and test metrics, and the ratios.
-Also measures the machine's matmul peak and the achieved GFLOP/s of vmle-train's
-training step.
+test evaluation, peak memory, final validation and test metrics, and the ratios to
+the twin. vmle-train runs once per batching layout asked for (packed, the default;
+length_buckets; random: one padded sequence per row, as the twin batches), so the
+layouts are compared side by side in one run. Also measures the machine's matmul peak
+and the achieved GFLOP/s (and share of that peak) of each layout's training step.
 
   bench/trainer/run.py [--data ../shared/data/Beauty.txt] [--threads 1] [--epochs 20]
-                       [--backbone sasrec|hstu|both]
+                       [--backbone sasrec|hstu|both] [--batchings packed,length_buckets,random]
 """
 import argparse
 import json
@@ -56,38 +58,51 @@ def train_flops_per_epoch(r, cfg):
         ffn = int(cfg['ffn_multiplier'])
         per_token = blocks * 2 * (4 * d * d + 2 * ffn * d * d)
         attention = blocks * 2 * 2 * r['attention_pairs_per_epoch'] * d
-    loss = 2 * r['tokens_per_epoch'] * negatives * d + 2 * r['targets_per_epoch'] * d
+    # The sampled softmax scores each target against its group's negatives.
+    loss = 2 * r['targets_per_epoch'] * (negatives + 1) * d
     return 3 * (per_token * r['tokens_per_epoch'] + attention + loss)
 
 
 def print_table(backbone, args, ours, twin, peak):
-    flops = train_flops_per_epoch(ours, ours['config'])
-    achieved = flops / ours['seconds_per_epoch'] / 1e9
+    """ours: [(batching, result)]; one column per batching, then the twin."""
+    names = [b for b, _ in ours]
     rows = [
-        ('seconds / training epoch', ours['seconds_per_epoch'], twin['seconds_per_epoch']),
-        ('seconds / full validation eval', ours['seconds_per_eval'], twin['seconds_per_eval']),
-        ('seconds / full test eval', ours['test_eval_seconds'], twin['test_eval_seconds']),
-        ('peak RSS (MiB)', ours['peak_rss_mib'], twin['peak_rss_mib']),
-        ('epochs run (best)', f"{len(ours['epochs'])} ({ours['best_epoch']})",
+        ('seconds / training epoch', [r['seconds_per_epoch'] for _, r in ours], twin['seconds_per_epoch']),
+        ('seconds / full validation eval', [r['seconds_per_eval'] for _, r in ours], twin['seconds_per_eval']),
+        ('seconds / full test eval', [r['test_eval_seconds'] for _, r in ours], twin['test_eval_seconds']),
+        ('peak RSS (MiB)', [r['peak_rss_mib'] for _, r in ours], twin['peak_rss_mib']),
+        ('epochs run (best)', [f"{len(r['epochs'])} ({r['best_epoch']})" for _, r in ours],
          f"{len(twin['epochs'])} ({twin['best_epoch']})"),
     ]
     for split in ('validation', 'test'):
         for m in ('recall@10', 'ndcg@10', 'recall@20', 'ndcg@20', 'mrr'):
-            rows.append((f'{split} {m}', ours[split][m], twin[split][m]))
+            rows.append((f'{split} {m}', [r[split][m] for _, r in ours], twin[split][m]))
+    gflops = []
+    for _, r in ours:
+        flops = train_flops_per_epoch(r, r['config'])
+        gflops.append(flops / r['seconds_per_epoch'] / 1e9)
+    rows.append(('training GFLOP/s', gflops, None))
+    rows.append(('share of matmul peak (%)', [100 * g / peak for g in gflops], None))
     print(f"\nbench/trainer on {os.path.basename(args.data)}, {args.threads} thread(s), "
-          f"reference {backbone} configuration, up to {args.epochs} epochs")
-    print(f"| {'measure':<32} | {'vmle-train':>12} | {'PyTorch twin':>12} | {'twin / ours':>11} |")
-    print(f"|{'-' * 34}|{'-' * 14}|{'-' * 14}|{'-' * 13}|")
-    for name, a, b in rows:
-        if isinstance(a, str):
-            print(f"| {name:<32} | {a:>12} | {b:>12} | {'':>11} |")
-            continue
-        ratio = b / a if a else float('nan')
-        fmt = '.4f' if a < 1 else '.2f'
-        print(f"| {name:<32} | {a:>12{fmt}} | {b:>12{fmt}} | {ratio:>10.2f}x |")
-    print(f"\nmatmul peak ({args.threads} thread(s)): {peak:.1f} GFLOP/s; vmle-train training step: "
-          f"{achieved:.1f} GFLOP/s ({100 * achieved / peak:.0f}% of peak; {flops / 1e9:.1f} GFLOP/epoch "
-          f"on {ours['tokens_per_epoch']:.0f} tokens, {ours['targets_per_epoch']:.0f} targets)")
+          f"reference {backbone} configuration, up to {args.epochs} epochs (patience 3)")
+    header = ''.join(f" {n:>14} |" for n in names) + ''.join(f" {'twin / ' + n:>16} |" for n in names)
+    print(f"| {'measure':<30} |{header} {'PyTorch twin':>12} |")
+    print('|' + '-' * 32 + '|' + ''.join('-' * 16 + '|' for _ in names) +
+          ''.join('-' * 18 + '|' for _ in names) + '-' * 14 + '|')
+
+    def fmt(v):
+        if isinstance(v, str):
+            return v
+        return f"{v:.4f}" if abs(v) < 1 else f"{v:.2f}"
+    for name, values, twin_value in rows:
+        cells = ''.join(f" {fmt(v):>14} |" for v in values)
+        ratios = ''
+        for v in values:
+            ok = isinstance(v, (int, float)) and isinstance(twin_value, (int, float)) and v
+            ratios += f" {(f'{twin_value / v:.2f}x' if ok else ''):>16} |"
+        twin_cell = fmt(twin_value) if twin_value is not None else ''
+        print(f"| {name:<30} |{cells}{ratios} {twin_cell:>12} |")
+    print(f"\nmatmul peak ({args.threads} thread(s)): {peak:.1f} GFLOP/s")
 
 
 def main():
@@ -96,6 +111,8 @@ def main():
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--epochs', type=int, default=20, help='max epochs for both (patience 3)')
     p.add_argument('--backbone', choices=('sasrec', 'hstu', 'both'), default='sasrec')
+    p.add_argument('--batchings', default='packed,length_buckets,random',
+                   help='comma-separated vmle-train layouts to run side by side')
     p.add_argument('--build', default=os.path.join(ROOT, 'build'))
     args = p.parse_args()
     # The twin and the matmul peak run in Debian's Python, whichever python3 runs this.
@@ -107,9 +124,11 @@ def main():
     backbones = ('sasrec', 'hstu') if args.backbone == 'both' else (args.backbone,)
     results = []
     for backbone in backbones:
-        ours = run_json([os.path.join(args.build, 'services/trainer/vmle-train'), '--data', args.data,
-                         '--threads', str(args.threads), '--set', f'backbone={backbone}',
-                         '--set', f'max_epochs={args.epochs}', '--json'], env)
+        ours = [(batching, run_json([os.path.join(args.build, 'services/trainer/vmle-train'), '--data', args.data,
+                                     '--threads', str(args.threads), '--set', f'backbone={backbone}',
+                                     '--set', f'batching={batching}', '--set', f'max_epochs={args.epochs}',
+                                     '--json'], env))
+                for batching in args.batchings.split(',')]
         twin = run_json(['/usr/bin/python3', os.path.join(ROOT, 'bench/trainer/twin.py'), '--data', args.data,
                          '--backbone', backbone, '--threads', str(args.threads),
                          '--max-epochs', str(args.epochs)], env)

@@ -90,8 +90,11 @@ class FaultTest : public ::testing::Test {
     spec->mutable_budget()->set_max_trials(trials);
     spec->mutable_budget()->set_parallelism(parallelism);
     spec->mutable_planner()->set_name("random");
+    // These tests are about faults, not tuning: an lr the simulated objective never
+    // diverges at keeps every trial a success, whatever the random draws.
+    auto* fixed = spec->mutable_fixed()->mutable_values();
+    (*fixed)["lr"].set_float_value(1e-3);
     if (epochs > 0) {
-      auto* fixed = spec->mutable_fixed()->mutable_values();
       (*fixed)["max_epochs"].set_int_value(epochs);
       (*fixed)["early_stop_patience"].set_int_value(10);
     }

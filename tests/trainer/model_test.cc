@@ -125,7 +125,9 @@ TEST(HSTUTest, BlockComputesPointwiseAttentionAsDocumented) {
   HSTUBlock block(config);
   block->eval();
   const auto x = torch::randn({1, 4, 8});
-  const auto allowed = CausalAttentionMask(torch::tensor({false, true, true, true}).view({1, 4}));
+  const SequenceBatch batch = LeftPadded(torch::tensor({0, 1, 2, 3}, torch::kLong).view({1, 4}), 6);
+  const auto context = MakeAttentionContext(batch, AttentionKind::kPointwise, torch::kFloat);
+  const auto& allowed = context.allowed;
   std::map<std::string, torch::Tensor> p;
   for (const auto& named : block->named_parameters()) p[named.key()] = named.value().detach();
   auto norm = [](const torch::Tensor& t, const torch::Tensor& w, const torch::Tensor& b) {
@@ -153,7 +155,7 @@ TEST(HSTUTest, BlockComputesPointwiseAttentionAsDocumented) {
   }
   const auto attended = norm(torch::cat(heads, 1), p["attention_norm.weight"], p["attention_norm.bias"]);
   const auto expected = x[0] + torch::matmul(u * attended, p["out.weight"].t()) + p["out.bias"];
-  EXPECT_TRUE(torch::allclose(block->forward(x, allowed)[0], expected, 1e-4, 1e-5));
+  EXPECT_TRUE(torch::allclose(block->forward(x, context)[0], expected, 1e-4, 1e-5));
 }
 
 TEST(RelativePositionBiasTest, DependsOnlyOnTheBucketedDistance) {

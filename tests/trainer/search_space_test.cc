@@ -76,7 +76,7 @@ TEST(SearchSpaceTest, HstuDefaultsValidateAndAreTheHstuReference) {
   EXPECT_EQ(c->num_negatives, 500);
   EXPECT_EQ(c->select_metric, "ndcg@10");
   EXPECT_DOUBLE_EQ(c->grad_clip, 0);
-  EXPECT_FALSE(c->length_buckets);
+  EXPECT_EQ(c->batching, Batching::kPacked);
   EXPECT_EQ(c->max_epochs, 20);
   EXPECT_EQ(c->early_stop_patience, 3);
 }

@@ -237,3 +237,28 @@ TEST(TrainerTest, DatasetTooShortToSplitIsRefused) {
 
 }  // namespace
 }  // namespace vmle::trainer
+
+namespace vmle::trainer {
+namespace {
+
+// Prior weights in range always make a valid configuration: above a sum of 1 they are
+// scaled to sum to 1, below it they are kept.
+TEST(PriorWeightsTest, WeightsSummingAboveOneAreScaledToOne) {
+  TrainConfig c;
+  c.transition_prior_weight = 0.8;
+  c.itemcf_prior_weight = 0.6;
+  c.popularity_prior_weight = 0.2;
+  c.rerank_topk = 20;
+  c.rerank_itemcf_weight = 0.3;
+  ASSERT_TRUE(ValidateTrainConfig(c).ok());
+  const PriorWeights w = PriorWeightsOf(c);
+  EXPECT_NEAR(w.transition, 0.5, 1e-12);
+  EXPECT_NEAR(w.itemcf, 0.375, 1e-12);
+  EXPECT_NEAR(w.popularity, 0.125, 1e-12);
+  EXPECT_DOUBLE_EQ(w.rerank_itemcf, 0.3);
+  EXPECT_TRUE(w.reranks());
+  EXPECT_TRUE(w.uses_itemcf());
+}
+
+}  // namespace
+}  // namespace vmle::trainer

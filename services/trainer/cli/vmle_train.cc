@@ -21,6 +21,7 @@
 #include "services/trainer/data/synthetic.h"
 #include "services/trainer/space/search_space.h"
 #include "services/trainer/train/trainer.h"
+#include "services/trainer/util/allocator.h"
 
 namespace vmle::trainer {
 namespace {
@@ -205,6 +206,7 @@ std::string ResultJson(const Args& args, const DatasetProfile& profile, const Tr
 }
 
 int Run(int argc, char** argv) {
+  KeepFreedMemoryForReuse();
   auto args = ParseArgs(argc, argv);
   if (!args.ok()) {
     if (!args.status().message().empty()) std::cerr << "vmle-train: " << args.status().message() << "\n";

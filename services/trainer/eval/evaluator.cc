@@ -103,21 +103,48 @@ torch::Tensor RankTargets(torch::Tensor& scores, const torch::Tensor& targets,
   return scores.gt(target_scores).sum(1);
 }
 
+torch::Tensor RankTargetsReranked(torch::Tensor& scores, const torch::Tensor& targets,
+                                  const torch::Tensor& mask_rows, const torch::Tensor& mask_cols,
+                                  const ScorePriors& priors, const torch::Tensor& recent) {
+  const float minus_inf = -std::numeric_limits<float>::infinity();
+  if (mask_rows.numel() > 0) {
+    scores.index_put_({mask_rows, mask_cols}, torch::full({}, minus_inf, scores.options()));
+  }
+  scores.select(1, 0).fill_(minus_inf);
+  const auto target_scores = scores.gather(1, targets);
+  const auto below = scores.gt(target_scores).sum(1);
+  const int64_t k = std::min<int64_t>(priors.weights().rerank_topk, scores.size(1) - 1);
+  const auto top = scores.topk(k, 1);
+  const auto& candidates = std::get<1>(top);
+  const auto rerank = priors.Rerank(std::get<0>(top), candidates, recent);
+  const auto is_target = candidates.eq(targets);  // [B, K]
+  const auto target_rerank = rerank.masked_fill(is_target.logical_not(), minus_inf).amax(1, true);
+  const auto inside = (rerank.gt(target_rerank) & is_target.logical_not()).sum(1);
+  return torch::where(is_target.any(1), inside, below);
+}
+
 RankingMetrics Evaluator::Evaluate(SequentialRecommender& model, const torch::Device& device) {
   torch::NoGradGuard no_grad;
   const bool was_training = model.is_training();
   model.eval();
   MetricAccumulator metrics;
-  const torch::Tensor items = model.OutputEmbeddings();
+  // [D, N + 1] once, contiguous, so each batch's scores are one plain matrix product.
+  const torch::Tensor items = model.OutputEmbeddings().t().contiguous();
   const double scale = model.LogitScale();
+  const bool rerank = priors_ != nullptr && priors_->weights().reranks();
   for (const Batch& batch : batches_) {
     const auto inputs = batch.inputs.to(device);
-    const auto states = model.UserStates(inputs).select(1, inputs.size(1) - 1);
-    auto scores = torch::matmul(states, items.t());
-    if (scale != 1.0) scores.mul_(scale);
+    auto states = model.UserStates(inputs).select(1, inputs.size(1) - 1);
+    // Scaling the [B, D] states costs less than scaling the [B, N + 1] scores.
+    if (scale != 1.0) states = states * scale;
+    auto scores = torch::matmul(states, items);
     if (priors_ != nullptr) scores = priors_->Blend(scores, batch.recent);
-    const auto ranks = RankTargets(scores, batch.targets.to(device), batch.mask_rows.to(device),
-                                   batch.mask_cols.to(device))
+    const auto targets = batch.targets.to(device);
+    const auto ranks = (rerank ? RankTargetsReranked(scores, targets, batch.mask_rows.to(device),
+                                                     batch.mask_cols.to(device), *priors_,
+                                                     batch.recent)
+                               : RankTargets(scores, targets, batch.mask_rows.to(device),
+                                             batch.mask_cols.to(device)))
                            .to(torch::kCPU);
     const auto* r = ranks.data_ptr<int64_t>();
     for (int64_t i = 0; i < ranks.size(0); ++i) metrics.Add(r[i]);

@@ -54,4 +54,12 @@ class Evaluator {
 torch::Tensor RankTargets(torch::Tensor& scores, const torch::Tensor& targets,
                           const torch::Tensor& mask_rows, const torch::Tensor& mask_cols);
 
+// The same ranks after `priors` re-rank the top rerank_topk items (priors.h): a
+// target inside the top K of the masked scores gets its rank among them by re-rank
+// score, one below keeps its rank. scores is masked in place. recent: the rows'
+// most recent history items, as for ScorePriors.
+torch::Tensor RankTargetsReranked(torch::Tensor& scores, const torch::Tensor& targets,
+                                  const torch::Tensor& mask_rows, const torch::Tensor& mask_cols,
+                                  const ScorePriors& priors, const torch::Tensor& recent);
+
 }  // namespace vmle::trainer

@@ -19,7 +19,6 @@ HSTUBlockImpl::HSTUBlockImpl(const ModelConfig& config)
     : num_heads_(config.num_heads),
       linear_dim_(config.linear_dim),
       attention_dim_(config.attention_dim),
-      max_len_(config.max_len),
       rope_(config.positions == PositionKind::kRope) {
   const int64_t uv = linear_dim_ * num_heads_;
   const int64_t qk = attention_dim_ * num_heads_;
@@ -30,26 +29,24 @@ HSTUBlockImpl::HSTUBlockImpl(const ModelConfig& config)
   attention_norm_ = register_module("attention_norm", Norm(uv));
   out_ = register_module("out", torch::nn::Linear(uv, config.hidden_dim));
   torch::nn::init::xavier_uniform_(out_->weight);
-  dropout_ = register_module("dropout", torch::nn::Dropout(config.dropout));
-  attn_dropout_ = register_module("attn_dropout", torch::nn::Dropout(config.attn_dropout));
+  dropout_ = register_module("dropout", Dropout(config.dropout));
+  attn_dropout_ = register_module("attn_dropout", Dropout(config.attn_dropout));
   if (UsesRelativeBias(config.positions)) {
-    relative_bias_ = register_module("relative_bias", RelativePositionBias(num_heads_, max_len_));
+    relative_bias_ = register_module("relative_bias", RelativePositionBias(num_heads_, config.max_len));
   }
 }
 
-torch::Tensor HSTUBlockImpl::Weights(torch::Tensor q, torch::Tensor k, const torch::Tensor& allowed) {
+torch::Tensor HSTUBlockImpl::Weights(torch::Tensor q, torch::Tensor k, const AttentionContext& context) {
   if (rope_) {
-    q = ApplyRope(q, max_len_);
-    k = ApplyRope(k, max_len_);
+    q = ApplyRope(q, context.positions);
+    k = ApplyRope(k, context.positions);
   }
   auto logits = torch::matmul(q, k.transpose(-2, -1));  // [B, H, T, T]
   if (relative_bias_) logits = logits + relative_bias_(q.size(2)).unsqueeze(0);
-  const auto mask = allowed.unsqueeze(1).to(logits.scalar_type());  // [B, 1, T, T]
-  const auto attended = mask.sum(-1, true).clamp_min(1.0);          // n per query
-  return attn_dropout_(torch::silu(logits) * mask / attended);
+  return attn_dropout_(torch::silu(logits) * context.averaging_mask);
 }
 
-torch::Tensor HSTUBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& allowed) {
+torch::Tensor HSTUBlockImpl::forward(const torch::Tensor& x, const AttentionContext& context) {
   const int64_t batch = x.size(0);
   const int64_t length = x.size(1);
   const int64_t uv = linear_dim_ * num_heads_;
@@ -59,7 +56,7 @@ torch::Tensor HSTUBlockImpl::forward(const torch::Tensor& x, const torch::Tensor
   auto heads = [&](const torch::Tensor& t, int64_t dim) {
     return t.reshape({batch, length, num_heads_, dim}).transpose(1, 2);
   };
-  const auto weights = Weights(heads(parts[2], attention_dim_), heads(parts[3], attention_dim_), allowed);
+  const auto weights = Weights(heads(parts[2], attention_dim_), heads(parts[3], attention_dim_), context);
   const auto attended = torch::matmul(weights, heads(parts[1], linear_dim_))
                             .transpose(1, 2)
                             .reshape({batch, length, uv});
@@ -72,15 +69,14 @@ HSTUImpl::HSTUImpl(const ModelConfig& config) : config_(config) {
   for (int64_t i = 0; i < config.num_blocks; ++i) blocks_->push_back(HSTUBlock(config));
 }
 
-torch::Tensor HSTUImpl::UserStates(const torch::Tensor& items) {
-  const auto valid = items.ne(0);
-  const auto allowed = CausalAttentionMask(valid);
-  auto x = embeddings_->Embed(items);
-  const auto keep = valid.unsqueeze(-1).to(x.scalar_type());
+torch::Tensor HSTUImpl::UserStates(const SequenceBatch& batch) {
+  auto x = embeddings_->Embed(batch);
+  const auto context = MakeAttentionContext(batch, AttentionKind::kPointwise, x.scalar_type());
+  const auto keep = batch.items.ne(0).unsqueeze(-1).to(x.scalar_type());
   for (const auto& block : *blocks_) {
-    x = block->as<HSTUBlock>()->forward(x, allowed) * keep;
+    x = block->as<HSTUBlock>()->forward(x, context) * keep;
   }
-  return embeddings_->ScoredStates(CausalPool(x, valid, config_.pooling, config_.pooling_k));
+  return embeddings_->ScoredStates(CausalPool(x, batch.segments, config_.pooling, config_.pooling_k));
 }
 
 torch::Tensor HSTUImpl::OutputEmbeddings() { return embeddings_->Output(); }

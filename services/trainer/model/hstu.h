@@ -17,6 +17,7 @@
 
 #include "services/trainer/model/item_embeddings.h"
 #include "services/trainer/model/layers.h"
+#include "services/trainer/model/dropout.h"
 #include "services/trainer/model/model_config.h"
 #include "services/trainer/model/recommender.h"
 
@@ -27,24 +28,23 @@ namespace vmle::trainer {
 class HSTUBlockImpl : public torch::nn::Module {
  public:
   explicit HSTUBlockImpl(const ModelConfig& config);
-  // x: [B, T, D]; allowed: bool [B, T, T] from CausalAttentionMask. Returns [B, T, D].
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& allowed);
+  // x: [B, T, D]; context of kind kPointwise. Returns [B, T, D].
+  torch::Tensor forward(const torch::Tensor& x, const AttentionContext& context);
 
  private:
   // The pointwise attention weights [B, H, T, T], already divided by n.
-  torch::Tensor Weights(torch::Tensor q, torch::Tensor k, const torch::Tensor& allowed);
+  torch::Tensor Weights(torch::Tensor q, torch::Tensor k, const AttentionContext& context);
 
   int64_t num_heads_;
   int64_t linear_dim_;
   int64_t attention_dim_;
-  int64_t max_len_;
   bool rope_;
   torch::nn::LayerNorm input_norm_{nullptr};
   torch::nn::Linear uvqk_{nullptr};
   torch::nn::LayerNorm attention_norm_{nullptr};
   torch::nn::Linear out_{nullptr};
-  torch::nn::Dropout dropout_{nullptr};
-  torch::nn::Dropout attn_dropout_{nullptr};
+  Dropout dropout_{nullptr};
+  Dropout attn_dropout_{nullptr};
   RelativePositionBias relative_bias_{nullptr};  // only for relative_bias positions
 };
 TORCH_MODULE(HSTUBlock);
@@ -54,7 +54,9 @@ class HSTUImpl : public SequentialRecommender {
   // `config` must be valid (ValidateTrainConfig with backbone hstu).
   explicit HSTUImpl(const ModelConfig& config);
 
-  torch::Tensor UserStates(const torch::Tensor& items) override;
+  using SequentialRecommender::UserStates;
+  torch::Tensor UserStates(const SequenceBatch& batch) override;
+  int64_t max_len() const override { return config_.max_len; }
   torch::Tensor OutputEmbeddings() override;
   double LogitScale() const override;
 

@@ -2,7 +2,6 @@
 
 #include <cmath>
 
-#include "services/trainer/model/layers.h"
 
 namespace vmle::trainer {
 namespace {
@@ -32,15 +31,13 @@ ItemEmbeddingsImpl::ItemEmbeddingsImpl(const ModelConfig& config, double item_st
     position_ = register_module("position", torch::nn::Embedding(config.max_len, config.hidden_dim));
     torch::nn::init::normal_(position_->weight, 0.0, 1.0 / std::sqrt(config.hidden_dim));
   }
-  dropout_ = register_module("dropout", torch::nn::Dropout(config.dropout));
+  dropout_ = register_module("dropout", Dropout(config.dropout));
 }
 
-torch::Tensor ItemEmbeddingsImpl::Embed(const torch::Tensor& items) {
-  auto x = item_(items) * std::sqrt(static_cast<double>(config_.hidden_dim));
-  if (position_) {
-    x = x + position_(RecencyPositions(items.size(1), config_.max_len, items.device()));
-  }
-  return dropout_(x) * items.ne(0).unsqueeze(-1).to(x.scalar_type());
+torch::Tensor ItemEmbeddingsImpl::Embed(const SequenceBatch& batch) {
+  auto x = item_(batch.items) * std::sqrt(static_cast<double>(config_.hidden_dim));
+  if (position_) x = x + position_(batch.positions);
+  return dropout_(x) * batch.items.ne(0).unsqueeze(-1).to(x.scalar_type());
 }
 
 torch::Tensor ItemEmbeddingsImpl::ScoredStates(const torch::Tensor& states) const {

@@ -6,7 +6,9 @@
 
 #include <torch/torch.h>
 
+#include "services/trainer/model/dropout.h"
 #include "services/trainer/model/model_config.h"
+#include "services/trainer/model/sequence_batch.h"
 
 namespace vmle::trainer {
 
@@ -15,10 +17,10 @@ class ItemEmbeddingsImpl : public torch::nn::Module {
   // `config` must be valid; item rows start as N(0, item_std^2).
   ItemEmbeddingsImpl(const ModelConfig& config, double item_std);
 
-  // items: int64 [B, T] left-padded. Returns float [B, T, D]: item embeddings scaled
-  // by sqrt(D), plus absolute positions when configured, after dropout; padding
+  // Returns float [R, T, D]: item embeddings scaled by sqrt(D), plus absolute
+  // positions (SequenceBatch::positions) when configured, after dropout; padding
   // positions are zero.
-  torch::Tensor Embed(const torch::Tensor& items);
+  torch::Tensor Embed(const SequenceBatch& batch);
 
   // User states as they are scored: L2-normalised when embedding_norm is set.
   torch::Tensor ScoredStates(const torch::Tensor& states) const;
@@ -35,7 +37,7 @@ class ItemEmbeddingsImpl : public torch::nn::Module {
   torch::nn::Embedding item_{nullptr};
   torch::nn::Embedding output_{nullptr};    // only when not tied
   torch::nn::Embedding position_{nullptr};  // only for absolute positions
-  torch::nn::Dropout dropout_{nullptr};
+  Dropout dropout_{nullptr};
 };
 TORCH_MODULE(ItemEmbeddings);
 

@@ -2,16 +2,27 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 namespace vmle::trainer {
 
-torch::Tensor CausalAttentionMask(const torch::Tensor& key_valid) {
-  const int64_t length = key_valid.size(1);
-  const auto opts = torch::TensorOptions().dtype(torch::kBool).device(key_valid.device());
-  const auto causal = torch::ones({length, length}, opts).tril();
-  const auto self = torch::eye(length, opts);
-  return (causal.unsqueeze(0) & key_valid.unsqueeze(1)) | self.unsqueeze(0);
+AttentionContext MakeAttentionContext(const SequenceBatch& batch, AttentionKind kind,
+                                      torch::ScalarType dtype) {
+  AttentionContext context;
+  context.allowed = SegmentAttentionMask(batch.segments);
+  context.positions = batch.positions;
+  const auto opts = torch::TensorOptions().dtype(dtype).device(batch.items.device());
+  if (kind == AttentionKind::kSoftmax) {
+    context.additive_mask = torch::zeros(context.allowed.sizes(), opts)
+                                .masked_fill_(context.allowed.logical_not(),
+                                              -std::numeric_limits<double>::infinity())
+                                .unsqueeze(1);
+  } else {
+    const auto mask = context.allowed.to(dtype);
+    context.averaging_mask = (mask / mask.sum(-1, true)).unsqueeze(1);
+  }
+  return context;
 }
 
 namespace {
@@ -46,10 +57,12 @@ RelativePositionBiasImpl::RelativePositionBiasImpl(int64_t num_heads, int64_t ma
 }
 
 torch::Tensor RelativePositionBiasImpl::forward(int64_t length) {
-  const auto positions = torch::arange(length, bucket_of_distance_.options());
+  // Module::to(dtype) converts every buffer, this one too: index with int64 again.
+  const auto buckets = bucket_of_distance_.to(torch::kLong);
+  const auto positions = torch::arange(length, buckets.options());
   const auto distance = (positions.unsqueeze(1) - positions.unsqueeze(0))
-                            .clamp(0, bucket_of_distance_.size(0) - 1);  // [T, T], i - j
-  return weight_.index_select(0, bucket_of_distance_.index_select(0, distance.view(-1)))
+                            .clamp(0, buckets.size(0) - 1);  // [T, T], i - j
+  return weight_.index_select(0, buckets.index_select(0, distance.view(-1)))
       .view({length, length, -1})
       .permute({2, 0, 1});
 }
@@ -61,14 +74,14 @@ CausalSelfAttentionImpl::CausalSelfAttentionImpl(const ModelConfig& config)
       max_len_(config.max_len) {
   qkv_ = register_module("qkv", torch::nn::Linear(config.hidden_dim, 3 * config.hidden_dim));
   out_ = register_module("out", torch::nn::Linear(config.hidden_dim, config.hidden_dim));
-  attn_dropout_ = register_module("attn_dropout", torch::nn::Dropout(config.attn_dropout));
+  attn_dropout_ = register_module("attn_dropout", Dropout(config.attn_dropout));
   if (UsesRelativeBias(config.positions)) {
     relative_bias_ = register_module("relative_bias", RelativePositionBias(num_heads_, max_len_));
   }
 }
 
 torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x,
-                                               const torch::Tensor& key_valid) {
+                                               const AttentionContext& context) {
   const int64_t batch = x.size(0);
   const int64_t length = x.size(1);
   // [B, T, 3, H, Dh] -> three [B, H, T, Dh].
@@ -77,16 +90,16 @@ torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x,
   torch::Tensor k = qkv[1];
   torch::Tensor v = qkv[2];
   if (rope_) {
-    q = ApplyRope(q, max_len_);
-    k = ApplyRope(k, max_len_);
+    q = ApplyRope(q, context.positions);
+    k = ApplyRope(k, context.positions);
   }
-  auto scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(head_dim_));
+  // Scaling q ([B, H, T, Dh]) is cheaper than scaling the [B, H, T, T] scores.
+  auto scores = torch::matmul(q * (1.0 / std::sqrt(static_cast<double>(head_dim_))), k.transpose(-2, -1));
+  scores = scores + context.additive_mask;
   if (relative_bias_) scores = scores + relative_bias_(length).unsqueeze(0);
-  const auto allowed = CausalAttentionMask(key_valid);
-  scores = scores.masked_fill(allowed.logical_not().unsqueeze(1), -std::numeric_limits<float>::infinity());
   auto weights = attn_dropout_(torch::softmax(scores, -1));
-  auto context = torch::matmul(weights, v).transpose(1, 2).reshape({batch, length, -1});
-  return out_(context);
+  auto mixed = torch::matmul(weights, v).transpose(1, 2).reshape({batch, length, -1});
+  return out_(mixed);
 }
 
 FeedForwardImpl::FeedForwardImpl(const ModelConfig& config) : kind_(config.feed_forward) {
@@ -94,7 +107,7 @@ FeedForwardImpl::FeedForwardImpl(const ModelConfig& config) : kind_(config.feed_
   const int64_t in_width = kind_ == FeedForwardKind::kSwiglu ? 2 * inner : inner;
   in_ = register_module("in", torch::nn::Linear(config.hidden_dim, in_width));
   out_ = register_module("out", torch::nn::Linear(inner, config.hidden_dim));
-  dropout_ = register_module("dropout", torch::nn::Dropout(config.dropout));
+  dropout_ = register_module("dropout", Dropout(config.dropout));
 }
 
 torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) {
@@ -114,32 +127,26 @@ TransformerBlockImpl::TransformerBlockImpl(const ModelConfig& config)
   feed_forward_ = register_module("feed_forward", FeedForward(config));
   norm1_ = register_module("norm1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({config.hidden_dim})));
   norm2_ = register_module("norm2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({config.hidden_dim})));
-  dropout_ = register_module("dropout", torch::nn::Dropout(config.dropout));
+  dropout_ = register_module("dropout", Dropout(config.dropout));
 }
 
-torch::Tensor TransformerBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& key_valid) {
+torch::Tensor TransformerBlockImpl::forward(const torch::Tensor& x, const AttentionContext& context) {
   if (pre_norm_) {
-    auto h = x + dropout_(attention_(norm1_(x), key_valid));
+    auto h = x + dropout_(attention_(norm1_(x), context));
     return h + dropout_(feed_forward_(norm2_(h)));
   }
-  auto h = norm1_(x + dropout_(attention_(x, key_valid)));
+  auto h = norm1_(x + dropout_(attention_(x, context)));
   return norm2_(h + dropout_(feed_forward_(h)));
 }
 
-torch::Tensor RecencyPositions(int64_t length, int64_t max_len, const torch::Device& device) {
-  return torch::arange(max_len - length, max_len,
-                       torch::TensorOptions().dtype(torch::kLong).device(device));
-}
-
-torch::Tensor ApplyRope(const torch::Tensor& x, int64_t max_len) {
-  const int64_t length = x.size(-2);
+torch::Tensor ApplyRope(const torch::Tensor& x, const torch::Tensor& positions) {
   const int64_t dim = x.size(-1);
   const int64_t half = dim / 2;
   const auto opts = torch::TensorOptions().dtype(x.scalar_type()).device(x.device());
   const auto inv_freq =
       torch::pow(10000.0, -torch::arange(0, half, opts) * 2.0 / static_cast<double>(dim));
-  const auto pos = RecencyPositions(length, max_len, x.device()).to(x.scalar_type());
-  const auto angles = torch::outer(pos, inv_freq);  // [T, half]
+  // [B, 1, T, half]: one rotation per position, shared by the heads.
+  const auto angles = (positions.to(x.scalar_type()).unsqueeze(-1) * inv_freq).unsqueeze(1);
   const auto cos = angles.cos();
   const auto sin = angles.sin();
   auto x1 = x.narrow(-1, 0, half);
@@ -149,21 +156,20 @@ torch::Tensor ApplyRope(const torch::Tensor& x, int64_t max_len) {
   return torch::cat({rotated, x.narrow(-1, 2 * half, dim - 2 * half)}, -1);
 }
 
-torch::Tensor CausalPool(const torch::Tensor& h, const torch::Tensor& valid, PoolingKind kind,
+torch::Tensor CausalPool(const torch::Tensor& h, const torch::Tensor& segments, PoolingKind kind,
                          int64_t k) {
   if (kind == PoolingKind::kLast) return h;
-  const auto mask = valid.unsqueeze(-1).to(h.scalar_type());
-  auto sums = (h * mask).cumsum(1);
-  auto counts = mask.cumsum(1);
-  if (kind == PoolingKind::kLastKMean && k < h.size(1)) {
-    const int64_t length = h.size(1);
-    // Window [t-k+1, t]: subtract the prefix ending at t-k.
-    auto zeros_h = torch::zeros_like(sums.narrow(1, 0, k));
-    auto zeros_c = torch::zeros_like(counts.narrow(1, 0, k));
-    sums = sums - torch::cat({zeros_h, sums.narrow(1, 0, length - k)}, 1);
-    counts = counts - torch::cat({zeros_c, counts.narrow(1, 0, length - k)}, 1);
-  }
-  return sums / counts.clamp_min(1.0);
+  // sums[:, t + 1] = h[:, 0] + ... + h[:, t]; a window [lo, t] is sums[t + 1] - sums[lo].
+  const int64_t length = h.size(1);
+  const auto sums = torch::cat({h.new_zeros({h.size(0), 1, h.size(2)}), h.cumsum(1)}, 1);
+  auto lo = SegmentStarts(segments);
+  const auto columns = torch::arange(length, lo.options()).unsqueeze(0);
+  if (kind == PoolingKind::kLastKMean) lo = torch::maximum(lo, columns - (k - 1));
+  const auto gather = [&](const torch::Tensor& index) {
+    return sums.gather(1, index.unsqueeze(-1).expand({index.size(0), length, h.size(2)}));
+  };
+  const auto counts = (columns + 1 - lo).to(h.scalar_type()).unsqueeze(-1);
+  return (gather(columns.expand_as(lo) + 1) - gather(lo)) / counts;
 }
 
 }  // namespace vmle::trainer

@@ -3,15 +3,11 @@
 
 #include <torch/torch.h>
 
+#include "services/trainer/model/dropout.h"
 #include "services/trainer/model/model_config.h"
+#include "services/trainer/model/sequence_batch.h"
 
 namespace vmle::trainer {
-
-// Which keys each query may attend to over left-padded sequences: allowed[b, i, j] =
-// j <= i and (key j is real or j == i). Every row allows at least itself, so rows of
-// padding queries stay finite (no all-masked softmax rows, no NaN).
-// key_valid: bool [B, T]; returns bool [B, T, T].
-torch::Tensor CausalAttentionMask(const torch::Tensor& key_valid);
 
 // A learned bias per head and bucketed query-key distance, added to attention logits
 // (T5-style buckets: one per distance below kExactDistances, then logarithmically
@@ -32,13 +28,29 @@ class RelativePositionBiasImpl : public torch::nn::Module {
 };
 TORCH_MODULE(RelativePositionBias);
 
-// Multi-head causal self-attention over left-padded sequences (CausalAttentionMask),
-// with optional rotary positions or relative position bias.
+// What the attention of every block of one forward pass shares, computed once per
+// batch (sequence_batch.h): the keys each query may see and the in-sequence positions.
+struct AttentionContext {
+  torch::Tensor allowed;    // bool [B, T, T], SegmentAttentionMask
+  // Softmax attention: [B, 1, T, T], 0 where allowed and -inf elsewhere, added to
+  // the logits.
+  torch::Tensor additive_mask;
+  // Pointwise attention: [B, 1, T, T], 1 / n where allowed (n: the keys the query
+  // may see) and 0 elsewhere, multiplied into the weights.
+  torch::Tensor averaging_mask;
+  torch::Tensor positions;  // int64 [B, T], SequenceBatch::positions
+};
+enum class AttentionKind { kSoftmax, kPointwise };
+AttentionContext MakeAttentionContext(const SequenceBatch& batch, AttentionKind kind,
+                                      torch::ScalarType dtype);
+
+// Multi-head causal self-attention within each sequence of a batch, with optional
+// rotary positions or relative position bias.
 class CausalSelfAttentionImpl : public torch::nn::Module {
  public:
   explicit CausalSelfAttentionImpl(const ModelConfig& config);
-  // x: [B, T, D]; key_valid: bool [B, T] (true for real items).
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& key_valid);
+  // x: [B, T, D].
+  torch::Tensor forward(const torch::Tensor& x, const AttentionContext& context);
 
  private:
   int64_t num_heads_;
@@ -47,7 +59,7 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
   int64_t max_len_;
   torch::nn::Linear qkv_{nullptr};
   torch::nn::Linear out_{nullptr};
-  torch::nn::Dropout attn_dropout_{nullptr};
+  Dropout attn_dropout_{nullptr};
   RelativePositionBias relative_bias_{nullptr};  // only for relative_bias positions
 };
 TORCH_MODULE(CausalSelfAttention);
@@ -62,7 +74,7 @@ class FeedForwardImpl : public torch::nn::Module {
   FeedForwardKind kind_;
   torch::nn::Linear in_{nullptr};    // to 2*inner for SwiGLU, inner for GELU
   torch::nn::Linear out_{nullptr};
-  torch::nn::Dropout dropout_{nullptr};
+  Dropout dropout_{nullptr};
 };
 TORCH_MODULE(FeedForward);
 
@@ -70,7 +82,7 @@ TORCH_MODULE(FeedForward);
 class TransformerBlockImpl : public torch::nn::Module {
  public:
   explicit TransformerBlockImpl(const ModelConfig& config);
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& key_valid);
+  torch::Tensor forward(const torch::Tensor& x, const AttentionContext& context);
 
  private:
   bool pre_norm_;
@@ -78,21 +90,19 @@ class TransformerBlockImpl : public torch::nn::Module {
   FeedForward feed_forward_{nullptr};
   torch::nn::LayerNorm norm1_{nullptr};
   torch::nn::LayerNorm norm2_{nullptr};
-  torch::nn::Dropout dropout_{nullptr};
+  Dropout dropout_{nullptr};
 };
 TORCH_MODULE(TransformerBlock);
 
-// Applies rotary position embeddings to x [B, H, T, Dh]; positions count from the end
-// of the sequence so that the most recent item always has the same position
-// (max_len - 1), whatever the padded length T.
-torch::Tensor ApplyRope(const torch::Tensor& x, int64_t max_len);
+// Applies rotary position embeddings to x [B, H, T, Dh] at positions [B, T]
+// (SequenceBatch::positions: counted from each sequence's end, so the most recent
+// item always has the same rotation, whatever its row or padding).
+torch::Tensor ApplyRope(const torch::Tensor& x, const torch::Tensor& positions);
 
-// Position ids [T] for a batch padded to length T: max_len - T, ..., max_len - 1.
-torch::Tensor RecencyPositions(int64_t length, int64_t max_len, const torch::Device& device);
-
-// Causal pooling of hidden states h [B, T, D] into user states per position:
-// last (h itself), mean of real positions up to t, or mean of the last k real ones.
-torch::Tensor CausalPool(const torch::Tensor& h, const torch::Tensor& valid, PoolingKind kind,
+// Causal pooling of hidden states h [B, T, D] into user states per position, within
+// each sequence: last (h itself), mean of the sequence's positions up to t, or mean of
+// its last k up to t. segments: SequenceBatch::segments.
+torch::Tensor CausalPool(const torch::Tensor& h, const torch::Tensor& segments, PoolingKind kind,
                          int64_t k);
 
 }  // namespace vmle::trainer

@@ -1,21 +1,30 @@
 // The contract every backbone (SASRec, HSTU) implements for training and evaluation.
 //
-// Inputs are item-id sequences, left-padded with 0 to a common length T per batch
-// (the most recent item last). A backbone turns them into user states, one per
-// position, where the state at position t sees only items at positions <= t (causal).
+// Inputs are batches of item-id sequences (sequence_batch.h: left-padded, or several
+// packed in one row). A backbone turns them into user states, one per position, where
+// the state at a position sees only the items of its own sequence up to it (causal).
 // Scores of items are dot products of a user state with the rows of
 // OutputEmbeddings() (row 0, the padding item, is never a valid prediction).
 #pragma once
 
 #include <torch/torch.h>
 
+#include "services/trainer/model/sequence_batch.h"
+
 namespace vmle::trainer {
 
 class SequentialRecommender : public torch::nn::Module {
  public:
-  // items: int64 [B, T], 0 = padding, left-padded. Returns float [B, T, D] user
-  // states; states at padding positions are finite but meaningless.
-  virtual torch::Tensor UserStates(const torch::Tensor& items) = 0;
+  // Returns float [R, T, D] user states for `batch`; states at padding positions are
+  // finite but meaningless. A sequence's states do not depend on its row, its
+  // neighbours in the row or padding.
+  virtual torch::Tensor UserStates(const SequenceBatch& batch) = 0;
+
+  // items: int64 [B, T], one sequence per row, left-padded with 0.
+  torch::Tensor UserStates(const torch::Tensor& items) { return UserStates(LeftPadded(items, max_len())); }
+
+  // The longest history the model reads; positions are below it.
+  virtual int64_t max_len() const = 0;
 
   // float [num_items + 1, D]: the embeddings items are scored against.
   virtual torch::Tensor OutputEmbeddings() = 0;

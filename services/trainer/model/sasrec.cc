@@ -19,15 +19,15 @@ SASRecImpl::SASRecImpl(const ModelConfig& config) : config_(config) {
       "final_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({config.hidden_dim})));
 }
 
-torch::Tensor SASRecImpl::UserStates(const torch::Tensor& items) {
-  const auto valid = items.ne(0);
-  auto x = embeddings_->Embed(items);
-  const auto keep = valid.unsqueeze(-1).to(x.scalar_type());
+torch::Tensor SASRecImpl::UserStates(const SequenceBatch& batch) {
+  auto x = embeddings_->Embed(batch);
+  const auto context = MakeAttentionContext(batch, AttentionKind::kSoftmax, x.scalar_type());
+  const auto keep = batch.items.ne(0).unsqueeze(-1).to(x.scalar_type());
   for (const auto& block : *blocks_) {
-    x = block->as<TransformerBlock>()->forward(x, valid) * keep;
+    x = block->as<TransformerBlock>()->forward(x, context) * keep;
   }
   x = final_norm_(x);
-  return embeddings_->ScoredStates(CausalPool(x, valid, config_.pooling, config_.pooling_k));
+  return embeddings_->ScoredStates(CausalPool(x, batch.segments, config_.pooling, config_.pooling_k));
 }
 
 torch::Tensor SASRecImpl::OutputEmbeddings() { return embeddings_->Output(); }

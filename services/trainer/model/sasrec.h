@@ -18,7 +18,9 @@ class SASRecImpl : public SequentialRecommender {
   // `config` must be valid (see ValidateModelConfig).
   explicit SASRecImpl(const ModelConfig& config);
 
-  torch::Tensor UserStates(const torch::Tensor& items) override;
+  using SequentialRecommender::UserStates;
+  torch::Tensor UserStates(const SequenceBatch& batch) override;
+  int64_t max_len() const override { return config_.max_len; }
   torch::Tensor OutputEmbeddings() override;
   double LogitScale() const override;
 

@@ -138,7 +138,24 @@ std::vector<ParamSpec> SharedParams(const SharedDefaults& d) {
                  "weight of the training-split popularity prior blended into scores"),
       FloatParam("transition_prior_weight", 0.0, 1.0, false, 0.0,
                  "weight of the first-order item-transition prior blended into scores"),
-      IntParam("prior_recent_k", 1, 10, false, 1, "recent history items the transition prior starts from"),
+      IntParam("prior_recent_k", 1, 10, false, 1,
+               "recent history items the transition and itemCF priors start from"),
+      FloatParam("itemcf_prior_weight", 0.0, 1.0, false, 0.0,
+                 "weight of the item co-occurrence (itemCF) prior blended into all scores"),
+      IntParam("itemcf_window", 1, 10, false, 3, "positions apart two items may be to co-occur"),
+      IntParam("itemcf_topk", 5, 500, true, 50, "co-occurring neighbours kept per item"),
+      Choice("itemcf_norm", {"sqrt", "count", "none"}, "sqrt",
+             "itemCF neighbour weight: count / sqrt(n_a n_b) (cosine), count / n_b (discounts "
+             "popular neighbours fully) or the raw count"),
+      IntParam("rerank_topk", 0, 200, false, 0,
+               "re-rank only the model's top K items by the rerank_* prior weights (0: off); "
+               "leaves the order below K alone"),
+      FloatParam("rerank_popularity_weight", 0.0, 1.0, false, 0.0,
+                 "weight of the popularity prior inside the re-ranked top K"),
+      FloatParam("rerank_transition_weight", 0.0, 1.0, false, 0.0,
+                 "weight of the transition prior inside the re-ranked top K"),
+      FloatParam("rerank_itemcf_weight", 0.0, 1.0, false, 0.0,
+                 "weight of the itemCF prior inside the re-ranked top K"),
   };
 }
 
@@ -218,13 +235,10 @@ TrainConfig BackboneBaseConfig(Backbone backbone) {
   config.backbone = backbone;
   if (backbone == Backbone::kHSTU) {
     // The HSTU reference: AdamW with betas (0.9, 0.98), no gradient clipping, random
-    // batches, the epoch selected on validation NDCG@10. Random batches learn more
-    // per epoch than length buckets: on Beauty in 20 epochs, test R@10 / N@10
-    // .0787 / .0480 against .0716 / .0430, at about 3x the time per epoch.
+    // batches (packed, the default), the epoch selected on validation NDCG@10.
     config.adam_beta1 = 0.9;
     config.adam_beta2 = 0.98;
     config.grad_clip = 0;
-    config.length_buckets = false;
     config.select_metric = "ndcg@10";
   }
   return config;

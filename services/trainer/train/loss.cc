@@ -8,14 +8,6 @@ namespace {
 
 constexpr float kMinusInf = -std::numeric_limits<float>::infinity();
 
-// Sequences that share one draw of negatives. One draw per batch leaves most item
-// embeddings without a gradient at each step and learns far slower (on Beauty with
-// the reference configuration, validation recall@10 .051 after 8 epochs against
-// .069 with groups of 16); a draw per target gathers P x K embeddings per step.
-// Pairs of sequences reach the quality of a draw per sequence (test NDCG@10 .0499
-// against .0494; groups of 16: .0481) at about half its cost.
-constexpr int64_t kNegativeGroupRows = 2;
-
 torch::Tensor UniformItems(int64_t count, int64_t num_items, const torch::Device& device) {
   return torch::randint(1, num_items + 1, {count}, torch::TensorOptions().dtype(torch::kLong))
       .to(device);
@@ -26,55 +18,47 @@ torch::Tensor UniformItems(int64_t count, int64_t num_items, const torch::Device
 torch::Tensor ComputeLoss(LossKind kind, int64_t num_negatives, const torch::Tensor& states,
                           const torch::Tensor& targets, const torch::Tensor& items, double scale) {
   const int64_t num_items = items.size(0) - 1;
-  const auto selected = targets.ne(0);
-  const auto real_targets = targets.index({selected});  // [P]
+  const int64_t count = states.size(0);
+  const int64_t dim = states.size(1);
   switch (kind) {
     case LossKind::kSampledSoftmax: {
-      // One draw of num_negatives items per group of kNegativeGroupRows sequences:
-      // [G, R*T, D] x [G, D, K] -> [B, T, K], then the real positions.
-      const int64_t rows = states.size(0);
-      const int64_t length = states.size(1);
-      const int64_t dim = states.size(2);
-      const int64_t group = std::min<int64_t>(kNegativeGroupRows, rows);
-      const int64_t groups = (rows + group - 1) / group;
+      // [G, C, D] x [G, D, K] -> [G, C, K] for groups of C consecutive targets, the last
+      // group padded with zero states (and target 0, which no negative equals) whose
+      // rows are dropped.
+      const int64_t group = kNegativeGroupTargets;
+      const int64_t groups = (count + group - 1) / group;
+      const int64_t padded = groups * group;
       auto grouped = states;
-      if (groups * group != rows) {
-        grouped = torch::cat({states, states.new_zeros({groups * group - rows, length, dim})});
+      auto grouped_targets = targets;
+      if (padded != count) {
+        grouped = torch::cat({states, states.new_zeros({padded - count, dim})});
+        grouped_targets = torch::cat({targets, targets.new_zeros({padded - count})});
       }
-      grouped = grouped.view({groups, group * length, dim});
       const auto negatives =
-          UniformItems(groups * num_negatives, num_items, states.device()).view({groups, num_negatives});
+          UniformItems(groups * num_negatives, num_items, states.device()).view({groups, 1, num_negatives});
       const auto negative_embeddings =
           items.index_select(0, negatives.view(-1)).view({groups, num_negatives, dim});
-      // [G, K, D] x [G, D, R*T] -> [G, K, R*T]: the product's transpose is small, the
-      // embeddings' transpose would be a B*K*D copy.
-      auto negative = torch::bmm(negative_embeddings, grouped.transpose(1, 2))
-                          .transpose(1, 2)
-                          .reshape({groups * group, length, num_negatives})
-                          .narrow(0, 0, rows)
-                          .index({selected});
-      const auto row_negatives =
-          negatives.repeat_interleave(group, 0).narrow(0, 0, rows).unsqueeze(1)
-              .expand({rows, length, num_negatives}).index({selected});
-      negative = negative.masked_fill(real_targets.unsqueeze(1).eq(row_negatives), kMinusInf);
-      const auto real_states = states.index({selected});
-      const auto positive = (real_states * items.index_select(0, real_targets)).sum(-1, true);
-      const auto logits = torch::cat({positive, negative}, 1) * scale;
-      return torch::nn::functional::cross_entropy(
-          logits, torch::zeros({real_targets.size(0)}, targets.options()));
+      const auto hits = grouped_targets.view({groups, group, 1}).eq(negatives);  // [G, C, K]
+      auto negative = torch::bmm(grouped.view({groups, group, dim}), negative_embeddings.transpose(1, 2))
+                          .masked_fill(hits, kMinusInf)
+                          .view({padded, num_negatives})
+                          .narrow(0, 0, count);
+      const auto positive = (states * items.index_select(0, targets)).sum(-1, true);
+      auto logits = torch::cat({positive, negative}, 1);
+      if (scale != 1.0) logits = logits * scale;
+      return torch::nn::functional::cross_entropy(logits, torch::zeros({count}, targets.options()));
     }
     case LossKind::kFullSoftmax: {
       // Scores against items 1..N only (the padding row is never a class), so no
       // masked copy of the [P, N] logits is made.
-      auto logits = torch::matmul(states.index({selected}), items.narrow(0, 1, num_items).t());
+      auto logits = torch::matmul(states, items.narrow(0, 1, num_items).t());
       if (scale != 1.0) logits = logits * scale;
-      return torch::nn::functional::cross_entropy(logits, real_targets - 1);
+      return torch::nn::functional::cross_entropy(logits, targets - 1);
     }
     case LossKind::kBce: {
-      const auto real_states = states.index({selected});
-      const auto negatives = UniformItems(real_targets.size(0), num_items, states.device());
-      const auto positive = (real_states * items.index_select(0, real_targets)).sum(-1) * scale;
-      const auto negative = (real_states * items.index_select(0, negatives)).sum(-1) * scale;
+      const auto negatives = UniformItems(count, num_items, states.device());
+      const auto positive = (states * items.index_select(0, targets)).sum(-1) * scale;
+      const auto negative = (states * items.index_select(0, negatives)).sum(-1) * scale;
       return (torch::softplus(-positive) + torch::softplus(negative)).mean();
     }
   }

@@ -66,6 +66,10 @@ const std::vector<std::pair<std::string, LossKind>> kLosses = {
     {"bce", LossKind::kBce}};
 const std::vector<std::pair<std::string, TrainTargets>> kTargets = {
     {"all_positions", TrainTargets::kAllPositions}, {"last_position", TrainTargets::kLastPosition}};
+const std::vector<std::pair<std::string, ItemCfNormKind>> kItemCfNorms = {
+    {"sqrt", ItemCfNormKind::kSqrt}, {"count", ItemCfNormKind::kCount}, {"none", ItemCfNormKind::kNone}};
+const std::vector<std::pair<std::string, Batching>> kBatchings = {
+    {"packed", Batching::kPacked}, {"random", Batching::kRandom}, {"length_buckets", Batching::kLengthBuckets}};
 const std::vector<std::pair<std::string, OptimizerKind>> kOptimizers = {
     {"adam", OptimizerKind::kAdam}, {"adamw", OptimizerKind::kAdamW}};
 const std::vector<std::pair<std::string, PositionKind>> kPositions = {
@@ -165,7 +169,7 @@ const std::map<std::string, Param>& Params() {
       {"adam_beta2", Double(Top(&TrainConfig::adam_beta2))},
       {"grad_clip", Double(Top(&TrainConfig::grad_clip))},
       {"batch_size", Int(Top(&TrainConfig::batch_size))},
-      {"length_buckets", Bool(Top(&TrainConfig::length_buckets))},
+      {"batching", Enum(&kBatchings, Top(&TrainConfig::batching))},
       {"balance_targets", Bool(Top(&TrainConfig::balance_targets))},
       {"max_epochs", Int(Top(&TrainConfig::max_epochs))},
       {"early_stop_patience", Int(Top(&TrainConfig::early_stop_patience))},
@@ -175,6 +179,14 @@ const std::map<std::string, Param>& Params() {
       {"popularity_prior_weight", Double(Top(&TrainConfig::popularity_prior_weight))},
       {"transition_prior_weight", Double(Top(&TrainConfig::transition_prior_weight))},
       {"prior_recent_k", Int(Top(&TrainConfig::prior_recent_k))},
+      {"itemcf_prior_weight", Double(Top(&TrainConfig::itemcf_prior_weight))},
+      {"itemcf_window", Int(Top(&TrainConfig::itemcf_window))},
+      {"itemcf_topk", Int(Top(&TrainConfig::itemcf_topk))},
+      {"itemcf_norm", Enum(&kItemCfNorms, Top(&TrainConfig::itemcf_norm))},
+      {"rerank_topk", Int(Top(&TrainConfig::rerank_topk))},
+      {"rerank_popularity_weight", Double(Top(&TrainConfig::rerank_popularity_weight))},
+      {"rerank_transition_weight", Double(Top(&TrainConfig::rerank_transition_weight))},
+      {"rerank_itemcf_weight", Double(Top(&TrainConfig::rerank_itemcf_weight))},
       {"select_metric", Typed<std::string>(ParseText, Text, Top(&TrainConfig::select_metric))},
       {"device", Typed<std::string>(ParseText, Text, Top(&TrainConfig::device))},
       {"seed", Typed<uint64_t>(ParseSeed, ToText<uint64_t>, Top(&TrainConfig::seed))},
@@ -245,11 +257,14 @@ Status ValidateTrainConfig(const TrainConfig& c) {
   TRAINER_RETURN_IF_ERROR(CheckRange("threads", c.threads, 0, 1024));
   TRAINER_RETURN_IF_ERROR(CheckRange("popularity_prior_weight", c.popularity_prior_weight, 0, 1));
   TRAINER_RETURN_IF_ERROR(CheckRange("transition_prior_weight", c.transition_prior_weight, 0, 1));
-  if (c.popularity_prior_weight + c.transition_prior_weight > 1.0 + 1e-9) {
-    return Invalid("transition_prior_weight",
-                   "popularity_prior_weight + transition_prior_weight must be at most 1");
-  }
+  TRAINER_RETURN_IF_ERROR(CheckRange("itemcf_prior_weight", c.itemcf_prior_weight, 0, 1));
   TRAINER_RETURN_IF_ERROR(CheckRange("prior_recent_k", c.prior_recent_k, 1, 50));
+  TRAINER_RETURN_IF_ERROR(CheckRange("itemcf_window", c.itemcf_window, 1, 50));
+  TRAINER_RETURN_IF_ERROR(CheckRange("itemcf_topk", c.itemcf_topk, 1, 10000));
+  TRAINER_RETURN_IF_ERROR(CheckRange("rerank_topk", c.rerank_topk, 0, 10000));
+  TRAINER_RETURN_IF_ERROR(CheckRange("rerank_popularity_weight", c.rerank_popularity_weight, 0, 1));
+  TRAINER_RETURN_IF_ERROR(CheckRange("rerank_transition_weight", c.rerank_transition_weight, 0, 1));
+  TRAINER_RETURN_IF_ERROR(CheckRange("rerank_itemcf_weight", c.rerank_itemcf_weight, 0, 1));
   const auto& metrics = MetricNames();
   if (std::find(metrics.begin(), metrics.end(), c.select_metric) == metrics.end()) {
     return Invalid("select_metric", "expected one of recall@5, recall@10, recall@20, ndcg@5, "

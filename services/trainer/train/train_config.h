@@ -18,6 +18,10 @@ enum class Backbone { kSASRec, kHSTU };
 enum class LossKind { kSampledSoftmax, kFullSoftmax, kBce };
 enum class TrainTargets { kAllPositions, kLastPosition };
 enum class OptimizerKind { kAdam, kAdamW };
+// How the itemCF prior normalises a neighbour's co-occurrence count (eval/priors.h).
+enum class ItemCfNormKind { kSqrt, kCount, kNone };
+// How an epoch's examples become batches (training_set.h).
+enum class Batching { kPacked, kRandom, kLengthBuckets };
 
 struct TrainConfig {
   Backbone backbone = Backbone::kSASRec;
@@ -36,11 +40,13 @@ struct TrainConfig {
   // Global gradient-norm clip; 0 disables it.
   double grad_clip = 5.0;
   int64_t batch_size = 256;
-  // Group training sequences of similar length into batches (little padding, much
-  // faster); off, batches are random and padded to their longest sequence.
-  bool length_buckets = true;
+  // packed: random batches with their sequences packed into rows (the examples and
+  // order of `random`, at almost no padding); random: random batches, one sequence
+  // per row padded to the longest; length_buckets: batches of similar lengths.
+  Batching batching = Batching::kPacked;
   // Scale each batch's mean loss by its share of the epoch's targets, so every target
-  // weighs the same (as in random batches of similar size) however batches are formed.
+  // weighs the same however batches are formed (length buckets otherwise give the few
+  // targets of a batch of short sequences the weight of a batch of long ones).
   bool balance_targets = true;
   int64_t max_epochs = 20;
   // Epochs without improvement of the selection metric before stopping; 0 never stops.
@@ -54,11 +60,26 @@ struct TrainConfig {
   std::string select_metric = "recall@10";
   int64_t eval_batch_size = 256;
   // Training-split priors blended into the scores at ranking time (eval/priors.h):
-  // weights in [0, 1] with a sum of at most 1; 0 disables a prior.
+  // weights in [0, 1]; 0 disables a prior. The model keeps 1 minus their sum; when
+  // they sum to more than 1 they are scaled to sum to 1 (the model then weighs
+  // nothing), so every combination in range is a valid configuration.
   double popularity_prior_weight = 0;
   double transition_prior_weight = 0;
-  // History items the transition prior starts from.
+  // History items the transition and itemCF priors start from.
   int64_t prior_recent_k = 1;
+  // Item co-occurrence (itemCF) prior: its blend weight, the co-occurrence window, the
+  // neighbours kept per item and how a neighbour's count is normalised (eval/priors.h).
+  double itemcf_prior_weight = 0;
+  int64_t itemcf_window = 3;
+  int64_t itemcf_topk = 50;
+  ItemCfNormKind itemcf_norm = ItemCfNormKind::kSqrt;
+  // Re-rank of the model's top rerank_topk items (0: none) by the priors, with weights
+  // of their own in [0, 1] (scaled to sum to 1 when they sum to more); applied after
+  // any blend.
+  int64_t rerank_topk = 0;
+  double rerank_popularity_weight = 0;
+  double rerank_transition_weight = 0;
+  double rerank_itemcf_weight = 0;
   uint64_t seed = 42;
   // Intra-op threads; 0 keeps libtorch's default.
   int64_t threads = 1;

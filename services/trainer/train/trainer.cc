@@ -67,10 +67,11 @@ StatusOr<double> TrainEpoch(SequentialRecommender& model, torch::optim::Optimize
       return CancelledError("training cancelled in epoch " + std::to_string(report.epoch));
     }
     const TrainBatch& batch = batches[b];
-    const auto inputs = batch.inputs.to(device);
-    const auto targets = batch.targets.to(device);
-    const auto loss = ComputeLoss(config.loss, config.num_negatives, model.UserStates(inputs),
-                                  targets, model.OutputEmbeddings(), model.LogitScale());
+    const auto states = model.UserStates(batch.sequences.To(device));
+    const auto target_states =
+        states.view({-1, states.size(2)}).index_select(0, batch.target_positions.to(device));
+    const auto loss = ComputeLoss(config.loss, config.num_negatives, target_states,
+                                  batch.targets.to(device), model.OutputEmbeddings(), model.LogitScale());
     const double value = loss.item<double>();
     if (!std::isfinite(value)) {
       return InternalError("non-finite loss (" + std::to_string(value) + ") in epoch " +
@@ -87,8 +88,8 @@ StatusOr<double> TrainEpoch(SequentialRecommender& model, torch::optim::Optimize
     optimizer.step();
     loss_sum += value * batch.num_targets;
     loss_weight += batch.num_targets;
-    report.tokens += batch.inputs.numel();
-    report.attention_pairs += batch.inputs.numel() * batch.inputs.size(1);
+    report.tokens += batch.sequences.items.numel();
+    report.attention_pairs += batch.sequences.items.numel() * batch.sequences.length();
     report.targets += batch.num_targets;
   }
   return loss_weight > 0 ? loss_sum / loss_weight : 0.0;
@@ -109,10 +110,9 @@ StatusOr<TrainResult> TrainOrThrow(const Dataset& dataset, const TrainConfig& in
     return FailedPreconditionError("no training targets: every user needs at least 4 items "
                                    "(2 for training, 1 validation, 1 test)");
   }
-  const PriorWeights prior_weights{config.popularity_prior_weight, config.transition_prior_weight,
-                                   config.prior_recent_k};
+  const PriorWeights prior_weights = PriorWeightsOf(config);
   std::unique_ptr<ScorePriors> priors;
-  if (prior_weights.any()) priors = std::make_unique<ScorePriors>(dataset, prior_weights);
+  if (prior_weights.any()) priors = std::make_unique<ScorePriors>(dataset, prior_weights, hooks.prior_tables);
   Evaluator validation(dataset, EvalSplit::kValidation, config.model.max_len,
                        config.eval_batch_size, priors.get());
   Evaluator test(dataset, EvalSplit::kTest, config.model.max_len, config.eval_batch_size,
@@ -138,7 +138,7 @@ StatusOr<TrainResult> TrainOrThrow(const Dataset& dataset, const TrainConfig& in
     EpochReport report;
     report.epoch = epoch;
     const auto epoch_start = Clock::now();
-    const auto batches = training.EpochBatches(config.batch_size, rng, config.length_buckets);
+    const auto batches = training.EpochBatches(config.batch_size, rng, config.batching);
     TRAINER_ASSIGN_OR_RETURN(report.train_loss,
                              TrainEpoch(*model, *optimizer, batches, config, device, hooks, report));
     report.epoch_seconds = SecondsSince(epoch_start);
@@ -176,6 +176,37 @@ StatusOr<TrainResult> TrainOrThrow(const Dataset& dataset, const TrainConfig& in
 }
 
 }  // namespace
+
+PriorWeights PriorWeightsOf(const TrainConfig& c) {
+  PriorWeights w;
+  w.popularity = c.popularity_prior_weight;
+  w.transition = c.transition_prior_weight;
+  w.recent_k = c.prior_recent_k;
+  w.itemcf = c.itemcf_prior_weight;
+  w.itemcf_options.window = c.itemcf_window;
+  w.itemcf_options.top_k = c.itemcf_topk;
+  w.itemcf_options.norm = c.itemcf_norm == ItemCfNormKind::kCount  ? ItemCfNorm::kCount
+                          : c.itemcf_norm == ItemCfNormKind::kNone ? ItemCfNorm::kNone
+                                                                   : ItemCfNorm::kSqrt;
+  w.rerank_topk = c.rerank_topk;
+  w.rerank_popularity = c.rerank_popularity_weight;
+  w.rerank_transition = c.rerank_transition_weight;
+  w.rerank_itemcf = c.rerank_itemcf_weight;
+  // Weights summing to more than 1 are scaled to sum to 1 (train_config.h).
+  const double blend = w.popularity + w.transition + w.itemcf;
+  if (blend > 1.0) {
+    w.popularity /= blend;
+    w.transition /= blend;
+    w.itemcf /= blend;
+  }
+  const double rerank = w.rerank_popularity + w.rerank_transition + w.rerank_itemcf;
+  if (rerank > 1.0) {
+    w.rerank_popularity /= rerank;
+    w.rerank_transition /= rerank;
+    w.rerank_itemcf /= rerank;
+  }
+  return w;
+}
 
 StatusOr<torch::Device> ResolveDevice(const std::string& name) {
   if (name == "cpu") return torch::Device(torch::kCPU);

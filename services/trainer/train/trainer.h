@@ -16,6 +16,7 @@
 
 #include "services/trainer/data/dataset.h"
 #include "services/trainer/eval/metrics.h"
+#include "services/trainer/eval/priors.h"
 #include "services/trainer/train/train_config.h"
 #include "services/trainer/util/status.h"
 
@@ -52,7 +53,13 @@ struct TrainHooks {
   std::function<bool(const EpochReport&)> on_epoch;
   // Checked between batches; when it becomes true, Train returns CANCELLED.
   const std::atomic<bool>* cancel = nullptr;
+  // The prior tables of the dataset being trained on, kept across runs (the worker's
+  // dataset cache); null: computed for this run when the configuration uses priors.
+  PriorTables* prior_tables = nullptr;
 };
+
+// The prior settings of a configuration.
+PriorWeights PriorWeightsOf(const TrainConfig& config);
 
 StatusOr<TrainResult> Train(const Dataset& dataset, const TrainConfig& config,
                             const TrainHooks& hooks = {});

@@ -14,6 +14,7 @@
 #include "services/trainer/data/preprocess.h"
 #include "services/trainer/data/readers.h"
 #include "services/trainer/data/synthetic.h"
+#include "services/trainer/eval/priors.h"
 #include "services/trainer/space/space_proto.h"
 
 namespace vmle::worker {
@@ -183,6 +184,7 @@ absl::StatusOr<std::shared_ptr<const LoadedDataset>> Finish(trainer::Dataset dat
   loaded->profile = ToProto(profile);
   loaded->dataset = std::move(dataset);
   loaded->source = std::move(source);
+  loaded->priors = std::make_shared<trainer::PriorTables>(loaded->dataset);
   return loaded;
 }
 

@@ -45,6 +45,10 @@
 #include "services/trainer/data/split.h"
 #include "vmle/v1/common.pb.h"
 
+namespace vmle::trainer {
+class PriorTables;  // services/trainer/eval/priors.h
+}  // namespace vmle::trainer
+
 namespace vmle::worker {
 
 // The smallest dataset a leave-one-out split can train, validate and test on at all
@@ -76,6 +80,13 @@ struct LoadedDataset {
   trainer::SplitSummary split;
   // The resolved file, or "synthetic(users=..., items=..., seed=...)", for messages.
   std::string source;
+  // The training-split prior tables of `dataset`, computed on first use and shared
+  // by every trial on it. Refers to `dataset`: a LoadedDataset is never copied.
+  std::shared_ptr<trainer::PriorTables> priors;
+
+  LoadedDataset() = default;
+  LoadedDataset(const LoadedDataset&) = delete;
+  LoadedDataset& operator=(const LoadedDataset&) = delete;
 };
 
 class DatasetCache {

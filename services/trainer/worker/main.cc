@@ -17,6 +17,7 @@
 #include "services/trainer/worker/dataset_cache.h"
 #include "services/trainer/worker/trial_runner.h"
 #include "services/trainer/worker/worker.h"
+#include "services/trainer/util/allocator.h"
 
 #ifndef VMLE_VERSION
 #define VMLE_VERSION "dev"
@@ -70,6 +71,7 @@ int Run(const vmle::ServerOptions& server, const std::string& agent,
 }  // namespace
 
 int main(int argc, char** argv) {
+  vmle::trainer::KeepFreedMemoryForReuse();
   vmle::BlockTerminationSignals();
   CLI::App app{"vmle-worker: VirtualMLE's trainer-worker"};
   vmle::ServerOptions server;

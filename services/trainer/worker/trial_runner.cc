@@ -176,6 +176,7 @@ TrialOutcome TrialRunner::RunOrThrow(const vmle::v1::TrialAssignment& assignment
 
   trainer::TrainHooks hooks;
   hooks.cancel = callbacks.cancel;
+  hooks.prior_tables = data->priors.get();
   hooks.on_epoch = [&](const trainer::EpochReport& report) {
     if (Raised(callbacks.cancel)) return false;
     return !callbacks.on_epoch || callbacks.on_epoch(ToEpochMetrics(report), data->profile);
