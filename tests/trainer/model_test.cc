@@ -97,6 +97,21 @@ TEST_P(BackboneTest, PaddingDoesNotChangeTheStatesOfRealItems) {
                               1e-5, 1e-6));
 }
 
+TEST_P(BackboneTest, LastStatesAreTheLastColumnOfTheUserStates) {
+  for (const auto& setting : std::vector<std::pair<std::string, std::string>>{
+           {"pre_norm", "false"}, {"pre_norm", "true"}, {"positions", "rope"}, {"positions", "relative_bias"},
+           {"pooling", "mean"}}) {
+    auto config = ApplySettings(TinyTrainConfig(GetParam()), {setting});
+    ASSERT_TRUE(config.ok()) << config.status().ToString();
+    torch::manual_seed(0);
+    auto model = MakeModel(*config);
+    model->eval();
+    const SequenceBatch batch = LeftPadded(Batch(), model->max_len());
+    EXPECT_TRUE(torch::allclose(model->LastStates(batch), model->UserStates(batch).select(1, 5), 1e-5, 1e-6))
+        << setting.first << "=" << setting.second;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backbones, BackboneTest,
                          ::testing::Values(Backbone::kSASRec, Backbone::kHSTU),
                          [](const ::testing::TestParamInfo<Backbone>& info) {

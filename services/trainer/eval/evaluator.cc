@@ -133,8 +133,7 @@ RankingMetrics Evaluator::Evaluate(SequentialRecommender& model, const torch::De
   const double scale = model.LogitScale();
   const bool rerank = priors_ != nullptr && priors_->weights().reranks();
   for (const Batch& batch : batches_) {
-    const auto inputs = batch.inputs.to(device);
-    auto states = model.UserStates(inputs).select(1, inputs.size(1) - 1);
+    auto states = model.LastStates(LeftPadded(batch.inputs.to(device), model.max_len()));
     // Scaling the [B, D] states costs less than scaling the [B, N + 1] scores.
     if (scale != 1.0) states = states * scale;
     auto scores = torch::matmul(states, items);

@@ -3,6 +3,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 
+#include <cmath>
 #include <mutex>
 
 namespace vmle::trainer {
@@ -18,20 +19,26 @@ uint64_t SplitMix64(uint64_t& state) {
   return z ^ (z >> 31);
 }
 
+// Four 16-bit draws per SplitMix64 output: a keep probability resolved to 2^-16.
 template <typename T>
 void FillMask(T* out, int64_t count, double keep, uint64_t seed) {
-  const auto threshold = static_cast<uint64_t>(keep * 4294967296.0);
+  const auto threshold = static_cast<uint32_t>(std::lround(keep * 65536.0));
   const T scale = static_cast<T>(1.0 / keep);
   at::parallel_for(0, (count + kChunk - 1) / kChunk, 1, [&](int64_t begin, int64_t end) {
     for (int64_t chunk = begin; chunk < end; ++chunk) {
       uint64_t state = seed ^ (static_cast<uint64_t>(chunk) * 0xD1B54A32D192ED03ull);
       const int64_t lo = chunk * kChunk;
       const int64_t hi = std::min(count, lo + kChunk);
-      for (int64_t i = lo; i < hi; i += 2) {
+      int64_t i = lo;
+      for (; i + 4 <= hi; i += 4) {
         const uint64_t bits = SplitMix64(state);
-        out[i] = (bits & 0xFFFFFFFFull) < threshold ? scale : T(0);
-        if (i + 1 < hi) out[i + 1] = (bits >> 32) < threshold ? scale : T(0);
+        out[i] = static_cast<uint32_t>(bits & 0xFFFF) < threshold ? scale : T(0);
+        out[i + 1] = static_cast<uint32_t>((bits >> 16) & 0xFFFF) < threshold ? scale : T(0);
+        out[i + 2] = static_cast<uint32_t>((bits >> 32) & 0xFFFF) < threshold ? scale : T(0);
+        out[i + 3] = static_cast<uint32_t>(bits >> 48) < threshold ? scale : T(0);
       }
+      uint64_t bits = SplitMix64(state);
+      for (; i < hi; ++i, bits >>= 16) out[i] = static_cast<uint32_t>(bits & 0xFFFF) < threshold ? scale : T(0);
     }
   });
 }

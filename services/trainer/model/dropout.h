@@ -4,7 +4,7 @@
 // the reference SASRec costs a fifth of a training epoch. On CPU this module draws one
 // 64-bit seed from torch's default generator per call (so torch::manual_seed still
 // fixes every mask) and expands it with SplitMix64 in fixed chunks, so a mask does not
-// depend on the thread count. Each element is kept with probability 1 - p (to 2^-32)
+// depend on the thread count. Each element is kept with probability 1 - p (to 2^-16)
 // and scaled by 1 / (1 - p), as torch's dropout does. Other devices use torch's dropout.
 #pragma once
 

@@ -80,26 +80,46 @@ CausalSelfAttentionImpl::CausalSelfAttentionImpl(const ModelConfig& config)
   }
 }
 
+torch::Tensor CausalSelfAttentionImpl::Attend(torch::Tensor q, torch::Tensor k, const torch::Tensor& v,
+                                              const AttentionContext& context) {
+  const int64_t length = k.size(2);
+  const int64_t queries = q.size(2);
+  const int64_t first = length - queries;
+  if (rope_) {
+    q = ApplyRope(q, context.positions.narrow(1, first, queries));
+    k = ApplyRope(k, context.positions);
+  }
+  // Scaling q ([B, H, T, Dh]) is cheaper than scaling the [B, H, T, T] scores.
+  auto scores = torch::matmul(q * (1.0 / std::sqrt(static_cast<double>(head_dim_))), k.transpose(-2, -1));
+  scores = scores + context.additive_mask.narrow(2, first, queries);
+  if (relative_bias_) scores = scores + relative_bias_(length).narrow(1, first, queries).unsqueeze(0);
+  auto weights = attn_dropout_(torch::softmax(scores, -1));
+  return out_(torch::matmul(weights, v).transpose(1, 2).reshape({q.size(0), queries, -1}));
+}
+
 torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x,
                                                const AttentionContext& context) {
   const int64_t batch = x.size(0);
   const int64_t length = x.size(1);
   // [B, T, 3, H, Dh] -> three [B, H, T, Dh].
   auto qkv = qkv_(x).view({batch, length, 3, num_heads_, head_dim_}).permute({2, 0, 3, 1, 4});
-  torch::Tensor q = qkv[0];
-  torch::Tensor k = qkv[1];
-  torch::Tensor v = qkv[2];
-  if (rope_) {
-    q = ApplyRope(q, context.positions);
-    k = ApplyRope(k, context.positions);
-  }
-  // Scaling q ([B, H, T, Dh]) is cheaper than scaling the [B, H, T, T] scores.
-  auto scores = torch::matmul(q * (1.0 / std::sqrt(static_cast<double>(head_dim_))), k.transpose(-2, -1));
-  scores = scores + context.additive_mask;
-  if (relative_bias_) scores = scores + relative_bias_(length).unsqueeze(0);
-  auto weights = attn_dropout_(torch::softmax(scores, -1));
-  auto mixed = torch::matmul(weights, v).transpose(1, 2).reshape({batch, length, -1});
-  return out_(mixed);
+  return Attend(qkv[0], qkv[1], qkv[2], context);
+}
+
+torch::Tensor CausalSelfAttentionImpl::ForwardLast(const torch::Tensor& x, const AttentionContext& context) {
+  const int64_t batch = x.size(0);
+  const int64_t length = x.size(1);
+  const int64_t dim = num_heads_ * head_dim_;
+  // Keys and values at every position, the query at the last one only.
+  const auto& w = qkv_->weight;
+  const auto& b = qkv_->bias;
+  auto kv = torch::nn::functional::linear(x, w.narrow(0, dim, 2 * dim), b.narrow(0, dim, 2 * dim))
+                .view({batch, length, 2, num_heads_, head_dim_})
+                .permute({2, 0, 3, 1, 4});
+  auto q = torch::nn::functional::linear(x.narrow(1, length - 1, 1), w.narrow(0, 0, dim), b.narrow(0, 0, dim))
+               .view({batch, 1, num_heads_, head_dim_})
+               .transpose(1, 2);
+  return Attend(q, kv[0], kv[1], context);
 }
 
 FeedForwardImpl::FeedForwardImpl(const ModelConfig& config) : kind_(config.feed_forward) {
@@ -136,6 +156,16 @@ torch::Tensor TransformerBlockImpl::forward(const torch::Tensor& x, const Attent
     return h + dropout_(feed_forward_(norm2_(h)));
   }
   auto h = norm1_(x + dropout_(attention_(x, context)));
+  return norm2_(h + dropout_(feed_forward_(h)));
+}
+
+torch::Tensor TransformerBlockImpl::ForwardLast(const torch::Tensor& x, const AttentionContext& context) {
+  const auto last = x.narrow(1, x.size(1) - 1, 1);
+  if (pre_norm_) {
+    auto h = last + dropout_(attention_->ForwardLast(norm1_(x), context));
+    return h + dropout_(feed_forward_(norm2_(h)));
+  }
+  auto h = norm1_(last + dropout_(attention_->ForwardLast(x, context)));
   return norm2_(h + dropout_(feed_forward_(h)));
 }
 

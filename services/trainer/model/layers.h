@@ -51,8 +51,15 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
   explicit CausalSelfAttentionImpl(const ModelConfig& config);
   // x: [B, T, D].
   torch::Tensor forward(const torch::Tensor& x, const AttentionContext& context);
+  // The output at the last position only, [B, 1, D]: what forward gives there.
+  torch::Tensor ForwardLast(const torch::Tensor& x, const AttentionContext& context);
 
  private:
+  // Attention of queries q [B, H, Tq, Dh] at the last Tq positions over keys and
+  // values of every position.
+  torch::Tensor Attend(torch::Tensor q, torch::Tensor k, const torch::Tensor& v,
+                       const AttentionContext& context);
+
   int64_t num_heads_;
   int64_t head_dim_;
   bool rope_;
@@ -83,6 +90,8 @@ class TransformerBlockImpl : public torch::nn::Module {
  public:
   explicit TransformerBlockImpl(const ModelConfig& config);
   torch::Tensor forward(const torch::Tensor& x, const AttentionContext& context);
+  // The output at the last position only, [B, 1, D].
+  torch::Tensor ForwardLast(const torch::Tensor& x, const AttentionContext& context);
 
  private:
   bool pre_norm_;

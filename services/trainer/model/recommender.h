@@ -23,6 +23,13 @@ class SequentialRecommender : public torch::nn::Module {
   // items: int64 [B, T], one sequence per row, left-padded with 0.
   torch::Tensor UserStates(const torch::Tensor& items) { return UserStates(LeftPadded(items, max_len())); }
 
+  // float [B, D]: the user state after each row's most recent item, for a batch of
+  // left-padded sequences (LeftPadded): the last column of UserStates. Backbones may
+  // compute it with less work (evaluation needs nothing else).
+  virtual torch::Tensor LastStates(const SequenceBatch& batch) {
+    return UserStates(batch).select(1, batch.length() - 1);
+  }
+
   // The longest history the model reads; positions are below it.
   virtual int64_t max_len() const = 0;
 

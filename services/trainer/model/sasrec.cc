@@ -30,6 +30,17 @@ torch::Tensor SASRecImpl::UserStates(const SequenceBatch& batch) {
   return embeddings_->ScoredStates(CausalPool(x, batch.segments, config_.pooling, config_.pooling_k));
 }
 
+torch::Tensor SASRecImpl::LastStates(const SequenceBatch& batch) {
+  if (config_.pooling != PoolingKind::kLast) return UserStates(batch).select(1, batch.length() - 1);
+  auto x = embeddings_->Embed(batch);
+  const auto context = MakeAttentionContext(batch, AttentionKind::kSoftmax, x.scalar_type());
+  const auto keep = batch.items.ne(0).unsqueeze(-1).to(x.scalar_type());
+  const auto blocks = static_cast<int64_t>(blocks_->size());
+  for (int64_t i = 0; i + 1 < blocks; ++i) x = blocks_[i]->as<TransformerBlock>()->forward(x, context) * keep;
+  x = blocks_[blocks - 1]->as<TransformerBlock>()->ForwardLast(x, context);
+  return embeddings_->ScoredStates(final_norm_(x)).select(1, 0);
+}
+
 torch::Tensor SASRecImpl::OutputEmbeddings() { return embeddings_->Output(); }
 
 double SASRecImpl::LogitScale() const { return embeddings_->LogitScale(); }

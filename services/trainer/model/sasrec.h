@@ -20,6 +20,9 @@ class SASRecImpl : public SequentialRecommender {
 
   using SequentialRecommender::UserStates;
   torch::Tensor UserStates(const SequenceBatch& batch) override;
+  // With pooling `last`, the last block runs its attention query, feed-forward and
+  // the final norm at the last position only.
+  torch::Tensor LastStates(const SequenceBatch& batch) override;
   int64_t max_len() const override { return config_.max_len; }
   torch::Tensor OutputEmbeddings() override;
   double LogitScale() const override;
