@@ -112,6 +112,13 @@ std::string FixedSection(const vmle::v1::StudySpec& spec) {
   return "## Fixed for every trial (not yours to change)\n" + absl::StrJoin(items, ", ") + "\n";
 }
 
+// What holds on short-history data, as the heuristic's priors say it.
+constexpr char kShortHistoryHint[] =
+    "Histories are short (mean length < 10): the training-split priors are often among the strongest levers "
+    "here: the item-transition prior (transition_prior_weight, from prior_recent_k items), the item "
+    "co-occurrence prior (itemcf_prior_weight with itemcf_window, itemcf_topk, itemcf_norm) and popularity, "
+    "blended into all scores or only re-ranking the model's top rerank_topk items (rerank_*_weight).\n";
+
 std::string ProfileSection(const PlanningContext& context) {
   if (!context.profile.has_value()) return "## Dataset profile\nnot profiled yet\n";
   const vmle::v1::DatasetProfile& p = *context.profile;
@@ -119,7 +126,8 @@ std::string ProfileSection(const PlanningContext& context) {
                       p.num_interactions(), ", mean length ", Number(p.mean_length()), ", median length ",
                       Number(p.median_length()), ", max length ", p.max_length(), ", density ",
                       Number(p.density()), ", popularity Gini ", Number(p.popularity_gini()),
-                      ", top-1% items' share ", Number(p.top1pct_share()), "\n");
+                      ", top-1% items' share ", Number(p.top1pct_share()), "\n",
+                      p.mean_length() < 10 ? kShortHistoryHint : "");
 }
 
 std::string Outcome(const Trial& t) {
