@@ -79,3 +79,41 @@ TEST(LossTest, FullSoftmaxNeverPredictsPadding) {
 
 }  // namespace
 }  // namespace vmle::trainer
+
+namespace vmle::trainer {
+namespace {
+
+// The sampled softmax written out with plain ops on the same negatives: target i
+// shares the draw of group i / kNegativeGroupTargets, and a negative equal to the
+// target is left out.
+TEST(LossTest, SampledSoftmaxMatchesPlainComputation) {
+  torch::manual_seed(2);
+  const auto opts = torch::TensorOptions().dtype(torch::kFloat64);
+  const int64_t count = 37;  // two full groups and a partial one
+  const int64_t num_negatives = 6;
+  const auto states = torch::randn({count, 3}, opts);
+  const auto items = torch::randn({11, 3}, opts);
+  const auto targets = torch::randint(1, 11, {count}, torch::kLong);
+  torch::manual_seed(9);
+  const double loss = ComputeLoss(LossKind::kSampledSoftmax, num_negatives, states, targets, items, 2.0)
+                          .item<double>();
+  torch::manual_seed(9);
+  const int64_t groups = (count + kNegativeGroupTargets - 1) / kNegativeGroupTargets;
+  const auto negatives = torch::randint(1, 11, {groups, num_negatives}, torch::kLong);
+  double expected = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t target = targets[i].item<int64_t>();
+    const double positive = 2.0 * states[i].dot(items[target]).item<double>();
+    double denominator = std::exp(positive);
+    for (int64_t k = 0; k < num_negatives; ++k) {
+      const int64_t negative = negatives[i / kNegativeGroupTargets][k].item<int64_t>();
+      if (negative == target) continue;
+      denominator += std::exp(2.0 * states[i].dot(items[negative]).item<double>());
+    }
+    expected += std::log(denominator) - positive;
+  }
+  EXPECT_NEAR(loss, expected / count, 1e-12);
+}
+
+}  // namespace
+}  // namespace vmle::trainer

@@ -37,30 +37,44 @@ HSTUBlockImpl::HSTUBlockImpl(const ModelConfig& config)
 }
 
 torch::Tensor HSTUBlockImpl::Weights(torch::Tensor q, torch::Tensor k, const AttentionContext& context) {
+  const int64_t length = k.size(2);
+  const int64_t queries = q.size(2);
+  const int64_t first = length - queries;
   if (rope_) {
-    q = ApplyRope(q, context.positions);
+    q = ApplyRope(q, context.positions.narrow(1, first, queries));
     k = ApplyRope(k, context.positions);
   }
-  auto logits = torch::matmul(q, k.transpose(-2, -1));  // [B, H, T, T]
-  if (relative_bias_) logits = logits + relative_bias_(q.size(2)).unsqueeze(0);
-  return attn_dropout_(torch::silu(logits) * context.averaging_mask);
+  auto logits = QueryKeyProducts(q, k);  // [B, H, Q, T]
+  if (relative_bias_) logits = logits + relative_bias_(length).narrow(1, first, queries).unsqueeze(0);
+  return attn_dropout_(torch::silu(logits) * context.averaging_mask.narrow(2, first, queries));
 }
 
 torch::Tensor HSTUBlockImpl::forward(const torch::Tensor& x, const AttentionContext& context) {
+  return Forward(x, context, x.size(1));
+}
+
+torch::Tensor HSTUBlockImpl::ForwardLast(const torch::Tensor& x, const AttentionContext& context) {
+  return Forward(x, context, 1);
+}
+
+torch::Tensor HSTUBlockImpl::Forward(const torch::Tensor& x, const AttentionContext& context, int64_t queries) {
   const int64_t batch = x.size(0);
   const int64_t length = x.size(1);
+  const int64_t first = length - queries;
   const int64_t uv = linear_dim_ * num_heads_;
   const int64_t qk = attention_dim_ * num_heads_;
   const auto parts = torch::silu(uvqk_(input_norm_(x))).split_with_sizes({uv, uv, qk, qk}, -1);
   // [B, T, H*d] -> [B, H, T, d]
   auto heads = [&](const torch::Tensor& t, int64_t dim) {
-    return t.reshape({batch, length, num_heads_, dim}).transpose(1, 2);
+    return t.reshape({batch, t.size(1), num_heads_, dim}).transpose(1, 2);
   };
-  const auto weights = Weights(heads(parts[2], attention_dim_), heads(parts[3], attention_dim_), context);
-  const auto attended = torch::matmul(weights, heads(parts[1], linear_dim_))
+  auto last = [&](const torch::Tensor& t) { return queries == length ? t : t.narrow(1, first, queries); };
+  const auto weights =
+      Weights(heads(last(parts[2]), attention_dim_), heads(parts[3], attention_dim_), context);
+  const auto attended = WeightedValues(weights, heads(parts[1], linear_dim_))
                             .transpose(1, 2)
-                            .reshape({batch, length, uv});
-  return x + out_(dropout_(parts[0] * attention_norm_(attended)));
+                            .reshape({batch, queries, uv});
+  return last(x) + out_(dropout_(last(parts[0]) * attention_norm_(attended)));
 }
 
 HSTUImpl::HSTUImpl(const ModelConfig& config) : config_(config) {
@@ -77,6 +91,18 @@ torch::Tensor HSTUImpl::UserStates(const SequenceBatch& batch) {
     x = block->as<HSTUBlock>()->forward(x, context) * keep;
   }
   return embeddings_->ScoredStates(CausalPool(x, batch.segments, config_.pooling, config_.pooling_k));
+}
+
+torch::Tensor HSTUImpl::LastStates(const SequenceBatch& batch) {
+  if (config_.pooling != PoolingKind::kLast) return UserStates(batch).select(1, batch.length() - 1);
+  auto x = embeddings_->Embed(batch);
+  const auto context = MakeAttentionContext(batch, AttentionKind::kPointwise, x.scalar_type());
+  const auto keep = batch.items.ne(0).unsqueeze(-1).to(x.scalar_type());
+  const auto blocks = static_cast<int64_t>(blocks_->size());
+  for (int64_t i = 0; i + 1 < blocks; ++i) x = blocks_[i]->as<HSTUBlock>()->forward(x, context) * keep;
+  // The last position of a left-padded row is always an item, so its keep is 1.
+  x = blocks_[blocks - 1]->as<HSTUBlock>()->ForwardLast(x, context);
+  return embeddings_->ScoredStates(x).select(1, 0);
 }
 
 torch::Tensor HSTUImpl::OutputEmbeddings() { return embeddings_->Output(); }

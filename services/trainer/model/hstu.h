@@ -30,9 +30,15 @@ class HSTUBlockImpl : public torch::nn::Module {
   explicit HSTUBlockImpl(const ModelConfig& config);
   // x: [B, T, D]; context of kind kPointwise. Returns [B, T, D].
   torch::Tensor forward(const torch::Tensor& x, const AttentionContext& context);
+  // The output at the last position only, [B, 1, D]: forward(x).narrow(1, T - 1, 1)
+  // (keys and values at every position, one query).
+  torch::Tensor ForwardLast(const torch::Tensor& x, const AttentionContext& context);
 
  private:
-  // The pointwise attention weights [B, H, T, T], already divided by n.
+  // The output at the last `queries` positions, [B, queries, D].
+  torch::Tensor Forward(const torch::Tensor& x, const AttentionContext& context, int64_t queries);
+  // The pointwise attention weights [B, H, Q, T] of the last Q queries, already
+  // divided by n.
   torch::Tensor Weights(torch::Tensor q, torch::Tensor k, const AttentionContext& context);
 
   int64_t num_heads_;
@@ -56,6 +62,7 @@ class HSTUImpl : public SequentialRecommender {
 
   using SequentialRecommender::UserStates;
   torch::Tensor UserStates(const SequenceBatch& batch) override;
+  torch::Tensor LastStates(const SequenceBatch& batch) override;
   int64_t max_len() const override { return config_.max_len; }
   torch::Tensor OutputEmbeddings() override;
   double LogitScale() const override;

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "services/trainer/model/row_norm.h"
 
 namespace vmle::trainer {
 namespace {
@@ -14,10 +15,7 @@ torch::nn::Embedding ItemTable(int64_t rows, int64_t dim, double std) {
   return table;
 }
 
-torch::Tensor L2Normalize(const torch::Tensor& x) {
-  return torch::nn::functional::normalize(
-      x, torch::nn::functional::NormalizeFuncOptions().p(2).dim(-1).eps(1e-6));
-}
+torch::Tensor L2Normalize(const torch::Tensor& x) { return L2NormalizeRows(x, 1e-6); }
 
 }  // namespace
 

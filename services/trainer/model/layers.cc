@@ -80,6 +80,16 @@ CausalSelfAttentionImpl::CausalSelfAttentionImpl(const ModelConfig& config)
   }
 }
 
+torch::Tensor QueryKeyProducts(const torch::Tensor& q, const torch::Tensor& k) {
+  if (q.size(2) == 1) return (k * q).sum(-1).unsqueeze(2);
+  return torch::matmul(q, k.transpose(-2, -1));
+}
+
+torch::Tensor WeightedValues(const torch::Tensor& w, const torch::Tensor& v) {
+  if (w.size(2) == 1) return (w.transpose(-2, -1) * v).sum(2, true);
+  return torch::matmul(w, v);
+}
+
 torch::Tensor CausalSelfAttentionImpl::Attend(torch::Tensor q, torch::Tensor k, const torch::Tensor& v,
                                               const AttentionContext& context) {
   const int64_t length = k.size(2);
@@ -90,11 +100,11 @@ torch::Tensor CausalSelfAttentionImpl::Attend(torch::Tensor q, torch::Tensor k, 
     k = ApplyRope(k, context.positions);
   }
   // Scaling q ([B, H, T, Dh]) is cheaper than scaling the [B, H, T, T] scores.
-  auto scores = torch::matmul(q * (1.0 / std::sqrt(static_cast<double>(head_dim_))), k.transpose(-2, -1));
+  auto scores = QueryKeyProducts(q * (1.0 / std::sqrt(static_cast<double>(head_dim_))), k);
   scores = scores + context.additive_mask.narrow(2, first, queries);
   if (relative_bias_) scores = scores + relative_bias_(length).narrow(1, first, queries).unsqueeze(0);
   auto weights = attn_dropout_(torch::softmax(scores, -1));
-  return out_(torch::matmul(weights, v).transpose(1, 2).reshape({q.size(0), queries, -1}));
+  return out_(WeightedValues(weights, v).transpose(1, 2).reshape({q.size(0), queries, -1}));
 }
 
 torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x,

@@ -28,6 +28,14 @@ class RelativePositionBiasImpl : public torch::nn::Module {
 };
 TORCH_MODULE(RelativePositionBias);
 
+// Attention products of queries q [B, H, Q, d] with keys k [B, H, T, d]: [B, H, Q, T];
+// and of weights w [B, H, Q, T] with values v [B, H, T, d]: [B, H, Q, d]. A single
+// query (evaluation scores the last position only) is an elementwise product and a
+// sum: as a batched matrix product of one row per matrix, the per-matrix overhead
+// costs more than the arithmetic.
+torch::Tensor QueryKeyProducts(const torch::Tensor& q, const torch::Tensor& k);
+torch::Tensor WeightedValues(const torch::Tensor& w, const torch::Tensor& v);
+
 // What the attention of every block of one forward pass shares, computed once per
 // batch (sequence_batch.h): the keys each query may see and the in-sequence positions.
 struct AttentionContext {

@@ -9,6 +9,7 @@
 #include "services/trainer/eval/evaluator.h"
 #include "services/trainer/model/factory.h"
 #include "services/trainer/train/loss.h"
+#include "services/trainer/train/optimizer.h"
 #include "services/trainer/train/training_set.h"
 
 namespace vmle::trainer {
@@ -20,18 +21,14 @@ double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(const TrainConfig& c,
-                                                       std::vector<torch::Tensor> params) {
-  if (c.optimizer == OptimizerKind::kAdamW) {
-    return std::make_unique<torch::optim::AdamW>(
-        params, torch::optim::AdamWOptions(c.lr)
-                    .betas({c.adam_beta1, c.adam_beta2})
-                    .weight_decay(c.weight_decay));
-  }
-  return std::make_unique<torch::optim::Adam>(
-      params, torch::optim::AdamOptions(c.lr)
-                  .betas({c.adam_beta1, c.adam_beta2})
-                  .weight_decay(c.weight_decay));
+AdamSettings OptimizerSettings(const TrainConfig& c) {
+  AdamSettings s;
+  s.decoupled_weight_decay = c.optimizer == OptimizerKind::kAdamW;
+  s.lr = c.lr;
+  s.beta1 = c.adam_beta1;
+  s.beta2 = c.adam_beta2;
+  s.weight_decay = c.weight_decay;
+  return s;
 }
 
 std::vector<torch::Tensor> Snapshot(const std::vector<torch::Tensor>& params) {
@@ -47,7 +44,7 @@ void Restore(const std::vector<torch::Tensor>& params, const std::vector<torch::
 
 // Trains one epoch; returns the mean loss, or an error for a non-finite loss or a
 // cancel.
-StatusOr<double> TrainEpoch(SequentialRecommender& model, torch::optim::Optimizer& optimizer,
+StatusOr<double> TrainEpoch(SequentialRecommender& model, AdamOptimizer& optimizer,
                             const std::vector<TrainBatch>& batches, const TrainConfig& config,
                             const torch::Device& device, const TrainHooks& hooks,
                             EpochReport& report) {
@@ -78,14 +75,14 @@ StatusOr<double> TrainEpoch(SequentialRecommender& model, torch::optim::Optimize
                            std::to_string(report.epoch) + ", batch " + std::to_string(b + 1) +
                            "; lower lr or raise grad_clip/weight_decay");
     }
-    optimizer.zero_grad();
+    optimizer.ZeroGrad();
     if (config.balance_targets) {
       (loss * (static_cast<double>(batch.num_targets) / mean_targets)).backward();
     } else {
       loss.backward();
     }
     if (config.grad_clip > 0) torch::nn::utils::clip_grad_norm_(params, config.grad_clip);
-    optimizer.step();
+    optimizer.Step();
     loss_sum += value * batch.num_targets;
     loss_weight += batch.num_targets;
     report.tokens += batch.sequences.items.numel();
@@ -124,7 +121,7 @@ StatusOr<TrainResult> TrainOrThrow(const Dataset& dataset, const TrainConfig& in
   auto model = MakeModel(config);
   model->to(device);
   const auto params = model->parameters();
-  auto optimizer = MakeOptimizer(config, params);
+  AdamOptimizer optimizer(params, OptimizerSettings(config));
 
   TrainResult result;
   for (const auto& p : params) result.num_parameters += p.numel();
@@ -140,7 +137,7 @@ StatusOr<TrainResult> TrainOrThrow(const Dataset& dataset, const TrainConfig& in
     const auto epoch_start = Clock::now();
     const auto batches = training.EpochBatches(config.batch_size, rng, config.batching);
     TRAINER_ASSIGN_OR_RETURN(report.train_loss,
-                             TrainEpoch(*model, *optimizer, batches, config, device, hooks, report));
+                             TrainEpoch(*model, optimizer, batches, config, device, hooks, report));
     report.epoch_seconds = SecondsSince(epoch_start);
     report.samples_per_second = report.targets / std::max(report.epoch_seconds, 1e-9);
     const auto eval_start = Clock::now();
