@@ -7,7 +7,16 @@
 //   wall time and throughput; worker busy share (simulated training / worker time);
 //   idle time while work was queued, per trial (a worker waiting in LeaseTrial for a
 //   trial that was already queued); worker-side RPC time per trial (progress reports
-//   and completion); the planner's time per trial; every trial accounted for once.
+//   and completion); the planner's time per trial; every trial accounted for once;
+//   LeaseTrial latency p50 / p99 (calls that returned a trial, long-poll waits
+//   included), idle-while-queued p99 and queue-wait p99 (queued to started) per trial;
+//   the agent's CPU per trial (the process's CPU time, which holds the agent and the
+//   memory service, less the simulated workers' own threads).
+// --memory_delay_ms adds that much latency to every synced write-ahead-log write of the
+// memory store (a slow disk; only with fsync on).
+#include <sys/resource.h>
+#include <time.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -16,15 +25,67 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "common/logging/logging.h"
 #include "prometheus/registry.h"
+#include "rocksdb/env.h"
+#include "rocksdb/file_system.h"
 #include "services/sim/sim_worker.h"
 #include "services/agent/study/internal/time_util.h"
 #include "services/embedded/embedded_cluster.h"
 
 namespace {
+
+// A write-ahead-log file whose syncs take `delay` longer (a slow disk).
+class SlowSyncFile : public rocksdb::FSWritableFileOwnerWrapper {
+ public:
+  SlowSyncFile(std::unique_ptr<rocksdb::FSWritableFile> file, absl::Duration delay)
+      : FSWritableFileOwnerWrapper(std::move(file)), delay_(delay) {}
+  rocksdb::IOStatus Sync(const rocksdb::IOOptions& options, rocksdb::IODebugContext* dbg) override {
+    absl::SleepFor(delay_);
+    return FSWritableFileOwnerWrapper::Sync(options, dbg);
+  }
+  rocksdb::IOStatus Fsync(const rocksdb::IOOptions& options, rocksdb::IODebugContext* dbg) override {
+    absl::SleepFor(delay_);
+    return FSWritableFileOwnerWrapper::Fsync(options, dbg);
+  }
+
+ private:
+  absl::Duration delay_;
+};
+
+class SlowSyncFileSystem : public rocksdb::FileSystemWrapper {
+ public:
+  explicit SlowSyncFileSystem(absl::Duration delay)
+      : FileSystemWrapper(rocksdb::FileSystem::Default()), delay_(delay) {}
+  const char* Name() const override { return "SlowSyncFileSystem"; }
+  rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* file,
+                                    rocksdb::IODebugContext* dbg) override {
+    rocksdb::IOStatus s = target()->NewWritableFile(name, options, file, dbg);
+    if (s.ok() && absl::EndsWith(name, ".log")) *file = std::make_unique<SlowSyncFile>(std::move(*file), delay_);
+    return s;
+  }
+
+ private:
+  absl::Duration delay_;
+};
+
+absl::Duration ProcessCpuTime() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return absl::DurationFromTimespec(ts);
+}
+
+// The q-quantile (0..1) of `values` in milliseconds; 0 when empty.
+double QuantileMs(std::vector<absl::Duration> values, double q) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const auto index = static_cast<size_t>(std::min<double>(values.size() - 1, q * (values.size() - 1) + 0.5));
+  return absl::ToDoubleMilliseconds(values[index]);
+}
 
 struct Row {
   std::string planner;
@@ -36,6 +97,11 @@ struct Row {
   double idle_queued_ms = 0;
   double rpc_ms = 0;
   double planning_ms = 0;
+  double lease_p50_ms = 0;
+  double lease_p99_ms = 0;
+  double idle_queued_p99_ms = 0;
+  double queue_wait_p99_ms = 0;
+  double agent_cpu_ms = 0;
 };
 
 double PlanningSeconds(prometheus::Registry& registry) {
@@ -49,11 +115,16 @@ double PlanningSeconds(prometheus::Registry& registry) {
 }
 
 Row RunOne(const std::string& planner, bool sync_writes, int workers, int studies, int trials, int parallelism,
-           int epoch_ms, const std::string& dir) {
+           int epoch_ms, int memory_delay_ms, const std::string& dir) {
   prometheus::Registry registry;
   vmle::embedded::EmbeddedCluster::Options options;
   options.state_dir = dir;
   options.sync_writes = sync_writes;
+  std::unique_ptr<rocksdb::Env> slow_env;
+  if (memory_delay_ms > 0) {
+    slow_env = rocksdb::NewCompositeEnv(std::make_shared<SlowSyncFileSystem>(absl::Milliseconds(memory_delay_ms)));
+    options.memory_env = slow_env.get();
+  }
   options.registry = &registry;
   options.agent.sweep_interval = absl::Milliseconds(100);
   auto cluster = vmle::embedded::EmbeddedCluster::Start(options);
@@ -71,6 +142,7 @@ Row RunOne(const std::string& planner, bool sync_writes, int workers, int studie
     pool.push_back(std::make_unique<vmle::agent::sim::SimWorker>((*cluster)->agent_channel(), w));
   }
   const absl::Time start = absl::Now();
+  const absl::Duration cpu_start = ProcessCpuTime();
   std::vector<std::string> ids;
   for (int s = 0; s < studies; ++s) {
     vmle::v1::SubmitStudyRequest request;
@@ -108,6 +180,7 @@ Row RunOne(const std::string& planner, bool sync_writes, int workers, int studie
     }
   }
   row.wall = absl::ToDoubleSeconds(absl::Now() - start);
+  const absl::Duration cpu = ProcessCpuTime() - cpu_start;
   for (auto& w : pool) w->RequestStop();
   for (auto& w : pool) w->Stop();
   // How long each trial sat in the queue before its (last) lease.
@@ -131,16 +204,30 @@ Row RunOne(const std::string& planner, bool sync_writes, int workers, int studie
   }
   // A LeaseTrial call that waited w for a trial that had been queued for q before it
   // was handed out left its worker idle with work queued for min(w, q).
-  absl::Duration busy, rpc, idle_queued;
+  absl::Duration busy, rpc, idle_queued, worker_cpu;
+  std::vector<absl::Duration> lease_calls, idle_per_lease, queue_waits;
+  for (const auto& [id, q] : queue_time) queue_waits.push_back(q);
   for (auto& w : pool) {
     const auto stats = w->stats();
     busy += stats.busy_time;
     rpc += stats.rpc_time;
+    worker_cpu += stats.cpu_time;
     for (const auto& lease : stats.leases) {
+      lease_calls.push_back(lease.wait);
       auto it = queue_time.find(lease.trial_id);
-      if (it != queue_time.end()) idle_queued += std::min(lease.wait, std::max(it->second, absl::ZeroDuration()));
+      if (it == queue_time.end()) continue;
+      const absl::Duration idle = std::min(lease.wait, std::max(it->second, absl::ZeroDuration()));
+      idle_queued += idle;
+      idle_per_lease.push_back(idle);
     }
   }
+  row.lease_p50_ms = QuantileMs(lease_calls, 0.5);
+  row.lease_p99_ms = QuantileMs(lease_calls, 0.99);
+  row.idle_queued_p99_ms = QuantileMs(idle_per_lease, 0.99);
+  row.queue_wait_p99_ms = QuantileMs(queue_waits, 0.99);
+  // The workers' CPU is counted from their start, a little before cpu_start.
+  row.agent_cpu_ms = absl::ToDoubleMilliseconds(std::max(cpu - worker_cpu, absl::ZeroDuration())) /
+                     std::max(1, row.trials);
   row.busy_share = absl::ToDoubleSeconds(busy) / (workers * row.wall);
   row.idle_queued_ms = absl::ToDoubleMilliseconds(idle_queued) / std::max(1, row.trials);
   row.rpc_ms = absl::ToDoubleMilliseconds(rpc) / std::max(1, row.trials);
@@ -157,6 +244,7 @@ int main(int argc, char** argv) {
   std::string planners = "random,tpe";
   std::string dir = "/tmp/vmle-bench-scheduler";
   std::string sync_modes = "true,false";
+  int memory_delay_ms = 0;
   app.add_option("--workers", workers, "simulated workers")->capture_default_str();
   app.add_option("--studies", studies, "concurrent studies")->capture_default_str();
   app.add_option("--trials", trials, "trials in total, split over the studies")->capture_default_str();
@@ -167,13 +255,19 @@ int main(int argc, char** argv) {
   app.add_option("--sync_writes", sync_modes,
                  "memory-store fsync per write: true, false, or both (one row each)")
       ->capture_default_str();
+  app.add_option("--memory_delay_ms", memory_delay_ms,
+                 "extra latency of every synced write-ahead-log write of the memory store, ms (a slow disk)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 60000));
   CLI11_PARSE(app, argc, argv);
   if (absl::Status s = vmle::log::InitLogging("bench-scheduler", "error"); !s.ok()) return 1;
 
-  std::printf("%d simulated workers, %d studies x parallelism %d, %d trials, %d ms per simulated epoch\n\n",
-              workers, studies, parallelism, trials, epoch_ms);
+  std::printf("%d simulated workers, %d studies x parallelism %d, %d trials, %d ms per simulated epoch, "
+              "%d ms extra per synced memory write\n\n",
+              workers, studies, parallelism, trials, epoch_ms, memory_delay_ms);
   std::printf("| planner | fsync | trials (accounted) | wall s | trials/s | workers busy | idle while queued "
-              "ms/trial | worker RPC ms/trial | planning ms/trial |\n|---|---|---|---|---|---|---|---|---|\n");
+              "ms/trial | idle while queued p99 ms | queue wait p99 ms | LeaseTrial p50 / p99 ms | worker RPC "
+              "ms/trial | planning ms/trial | agent CPU ms/trial |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   std::fflush(stdout);
   for (const std::string& planner : std::vector<std::string>(absl::StrSplit(planners, ','))) {
     for (const std::string& mode : std::vector<std::string>(absl::StrSplit(sync_modes, ','))) {
@@ -183,10 +277,12 @@ int main(int argc, char** argv) {
       }
       std::filesystem::remove_all(dir);
       const Row r = RunOne(planner, mode == "true", workers, studies, trials, parallelism, epoch_ms,
-                           dir + "/" + planner);
-      std::printf("| %s | %s | %d (%d) | %.1f | %.1f | %.1f%% | %.2f | %.2f | %.2f |\n", r.planner.c_str(),
-                  r.sync_writes ? "on" : "off", r.trials, r.accounted, r.wall, r.trials / r.wall,
-                  100 * r.busy_share, r.idle_queued_ms, r.rpc_ms, r.planning_ms);
+                           memory_delay_ms, dir + "/" + planner);
+      std::printf("| %s | %s | %d (%d) | %.1f | %.1f | %.1f%% | %.2f | %.1f | %.1f | %.1f / %.1f | %.2f | %.2f | "
+                  "%.2f |\n",
+                  r.planner.c_str(), r.sync_writes ? "on" : "off", r.trials, r.accounted, r.wall, r.trials / r.wall,
+                  100 * r.busy_share, r.idle_queued_ms, r.idle_queued_p99_ms, r.queue_wait_p99_ms, r.lease_p50_ms,
+                  r.lease_p99_ms, r.rpc_ms, r.planning_ms, r.agent_cpu_ms);
       std::fflush(stdout);
     }
   }

@@ -28,6 +28,7 @@ absl::StatusOr<std::unique_ptr<EmbeddedCluster>> EmbeddedCluster::Start(Options 
   memory::MemoryStoreOptions store_options;
   store_options.path = options.state_dir + "/memory";
   store_options.sync_writes = options.sync_writes;
+  store_options.env = options.memory_env;
   store_options.metrics = registry;
   absl::StatusOr<std::unique_ptr<memory::MemoryStore>> store = memory::MemoryStore::Open(store_options);
   if (!store.ok()) return store.status();

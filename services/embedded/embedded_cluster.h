@@ -26,6 +26,10 @@
 namespace prometheus {
 class Registry;
 }
+namespace rocksdb {
+class Env;
+}  // namespace rocksdb
+
 namespace vmle::memory {
 class MemoryStore;
 class MemoryServiceImpl;
@@ -39,6 +43,9 @@ class EmbeddedCluster {
     std::string state_dir = ".vmle/state";
     // fsync every acknowledged write.
     bool sync_writes = true;
+    // The memory store's RocksDB environment (files, threads, clock); null: the
+    // default. Benchmarks and tests wrap it to slow down or fail the disk.
+    rocksdb::Env* memory_env = nullptr;
     // The agent's options; `memory` and `registry` are filled in.
     agent::StudyManager::Options agent;
     // Also serve StudyService and TrialQueue on this address ("" = in-process only).

@@ -1,5 +1,7 @@
 #include "services/sim/sim_worker.h"
 
+#include <time.h>
+
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -55,8 +57,22 @@ SimWorkerStats SimWorker::stats() const {
   return stats_;
 }
 
+namespace {
+
+absl::Duration ThreadCpuTime() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return absl::DurationFromTimespec(ts);
+}
+
+}  // namespace
+
 void SimWorker::Loop() {
   while (!stop_.load()) {
+    {
+      absl::MutexLock lock(&mu_);
+      stats_.cpu_time = ThreadCpuTime();
+    }
     vmle::v1::LeaseTrialRequest request;
     request.mutable_worker()->set_worker_id(options_.worker_id);
     request.mutable_worker()->set_device(options_.device);
@@ -78,6 +94,8 @@ void SimWorker::Loop() {
     }
     RunTrial(response.assignment());
   }
+  absl::MutexLock lock(&mu_);
+  stats_.cpu_time = ThreadCpuTime();
 }
 
 void SimWorker::RunTrial(const vmle::v1::TrialAssignment& a) {

@@ -58,6 +58,9 @@ struct SimWorkerStats {
   absl::Duration rpc_time;
   // Simulated training time.
   absl::Duration busy_time;
+  // CPU time of the worker's own thread (its RPCs' client side and the simulation),
+  // up to the last time its loop checked in.
+  absl::Duration cpu_time;
   // With SimWorkerOptions::record_leases.
   std::vector<LeaseRecord> leases;
 };

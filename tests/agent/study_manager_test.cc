@@ -439,3 +439,25 @@ TEST(StudyManagerTest, FixedParametersAndNarrowedSpaceShapeEveryTrial) {
 
 }  // namespace
 }  // namespace vmle::agent::testing
+
+namespace vmle::agent::testing {
+namespace {
+
+// Generated study ids carry the submission second and random bits: hundreds of
+// studies submitted within a second each get their own (16 bits collided at 64).
+TEST(StudyManagerTest, HundredsOfStudiesSubmittedAtOnceGetDistinctIds) {
+  InProcessCluster cluster;
+  cluster.StartAgent();
+  std::set<std::string> ids;
+  for (int i = 0; i < 300; ++i) {
+    vmle::v1::SubmitStudyRequest request;
+    *request.mutable_spec() = SimSpec("random", 1, 1);
+    auto study = cluster.manager().Submit(request);
+    ASSERT_TRUE(study.ok()) << "study " << i << ": " << study.status();
+    EXPECT_TRUE(ids.insert(study->id()).second) << study->id();
+  }
+  EXPECT_EQ(ids.size(), 300u);
+}
+
+}  // namespace
+}  // namespace vmle::agent::testing

@@ -36,8 +36,10 @@ std::string NewStudyId() {
   static std::mt19937_64 rng{std::random_device{}()};
   static absl::Mutex rng_mu;
   absl::MutexLock lock(&rng_mu);
+  // 32 random bits: dozens of studies submitted in one second must not meet (16 bits
+  // collided at 64 studies a second).
   return absl::StrCat("st-", absl::FormatTime("%Y%m%d-%H%M%S", absl::Now(), absl::UTCTimeZone()), "-",
-                      absl::StrFormat("%04x", rng() & 0xffff));
+                      absl::StrFormat("%08x", rng() & 0xffffffffu));
 }
 
 constexpr size_t kMaxRequestIdBytes = 128;
@@ -248,7 +250,9 @@ StudyManager::WriteSlot::~WriteSlot() ABSL_NO_THREAD_SAFETY_ANALYSIS {
   if (!held_) return;
   entry_.writing = false;
   manager_.slot_cv_.SignalAll();
-  manager_.queue_cv_.SignalAll();
+  // Leases skip a study while it writes: waiting callers may lease from it now, if it
+  // has anything queued.
+  if (!entry_.queue.empty()) manager_.queue_cv_.SignalAll();
 }
 
 absl::Status StudyManager::WriteSlot::Acquire(absl::Duration wait) ABSL_NO_THREAD_SAFETY_ANALYSIS {
@@ -371,11 +375,12 @@ absl::StatusOr<vmle::v1::Study> StudyManager::Submit(const vmle::v1::SubmitStudy
         absl::StrCat("request_id: ", request.request_id().size(), " bytes exceed ", kMaxRequestIdBytes));
   }
   ASSIGN_OR_RETURN(vmle::v1::StudySpec spec, NormalizeStudySpec(request.spec(), options_.limits));
-  const std::string id =
-      request.request_id().empty() ? NewStudyId() : RequestStudyId(caller, request.request_id());
+  std::string id = request.request_id().empty() ? NewStudyId() : RequestStudyId(caller, request.request_id());
   absl::MutexLock submitting(&submit_mu_);
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(CheckServingLocked());
+  // A generated id names a study of this second, which this agent holds if it exists.
+  while (request.request_id().empty() && studies_.count(id) > 0) id = NewStudyId();
   if (!request.request_id().empty()) {
     absl::StatusOr<StudyEntry*> existing = FindOrLoadLocked(id);
     if (existing.ok()) {
