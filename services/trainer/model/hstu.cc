@@ -68,7 +68,7 @@ torch::Tensor HSTUBlockImpl::Forward(const torch::Tensor& x, const AttentionCont
   auto heads = [&](const torch::Tensor& t, int64_t dim) {
     return t.reshape({batch, t.size(1), num_heads_, dim}).transpose(1, 2);
   };
-  auto last = [&](const torch::Tensor& t) { return queries == length ? t : t.narrow(1, first, queries); };
+  auto last = [&](const torch::Tensor& t) { return t.narrow(1, first, queries); };
   const auto weights =
       Weights(heads(last(parts[2]), attention_dim_), heads(parts[3], attention_dim_), context);
   const auto attended = WeightedValues(weights, heads(parts[1], linear_dim_))

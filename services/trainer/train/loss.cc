@@ -13,6 +13,14 @@ torch::Tensor UniformItems(int64_t count, int64_t num_items, const torch::Device
       .to(device);
 }
 
+// x [n, ...] with zero rows appended up to `rows`.
+torch::Tensor Padded(const torch::Tensor& x, int64_t rows) {
+  if (x.size(0) == rows) return x;
+  auto sizes = x.sizes().vec();
+  sizes[0] = rows - x.size(0);
+  return torch::cat({x, x.new_zeros(sizes)});
+}
+
 // The sampled softmax's logits [P, 1 + K] from the target states [P, D] and one gather
 // of item rows [P + G * K, D]: the P targets' rows, then each group's K negatives.
 // Column 0 is the target's logit, columns 1..K the group's negatives, -inf where a
@@ -70,13 +78,6 @@ struct SampledLogits : public torch::autograd::Function<SampledLogits> {
     return {grad_states, grad_rows, torch::Tensor(), torch::Tensor()};
   }
 
-  // x [n, ...] with zero rows appended up to `rows`.
-  static torch::Tensor Padded(const torch::Tensor& x, int64_t rows) {
-    if (x.size(0) == rows) return x;
-    auto sizes = x.sizes().vec();
-    sizes[0] = rows - x.size(0);
-    return torch::cat({x, x.new_zeros(sizes)});
-  }
 };
 
 }  // namespace
@@ -87,14 +88,11 @@ torch::Tensor ComputeLoss(LossKind kind, int64_t num_negatives, const torch::Ten
   const int64_t count = states.size(0);
   switch (kind) {
     case LossKind::kSampledSoftmax: {
-      // [G, C, D] x [G, D, K] -> [G, C, K] for groups of C consecutive targets, the last
-      // group padded with zero states (and target 0, which no negative equals) whose
-      // rows are dropped.
+      // Groups of C consecutive targets share K negatives; the last group is padded with
+      // target 0, which no negative equals (SampledLogits drops its rows).
       const int64_t group = kNegativeGroupTargets;
       const int64_t groups = (count + group - 1) / group;
-      const int64_t padded = groups * group;
-      auto grouped_targets = targets;
-      if (padded != count) grouped_targets = torch::cat({targets, targets.new_zeros({padded - count})});
+      const auto grouped_targets = Padded(targets, groups * group);
       const auto negatives =
           UniformItems(groups * num_negatives, num_items, states.device()).view({groups, 1, num_negatives});
       const auto hits = grouped_targets.view({groups, group, 1}).eq(negatives);  // [G, C, K]
