@@ -69,10 +69,6 @@ absl::Duration ThreadCpuTime() {
 
 void SimWorker::Loop() {
   while (!stop_.load()) {
-    {
-      absl::MutexLock lock(&mu_);
-      stats_.cpu_time = ThreadCpuTime();
-    }
     vmle::v1::LeaseTrialRequest request;
     request.mutable_worker()->set_worker_id(options_.worker_id);
     request.mutable_worker()->set_device(options_.device);

@@ -59,7 +59,7 @@ struct SimWorkerStats {
   // Simulated training time.
   absl::Duration busy_time;
   // CPU time of the worker's own thread (its RPCs' client side and the simulation),
-  // up to the last time its loop checked in.
+  // set when its loop ends (after Stop()).
   absl::Duration cpu_time;
   // With SimWorkerOptions::record_leases.
   std::vector<LeaseRecord> leases;
