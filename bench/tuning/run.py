@@ -4,9 +4,19 @@
 Compare mode (the default) runs one study per planner and seed on one dataset and
 backbone, each in its own fresh state directory, and reports per planner: the mean and
 spread of the best validation objective after 4, 8, 16 and the full budget of trials;
-the trials needed to reach 95% of the best validation value any planner found; the test
-metrics of each study's best-on-validation trial; the training and wall time; and a plot
-of the best so far against trials (SVG).
+the trials needed to reach a target (a study that never reaches it counts as the budget +
+1); the test metrics of each study's best-on-validation trial; the training and wall time;
+paired differences against random_default (the same seeds); and a plot of the mean best so
+far with its 95% interval band per planner (SVG). An arm is a planner, or a planner with
+ablations: heuristic+reflection_off, heuristic+memory_off, heuristic+transfer_off.
+
+The target is the best-known validation value for the dataset and backbone, from a
+reference run the script keeps as OUT/reference.json: --reference_grid PARAM,... grids
+those parameters (--grid_points values each, at most 81 points, the others at their
+defaults, the same --fixed and --narrow) on the first seed and trains its best point on
+every seed; --reference_config KEY=VALUE,... trains a given configuration on every seed.
+The target is the lower end of the 95% interval of that mean ("within one interval of the
+reference's best"). Without a reference it is 95% of the best any study found.
 
   bench/tuning/run.py --data ../shared/data/LastFM.txt --planners heuristic,random,tpe \\
       --trials 16 --seeds 1,2,3 --fixed max_epochs=10 --out /tmp/bench-tuning/lastfm
@@ -14,7 +24,7 @@ of the best so far against trials (SVG).
 Transfer mode distills one heuristic study on --source (its cognition summary), then
 tunes --data from a copy of that state directory ("with"), from a fresh one
 ("without") and from the summary of an unrelated --control dataset ("control"), with
-the same planner, budget and seeds:
+the same planner, budget and seeds; its target is the "without" arm's mean best:
 
   bench/tuning/run.py --transfer --source ../shared/data/Sports_and_Outdoors.txt \\
       --data ../shared/data/Beauty.txt --control ../shared/data/LastFM.txt ...
@@ -57,6 +67,10 @@ CHECKPOINTS = (4, 8, 16)
 TRANSFER_CHECKPOINTS = (2,) + CHECKPOINTS
 COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf']
 REQUIRED_TRIAL_COLUMNS = ('number', 'status', 'objective', 'train_seconds')
+ABLATIONS = ('reflection_off', 'memory_off', 'transfer_off')
+# The code measured: the commit of the checkout, "-dirty" with uncommitted changes.
+COMMIT = subprocess.run(['git', '-C', ROOT, 'describe', '--always', '--dirty'], capture_output=True,
+                        text=True).stdout.strip() or 'unknown'
 
 
 # The `vmle tune` processes running now. vmle blocks SIGTERM and SIGINT (it waits for
@@ -139,10 +153,14 @@ class Runner:
             flags += ['--file', path]
         return flags
 
-    def run_study(self, label, data, planner, seed, state_from=None, extra=()):
+    def run_study(self, label, data, planner, seed, state_from=None, extra=(), trials=None):
         """Runs one `vmle tune` in out/studies/LABEL unless it already finished there, then
-        reads its trials back. state_from: a state directory copied in first (transfer)."""
+        reads its trials back. planner: a name, or NAME+ABLATION[+...] (reflection_off,
+        memory_off, transfer_off); state_from: a state directory copied in first (transfer);
+        trials: the budget when it is not --trials."""
         a = self.args
+        planner, *ablations = planner.split('+')
+        extra = [f'--{x}' for x in ablations] + list(extra)
         d = os.path.join(a.out, 'studies', label)
         if not os.path.exists(os.path.join(d, 'rc')):
             state = os.path.join(d, 'state')
@@ -162,7 +180,7 @@ class Runner:
                 if state_from:
                     shutil.copytree(os.path.join(state_from, 'state'), os.path.join(state, 'state'))
             cmd = [self.bin['vmle'], 'tune'] + self.spec_flags(data, d) + [
-                '--backbone', a.backbone, '--planner', planner, '--trials', str(a.trials),
+                '--backbone', a.backbone, '--planner', planner, '--trials', str(trials or a.trials),
                 '--parallel', str(a.parallel), '--threads', str(a.threads), '--seed', str(seed)]
             for kv in a.fixed:
                 cmd += ['--fixed', kv]
@@ -173,6 +191,8 @@ class Runner:
             cmd += list(extra) + ['--state_dir', state]
             with open(os.path.join(d, 'command.txt'), 'w') as f:
                 f.write(' '.join(cmd) + '\n')
+            with open(os.path.join(d, 'commit.txt'), 'a') as f:
+                f.write(COMMIT + '\n')
             log(f'[{time.strftime("%H:%M:%S")}] {"continue" if resume else "start"} {label}')
             start = time.time() - earlier
             with open(os.path.join(d, 'tune.log'), 'a' if resume else 'w') as out:
@@ -196,6 +216,7 @@ class Runner:
         if not os.path.exists(os.path.join(d, 'rc')):
             return None
         study = {'label': label, 'dir': d, 'rc': int(read(os.path.join(d, 'rc')) or -1),
+                 'commits': sorted(set((read(os.path.join(d, 'commit.txt')) or 'unknown').split())),
                  'wall_seconds': float(read(os.path.join(d, 'wall_seconds')) or 'nan')}
         tune_log = read(os.path.join(d, 'tune.log')) or ''
         study['recalled'] = 'Recalled cognition summary' in tune_log
@@ -367,15 +388,7 @@ def paired_differences(groups, rows, checkpoints, reference):
             d = [cv[c - 1] - ref[seed][c - 1] for seed, cv in by_seed.items()
                  if seed in ref and len(cv) >= c and len(ref[seed]) >= c
                  and cv[c - 1] is not None and ref[seed][c - 1] is not None]
-            m, sd, n = mean_sd(d)
-            h = half_width(sd, n)
-            if m is None:
-                cells.append('–')
-            elif h is None:
-                cells.append(f'{m:+.4f} (n=1: no interval)')
-            else:
-                clear = '' if abs(m) > h else ', no clear difference'
-                cells.append(f'{m:+.4f} ± {h:.4f} (n={n}{clear})')
+            cells.append(fmt_diff(*mean_sd(d)))
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines) + '\n'
 
@@ -392,21 +405,17 @@ def seed_of(study):
     return int(m.group(1)) if m else None
 
 
-def trials_to(curves, target):
-    """Per study, the first trial whose best so far reaches target (None: never)."""
-    return [next((i + 1 for i, b in enumerate(cv) if b is not None and b >= target), None) for cv in curves]
+def trials_to(curves, target, budget):
+    """Per study, the first trial whose best so far reaches target; a study that never
+    reaches it counts as budget + 1."""
+    return [next((i + 1 for i, b in enumerate(cv) if b is not None and b >= target), budget + 1)
+            for cv in curves]
 
 
-def summarize(groups, budget, metric, reference=None):
-    """Per group (planner or transfer arm) of studies, the table row; the 95% target is
-    relative to the best validation value any study of any group found, the reference
-    target (transfer) to the best value the studies of group `reference` found."""
-    top = max((v for studies in groups.values() for s in studies for v in objective_values(s)
-               if v is not None), default=0.0)
-    target = 0.95 * top
-    ref_top = max((v for s in groups.get(reference, []) for v in objective_values(s) if v is not None),
-                  default=None)
-    checkpoints = [c for c in (CHECKPOINTS if reference is None else TRANSFER_CHECKPOINTS) if c < budget] + [budget]
+def summarize(groups, budget, target, checkpoints):
+    """Per group (planner or transfer arm) of studies, the table row: the best validation
+    value so far at each checkpoint, the trials to reach `target`, the test metrics of each
+    study's best-on-validation trial, and the time."""
     rows = []
     for name, studies in groups.items():
         curves = [best_so_far(objective_values(s)) for s in studies]
@@ -414,32 +423,11 @@ def summarize(groups, budget, metric, reference=None):
         for c in checkpoints:
             m, sd, n = mean_sd([cv[c - 1] if len(cv) >= c else None for cv in curves])
             row[f'best@{c}'], row[f'best@{c}_sd'], row[f'best@{c}_n'] = m, sd, n
-        reached = trials_to(curves, target)
-        if ref_top is not None:
-            ref = trials_to(curves, 0.95 * ref_top)
-            row['ref_target'] = 0.95 * ref_top
-            row['to95ref_each'] = ' '.join(str(r) if r else '–' for r in ref)
-            hits = [r for r in ref if r is not None]
-            row['to95ref_mean'] = statistics.fmean(hits) if hits else None
-            row['to95ref_reached'] = f'{len(hits)}/{len(studies)}'
-            # When the defaults are already within 5% of the best (small tuning gains), the
-            # 95% targets are reached at trial 1 by every arm: the trials to match the
-            # "without" arm's own best tell the arms apart. Paired by seed (the same seed
-            # trains the same configuration alike in every arm); the best of all the
-            # "without" studies where that seed has none.
-            ref_by_seed = {seed_of(s): max((v for v in objective_values(s) if v is not None), default=None)
-                           for s in groups.get(reference, [])}
-            full = [trials_to([cv], ref_by_seed.get(seed_of(s)) or ref_top)[0] for s, cv in zip(studies, curves)]
-            row['ref_top'] = ref_top
-            row['to100ref_each'] = ' '.join(str(r) if r else '–' for r in full)
-            hits = [r for r in full if r is not None]
-            row['to100ref_mean'] = statistics.fmean(hits) if hits else None
-            row['to100ref_reached'] = f'{len(hits)}/{len(studies)}'
-        hits = [r for r in reached if r is not None]
-        row['to95_mean'] = statistics.fmean(hits) if hits else None
-        row['to95_median'] = statistics.median(hits) if hits else None
-        row['to95_reached'] = f'{len(hits)}/{len(studies)}'
-        row['to95_each'] = ' '.join(str(r) if r else '–' for r in reached)
+        reached = trials_to(curves, target, budget)
+        row['to_target_mean'], row['to_target_sd'], row['to_target_n'] = mean_sd([float(r) for r in reached])
+        row['to_target_unreached'] = sum(r > budget for r in reached)
+        row['to_target_each'] = ' '.join(str(r) if r <= budget else f'{r}*' for r in reached)
+        row['to_target_by_seed'] = {seed_of(s): r for s, r in zip(studies, reached)}
         bests = [best_trial(s) for s in studies]
         for split in ('val', 'test'):
             for m in ('recall@10', 'ndcg@10'):
@@ -453,48 +441,65 @@ def summarize(groups, budget, metric, reference=None):
         row['recalled'] = sum(s['recalled'] for s in studies)
         row['curves'] = curves
         rows.append(row)
-    return rows, checkpoints, top
+    return rows
 
 
-def markdown_table(rows, checkpoints, metric, top, transfer=False):
+def markdown_table(rows, checkpoints, metric, target_label, transfer=False):
     head = ['planner' if not transfer else 'arm', 'studies']
     head += [f'best val {metric} @{c}' for c in checkpoints]
-    head += [f'trials to 95% ({0.95 * top:.4f})', 'per study', 'test R@10', 'test N@10',
+    head += [f'trials to {target_label}', 'per study', 'test R@10', 'test N@10',
              'train s / study', 'wall s / study']
     if transfer:
-        ref = next((r['ref_target'] for r in rows if 'ref_target' in r), None)
-        if ref is not None:
-            head += [f'trials to 95% of the "without" best ({ref:.4f})', 'per study',
-                     'trials to the same seed\'s "without" best', 'per study']
         head.append('recalled a summary')
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for r in rows:
         cells = [r['group'], str(r['studies'])]
         cells += [fmt_ci(r[f'best@{c}'], r[f'best@{c}_sd'], r[f'best@{c}_n']) for c in checkpoints]
-        to95 = '–' if r['to95_mean'] is None else f'{r["to95_mean"]:.1f}'
-        cells += [f'{to95} ({r["to95_reached"]} reached)', r['to95_each'],
+        unreached = f', {r["to_target_unreached"]} never' if r['to_target_unreached'] else ''
+        cells += [fmt_ci(r['to_target_mean'], r['to_target_sd'], r['to_target_n'], digits=1) + unreached,
+                  r['to_target_each'],
                   fmt_ci(r['test_recall@10'], r['test_recall@10_sd'], r['test_recall@10_n']),
                   fmt_ci(r['test_ndcg@10'], r['test_ndcg@10_sd'], r['test_ndcg@10_n']),
                   fmt(r['train_seconds'], digits=0), fmt(r['wall_seconds'], digits=0)]
         if transfer:
-            if 'ref_target' in r:
-                ref = '–' if r['to95ref_mean'] is None else f'{r["to95ref_mean"]:.1f}'
-                cells += [f'{ref} ({r["to95ref_reached"]} reached)', r['to95ref_each']]
-                full = '–' if r['to100ref_mean'] is None else f'{r["to100ref_mean"]:.1f}'
-                cells += [f'{full} ({r["to100ref_reached"]} reached)', r['to100ref_each']]
             cells.append(f'{r["recalled"]}/{r["studies"]}')
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines) + '\n'
 
 
+def paired_trials_to(rows, reference):
+    """Markdown: per arm, the trials to the target minus the reference arm's, paired by seed."""
+    ref = next((r for r in rows if r['group'] == reference), None)
+    if ref is None:
+        return ''
+    lines = [f'Trials to the target, paired by seed against `{reference}` (mean ± 95% interval; a study '
+             'that never reaches it counts as the budget + 1):', '', f'| arm − {reference} | trials |', '|---|---|']
+    for r in rows:
+        if r is ref:
+            continue
+        d = [float(n - ref['to_target_by_seed'][seed]) for seed, n in r['to_target_by_seed'].items()
+             if seed in ref['to_target_by_seed']]
+        lines.append(f'| {r["group"]} | {fmt_diff(*mean_sd(d), digits=1)} |')
+    return '\n'.join(lines) + '\n'
+
+
+def fmt_diff(m, sd, n, digits=4):
+    """A paired difference: 'mean ± 95% half-width (n=N)', 'no clear difference' when the
+    interval includes zero."""
+    h = half_width(sd, n)
+    if m is None:
+        return '–'
+    if h is None:
+        return f'{m:+.{digits}f} (n=1: no interval)'
+    clear = '' if abs(m) > h else ', no clear difference'
+    return f'{m:+.{digits}f} ± {h:.{digits}f} (n={n}{clear})'
+
+
 def write_csv(path, rows, checkpoints):
     cols = ['group', 'studies'] + [k for c in checkpoints for k in (f'best@{c}', f'best@{c}_sd')] + [
-        'target', 'to95_mean', 'to95_median', 'to95_reached', 'to95_each', 'val_recall@10', 'val_ndcg@10',
-        'test_recall@10', 'test_recall@10_sd', 'test_ndcg@10', 'test_ndcg@10_sd', 'train_seconds',
-        'wall_seconds', 'failed_trials', 'recalled'] + (
-            ['ref_target', 'to95ref_mean', 'to95ref_reached', 'to95ref_each', 'ref_top', 'to100ref_mean',
-             'to100ref_reached', 'to100ref_each'] if any('ref_target' in r for r in rows)
-            else [])
+        'target', 'to_target_mean', 'to_target_sd', 'to_target_unreached', 'to_target_each', 'val_recall@10',
+        'val_ndcg@10', 'test_recall@10', 'test_recall@10_sd', 'test_ndcg@10', 'test_ndcg@10_sd', 'train_seconds',
+        'wall_seconds', 'failed_trials', 'recalled']
     with open(path, 'w', newline='') as f:
         w = csv.writer(f)
         w.writerow(cols)
@@ -605,26 +610,34 @@ def check(groups, rows, checkpoints, csv_cols, budget):
         if first is None or last is None or last + 1e-12 < first:
             errors.append(f'{r["group"]}: best after {checkpoints[-1]} trials ({last}) < after '
                           f'{checkpoints[0]} ({first})')
-    for c in ('group', 'to95_mean', 'test_ndcg@10', 'train_seconds') + tuple(f'best@{c}' for c in checkpoints):
+    for c in ('group', 'to_target_mean', 'test_ndcg@10', 'train_seconds') + tuple(f'best@{c}' for c in checkpoints):
         if c not in csv_cols:
             errors.append(f'summary CSV lacks column {c}')
     return errors
 
 
-def report(a, groups, name, title, transfer=False, reference=None):
-    rows, checkpoints, top = summarize(groups, a.trials, a.metric, reference)
-    md = markdown_table(rows, checkpoints, a.metric, top, transfer)
+def report(a, groups, name, title, target, target_label, checkpoints, baseline=None, transfer=False,
+           notes=''):
+    """Writes NAME.md/.csv/-curves.csv/-best-so-far.svg under --out and prints the markdown;
+    returns the failed consistency checks (with --check)."""
+    rows = summarize(groups, a.trials, target, checkpoints)
+    md = markdown_table(rows, checkpoints, a.metric, target_label, transfer)
     cols = write_csv(os.path.join(a.out, f'{name}.csv'), rows, checkpoints)
     write_curves_csv(os.path.join(a.out, f'{name}-curves.csv'), groups)
     with open(os.path.join(a.out, f'{name}-best-so-far.svg'), 'w') as f:
         f.write(svg_plot(rows, a.trials, title))
-    text = (f'### {title}\n\n{md}\nBest validation {a.metric} any study found: {top:.4f}; the 95% target '
-            f'is {0.95 * top:.4f}. Means ± the 95% interval of the mean over studies (Student\'s t; '
-            f'"n=1": one study, no interval); "per study" lists the trials each study needed (– : not '
-            f'reached). Test metrics are those of each study\'s best-on-validation trial.\n\n')
-    baseline = reference if transfer else ('random_default' if 'random_default' in groups else None)
-    if baseline is not None:
+    studies = [s for ss in groups.values() for s in ss]
+    commits = sorted({c for s in studies for c in s.get('commits', ['unknown'])})
+    wall = sum(s['wall_seconds'] for s in studies if not math.isnan(s['wall_seconds']))
+    text = (f'### {title}\n\n{md}\nMeans ± the 95% interval of the mean over studies (Student\'s t; '
+            f'"n=1": one study, no interval). "Per study" lists the trials each study needed to reach the '
+            f'target; * : never reached within the budget, counted as {a.trials + 1}. Test metrics are those '
+            f'of each study\'s best-on-validation trial.\n\n{notes}'
+            f'Measured on commit {", ".join(commits)}; {len(studies)} studies, {wall / 3600:.2f} h of study '
+            f'wall time in all ({a.jobs} at a time).\n\n')
+    if baseline is not None and baseline in groups:
         text += paired_differences(groups, rows, checkpoints, baseline) + '\n'
+        text += paired_trials_to(rows, baseline) + '\n'
     text += f'![best so far]({name}-best-so-far.svg)\n'
     if transfer:
         text += '\n' + trials_table(groups, a.trials, a.metric)
@@ -632,6 +645,64 @@ def report(a, groups, name, title, transfer=False, reference=None):
         f.write(text)
     print(text, flush=True)
     return check(groups, rows, checkpoints, cols, a.trials) if a.check else []
+
+
+# ---------------------------------------------------------------- the reference
+
+def config_of(trial, params):
+    """The values of params in a row of `vmle trials --csv`."""
+    return {p: trial[p] for p in params if trial.get(p) not in (None, '')}
+
+
+def run_reference(runner, a, seeds, data):
+    """The best-known validation value for the dataset and backbone under this setting:
+    with --reference_grid, a grid study over those parameters (--grid_points values each,
+    at most 81 points) on the first seed finds the best configuration; with
+    --reference_config, that configuration is given. The configuration is then trained
+    once on every seed. Returns the reference (also kept as OUT/reference.json), whose
+    target is the lower end of the 95% interval of its mean: "within one interval of the
+    reference's best"."""
+    grid = None
+    if a.reference_grid:
+        params = a.reference_grid.split(',')
+        points = a.grid_points ** len(params)
+        if points > 81:
+            sys.exit(f'run.py: --reference_grid: {points} points ({a.grid_points}^{len(params)}), at most 81')
+        grid = run_all(runner, 1, [('reference-grid', data, 'grid', seeds[0], None,
+                                    ['--option', 'params=' + ','.join(params),
+                                     '--option', f'points={a.grid_points}'], points)])['reference-grid']
+        if grid is None or best_trial(grid) is None:
+            log('run.py: the reference grid has not finished')
+            return None
+        config = config_of(best_trial(grid), params)
+    else:
+        config = dict(kv.split('=', 1) for kv in a.reference_config.split(','))
+    fixed = [x for k, v in sorted(config.items()) for x in ('--fixed', f'{k}={v}')]
+    reps = run_all(runner, a.jobs, [(f'reference-best-seed{seed}', data, 'random_default', seed, None, fixed, 1)
+                                    for seed in seeds])
+    values = [v for s in reps.values() if s for v in objective_values(s)[:1] if v is not None]
+    m, sd, n = mean_sd(values)
+    if n < 2:
+        log('run.py: the reference configuration has not been trained on two seeds yet')
+        return None
+    h = half_width(sd, n)
+    ref = {'dataset': dataset_name(data), 'backbone': a.backbone, 'config': config,
+           'fixed': a.fixed, 'narrow': a.narrow, 'seeds': seeds, 'values': values, 'mean': m, 'sd': sd, 'n': n,
+           'half_width': h, 'target': m - h, 'commits': sorted({c for s in reps.values() if s for c in s['commits']}),
+           'source': (f'grid over {a.reference_grid} ({a.grid_points} points each, '
+                      f'{len(grid["trials"])} trials on seed {seeds[0]}, best {max(v for v in objective_values(grid) if v is not None):.4f})'
+                      if grid else 'the configuration given by --reference_config')}
+    with open(os.path.join(a.out, 'reference.json'), 'w') as f:
+        json.dump(ref, f, indent=1)
+    return ref
+
+
+def reference_text(ref):
+    config = ', '.join(f'{k} {v}' for k, v in sorted(ref['config'].items()))
+    return (f'The reference ({ref["source"]}): {config}, the other parameters at their defaults; trained on '
+            f'seeds {", ".join(map(str, ref["seeds"]))}: {fmt_ci(ref["mean"], ref["sd"], ref["n"])} (n={ref["n"]}). '
+            f'The target is the lower end of that interval, {ref["target"]:.4f}: "within one interval of the '
+            f'reference\'s best". Kept as `reference.json`.\n\n')
 
 
 def trials_table(groups, budget, metric):
@@ -681,6 +752,11 @@ def main():
     p.add_argument('--transfer_planner', default='heuristic')
     p.add_argument('--arms', default='with,without,control',
                    help='transfer: the arms to run now (the report also reads the others\' finished studies under --out)')
+    p.add_argument('--reference_grid', help='compare: PARAM,PARAM,...: the reference is the best point of a grid '
+                   'over these parameters (--grid_points values each, at most 81 points), trained on every seed')
+    p.add_argument('--grid_points', type=int, default=3, help='values per parameter of --reference_grid')
+    p.add_argument('--reference_config', help='compare: KEY=VALUE,...: the reference configuration, trained on '
+                   'every seed (instead of a grid)')
     p.add_argument('--out', default='/tmp/bench-tuning')
     p.add_argument('--build', default=os.path.join(ROOT, 'build'), help='build directory with vmle')
     p.add_argument('--nice', type=int, default=5)
@@ -701,7 +777,9 @@ def main():
         a.narrow = ['max_len=10:20', 'num_blocks=1:2', 'batch_size=128:512:log',
                     'num_negatives=16:128:log'] + a.narrow
         if a.planners == ','.join(ALL_PLANNERS):
-            a.planners = 'heuristic,random,random_default,tpe,grid,llm,opro'
+            a.planners = 'heuristic,heuristic+reflection_off,random,random_default,tpe,grid,llm,opro'
+        if not a.reference_config:
+            a.reference_grid, a.grid_points = a.reference_grid or 'num_blocks', 2
     if a.fresh and not a.analyze_only:
         shutil.rmtree(os.path.join(a.out, 'studies'), ignore_errors=True)
     os.makedirs(a.out, exist_ok=True)
@@ -724,10 +802,26 @@ def main():
                     '(--llm_endpoints_file or VMLE_BENCH_LLM_ENDPOINTS_FILE)')
                 continue
             planners.append(planner)
+        for planner in planners:
+            name, *ablations = planner.split('+')
+            if name not in ALL_PLANNERS or any(x not in ABLATIONS for x in ablations):
+                sys.exit(f'run.py: --planners: unknown {planner!r} (NAME[+ABLATION...]: {", ".join(ALL_PLANNERS)}; '
+                         f'{", ".join(ABLATIONS)})')
         specs = [(f'{planner}-seed{seed}', a.data, planner, seed, None, ()) for seed in seeds for planner in planners]
         done = run_all(runner, a.jobs, specs)
         groups = {pl: [done[f'{pl}-seed{s}'] for s in seeds if done.get(f'{pl}-seed{s}')] for pl in planners}
-        errors += report(a, groups, 'planners', f'Planners on {setting}')
+        ref = run_reference(runner, a, seeds, a.data) if (a.reference_grid or a.reference_config) else None
+        checkpoints = [c for c in CHECKPOINTS if c < a.trials] + [a.trials]
+        if ref:
+            target, label, notes = ref['target'], f'the reference ({ref["target"]:.4f})', reference_text(ref)
+        else:
+            top = max((v for ss in groups.values() for st in ss for v in objective_values(st) if v is not None),
+                      default=0.0)
+            target, label = 0.95 * top, f'95% of the best any study found ({0.95 * top:.4f})'
+            notes = ('No reference run (--reference_grid or --reference_config): the target is 95% of the best '
+                     'validation value any study found.\n\n')
+        errors += report(a, groups, 'planners', f'Planners on {setting}', target, label, checkpoints,
+                         baseline='random_default', notes=notes)
 
     if a.transfer or a.short:
         if not (a.source and a.control):
@@ -761,7 +855,12 @@ def main():
                   for arm, (tag, _) in arms.items()}
         title = (f'Transfer {dataset_name(a.source)} → {setting} ({pl} planner; control: '
                  f'{dataset_name(a.control)})')
-        errors += report(a, groups, 'transfer', title, transfer=True, reference='without (fresh state)')
+        without = 'without (fresh state)'
+        m, _, _ = mean_sd([best_so_far(objective_values(st))[-1] for st in groups.get(without, []) if st['trials']])
+        checkpoints = [c for c in TRANSFER_CHECKPOINTS if c < a.trials] + [a.trials]
+        errors += report(a, groups, 'transfer', title, m or 0.0,
+                         f'the "without" arm\'s mean best ({(m or 0.0):.4f})', checkpoints, baseline=without,
+                         transfer=True)
         if a.check:
             for label, s in pre.items():
                 if s is None or s['rc'] != 0:
