@@ -153,11 +153,11 @@ class Runner:
             flags += ['--file', path]
         return flags
 
-    def run_study(self, label, data, planner, seed, state_from=None, extra=(), trials=None):
+    def run_study(self, label, data, planner, seed, state_from=None, extra=(), trials=None, parallel=None):
         """Runs one `vmle tune` in out/studies/LABEL unless it already finished there, then
         reads its trials back. planner: a name, or NAME+ABLATION[+...] (reflection_off,
         memory_off, transfer_off); state_from: a state directory copied in first (transfer);
-        trials: the budget when it is not --trials."""
+        trials, parallel: the budget and trials at once when they are not --trials, --parallel."""
         a = self.args
         planner, *ablations = planner.split('+')
         extra = [f'--{x}' for x in ablations] + list(extra)
@@ -181,7 +181,7 @@ class Runner:
                     shutil.copytree(os.path.join(state_from, 'state'), os.path.join(state, 'state'))
             cmd = [self.bin['vmle'], 'tune'] + self.spec_flags(data, d) + [
                 '--backbone', a.backbone, '--planner', planner, '--trials', str(trials or a.trials),
-                '--parallel', str(a.parallel), '--threads', str(a.threads), '--seed', str(seed)]
+                '--parallel', str(parallel or a.parallel), '--threads', str(a.threads), '--seed', str(seed)]
             for kv in a.fixed:
                 cmd += ['--fixed', kv]
             for kv in a.option + (llm_options(a) if planner in LLM_PLANNERS else []):
@@ -670,7 +670,7 @@ def run_reference(runner, a, seeds, data):
             sys.exit(f'run.py: --reference_grid: {points} points ({a.grid_points}^{len(params)}), at most 81')
         grid = run_all(runner, 1, [('reference-grid', data, 'grid', seeds[0], None,
                                     ['--option', 'params=' + ','.join(params),
-                                     '--option', f'points={a.grid_points}'], points)])['reference-grid']
+                                     '--option', f'points={a.grid_points}'], points, a.jobs)])['reference-grid']
         if grid is None or best_trial(grid) is None:
             log('run.py: the reference grid has not finished')
             return None
