@@ -31,47 +31,12 @@
 #include "common/logging/logging.h"
 #include "prometheus/registry.h"
 #include "rocksdb/env.h"
-#include "rocksdb/file_system.h"
 #include "services/sim/sim_worker.h"
 #include "services/agent/study/internal/time_util.h"
 #include "services/embedded/embedded_cluster.h"
+#include "services/memory/store/slow_disk.h"
 
 namespace {
-
-// A write-ahead-log file whose syncs take `delay` longer (a slow disk).
-class SlowSyncFile : public rocksdb::FSWritableFileOwnerWrapper {
- public:
-  SlowSyncFile(std::unique_ptr<rocksdb::FSWritableFile> file, absl::Duration delay)
-      : FSWritableFileOwnerWrapper(std::move(file)), delay_(delay) {}
-  rocksdb::IOStatus Sync(const rocksdb::IOOptions& options, rocksdb::IODebugContext* dbg) override {
-    absl::SleepFor(delay_);
-    return FSWritableFileOwnerWrapper::Sync(options, dbg);
-  }
-  rocksdb::IOStatus Fsync(const rocksdb::IOOptions& options, rocksdb::IODebugContext* dbg) override {
-    absl::SleepFor(delay_);
-    return FSWritableFileOwnerWrapper::Fsync(options, dbg);
-  }
-
- private:
-  absl::Duration delay_;
-};
-
-class SlowSyncFileSystem : public rocksdb::FileSystemWrapper {
- public:
-  explicit SlowSyncFileSystem(absl::Duration delay)
-      : FileSystemWrapper(rocksdb::FileSystem::Default()), delay_(delay) {}
-  const char* Name() const override { return "SlowSyncFileSystem"; }
-  rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
-                                    std::unique_ptr<rocksdb::FSWritableFile>* file,
-                                    rocksdb::IODebugContext* dbg) override {
-    rocksdb::IOStatus s = target()->NewWritableFile(name, options, file, dbg);
-    if (s.ok() && absl::EndsWith(name, ".log")) *file = std::make_unique<SlowSyncFile>(std::move(*file), delay_);
-    return s;
-  }
-
- private:
-  absl::Duration delay_;
-};
 
 absl::Duration ProcessCpuTime() {
   timespec ts{};
@@ -122,7 +87,7 @@ Row RunOne(const std::string& planner, bool sync_writes, int workers, int studie
   options.sync_writes = sync_writes;
   std::unique_ptr<rocksdb::Env> slow_env;
   if (memory_delay_ms > 0) {
-    slow_env = rocksdb::NewCompositeEnv(std::make_shared<SlowSyncFileSystem>(absl::Milliseconds(memory_delay_ms)));
+    slow_env = rocksdb::NewCompositeEnv(std::make_shared<vmle::memory::SlowSyncFileSystem>(absl::Milliseconds(memory_delay_ms)));
     options.memory_env = slow_env.get();
   }
   options.registry = &registry;

@@ -296,9 +296,14 @@ SimulatedDataset Related(const SimulatedDataset& base, std::string name, uint64_
   return d;
 }
 
-SimulatedObjective::SimulatedObjective(SimulatedDataset dataset) : dataset_(std::move(dataset)) {
-  optimal_ = Maximise(*this, StartingPoint(dataset_));
-  optimum_ = ExpectedValue(optimal_);
+SimulatedObjective::SimulatedObjective(SimulatedDataset dataset) : dataset_(std::move(dataset)) {}
+
+const SimulatedObjective::Peak& SimulatedObjective::FindPeak() const {
+  absl::call_once(peak_->once, [this] {
+    peak_->config = Maximise(*this, StartingPoint(dataset_));
+    peak_->value = ExpectedValue(peak_->config);
+  });
+  return *peak_;
 }
 
 double SimulatedObjective::ExpectedValue(const vmle::v1::Configuration& config) const {

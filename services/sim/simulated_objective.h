@@ -41,9 +41,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/base/call_once.h"
 #include "vmle/v1/common.pb.h"
 #include "vmle/v1/study.pb.h"
 
@@ -107,14 +109,22 @@ class SimulatedObjective {
   double ExpectedValue(const vmle::v1::Configuration& config) const;
 
   // The largest ExpectedValue over valid configurations, and a configuration that
-  // reaches it (every parameter of the default space set).
-  double Optimum() const { return optimum_; }
-  const vmle::v1::Configuration& OptimalConfiguration() const { return optimal_; }
+  // reaches it (every parameter of the default space set). Searched on the first call
+  // (a coordinate search of a few thousand ExpectedValue calls), not by Run.
+  double Optimum() const { return FindPeak().value; }
+  const vmle::v1::Configuration& OptimalConfiguration() const { return FindPeak().config; }
 
  private:
+  struct Peak {
+    absl::once_flag once;
+    vmle::v1::Configuration config;
+    double value = 0.0;
+  };
+  const Peak& FindPeak() const;
+
   SimulatedDataset dataset_;
-  vmle::v1::Configuration optimal_;
-  double optimum_ = 0.0;
+  // Shared by copies (the same dataset has the same optimum).
+  std::shared_ptr<Peak> peak_ = std::make_shared<Peak>();
 };
 
 // The value of `metric` in `values` (NDCG@10 for METRIC_UNSPECIFIED).

@@ -26,6 +26,8 @@
 #include "services/agent/study/study_manager.h"
 #include "services/memory/memory_service.h"
 #include "services/memory/store/memory_store.h"
+#include "services/memory/store/slow_disk.h"
+#include "rocksdb/env.h"
 #include "tests/util/subprocess.h"
 
 namespace vmle::agent::testing {
@@ -46,6 +48,13 @@ inline std::unique_ptr<grpc::Server> Serve(std::vector<grpc::Service*> services,
 class InProcessCluster {
  public:
   InProcessCluster() : dir_(vmle::testing::MakeTempDir()) { StartMemory(); }
+  // A memory service that syncs every write, each WAL sync taking `sync_delay` longer
+  // (a slow disk: concurrent writes queue up).
+  explicit InProcessCluster(absl::Duration sync_delay) : dir_(vmle::testing::MakeTempDir()) {
+    slow_disk_ = std::make_shared<memory::SlowSyncFileSystem>(sync_delay);
+    slow_env_ = rocksdb::NewCompositeEnv(slow_disk_);
+    StartMemory();
+  }
   ~InProcessCluster() {
     StopWorkers();
     StopAgent();
@@ -55,7 +64,8 @@ class InProcessCluster {
   void StartMemory() {
     memory::MemoryStoreOptions options;
     options.path = dir_ + "/db";
-    options.sync_writes = false;
+    options.sync_writes = slow_env_ != nullptr;
+    options.env = slow_env_.get();
     auto store = memory::MemoryStore::Open(options);
     ASSERT_TRUE(store.ok()) << store.status();
     memory_service_ = std::make_unique<memory::MemoryServiceImpl>(std::move(*store));
@@ -160,6 +170,8 @@ class InProcessCluster {
 
  private:
   std::string dir_;
+  std::shared_ptr<memory::SlowSyncFileSystem> slow_disk_;
+  std::unique_ptr<rocksdb::Env> slow_env_;
   std::unique_ptr<memory::MemoryServiceImpl> memory_service_;
   std::unique_ptr<grpc::Server> memory_server_;
   int memory_port_ = 0;

@@ -5,7 +5,10 @@
 #include <map>
 #include <set>
 
+#include <thread>
+
 #include "grpcpp/client_context.h"
+#include "prometheus/registry.h"
 #include "tests/agent/agent_test_util.h"
 
 namespace vmle::agent::testing {
@@ -457,6 +460,91 @@ TEST(StudyManagerTest, HundredsOfStudiesSubmittedAtOnceGetDistinctIds) {
     EXPECT_TRUE(ids.insert(study->id()).second) << study->id();
   }
   EXPECT_EQ(ids.size(), 300u);
+}
+
+}  // namespace
+}  // namespace vmle::agent::testing
+
+namespace vmle::agent::testing {
+namespace {
+
+// (count, sum) of the histogram `name` in `registry`.
+std::pair<uint64_t, double> HistogramOf(prometheus::Registry& registry, const std::string& name) {
+  for (const auto& family : registry.Collect()) {
+    if (family.name == name && !family.metric.empty()) {
+      return {family.metric[0].histogram.sample_count, family.metric[0].histogram.sample_sum};
+    }
+  }
+  return {0, 0};
+}
+
+TEST(StudyManagerTest, ProgressReportsThatArriveTogetherShareOneWrite) {
+  // 50 ms a write: reports that arrive while one is written wait for the next, which
+  // stores them all.
+  InProcessCluster cluster(absl::Milliseconds(50));
+  prometheus::Registry registry;
+  StudyManager::Options options = InProcessCluster::DefaultOptions();
+  options.registry = &registry;
+  cluster.StartAgent(options);
+  constexpr int kTrials = 8;
+  auto study = Submit(cluster, SimSpec("random", kTrials, kTrials));
+  ASSERT_TRUE(study.ok()) << study.status();
+  std::vector<vmle::v1::TrialAssignment> leased;
+  for (int i = 0; i < kTrials; ++i) {
+    vmle::v1::LeaseTrialRequest lease;
+    lease.mutable_worker()->set_worker_id(absl::StrCat("w-", i));
+    lease.set_wait_seconds(10);
+    auto got = cluster.manager().Lease(lease, [] { return false; });
+    ASSERT_TRUE(got.ok() && got->has_assignment()) << got.status();
+    leased.push_back(got->assignment());
+  }
+  std::atomic<int> ready{0};
+  std::vector<absl::StatusOr<vmle::v1::ReportProgressResponse>> replies(kTrials, absl::UnknownError("not run"));
+  std::vector<std::thread> workers;
+  for (int i = 0; i < kTrials; ++i) {
+    workers.emplace_back([&, i] {
+      vmle::v1::ReportProgressRequest progress;
+      progress.set_trial_id(leased[i].trial_id());
+      progress.set_lease_id(leased[i].lease_id());
+      progress.mutable_epoch()->set_epoch(1);
+      progress.mutable_epoch()->mutable_validation()->set_ndcg_at_10(0.01 * (i + 1));
+      ready.fetch_add(1);
+      while (ready.load() < kTrials) std::this_thread::yield();
+      replies[i] = cluster.manager().Progress(progress);
+    });
+  }
+  for (auto& t : workers) t.join();
+  for (int i = 0; i < kTrials; ++i) {
+    ASSERT_TRUE(replies[i].ok()) << replies[i].status();
+    EXPECT_EQ(replies[i]->action(), vmle::v1::ReportProgressResponse::ACTION_CONTINUE);
+  }
+  // Every report stored and acknowledged, in fewer writes than reports.
+  const auto [writes, reports] = HistogramOf(registry, "vmle_agent_progress_reports_per_write");
+  EXPECT_EQ(reports, kTrials);
+  EXPECT_LT(writes, static_cast<uint64_t>(kTrials));
+  for (const Trial& t : TrialsOf(cluster.manager(), study->id())) {
+    ASSERT_EQ(t.epochs_size(), 1) << t.id();
+    EXPECT_GT(t.epochs(0).validation().ndcg_at_10(), 0);
+  }
+  // The events so far (the study is still running: the watch ends once they are read).
+  int progress_events = 0;
+  int64_t expected_sequence = 1;
+  vmle::v1::WatchStudyRequest watch;
+  watch.set_study_id(study->id());
+  EXPECT_THAT(cluster.manager().Watch(
+                  watch,
+                  [&](const StudyEvent& e) {
+                    EXPECT_EQ(e.sequence(), expected_sequence++);
+                    progress_events += e.type() == StudyEvent::TYPE_TRIAL_PROGRESS;
+                    return true;
+                  },
+                  [] { return true; }),
+              StatusIs(absl::StatusCode::kCancelled, "went away"));
+  EXPECT_EQ(progress_events, kTrials);
+  // An agent restarted on the same memory service reads the same epochs back.
+  cluster.StopAgent();
+  cluster.StartAgent();
+  for (const Trial& t : TrialsOf(cluster.manager(), study->id())) EXPECT_EQ(t.epochs_size(), 1) << t.id();
 }
 
 }  // namespace

@@ -333,6 +333,42 @@ TEST_F(CommitTest, MismatchedAndUnknownStudies) {
   ExpectNothingCommitted();
 }
 
+TEST_F(CommitTest, MoreTrialsAreStoredInTheSameWrite) {
+  v1::CommitTrialResultRequest request = Result(1);
+  *request.add_more_trials() = MakeTrial("st-1", 2);
+  *request.add_more_trials() = MakeTrial("st-1", 3);
+  ASSERT_OK_AND_ASSIGN(v1::CommitTrialResultResponse response, store_->CommitTrialResult(request));
+  EXPECT_EQ(response.study_version(), 2);
+  for (int n : {1, 2, 3}) {
+    ASSERT_OK_AND_ASSIGN(v1::Trial trial, GetTrial("st-1", absl::StrCat("t-", n)));
+    EXPECT_EQ(DeterministicBytes(trial), DeterministicBytes(MakeTrial("st-1", n)));
+  }
+  EXPECT_THAT(EventSequences(), ElementsAre(1, 2, 3));
+}
+
+TEST_F(CommitTest, BadMoreTrialsNameTheirFieldAndCommitNothing) {
+  v1::CommitTrialResultRequest request = Result(1);
+  *request.add_more_trials() = MakeTrial("st-1", 1);
+  request.mutable_more_trials(0)->set_id("t-other");
+  EXPECT_THAT(store_->CommitTrialResult(request),
+              StatusIs(StatusCode::kInvalidArgument, "more_trials[0].number: 1 is another trial's"));
+  request = Result(1);
+  *request.add_more_trials() = MakeTrial("st-1", 2);
+  *request.add_more_trials() = MakeTrial("st-2", 3);
+  EXPECT_THAT(store_->CommitTrialResult(request),
+              StatusIs(StatusCode::kInvalidArgument, "more_trials[1].study_id: 'st-2' differs from study.id"));
+  request = Result(1);
+  request.clear_trial();
+  *request.add_more_trials() = MakeTrial("st-1", 2);
+  EXPECT_THAT(store_->CommitTrialResult(request), StatusIs(StatusCode::kInvalidArgument, "more_trials: needs trial"));
+  request = Result(1);
+  *request.add_more_trials() = MakeTrial("st-1", 2);
+  request.mutable_more_trials(0)->set_id("");
+  EXPECT_THAT(store_->CommitTrialResult(request), StatusIs(StatusCode::kInvalidArgument, "more_trials[0]"));
+  ExpectNothingCommitted();
+  EXPECT_THAT(GetTrial("st-1", "t-2"), StatusIs(StatusCode::kNotFound, "t-2"));
+}
+
 using EventTest = StoreTest;
 
 TEST_F(EventTest, AppendListAfterSequenceAndLimit) {

@@ -3,6 +3,7 @@
 // happen. Thread-safe (prometheus-cpp metrics are).
 #pragma once
 
+#include <cstddef>
 #include <map>
 #include <string>
 
@@ -25,6 +26,8 @@ class AgentMetrics {
   void TrialDuration(double seconds);
   void LeaseExpired();
   void PlanningSeconds(double seconds);
+  // One memory write stored this many progress reports of a study.
+  void ProgressWrite(size_t reports);
   void SetStudies(const std::map<std::string, int>& by_state);
   void SetTrials(const std::map<std::string, int>& by_status);
   void SetWorkers(const std::map<std::string, int>& by_state);
@@ -51,6 +54,7 @@ class AgentMetrics {
   prometheus::Counter& lease_expiries_;
   prometheus::Histogram& trial_duration_;
   prometheus::Histogram& planning_seconds_;
+  prometheus::Histogram& progress_batch_;
   std::map<std::string, prometheus::Gauge*> study_gauges_, trial_gauges_, worker_gauges_, best_gauges_,
       noise_gauges_;
 };

@@ -118,11 +118,14 @@ absl::StatusOr<std::vector<vmle::v1::Trial>> MemoryClient::ListTrials(const std:
   return out;
 }
 
-absl::StatusOr<int64_t> MemoryClient::Commit(const vmle::v1::Trial* trial, const vmle::v1::Study& study,
+absl::StatusOr<int64_t> MemoryClient::Commit(absl::Span<const vmle::v1::Trial> trials,
+                                             const vmle::v1::Study& study,
                                              const std::vector<vmle::v1::StudyEvent>& events,
                                              int64_t expected_version) {
   vmle::v1::CommitTrialResultRequest request;
-  if (trial != nullptr) *request.mutable_trial() = *trial;
+  for (size_t i = 0; i < trials.size(); ++i) {
+    *(i == 0 ? request.mutable_trial() : request.add_more_trials()) = trials[i];
+  }
   *request.mutable_study() = study;
   for (const auto& e : events) *request.add_events() = e;
   request.set_expected_study_version(expected_version);

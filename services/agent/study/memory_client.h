@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -55,11 +56,17 @@ class MemoryClient {
       const std::vector<vmle::v1::StudyState>& states);
   // All trials of a study in number order, following pages.
   absl::StatusOr<std::vector<vmle::v1::Trial>> ListTrials(const std::string& study_id);
-  // Writes the trial (when not null), the study (expected version checked when > 0)
-  // and the events at once; returns the study's new version.
+  // Writes the trials (of the study, each with its own number), the study (expected
+  // version checked when > 0) and the events in one transaction; returns the study's
+  // new version.
+  absl::StatusOr<int64_t> Commit(absl::Span<const vmle::v1::Trial> trials, const vmle::v1::Study& study,
+                                 const std::vector<vmle::v1::StudyEvent>& events, int64_t expected_version);
+  // The same with one trial, or none when `trial` is null.
   absl::StatusOr<int64_t> Commit(const vmle::v1::Trial* trial, const vmle::v1::Study& study,
-                                 const std::vector<vmle::v1::StudyEvent>& events,
-                                 int64_t expected_version);
+                                 const std::vector<vmle::v1::StudyEvent>& events, int64_t expected_version) {
+    return Commit(absl::Span<const vmle::v1::Trial>(trial, trial == nullptr ? 0 : 1), study, events,
+                  expected_version);
+  }
   // Every event of a study after `after_sequence`, following pages.
   absl::StatusOr<std::vector<vmle::v1::StudyEvent>> ListEvents(const std::string& study_id,
                                                                int64_t after_sequence);

@@ -117,7 +117,7 @@ void StudyManager::Stop() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
-    slot_cv_.SignalAll();
+    for (auto& [id, entry] : studies_) entry->slot_cv.SignalAll();
     work_cv_.SignalAll();
     queue_cv_.SignalAll();
     events_cv_.SignalAll();
@@ -249,10 +249,21 @@ absl::StatusOr<StudyEntry*> StudyManager::FindOrLoadLocked(const std::string& st
 StudyManager::WriteSlot::~WriteSlot() ABSL_NO_THREAD_SAFETY_ANALYSIS {
   if (!held_) return;
   entry_.writing = false;
-  manager_.slot_cv_.SignalAll();
+  entry_.slot_cv.SignalAll();
   // Leases skip a study while it writes: waiting callers may lease from it now, if it
   // has anything queued.
-  if (!entry_.queue.empty()) manager_.queue_cv_.SignalAll();
+  manager_.WakeLeasersLocked(entry_);
+}
+
+void StudyManager::WakeLeasersLocked(const StudyEntry& entry) {
+  if (entry.writing || entry.queue.empty()) return;
+  if (!entry.study.spec().device().empty()) {
+    // Only some workers can take its trials: every waiting one looks.
+    queue_cv_.SignalAll();
+    return;
+  }
+  // One waiting LeaseTrial per queued trial (any worker can take it), not all of them.
+  for (size_t i = 0; i < std::min<size_t>(entry.queue.size(), 64); ++i) queue_cv_.Signal();
 }
 
 absl::Status StudyManager::WriteSlot::Acquire(absl::Duration wait) ABSL_NO_THREAD_SAFETY_ANALYSIS {
@@ -260,7 +271,7 @@ absl::Status StudyManager::WriteSlot::Acquire(absl::Duration wait) ABSL_NO_THREA
   const absl::Time deadline = absl::Now() + wait;
   while (entry_.writing) {
     if (manager_.stopping_) return absl::UnavailableError("the agent is shutting down");
-    if (manager_.slot_cv_.WaitWithDeadline(&manager_.mu_, deadline) && entry_.writing) {
+    if (entry_.slot_cv.WaitWithDeadline(&manager_.mu_, deadline) && entry_.writing) {
       return absl::UnavailableError(absl::StrCat("study ", entry_.study.id(),
                                                  " is waiting for the memory service to store its last change; retry"));
     }
@@ -335,6 +346,12 @@ absl::Status StudyManager::CommitLocked(StudyEntry& entry, vmle::v1::Study study
 
 absl::Status StudyManager::WriteRecountedLocked(StudyEntry& entry, vmle::v1::Study study, const Trial* trial,
                                                 std::vector<StudyEvent> events) {
+  return WriteRecountedLocked(entry, std::move(study), absl::Span<const Trial>(trial, trial == nullptr ? 0 : 1),
+                              std::move(events));
+}
+
+absl::Status StudyManager::WriteRecountedLocked(StudyEntry& entry, vmle::v1::Study study,
+                                                absl::Span<const Trial> trials, std::vector<StudyEvent> events) {
   *study.mutable_updated_at() = ToTimestamp(absl::Now());
   for (size_t i = 0; i < events.size(); ++i) {
     events[i].set_sequence(entry.next_sequence + static_cast<int64_t>(i));
@@ -342,7 +359,7 @@ absl::Status StudyManager::WriteRecountedLocked(StudyEntry& entry, vmle::v1::Stu
   }
   const int64_t expected = entry.study.version();
   mu_.Unlock();
-  absl::StatusOr<int64_t> version = memory_.Commit(trial, study, events, expected);
+  absl::StatusOr<int64_t> version = memory_.Commit(trials, study, events, expected);
   mu_.Lock();
   if (!version.ok()) {
     log::Warn("memory write failed", {{"study", study.id()}, {"error", std::string(version.status().message())}});
@@ -357,10 +374,10 @@ absl::Status StudyManager::WriteRecountedLocked(StudyEntry& entry, vmle::v1::Stu
   }
   study.set_version(*version);
   entry.study = std::move(study);
-  if (trial != nullptr) {
-    entry.trials[trial->number()].trial = *trial;
-    entry.number_of[trial->id()] = trial->number();
-    study_of_trial_[trial->id()] = entry.study.id();
+  for (const Trial& trial : trials) {
+    entry.trials[trial.number()].trial = trial;
+    entry.number_of[trial.id()] = trial.number();
+    study_of_trial_[trial.id()] = entry.study.id();
   }
   entry.next_sequence += static_cast<int64_t>(events.size());
   for (StudyEvent& e : events) entry.events.push_back(std::move(e));

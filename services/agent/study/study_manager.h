@@ -14,7 +14,11 @@
 // made while it is held. A change to a study holds that study's write slot from its
 // decision until its write is applied, so each study's changes are ordered while
 // different studies commit concurrently; reads (GetStudy, ListTrials, Watch,
-// Heartbeat) answer from the state already held while a write is in flight. Memory
+// Heartbeat) answer from the state already held while a write is in flight. Progress
+// reports group-commit: those that arrive while their study writes wait, and the next
+// write stores them all (one memory write, one synced WAL write; each report is
+// answered only once it is stored). A study's waiters wait on its own condition
+// variable, and a LeaseTrial long-poll is woken once per trial it could take. Memory
 // calls have deadlines and bounded retries: while the memory service does not answer,
 // a change answers UNAVAILABLE within seconds (nothing applied; the caller retries) and
 // leases stay held, since heartbeats need no write. A write whose outcome is unknown
@@ -40,6 +44,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "services/agent/llm/llm_endpoints.h"
 #include "services/agent/planner/planner.h"
 #include "services/agent/study/agent_metrics.h"
@@ -177,6 +182,9 @@ class StudyManager {
     StudyEntry& entry_;
     bool held_ = false;
   };
+  // Wakes LeaseTrial calls waiting for work when `entry` has trials they can lease now
+  // (not while it writes: its slot's release wakes them).
+  void WakeLeasersLocked(const StudyEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Re-reads a study's stored record, trials and new events (releasing mu_ meanwhile)
   // after a write whose outcome is unknown; the slot is held.
   absl::Status RefreshLocked(StudyEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -190,6 +198,13 @@ class StudyManager {
   // (internal::Recount), for a caller that needed them to word its events.
   absl::Status WriteRecountedLocked(StudyEntry& entry, vmle::v1::Study study, const vmle::v1::Trial* trial,
                                     std::vector<vmle::v1::StudyEvent> events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The same for several trials of the study in one write (each with its own number).
+  absl::Status WriteRecountedLocked(StudyEntry& entry, vmle::v1::Study study, absl::Span<const vmle::v1::Trial> trials,
+                                    std::vector<vmle::v1::StudyEvent> events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes the progress reports waiting in entry.progress (those whose lease still
+  // holds) in one write, and answers each: the group commit of a study's reports.
+  // The study must not be writing; takes its write slot meanwhile.
+  void WriteProgressLocked(StudyEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   vmle::v1::StudyEvent MakeEvent(const StudyEntry& entry, vmle::v1::StudyEvent::Type type,
                                  const std::string& trial_id, std::string message) const;
 
@@ -245,8 +260,6 @@ class StudyManager {
   // Submissions one at a time (a request_id is looked up, then created).
   absl::Mutex submit_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;
-  // Signalled when a study's write slot is released.
-  absl::CondVar slot_cv_;
   // Wakes the planning thread (a trial finished, a study arrived) and blocked
   // LeaseTrial and WatchStudy calls (new trials, new events).
   absl::CondVar work_cv_;

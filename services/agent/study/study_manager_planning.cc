@@ -320,7 +320,7 @@ void StudyManager::ProposeIfRoom(StudyEntry& entry) {
     }
     entry.queue.push_back(number);
     metrics_->TrialTransition("queued");
-    queue_cv_.SignalAll();
+    WakeLeasersLocked(entry);
   }
 }
 

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <random>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_format.h"
@@ -212,37 +213,100 @@ absl::StatusOr<vmle::v1::ReportProgressResponse> StudyManager::Progress(
   // A report shows the worker alive, whether or not it can be stored now.
   RETURN_IF_ERROR(CheckLeaseLocked(entry, request.trial_id(), request.lease_id()).status());
   state.lease_deadline = absl::Now() + options_.lease_duration;
+  // Reports that arrive while the study writes wait for the next write, which stores
+  // them all: the first caller to find the study idle writes for every waiting one.
+  internal::PendingProgress pending;
+  pending.request = &request;
+  entry.progress.push_back(&pending);
+  const absl::Time deadline = absl::Now() + kSlotWait;
+  while (!pending.done) {
+    if (!entry.writing) {
+      WriteProgressLocked(entry);
+      continue;
+    }
+    const bool timed_out = entry.slot_cv.WaitWithDeadline(&mu_, deadline);
+    if ((timed_out || stopping_) && !pending.taken && !pending.done) {
+      entry.progress.erase(std::find(entry.progress.begin(), entry.progress.end(), &pending));
+      return absl::UnavailableError(stopping_ ? std::string("the agent is shutting down")
+                                              : absl::StrCat("study ", entry.study.id(),
+                                                             " is waiting for the memory service to store its "
+                                                             "last change; retry"));
+    }
+  }
+  if (!pending.status.ok()) return pending.status;
+  return pending.response;
+}
+
+void StudyManager::WriteProgressLocked(StudyEntry& entry) {
+  // At most this many reports in one write; the rest go in the next.
+  constexpr size_t kMaxBatch = 256;
+  std::vector<internal::PendingProgress*> batch;
+  while (!entry.progress.empty() && batch.size() < kMaxBatch) {
+    batch.push_back(entry.progress.front());
+    batch.back()->taken = true;
+    entry.progress.pop_front();
+  }
+  auto finish = [&](const absl::Status& status) {
+    for (internal::PendingProgress* p : batch) {
+      if (p->done) continue;
+      p->status = status;
+      p->done = true;
+    }
+  };
   WriteSlot slot(*this, entry);
-  RETURN_IF_ERROR(slot.Acquire(kSlotWait));
-  RETURN_IF_ERROR(CheckLeaseLocked(entry, request.trial_id(), request.lease_id()).status());
-  Trial trial = state.trial;
-  // A retried report replaces the epoch it repeats.
-  while (trial.epochs_size() > 0 && trial.epochs(trial.epochs_size() - 1).epoch() >= epoch.epoch()) {
-    trial.mutable_epochs()->RemoveLast();
-  }
-  *trial.add_epochs() = epoch;
+  if (absl::Status s = slot.Acquire(absl::ZeroDuration()); !s.ok()) return finish(s);
   vmle::v1::Study study = entry.study;
-  if (request.has_dataset_profile() && !study.has_dataset_profile()) {
-    *study.mutable_dataset_profile() = request.dataset_profile();
-    work_pending_ = true;
-  }
   const vmle::v1::Metric metric = study.spec().objective().metric();
-  StudyEvent progress = MakeEvent(entry, StudyEvent::TYPE_TRIAL_PROGRESS, trial.id(),
-                                  absl::StrCat("trial ", trial.number(), " epoch ", epoch.epoch(), ": ",
-                                               Describe(metric, MetricValue(epoch.validation(), metric))));
-  *progress.mutable_epoch() = epoch;
-  progress.set_value(MetricValue(epoch.validation(), metric));
-  RETURN_IF_ERROR(CommitLocked(entry, study, &trial, {progress}));
-  vmle::v1::ReportProgressResponse response;
-  std::string reason;
-  if (!state.stop_requested && EarlyStopLocked(entry, state.trial, &reason)) {
-    state.stop_requested = true;
-    state.stop_reason = "early stopping: " + reason;
+  std::vector<Trial> trials;
+  absl::flat_hash_map<std::string, size_t> index;  // trial id -> trials[]
+  std::vector<StudyEvent> events;
+  std::vector<internal::PendingProgress*> written;
+  for (internal::PendingProgress* p : batch) {
+    const vmle::v1::ReportProgressRequest& request = *p->request;
+    if (absl::Status s = CheckLeaseLocked(entry, request.trial_id(), request.lease_id()).status(); !s.ok()) {
+      p->status = s;
+      p->done = true;
+      continue;
+    }
+    auto [it, added] = index.try_emplace(request.trial_id(), trials.size());
+    if (added) trials.push_back(entry.trials[entry.number_of.at(request.trial_id())].trial);
+    Trial& trial = trials[it->second];
+    const vmle::v1::EpochMetrics& epoch = request.epoch();
+    // A retried report replaces the epoch it repeats.
+    while (trial.epochs_size() > 0 && trial.epochs(trial.epochs_size() - 1).epoch() >= epoch.epoch()) {
+      trial.mutable_epochs()->RemoveLast();
+    }
+    *trial.add_epochs() = epoch;
+    if (request.has_dataset_profile() && !study.has_dataset_profile()) {
+      *study.mutable_dataset_profile() = request.dataset_profile();
+      work_pending_ = true;
+    }
+    StudyEvent progress = MakeEvent(entry, StudyEvent::TYPE_TRIAL_PROGRESS, trial.id(),
+                                    absl::StrCat("trial ", trial.number(), " epoch ", epoch.epoch(), ": ",
+                                                 Describe(metric, MetricValue(epoch.validation(), metric))));
+    *progress.mutable_epoch() = epoch;
+    progress.set_value(MetricValue(epoch.validation(), metric));
+    events.push_back(std::move(progress));
+    written.push_back(p);
   }
-  response.set_action(state.stop_requested ? vmle::v1::ReportProgressResponse::ACTION_STOP
-                                           : vmle::v1::ReportProgressResponse::ACTION_CONTINUE);
-  response.set_reason(state.stop_reason);
-  return response;
+  if (written.empty()) return;
+  for (const Trial& trial : trials) internal::Recount(entry, trial, study);
+  if (absl::Status s = WriteRecountedLocked(entry, std::move(study), trials, std::move(events)); !s.ok()) {
+    return finish(s);
+  }
+  metrics_->ProgressWrite(written.size());
+  for (internal::PendingProgress* p : written) {
+    internal::TrialState& state = entry.trials[entry.number_of.at(p->request->trial_id())];
+    std::string reason;
+    if (!state.stop_requested && EarlyStopLocked(entry, state.trial, &reason)) {
+      state.stop_requested = true;
+      state.stop_reason = "early stopping: " + reason;
+    }
+    p->response.set_action(state.stop_requested ? vmle::v1::ReportProgressResponse::ACTION_STOP
+                                                : vmle::v1::ReportProgressResponse::ACTION_CONTINUE);
+    p->response.set_reason(state.stop_reason);
+    p->done = true;
+  }
 }
 
 absl::Status StudyManager::Complete(const vmle::v1::CompleteTrialRequest& request) {
@@ -351,7 +415,7 @@ absl::Status StudyManager::RequeueOrFailLocked(StudyEntry& entry, Trial trial, c
     RETURN_IF_ERROR(CommitLocked(entry, entry.study, &trial, std::move(events)));
     entry.queue.push_front(trial.number());
     metrics_->TrialTransition("requeued");
-    queue_cv_.SignalAll();
+    WakeLeasersLocked(entry);
     return absl::OkStatus();
   }
   // A study that is ending keeps what its lost trials reached as stopped trials.

@@ -2,12 +2,15 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/status/message.h"
 #include "common/status/status_macros.h"
 #include "services/memory/store/internal/database.h"
 #include "services/memory/store/internal/keys.h"
@@ -223,14 +226,28 @@ absl::StatusOr<v1::CommitTrialResultResponse> MemoryStore::CommitTrialResult(
       [&]() -> absl::StatusOr<v1::CommitTrialResultResponse> {
         const internal::RecordLimits limits = internal::LimitsOf(options_);
         if (!request.has_study()) return InvalidField("study", "must be set");
-        if (request.has_trial()) {
-          RETURN_IF_ERROR(internal::ValidateTrial("trial", request.trial(), limits));
+        if (request.more_trials_size() > 0 && !request.has_trial()) {
+          return InvalidField("more_trials", "needs trial set (the first of the trials)");
         }
         RETURN_IF_ERROR(internal::ValidateStudy("study", request.study(), limits));
-        if (request.has_trial() && request.trial().study_id() != request.study().id()) {
-          return InvalidField("trial.study_id",
-                              absl::StrCat("'", request.trial().study_id(),
-                                           "' differs from study.id '", request.study().id(), "'"));
+        // Every trial of the request: of this study, each with its own number.
+        std::vector<std::pair<std::string, const v1::Trial*>> trials;
+        if (request.has_trial()) trials.emplace_back("trial", &request.trial());
+        for (int i = 0; i < request.more_trials_size(); ++i) {
+          trials.emplace_back(absl::StrCat("more_trials[", i, "]"), &request.more_trials(i));
+        }
+        std::set<int32_t> numbers;
+        for (const auto& [field, trial] : trials) {
+          RETURN_IF_ERROR(internal::ValidateTrial(field, *trial, limits));
+          if (trial->study_id() != request.study().id()) {
+            return InvalidField(field + ".study_id",
+                                absl::StrCat("'", TruncateForMessage(trial->study_id(), 100),
+                                             "' differs from study.id '", request.study().id(), "'"));
+          }
+          if (!numbers.insert(trial->number()).second) {
+            return InvalidField(field + ".number",
+                                absl::StrCat(trial->number(), " is another trial's of this request"));
+          }
         }
         RETURN_IF_ERROR(
             internal::ValidateEvents("events", request.events(), request.study().id(), limits));
@@ -241,8 +258,8 @@ absl::StatusOr<v1::CommitTrialResultResponse> MemoryStore::CommitTrialResult(
         std::unique_ptr<WriteTxn> txn = db_->Begin();
         ASSIGN_OR_RETURN(const int64_t version,
                          StageStudy(*txn, request.study(), request.expected_study_version(),
-                                    request.has_trial()));
-        if (request.has_trial()) RETURN_IF_ERROR(StageTrial(*txn, request.trial()));
+                                    !trials.empty()));
+        for (const auto& [field, trial] : trials) RETURN_IF_ERROR(StageTrial(*txn, *trial));
         RETURN_IF_ERROR(StageEvents(*txn, request.events()));
         RETURN_IF_ERROR(txn->Commit());
         PublishRecordCounts();

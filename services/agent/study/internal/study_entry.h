@@ -11,11 +11,14 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "services/agent/planner/planner.h"
 #include "services/trainer/space/search_space.h"
 #include "vmle/v1/memory.pb.h"
 #include "vmle/v1/study.pb.h"
+#include "vmle/v1/trial_queue.pb.h"
 
 namespace vmle::agent::internal {
 
@@ -26,6 +29,18 @@ struct TrialState {
   // Running trials: told to stop at the next progress report or heartbeat.
   bool stop_requested = false;
   std::string stop_reason;
+};
+
+// A progress report waiting to be written with the others of its study (one write
+// for every report that arrived while the study's last write was in flight). Lives
+// on the stack of the ReportProgress call that waits for it.
+struct PendingProgress {
+  const vmle::v1::ReportProgressRequest* request = nullptr;
+  // Set by the call that writes it, with `status` and `response`.
+  bool taken = false;
+  bool done = false;
+  absl::Status status;
+  vmle::v1::ReportProgressResponse response;
 };
 
 struct StudyEntry {
@@ -63,6 +78,10 @@ struct StudyEntry {
   int64_t last_lease_tick = 0;
   // A change of this study is being decided and written (StudyManager::WriteSlot).
   bool writing = false;
+  // Signalled when `writing` turns false (or the manager stops).
+  absl::CondVar slot_cv;
+  // Progress reports waiting for the next write, oldest first.
+  std::deque<PendingProgress*> progress;
   // A write's outcome is unknown (the memory service did not answer, or held a newer
   // version): the stored record is read back before the next change.
   bool stale = false;
