@@ -142,12 +142,20 @@ std::string ConfigurationKey(const vmle::v1::Configuration& config) {
 
 StudyEvidence StudyEvidence::Read(const std::vector<vmle::v1::Trial>& trials, vmle::v1::Direction direction,
                                   Options options) {
+  std::vector<const vmle::v1::Trial*> pointers;
+  pointers.reserve(trials.size());
+  for (const vmle::v1::Trial& t : trials) pointers.push_back(&t);
+  return Read(pointers, direction, std::move(options));
+}
+
+StudyEvidence StudyEvidence::Read(const std::vector<const vmle::v1::Trial*>& trials, vmle::v1::Direction direction,
+                                  Options options) {
   StudyEvidence e;
   e.options_ = std::move(options);
   std::map<std::string, int> by_key;
   e.group_of_.assign(trials.size(), -1);
   for (size_t i = 0; i < trials.size(); ++i) {
-    const vmle::v1::Trial& t = trials[i];
+    const vmle::v1::Trial& t = *trials[i];
     if (!Finished(t)) continue;
     auto [it, fresh] = by_key.try_emplace(ConfigurationKey(t.config()), static_cast<int>(e.groups_.size()));
     if (fresh) e.groups_.emplace_back();

@@ -37,9 +37,11 @@ struct PlanningContext {
   // parameters fixed by spec.fixed removed.
   vmle::v1::SearchSpace space;
   // Finished trials (succeeded, failed, stopped) in trial-number order, test metrics
-  // cleared. A trial's objective_value is the validation metric of spec.objective.
+  // and per-epoch metrics cleared (Reflect receives its trial whole). A trial's
+  // objective_value is the validation metric of spec.objective.
   std::vector<vmle::v1::Trial> history;
-  // Trials proposed but not finished yet (queued or running), in number order.
+  // Trials proposed but not finished yet (queued or running), in number order, cleared
+  // the same way.
   std::vector<vmle::v1::Trial> pending;
   // The dataset's profile once a worker has loaded it.
   std::optional<vmle::v1::DatasetProfile> profile;

@@ -237,7 +237,8 @@ class StudyManager {
   // Planning (study_manager_planning.cc).
   void PlanningLoop();
   void StepStudy(const std::string& study_id);
-  PlanningContext ContextLocked(const StudyEntry& entry) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The planner's view of a study: its trials without epochs and test metrics.
+  PlanningContext ContextLocked(StudyEntry& entry) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ReflectPending(StudyEntry& entry);
   // L1 -> L2 through the planner; stores the new insights.
   void ConsolidateInsights(StudyEntry& entry, PlanningContext context);

@@ -3,10 +3,12 @@
 // may wait for an LLM) run without the manager's lock; what they return is applied
 // under it after checking that the study is still in a state that accepts it.
 #include <algorithm>
+#include <functional>
 
 #include "absl/strings/str_cat.h"
 #include "common/logging/logging.h"
 #include "services/agent/evidence/evidence.h"
+#include "services/agent/study/internal/ranking.h"
 #include "services/agent/study/internal/study_entry.h"
 #include "services/agent/study/internal/time_util.h"
 #include "services/agent/study/objective.h"
@@ -30,18 +32,19 @@ bool Evaluated(const Trial& t) {
 // The seed plan of a proposal checked against the study: each trial it names exists
 // and comes before `number`, and a replicate repeats its trial's configuration. A plan
 // that does not hold is dropped (the trial gets a new seed) with a warning.
-vmle::v1::Proposal CheckedSeedPlan(const StudyEntry& entry, vmle::v1::Proposal p, const vmle::v1::Configuration& config,
-                                   int number) {
-  auto known = [&](int n) { return n > 0 && n < number && entry.trials.count(n) > 0; };
+// `trial_at(n)`: trial n of the study, or of the proposals written with this one; null
+// when there is none.
+vmle::v1::Proposal CheckedSeedPlan(const std::string& study_id, const std::function<const Trial*(int)>& trial_at,
+                                   vmle::v1::Proposal p, const vmle::v1::Configuration& config, int number) {
+  auto known = [&](int n) { return n > 0 && n < number && trial_at(n) != nullptr; };
   bool ok = (p.derived_from() == 0 || known(p.derived_from())) && (p.seed_from() == 0 || known(p.seed_from())) &&
             (p.replicate_of() == 0 || known(p.replicate_of()));
   if (ok && p.replicate_of() > 0) {
-    ok = evidence::ConfigurationKey(entry.trials.at(p.replicate_of()).trial.config()) ==
-         evidence::ConfigurationKey(config);
+    ok = evidence::ConfigurationKey(trial_at(p.replicate_of())->config()) == evidence::ConfigurationKey(config);
   }
   if (ok) return p;
   log::Warn("seed plan dropped: it names an unknown trial or a replicate of another configuration",
-            {{"study", entry.study.id()}, {"trial", std::to_string(number)}});
+            {{"study", study_id}, {"trial", std::to_string(number)}});
   p.clear_derived_from();
   p.clear_replicate_of();
   p.clear_seed_from();
@@ -87,12 +90,17 @@ void StudyManager::StepStudy(const std::string& study_id) {
   ProposeIfRoom(*entry);
 }
 
-PlanningContext StudyManager::ContextLocked(const StudyEntry& entry) const {
+PlanningContext StudyManager::ContextLocked(StudyEntry& entry) const {
   PlanningContext context;
   context.spec = entry.study.spec();
   context.space = entry.planner_space;
-  for (const auto& [number, state] : entry.trials) {
+  for (auto& [number, state] : entry.trials) {
+    // Planners read neither epochs nor test metrics: the epochs are moved aside
+    // while the trial is copied, not copied and dropped.
+    google::protobuf::RepeatedPtrField<vmle::v1::EpochMetrics> epochs;
+    epochs.Swap(state.trial.mutable_epochs());
     Trial t = state.trial;
+    epochs.Swap(state.trial.mutable_epochs());
     t.clear_test();
     if (Evaluated(t)) {
       context.history.push_back(std::move(t));
@@ -280,6 +288,17 @@ void StudyManager::ProposeIfRoom(StudyEntry& entry) {
   const int room = std::min(budget.parallelism() - static_cast<int>(entry.queue.size()) - entry.running(),
                             budget.max_trials() - static_cast<int>(entry.trials.size()));
   const int limit = std::min({context.max_proposals, static_cast<int>(proposals->size()), room});
+  // Every proposal of the round in one write.
+  std::vector<Trial> trials;
+  std::vector<StudyEvent> events;
+  auto trial_at = [&](int n) -> const Trial* {
+    if (auto it = entry.trials.find(n); it != entry.trials.end()) return &it->second.trial;
+    for (const Trial& t : trials) {
+      if (t.number() == n) return &t;
+    }
+    return nullptr;
+  };
+  trials.reserve(static_cast<size_t>(std::max(0, limit)));
   for (int i = 0; i < limit; ++i) {
     const PlannedTrial& planned = (*proposals)[i];
     absl::StatusOr<vmle::v1::Configuration> config =
@@ -289,23 +308,20 @@ void StudyManager::ProposeIfRoom(StudyEntry& entry) {
                                           config.status().message()));
       return;
     }
-    const int number = entry.trials.empty() ? 1 : entry.trials.rbegin()->first + 1;
+    const int number = (entry.trials.empty() ? 0 : entry.trials.rbegin()->first) + 1 + i;
     Trial trial;
     trial.set_id(absl::StrCat(entry.study.id(), "-t", number));
     trial.set_study_id(entry.study.id());
     trial.set_number(number);
     *trial.mutable_config() = *config;
-    *trial.mutable_proposal() = CheckedSeedPlan(entry, planned.proposal, *config, number);
+    *trial.mutable_proposal() = CheckedSeedPlan(entry.study.id(), trial_at, planned.proposal, *config, number);
     if (trial.proposal().planner().empty()) trial.mutable_proposal()->set_planner(planner->Name());
     trial.set_status(vmle::v1::TRIAL_STATUS_QUEUED);
     *trial.mutable_queued_at() = ToTimestamp(absl::Now());
     // Paired with the trial the plan names (the same seed), else a new seed.
     const int seed_from = trial.proposal().seed_from();
-    trial.set_seed(seed_from > 0 ? entry.trials.at(seed_from).trial.seed()
+    trial.set_seed(seed_from > 0 ? trial_at(seed_from)->seed()
                                  : evidence::FreshSeed(entry.study.spec().seed(), number));
-    vmle::v1::Study study = entry.study;
-    if (study.state() == vmle::v1::STUDY_STATE_PENDING) study.set_state(vmle::v1::STUDY_STATE_RUNNING);
-    std::vector<StudyEvent> events;
     events.push_back(MakeEvent(entry, StudyEvent::TYPE_TRIAL_QUEUED, trial.id(),
                                absl::StrCat("trial ", number, " queued: ",
                                             planned.proposal.hypothesis().empty() ? planner->Name()
@@ -314,14 +330,21 @@ void StudyManager::ProposeIfRoom(StudyEntry& entry) {
       events.push_back(MakeEvent(entry, StudyEvent::TYPE_PLANNER_FALLBACK, trial.id(),
                                  "planner fell back: " + planned.proposal.fallback_reason()));
     }
-    if (absl::Status s = CommitLocked(entry, study, &trial, std::move(events)); !s.ok()) {
-      work_pending_ = true;  // try again on the next round
-      return;
-    }
-    entry.queue.push_back(number);
-    metrics_->TrialTransition("queued");
-    WakeLeasersLocked(entry);
+    trials.push_back(std::move(trial));
   }
+  if (trials.empty()) return;
+  vmle::v1::Study study = entry.study;
+  if (study.state() == vmle::v1::STUDY_STATE_PENDING) study.set_state(vmle::v1::STUDY_STATE_RUNNING);
+  for (const Trial& t : trials) internal::Recount(entry, t, study);
+  if (absl::Status s = WriteRecountedLocked(entry, std::move(study), trials, std::move(events)); !s.ok()) {
+    work_pending_ = true;  // try again on the next round
+    return;
+  }
+  for (const Trial& t : trials) {
+    entry.queue.push_back(t.number());
+    metrics_->TrialTransition("queued");
+  }
+  WakeLeasersLocked(entry);
 }
 
 void StudyManager::FailStudyLocked(StudyEntry& entry, const std::string& error) {

@@ -20,13 +20,21 @@ void Count(const vmle::v1::Trial& t, int sign, vmle::v1::Study& study) {
   }
 }
 
+bool Ran(const vmle::v1::Trial& t) { return Finished(t) && t.attempts() > 0; }
+
 void Rank(const StudyEntry& entry, const vmle::v1::Trial& changed, vmle::v1::Study& study) {
-  std::vector<vmle::v1::Trial> all;
+  // The finished trials in number order, `changed` in its place; not copied.
+  std::vector<const vmle::v1::Trial*> ran;
+  ran.reserve(entry.trials.size() + 1);
+  bool placed = false;
   for (const auto& [number, state] : entry.trials) {
-    if (number != changed.number()) all.push_back(state.trial);
+    if (!placed && number >= changed.number()) {
+      if (Ran(changed)) ran.push_back(&changed);
+      placed = true;
+    }
+    if (number != changed.number() && Ran(state.trial)) ran.push_back(&state.trial);
   }
-  all.push_back(changed);
-  const std::vector<vmle::v1::Trial> ran = RanTrials(all);
+  if (!placed && Ran(changed)) ran.push_back(&changed);
   const vmle::v1::Direction direction = study.spec().objective().direction();
   const evidence::StudyEvidence e = evidence::StudyEvidence::Read(ran, direction, RankingOptions(study, ran));
   *study.mutable_noise() = e.noise();
@@ -34,7 +42,7 @@ void Rank(const StudyEntry& entry, const vmle::v1::Trial& changed, vmle::v1::Stu
   if (best < 0) return;
   const evidence::Group& g = e.groups()[static_cast<size_t>(best)];
   study.set_has_best(true);
-  study.set_best_trial_id(ran[static_cast<size_t>(g.first().index)].id());
+  study.set_best_trial_id(ran[static_cast<size_t>(g.first().index)]->id());
   study.set_best_value(direction == vmle::v1::DIRECTION_MINIMIZE ? -g.Mean() : g.Mean());
   study.set_best_runs(g.Finished());
   study.set_best_sd(g.Sd());
@@ -45,18 +53,24 @@ void Rank(const StudyEntry& entry, const vmle::v1::Trial& changed, vmle::v1::Stu
 std::vector<vmle::v1::Trial> RanTrials(const std::vector<vmle::v1::Trial>& trials) {
   std::vector<vmle::v1::Trial> ran;
   for (const vmle::v1::Trial& t : trials) {
-    if (Finished(t) && t.attempts() > 0) ran.push_back(t);  // not the queued trials a study's end stopped
+    if (Ran(t)) ran.push_back(t);  // not the queued trials a study's end stopped
   }
   std::sort(ran.begin(), ran.end(), [](const auto& a, const auto& b) { return a.number() < b.number(); });
   return ran;
 }
 
 evidence::Options RankingOptions(const vmle::v1::Study& study, const std::vector<vmle::v1::Trial>& ran) {
+  std::vector<const vmle::v1::Trial*> pointers;
+  for (const vmle::v1::Trial& t : ran) pointers.push_back(&t);
+  return RankingOptions(study, pointers);
+}
+
+evidence::Options RankingOptions(const vmle::v1::Study& study, const std::vector<const vmle::v1::Trial*>& ran) {
   bool replicates = study.spec().planner().name() == "heuristic" || study.spec().planner().name().empty();
   int done = 0;
-  for (const vmle::v1::Trial& t : ran) {
-    replicates = replicates || t.proposal().replicate_of() > 0;
-    done += t.proposal().replicate_of() > 0;
+  for (const vmle::v1::Trial* t : ran) {
+    replicates = replicates || t->proposal().replicate_of() > 0;
+    done += t->proposal().replicate_of() > 0;
   }
   evidence::Options options;
   options.intensify = replicates && evidence::Intensifying(study.spec().budget(), done);

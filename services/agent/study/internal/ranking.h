@@ -23,5 +23,6 @@ void Recount(const StudyEntry& entry, const vmle::v1::Trial& changed, vmle::v1::
 // number order, and the evidence options Recount ranks them with.
 std::vector<vmle::v1::Trial> RanTrials(const std::vector<vmle::v1::Trial>& trials);
 evidence::Options RankingOptions(const vmle::v1::Study& study, const std::vector<vmle::v1::Trial>& ran);
+evidence::Options RankingOptions(const vmle::v1::Study& study, const std::vector<const vmle::v1::Trial*>& ran);
 
 }  // namespace vmle::agent::internal
