@@ -9,6 +9,7 @@
 
 #include "grpcpp/client_context.h"
 #include "prometheus/registry.h"
+#include "services/agent/planner/planner_factory.h"
 #include "tests/agent/agent_test_util.h"
 
 namespace vmle::agent::testing {
@@ -545,6 +546,67 @@ TEST(StudyManagerTest, ProgressReportsThatArriveTogetherShareOneWrite) {
   cluster.StopAgent();
   cluster.StartAgent();
   for (const Trial& t : TrialsOf(cluster.manager(), study->id())) EXPECT_EQ(t.epochs_size(), 1) << t.id();
+}
+
+}  // namespace
+}  // namespace vmle::agent::testing
+
+namespace vmle::agent::testing {
+namespace {
+
+// Proposes like the random planner, but its first Propose blocks until `release`
+// (a planner waiting on a slow LLM endpoint).
+class BlockingPlanner final : public Planner {
+ public:
+  BlockingPlanner(std::unique_ptr<Planner> inner, std::shared_ptr<std::atomic<bool>> release)
+      : inner_(std::move(inner)), release_(std::move(release)) {}
+  std::string Name() const override { return "blocking"; }
+  absl::StatusOr<std::vector<PlannedTrial>> Propose(const PlanningContext& context) override {
+    while (!release_->load()) absl::SleepFor(absl::Milliseconds(5));
+    return inner_->Propose(context);
+  }
+
+ private:
+  std::unique_ptr<Planner> inner_;
+  std::shared_ptr<std::atomic<bool>> release_;
+};
+
+TEST(StudyManagerTest, AStudyWhosePlannerIsSlowDoesNotHoldUpTheOthers) {
+  InProcessCluster cluster;
+  auto release = std::make_shared<std::atomic<bool>>(false);
+  // The first study the agent builds a planner for gets the blocking one.
+  auto first = std::make_shared<std::string>();
+  auto first_mu = std::make_shared<absl::Mutex>();
+  StudyManager::Options options = InProcessCluster::DefaultOptions();
+  options.make_planner = [release, first, first_mu](const vmle::v1::PlannerSpec& spec,
+                                                    const std::string& id) -> absl::StatusOr<std::unique_ptr<Planner>> {
+    auto inner = MakePlanner(spec);
+    if (!inner.ok()) return inner.status();
+    absl::MutexLock lock(first_mu.get());
+    if (first->empty()) *first = id;
+    if (*first != id) return inner;
+    return std::unique_ptr<Planner>(std::make_unique<BlockingPlanner>(*std::move(inner), release));
+  };
+  cluster.StartAgent(options);
+  auto slow = Submit(cluster, SimSpec("random", 2, 1));
+  ASSERT_TRUE(slow.ok()) << slow.status();
+  auto fast = Submit(cluster, SimSpec("random", 6, 2));
+  ASSERT_TRUE(fast.ok()) << fast.status();
+  cluster.AddWorkers(2, absl::Milliseconds(1));
+  // The fast study runs to its end while the slow one's planner is still blocked.
+  auto ended = cluster.WaitForEnd(fast->id(), absl::Seconds(60));
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_EQ(ended->state(), vmle::v1::STUDY_STATE_SUCCEEDED);
+  EXPECT_EQ(ended->trials_total(), 6);
+  auto waiting = cluster.manager().GetStudy(slow->id());
+  ASSERT_TRUE(waiting.ok());
+  EXPECT_EQ(waiting->trials_total(), 0);
+  release->store(true);
+  auto slow_ended = cluster.WaitForEnd(slow->id(), absl::Seconds(60));
+  ASSERT_TRUE(slow_ended.ok()) << slow_ended.status();
+  EXPECT_EQ(slow_ended->trials_total(), 2);
+  ExpectAccountedOnce(cluster.manager(), *ended);
+  ExpectAccountedOnce(cluster.manager(), *slow_ended);
 }
 
 }  // namespace

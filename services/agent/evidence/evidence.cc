@@ -149,7 +149,7 @@ StudyEvidence StudyEvidence::Read(const std::vector<vmle::v1::Trial>& trials, vm
 }
 
 StudyEvidence StudyEvidence::Read(const std::vector<const vmle::v1::Trial*>& trials, vmle::v1::Direction direction,
-                                  Options options) {
+                                  Options options, const std::vector<const std::string*>* keys) {
   StudyEvidence e;
   e.options_ = std::move(options);
   std::map<std::string, int> by_key;
@@ -157,7 +157,8 @@ StudyEvidence StudyEvidence::Read(const std::vector<const vmle::v1::Trial*>& tri
   for (size_t i = 0; i < trials.size(); ++i) {
     const vmle::v1::Trial& t = *trials[i];
     if (!Finished(t)) continue;
-    auto [it, fresh] = by_key.try_emplace(ConfigurationKey(t.config()), static_cast<int>(e.groups_.size()));
+    auto [it, fresh] = by_key.try_emplace(keys != nullptr ? *(*keys)[i] : ConfigurationKey(t.config()),
+                                          static_cast<int>(e.groups_.size()));
     if (fresh) e.groups_.emplace_back();
     e.groups_[static_cast<size_t>(it->second)].runs.push_back(
         Run{static_cast<int>(i), t.number(), t.seed(), ScoreOf(t, direction)});

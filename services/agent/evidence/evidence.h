@@ -113,9 +113,10 @@ class StudyEvidence {
   // ignored), each a run of its configuration on its seed.
   static StudyEvidence Read(const std::vector<vmle::v1::Trial>& trials, vmle::v1::Direction direction,
                             Options options);
-  // The same over trials held elsewhere (not copied; they must outlive the call).
+  // The same over trials held elsewhere (not copied; they must outlive the call);
+  // `keys`, when given, holds ConfigurationKey of each trial's configuration.
   static StudyEvidence Read(const std::vector<const vmle::v1::Trial*>& trials, vmle::v1::Direction direction,
-                            Options options);
+                            Options options, const std::vector<const std::string*>* keys = nullptr);
 
   const std::vector<Group>& groups() const { return groups_; }
   // The group of a trial of the history, by index; -1 for trials not read.

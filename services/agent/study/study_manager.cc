@@ -104,6 +104,9 @@ absl::StatusOr<std::unique_ptr<StudyManager>> StudyManager::Start(Options option
   StudyManager* m = manager.get();
   m->cancel_calls_ = std::move(cancel);
   m->planning_thread_ = std::thread([m] { m->PlanningLoop(); });
+  for (int i = 0; i < std::max(1, m->options_.planning_threads); ++i) {
+    m->steppers_.emplace_back([m] { m->StepperLoop(); });
+  }
   m->sweep_thread_ = std::thread([m] { m->SweepLoop(); });
   return manager;
 }
@@ -119,10 +122,14 @@ void StudyManager::Stop() {
     stopping_ = true;
     for (auto& [id, entry] : studies_) entry->slot_cv.SignalAll();
     work_cv_.SignalAll();
+    step_cv_.SignalAll();
     queue_cv_.SignalAll();
     events_cv_.SignalAll();
   }
   if (planning_thread_.joinable()) planning_thread_.join();
+  for (std::thread& t : steppers_) {
+    if (t.joinable()) t.join();
+  }
   if (sweep_thread_.joinable()) sweep_thread_.join();
 }
 

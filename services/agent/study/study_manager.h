@@ -5,10 +5,12 @@
 // so a manager started on the same memory service resumes every unfinished study
 // where the last one stopped. The gRPC services (service/) are thin adapters over it.
 //
-// Threads: a planning thread (reflect on finished trials, propose new ones, recall
-// cognition, finish studies; planner calls run outside the lock) and a sweeper
-// (expired leases, wall-time limits, gauges). Both stop and join in Stop() or the
-// destructor. Every public method is thread-safe; Lease and Watch block.
+// Threads: a planning coordinator that hands studies with new work to a pool of
+// Options::planning_threads steppers (reflect on finished trials, propose new ones,
+// recall cognition, finish studies; planner calls run outside the lock; each study is
+// stepped by one thread at a time, so different studies plan and write concurrently),
+// and a sweeper (expired leases, wall-time limits, gauges). All stop and join in
+// Stop() or the destructor. Every public method is thread-safe; Lease and Watch block.
 //
 // Locking: one mutex guards the in-memory state, and no call to the memory service is
 // made while it is held. A change to a study holds that study's write slot from its
@@ -31,6 +33,7 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -94,6 +97,9 @@ class StudyManager {
     int max_active_studies = 0;
     // Cognition summaries recalled at the start of a study (unless transfer is off).
     int recall_k = 3;
+    // Threads that step studies (reflect, recall, propose, finish), one study each at
+    // a time; a study's planner is called from one of them at a time.
+    int planning_threads = 4;
     // The operator's LLM endpoints and transcript directory, for the llm and opro
     // planners (services/agent/llm/llm_endpoints.h).
     llm::LlmConfig llm;
@@ -236,6 +242,11 @@ class StudyManager {
 
   // Planning (study_manager_planning.cc).
   void PlanningLoop();
+  // A stepper of the pool: steps the studies PlanningLoop queues.
+  void StepperLoop();
+  // Queues a step of the study unless one is queued; one being stepped is stepped
+  // again when it is done.
+  void QueueStepLocked(StudyEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StepStudy(const std::string& study_id);
   // The planner's view of a study: its trials without epochs and test metrics.
   PlanningContext ContextLocked(StudyEntry& entry) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -278,6 +289,10 @@ class StudyManager {
   // Turned true by Stop: planners' calls out (LLM requests) end at once.
   std::shared_ptr<std::atomic<bool>> cancel_calls_;
   std::thread planning_thread_;
+  std::vector<std::thread> steppers_;
+  // Studies waiting for a stepper, oldest first.
+  std::deque<std::string> step_queue_ ABSL_GUARDED_BY(mu_);
+  absl::CondVar step_cv_;
   std::thread sweep_thread_;
 };
 

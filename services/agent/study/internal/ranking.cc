@@ -1,6 +1,7 @@
 #include "services/agent/study/internal/ranking.h"
 
 #include <algorithm>
+#include <string>
 #include <vector>
 
 #include "services/agent/evidence/evidence.h"
@@ -25,18 +26,31 @@ bool Ran(const vmle::v1::Trial& t) { return Finished(t) && t.attempts() > 0; }
 void Rank(const StudyEntry& entry, const vmle::v1::Trial& changed, vmle::v1::Study& study) {
   // The finished trials in number order, `changed` in its place; not copied.
   std::vector<const vmle::v1::Trial*> ran;
+  std::vector<const std::string*> keys;
   ran.reserve(entry.trials.size() + 1);
+  keys.reserve(entry.trials.size() + 1);
+  const std::string changed_key = evidence::ConfigurationKey(changed.config());
   bool placed = false;
   for (const auto& [number, state] : entry.trials) {
     if (!placed && number >= changed.number()) {
-      if (Ran(changed)) ran.push_back(&changed);
+      if (Ran(changed)) {
+        ran.push_back(&changed);
+        keys.push_back(&changed_key);
+      }
       placed = true;
     }
-    if (number != changed.number() && Ran(state.trial)) ran.push_back(&state.trial);
+    if (number != changed.number() && Ran(state.trial)) {
+      ran.push_back(&state.trial);
+      keys.push_back(&state.ConfigKey());
+    }
   }
-  if (!placed && Ran(changed)) ran.push_back(&changed);
+  if (!placed && Ran(changed)) {
+    ran.push_back(&changed);
+    keys.push_back(&changed_key);
+  }
   const vmle::v1::Direction direction = study.spec().objective().direction();
-  const evidence::StudyEvidence e = evidence::StudyEvidence::Read(ran, direction, RankingOptions(study, ran));
+  const evidence::StudyEvidence e =
+      evidence::StudyEvidence::Read(ran, direction, RankingOptions(study, ran), &keys);
   *study.mutable_noise() = e.noise();
   const int best = e.Incumbent();
   if (best < 0) return;

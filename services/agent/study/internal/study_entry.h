@@ -1,6 +1,6 @@
 // What the StudyManager holds for one study in memory: the stored records plus the
 // volatile bookkeeping (queue order, lease deadlines, stop requests). Guarded by the
-// manager's mutex, except `planner`, which only the planning thread touches.
+// manager's mutex, except `planner`, which only the thread stepping the study touches.
 #pragma once
 
 #include <deque>
@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "services/agent/evidence/evidence.h"
 #include "services/agent/planner/planner.h"
 #include "services/trainer/space/search_space.h"
 #include "vmle/v1/memory.pb.h"
@@ -29,6 +30,13 @@ struct TrialState {
   // Running trials: told to stop at the next progress report or heartbeat.
   bool stop_requested = false;
   std::string stop_reason;
+  // evidence::ConfigurationKey(trial.config()) once computed ("" before): a trial's
+  // configuration never changes after it is proposed.
+  mutable std::string config_key;
+  const std::string& ConfigKey() const {
+    if (config_key.empty()) config_key = evidence::ConfigurationKey(trial.config());
+    return config_key;
+  }
 };
 
 // A progress report waiting to be written with the others of its study (one write
@@ -78,6 +86,11 @@ struct StudyEntry {
   int64_t last_lease_tick = 0;
   // A change of this study is being decided and written (StudyManager::WriteSlot).
   bool writing = false;
+  // A planning step of the study is queued / running, and it needs another after the
+  // one running (StudyManager::QueueStepLocked).
+  bool step_queued = false;
+  bool stepping = false;
+  bool step_again = false;
   // Signalled when `writing` turns false (or the manager stops).
   absl::CondVar slot_cv;
   // Progress reports waiting for the next write, oldest first.
