@@ -62,12 +62,40 @@ struct Row {
   double idle_queued_ms = 0;
   double rpc_ms = 0;
   double planning_ms = 0;
+  double memory_writes = 0;
+  double reports_per_write = 0;
   double lease_p50_ms = 0;
   double lease_p99_ms = 0;
   double idle_queued_p99_ms = 0;
   double queue_wait_p99_ms = 0;
   double agent_cpu_ms = 0;
 };
+
+// Memory-store writes (puts, commits, appends) and progress reports per progress write.
+double MemoryWrites(prometheus::Registry& registry) {
+  double writes = 0;
+  for (const auto& family : registry.Collect()) {
+    if (family.name != "vmle_memory_operations_total") continue;
+    for (const auto& m : family.metric) {
+      for (const auto& label : m.label) {
+        if (label.name == "op" && (absl::StartsWith(label.value, "put_") || absl::StartsWith(label.value, "commit_") ||
+                                   absl::StartsWith(label.value, "append_"))) {
+          writes += m.counter.value;
+        }
+      }
+    }
+  }
+  return writes;
+}
+
+double ReportsPerProgressWrite(prometheus::Registry& registry) {
+  for (const auto& family : registry.Collect()) {
+    if (family.name != "vmle_agent_progress_reports_per_write" || family.metric.empty()) continue;
+    const auto& h = family.metric[0].histogram;
+    return h.sample_count == 0 ? 0 : h.sample_sum / static_cast<double>(h.sample_count);
+  }
+  return 0;
+}
 
 double PlanningSeconds(prometheus::Registry& registry) {
   for (const auto& family : registry.Collect()) {
@@ -197,6 +225,8 @@ Row RunOne(const std::string& planner, bool sync_writes, int workers, int studie
   row.idle_queued_ms = absl::ToDoubleMilliseconds(idle_queued) / std::max(1, row.trials);
   row.rpc_ms = absl::ToDoubleMilliseconds(rpc) / std::max(1, row.trials);
   row.planning_ms = 1000 * PlanningSeconds(registry) / std::max(1, row.trials);
+  row.memory_writes = MemoryWrites(registry) / std::max(1, row.trials);
+  row.reports_per_write = ReportsPerProgressWrite(registry);
   (*cluster)->Stop();
   return row;
 }
@@ -232,7 +262,8 @@ int main(int argc, char** argv) {
               workers, studies, parallelism, trials, epoch_ms, memory_delay_ms);
   std::printf("| planner | fsync | trials (accounted) | wall s | trials/s | workers busy | idle while queued "
               "ms/trial | idle while queued p99 ms | queue wait p99 ms | LeaseTrial p50 / p99 ms | worker RPC "
-              "ms/trial | planning ms/trial | agent CPU ms/trial |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+              "ms/trial | planning ms/trial | agent CPU ms/trial | memory writes/trial | progress reports/write |\n"
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   std::fflush(stdout);
   for (const std::string& planner : std::vector<std::string>(absl::StrSplit(planners, ','))) {
     for (const std::string& mode : std::vector<std::string>(absl::StrSplit(sync_modes, ','))) {
@@ -244,10 +275,10 @@ int main(int argc, char** argv) {
       const Row r = RunOne(planner, mode == "true", workers, studies, trials, parallelism, epoch_ms,
                            memory_delay_ms, dir + "/" + planner);
       std::printf("| %s | %s | %d (%d) | %.1f | %.1f | %.1f%% | %.2f | %.1f | %.1f | %.1f / %.1f | %.2f | %.2f | "
-                  "%.2f |\n",
+                  "%.2f | %.1f | %.1f |\n",
                   r.planner.c_str(), r.sync_writes ? "on" : "off", r.trials, r.accounted, r.wall, r.trials / r.wall,
                   100 * r.busy_share, r.idle_queued_ms, r.idle_queued_p99_ms, r.queue_wait_p99_ms, r.lease_p50_ms,
-                  r.lease_p99_ms, r.rpc_ms, r.planning_ms, r.agent_cpu_ms);
+                  r.lease_p99_ms, r.rpc_ms, r.planning_ms, r.agent_cpu_ms, r.memory_writes, r.reports_per_write);
       std::fflush(stdout);
     }
   }
