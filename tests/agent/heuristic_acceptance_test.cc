@@ -18,9 +18,9 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
-#include "services/agent/planner/heuristic_planner.h"
-#include "services/agent/planner/random_planner.h"
-#include "services/agent/planner/tpe_planner.h"
+#include "services/agent/planner/heuristic/heuristic_planner.h"
+#include "services/agent/planner/classical/random_planner.h"
+#include "services/agent/planner/classical/tpe_planner.h"
 #include "services/sim/simulated_objective.h"
 #include "tests/agent/heuristic_test_util.h"
 #include "tests/agent/planning_loop.h"

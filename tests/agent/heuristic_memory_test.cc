@@ -1,11 +1,11 @@
 // The heuristic planner's rule-based memory: templated reflections, bounded working
 // insights and the distilled cognition summary.
-#include "services/agent/planner/heuristic_memory.h"
+#include "services/agent/planner/heuristic/heuristic_memory.h"
 
 #include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
-#include "services/agent/planner/heuristic_planner.h"
+#include "services/agent/planner/heuristic/heuristic_planner.h"
 #include "tests/agent/heuristic_test_util.h"
 #include "tests/agent/planning_loop.h"
 

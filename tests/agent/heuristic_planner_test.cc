@@ -2,7 +2,7 @@
 // distinct proposals, no repeats, the coverage rule, the line search, ties to the
 // simpler configuration, transferred rules and configurations first, and a pure
 // function of its context.
-#include "services/agent/planner/heuristic_planner.h"
+#include "services/agent/planner/heuristic/heuristic_planner.h"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "services/agent/planner/heuristic_trajectory.h"
+#include "services/agent/planner/heuristic/heuristic_trajectory.h"
 #include "services/agent/planner/space_sampling.h"
 #include "services/trainer/space/space_proto.h"
 #include "tests/agent/heuristic_test_util.h"

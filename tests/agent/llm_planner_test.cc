@@ -15,7 +15,7 @@
 
 #include "absl/strings/match.h"
 #include "services/agent/llm/http_llm_client.h"
-#include "services/agent/planner/llm_planner.h"
+#include "services/agent/planner/llm/llm_planner.h"
 #include "services/agent/planner/planner_factory.h"
 #include "services/agent/planner/space_sampling.h"
 #include "services/trainer/space/space_proto.h"

@@ -12,7 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/message_differencer.h"
-#include "services/agent/planner/llm_planner.h"
+#include "services/agent/planner/llm/llm_planner.h"
 #include "services/agent/planner/planner_factory.h"
 #include "tests/agent/fake_llm_server.h"
 #include "tests/agent/planning_loop.h"

@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "services/agent/planner/llm_reply.h"
+#include "services/agent/planner/llm/llm_reply.h"
 #include "services/trainer/space/space_proto.h"
 
 namespace {

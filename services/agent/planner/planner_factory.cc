@@ -7,12 +7,12 @@
 #include "absl/strings/str_join.h"
 #include "common/status/message.h"
 #include "common/status/status_macros.h"
-#include "services/agent/planner/grid_planner.h"
-#include "services/agent/planner/heuristic_planner.h"
-#include "services/agent/planner/llm_planner.h"
+#include "services/agent/planner/classical/grid_planner.h"
+#include "services/agent/planner/heuristic/heuristic_planner.h"
+#include "services/agent/planner/llm/llm_planner.h"
 #include "services/agent/planner/planner_options.h"
-#include "services/agent/planner/random_planner.h"
-#include "services/agent/planner/tpe_planner.h"
+#include "services/agent/planner/classical/random_planner.h"
+#include "services/agent/planner/classical/tpe_planner.h"
 
 namespace vmle::agent {
 namespace {
@@ -59,6 +59,18 @@ absl::StatusOr<PlannerPtr> WithOptions(const vmle::v1::PlannerSpec& spec, Parse 
   return PlannerPtr(std::make_unique<T>(*std::move(options)));
 }
 
+// A builder of a planner that falls back to kLlmFallbackPlanner: the fallback is
+// built here and handed to it.
+template <typename Make>
+auto WithFallback(Make make) {
+  return [make](const vmle::v1::PlannerSpec& spec, const PlannerEnvironment& environment) -> absl::StatusOr<PlannerPtr> {
+    vmle::v1::PlannerSpec fallback_spec;
+    fallback_spec.set_name(kLlmFallbackPlanner);
+    ASSIGN_OR_RETURN(PlannerPtr fallback, MakePlanner(fallback_spec));
+    return make(spec, environment, std::move(fallback));
+  };
+}
+
 const std::vector<PlannerEntry>& Registry() {
   static const auto* entries = new std::vector<PlannerEntry>{
       {"grid", [](const auto& spec, const auto&) { return WithOptions<GridPlanner>(spec, ParseGridOptions); },
@@ -77,8 +89,8 @@ const std::vector<PlannerEntry>& Registry() {
       {"heuristic",
        [](const auto& spec, const auto&) { return WithOptions<HeuristicPlanner>(spec, ParseHeuristicOptions); },
        nullptr},
-      {"llm", MakeLlmPlanner, [](const auto& spec) { return ParseLlmPlannerOptions(spec).status(); }},
-      {"opro", MakeOproPlanner, [](const auto& spec) { return ParseLlmPlannerOptions(spec).status(); }},
+      {"llm", WithFallback(MakeLlmPlanner), [](const auto& spec) { return ParseLlmPlannerOptions(spec).status(); }},
+      {"opro", WithFallback(MakeOproPlanner), [](const auto& spec) { return ParseLlmPlannerOptions(spec).status(); }},
   };
   return *entries;
 }

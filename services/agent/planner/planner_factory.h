@@ -7,40 +7,22 @@
 // option, or one that names a file, URL or environment variable. Thread-safe.
 #pragma once
 
-#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "services/agent/llm/llm_endpoints.h"
 #include "services/agent/planner/planner.h"
+#include "services/agent/planner/planner_environment.h"
 #include "vmle/v1/study.pb.h"
-
-namespace prometheus {
-class Registry;
-}
 
 namespace vmle::agent {
 
-// The planner a study spec asks for, its options parsed. An empty name means the
-// default planner, "heuristic".
-// What the process offers planners beyond their spec.
-struct PlannerEnvironment {
-  // Where planners that call out (llm, opro) register their endpoint metrics; null
-  // keeps them unexported. Not owned; must outlive the planners.
-  prometheus::Registry* registry = nullptr;
-  // Set to true when the agent shuts down: calls out in flight (LLM requests) end at
-  // once instead of running to their timeout. May be null.
-  std::shared_ptr<const std::atomic<bool>> cancel;
-  // The operator's LLM endpoints and transcript directory (llm/llm_endpoints.h); null:
-  // none. Not owned; must outlive the planners.
-  const llm::LlmConfig* llm = nullptr;
-  // The study the planner plans ("" when only validating a spec): names its transcript.
-  std::string study_id;
-};
 
+// The planner a study spec asks for, its options parsed. An empty name means the
+// default planner, "heuristic". The llm and opro planners get their fallback planner
+// (kLlmFallbackPlanner) built here.
 absl::StatusOr<std::unique_ptr<Planner>> MakePlanner(const vmle::v1::PlannerSpec& spec,
                                                      const PlannerEnvironment& environment = {});
 

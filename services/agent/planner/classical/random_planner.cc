@@ -1,4 +1,4 @@
-#include "services/agent/planner/random_planner.h"
+#include "services/agent/planner/classical/random_planner.h"
 
 #include <utility>
 

@@ -1,4 +1,4 @@
-#include "services/agent/planner/heuristic_trajectory.h"
+#include "services/agent/planner/heuristic/heuristic_trajectory.h"
 
 #include <cmath>
 #include <cstdlib>

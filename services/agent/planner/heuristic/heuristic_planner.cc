@@ -1,4 +1,4 @@
-#include "services/agent/planner/heuristic_planner.h"
+#include "services/agent/planner/heuristic/heuristic_planner.h"
 
 #include <algorithm>
 #include <optional>
@@ -6,13 +6,13 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_format.h"
-#include "services/agent/planner/heuristic_knowledge.h"
-#include "services/agent/planner/heuristic_memory.h"
-#include "services/agent/planner/heuristic_moves.h"
-#include "services/agent/planner/heuristic_trajectory.h"
+#include "services/agent/planner/heuristic/heuristic_knowledge.h"
+#include "services/agent/planner/heuristic/heuristic_memory.h"
+#include "services/agent/planner/heuristic/heuristic_moves.h"
+#include "services/agent/planner/heuristic/heuristic_trajectory.h"
 #include "services/agent/planner/planner_options.h"
 #include "services/agent/planner/planning_round.h"
-#include "services/agent/planner/random_planner.h"
+#include "services/agent/planner/classical/random_planner.h"
 #include "services/trainer/space/space_proto.h"
 
 namespace vmle::agent {

@@ -1,4 +1,4 @@
-#include "services/agent/planner/parzen.h"
+#include "services/agent/planner/classical/parzen.h"
 
 #include <algorithm>
 #include <cmath>

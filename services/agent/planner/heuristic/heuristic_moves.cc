@@ -1,4 +1,4 @@
-#include "services/agent/planner/heuristic_moves.h"
+#include "services/agent/planner/heuristic/heuristic_moves.h"
 
 #include <algorithm>
 #include <cmath>

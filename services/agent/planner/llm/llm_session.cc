@@ -1,4 +1,4 @@
-#include "services/agent/planner/llm_session.h"
+#include "services/agent/planner/llm/llm_session.h"
 
 namespace vmle::agent {
 

@@ -1,4 +1,4 @@
-#include "services/agent/planner/llm_prompts.h"
+#include "services/agent/planner/llm/llm_prompts.h"
 
 #include <algorithm>
 

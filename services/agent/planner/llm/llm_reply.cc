@@ -1,4 +1,4 @@
-#include "services/agent/planner/llm_reply.h"
+#include "services/agent/planner/llm/llm_reply.h"
 
 #include <cmath>
 #include <utility>

@@ -1,4 +1,4 @@
-#include "services/agent/planner/heuristic_memory.h"
+#include "services/agent/planner/heuristic/heuristic_memory.h"
 
 #include <algorithm>
 #include <map>
@@ -13,8 +13,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
-#include "services/agent/planner/heuristic_knowledge.h"
-#include "services/agent/planner/heuristic_trajectory.h"
+#include "services/agent/planner/heuristic/heuristic_knowledge.h"
+#include "services/agent/planner/heuristic/heuristic_trajectory.h"
 #include "services/agent/planner/space_sampling.h"
 #include "services/trainer/space/space_proto.h"
 

@@ -1,4 +1,4 @@
-#include "services/agent/planner/grid_planner.h"
+#include "services/agent/planner/classical/grid_planner.h"
 
 #include <algorithm>
 #include <numeric>

@@ -1,4 +1,4 @@
-#include "services/agent/planner/tpe_planner.h"
+#include "services/agent/planner/classical/tpe_planner.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,10 +7,10 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
-#include "services/agent/planner/parzen.h"
+#include "services/agent/planner/classical/parzen.h"
 #include "services/agent/planner/planner_options.h"
 #include "services/agent/planner/planning_round.h"
-#include "services/agent/planner/random_planner.h"
+#include "services/agent/planner/classical/random_planner.h"
 
 namespace vmle::agent {
 namespace {

@@ -47,7 +47,7 @@
 #include "absl/time/time.h"
 #include "services/agent/llm/llm_client.h"
 #include "services/agent/planner/planner.h"
-#include "services/agent/planner/planner_factory.h"
+#include "services/agent/planner/planner_environment.h"
 #include "vmle/v1/study.pb.h"
 
 namespace vmle::agent {
@@ -115,10 +115,13 @@ class OproPlanner final : public Planner {
   LlmPlannerParts parts_;
 };
 
-// The factory's builders: options parsed, client and fallback made.
+// The factory's builders: options parsed and the client made; `fallback` is the
+// planner (kLlmFallbackPlanner) the factory built for it.
 absl::StatusOr<std::unique_ptr<Planner>> MakeLlmPlanner(const vmle::v1::PlannerSpec& spec,
-                                                        const PlannerEnvironment& environment);
+                                                        const PlannerEnvironment& environment,
+                                                        std::unique_ptr<Planner> fallback);
 absl::StatusOr<std::unique_ptr<Planner>> MakeOproPlanner(const vmle::v1::PlannerSpec& spec,
-                                                         const PlannerEnvironment& environment);
+                                                         const PlannerEnvironment& environment,
+                                                         std::unique_ptr<Planner> fallback);
 
 }  // namespace vmle::agent

@@ -68,7 +68,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "services/agent/planner/heuristic_memory.h"
+#include "services/agent/planner/heuristic/heuristic_memory.h"
 #include "services/agent/planner/planner.h"
 
 namespace vmle::agent {

@@ -11,8 +11,8 @@
 #include <utility>
 #include <vector>
 
-#include "services/agent/planner/heuristic_knowledge.h"
-#include "services/agent/planner/heuristic_trajectory.h"
+#include "services/agent/planner/heuristic/heuristic_knowledge.h"
+#include "services/agent/planner/heuristic/heuristic_trajectory.h"
 #include "services/agent/planner/planner.h"
 
 namespace vmle::agent::heuristic {

@@ -4,8 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "services/agent/llm/http_llm_client.h"
 #include "services/agent/llm/transcript.h"
-#include "services/agent/planner/llm_planner.h"
-#include "services/agent/planner/planner_factory.h"
+#include "services/agent/planner/llm/llm_planner.h"
 #include "services/agent/planner/planner_options.h"
 
 namespace vmle::agent {
@@ -49,16 +48,13 @@ void TakeStrings(vmle::v1::PlannerSpec& rest, LlmPlannerOptions& options) {
 
 template <typename Make>
 absl::StatusOr<std::unique_ptr<Planner>> Build(const vmle::v1::PlannerSpec& spec, const PlannerEnvironment& environment,
-                                               Make make) {
+                                               std::unique_ptr<Planner> fallback, Make make) {
   absl::StatusOr<LlmPlannerOptions> options = ParseLlmPlannerOptions(spec);
   if (!options.ok()) return options.status();
+  if (fallback == nullptr) return absl::InternalError("the llm planner needs a fallback planner");
   absl::StatusOr<std::unique_ptr<llm::LlmClient>> client = MakeLlmClient(*options, environment);
   if (!client.ok()) return client.status();
-  vmle::v1::PlannerSpec fallback_spec;
-  fallback_spec.set_name(kLlmFallbackPlanner);
-  absl::StatusOr<std::unique_ptr<Planner>> fallback = MakePlanner(fallback_spec);
-  if (!fallback.ok()) return fallback.status();
-  return std::unique_ptr<Planner>(make(LlmPlannerParts{*std::move(client), *std::move(fallback), options->max_repairs}));
+  return std::unique_ptr<Planner>(make(LlmPlannerParts{*std::move(client), std::move(fallback), options->max_repairs}));
 }
 
 }  // namespace
@@ -130,14 +126,16 @@ absl::StatusOr<std::unique_ptr<llm::LlmClient>> MakeLlmClient(const LlmPlannerOp
 }
 
 absl::StatusOr<std::unique_ptr<Planner>> MakeLlmPlanner(const vmle::v1::PlannerSpec& spec,
-                                                        const PlannerEnvironment& environment) {
-  return Build(spec, environment,
+                                                        const PlannerEnvironment& environment,
+                                                        std::unique_ptr<Planner> fallback) {
+  return Build(spec, environment, std::move(fallback),
                [](LlmPlannerParts parts) { return std::make_unique<LlmPlanner>(std::move(parts)); });
 }
 
 absl::StatusOr<std::unique_ptr<Planner>> MakeOproPlanner(const vmle::v1::PlannerSpec& spec,
-                                                         const PlannerEnvironment& environment) {
-  return Build(spec, environment,
+                                                         const PlannerEnvironment& environment,
+                                                         std::unique_ptr<Planner> fallback) {
+  return Build(spec, environment, std::move(fallback),
                [](LlmPlannerParts parts) { return std::make_unique<OproPlanner>(std::move(parts)); });
 }
 

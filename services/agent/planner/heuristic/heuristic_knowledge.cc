@@ -1,4 +1,4 @@
-#include "services/agent/planner/heuristic_knowledge.h"
+#include "services/agent/planner/heuristic/heuristic_knowledge.h"
 
 #include <cmath>
 

@@ -1,4 +1,4 @@
-#include "services/agent/planner/llm_planner.h"
+#include "services/agent/planner/llm/llm_planner.h"
 
 #include <cmath>
 #include <functional>
@@ -7,9 +7,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/logging/logging.h"
-#include "services/agent/planner/llm_prompts.h"
-#include "services/agent/planner/llm_reply.h"
-#include "services/agent/planner/llm_session.h"
+#include "services/agent/planner/llm/llm_prompts.h"
+#include "services/agent/planner/llm/llm_reply.h"
+#include "services/agent/planner/llm/llm_session.h"
 #include "services/agent/planner/planning_round.h"
 #include "services/trainer/space/space_proto.h"
 
