@@ -611,3 +611,55 @@ TEST(StudyManagerTest, AStudyWhosePlannerIsSlowDoesNotHoldUpTheOthers) {
 
 }  // namespace
 }  // namespace vmle::agent::testing
+
+namespace vmle::agent::testing {
+namespace {
+
+TEST(StudyManagerTest, WorkersWaitingTogetherAreLeasedTheirTrialsInOneWrite) {
+  InProcessCluster cluster(absl::Milliseconds(50));
+  prometheus::Registry registry;
+  StudyManager::Options options = InProcessCluster::DefaultOptions();
+  options.registry = &registry;
+  cluster.StartAgent(options);
+  constexpr int kWorkers = 8;
+  // The workers wait first; the study's trials arrive while they wait.
+  std::vector<absl::StatusOr<vmle::v1::LeaseTrialResponse>> leased(kWorkers, absl::UnknownError("not run"));
+  std::atomic<int> waiting{0};
+  std::vector<std::thread> workers;
+  for (int i = 0; i < kWorkers; ++i) {
+    workers.emplace_back([&, i] {
+      vmle::v1::LeaseTrialRequest lease;
+      lease.mutable_worker()->set_worker_id(absl::StrCat("w-", i));
+      lease.set_wait_seconds(20);
+      waiting.fetch_add(1);
+      leased[i] = cluster.manager().Lease(lease, [] { return false; });
+    });
+  }
+  while (waiting.load() < kWorkers) absl::SleepFor(absl::Milliseconds(5));
+  absl::SleepFor(absl::Milliseconds(100));
+  auto study = Submit(cluster, SimSpec("random", kWorkers, kWorkers));
+  ASSERT_TRUE(study.ok()) << study.status();
+  for (auto& t : workers) t.join();
+  std::set<std::string> trials, leases;
+  for (int i = 0; i < kWorkers; ++i) {
+    ASSERT_TRUE(leased[i].ok()) << leased[i].status();
+    ASSERT_TRUE(leased[i]->has_assignment()) << "worker " << i << " got nothing";
+    trials.insert(leased[i]->assignment().trial_id());
+    leases.insert(leased[i]->assignment().lease_id());
+  }
+  EXPECT_EQ(trials.size(), static_cast<size_t>(kWorkers));
+  EXPECT_EQ(leases.size(), static_cast<size_t>(kWorkers));
+  const auto [writes, leased_trials] = HistogramOf(registry, "vmle_agent_leases_per_write");
+  EXPECT_EQ(leased_trials, kWorkers);
+  EXPECT_LT(writes, static_cast<uint64_t>(kWorkers));
+  // Every trial is stored as running under the worker and lease it was given.
+  std::map<std::string, std::string> lease_of;
+  for (const auto& r : leased) lease_of[r->assignment().trial_id()] = r->assignment().lease_id();
+  for (const Trial& t : TrialsOf(cluster.manager(), study->id())) {
+    EXPECT_EQ(t.status(), vmle::v1::TRIAL_STATUS_RUNNING) << t.id();
+    EXPECT_EQ(t.lease_id(), lease_of[t.id()]) << t.id();
+  }
+}
+
+}  // namespace
+}  // namespace vmle::agent::testing

@@ -50,13 +50,19 @@ AgentMetrics::AgentMetrics(prometheus::Registry& registry)
                           .Name("vmle_agent_progress_reports_per_write")
                           .Help("Progress reports of one study stored by one memory write (group commit)")
                           .Register(registry)
-                          .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256})) {}
+                          .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256})),
+      lease_batch_(prometheus::BuildHistogram()
+                       .Name("vmle_agent_leases_per_write")
+                       .Help("Trials of one study leased to waiting workers by one memory write (group commit)")
+                       .Register(registry)
+                       .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256})) {}
 
 void AgentMetrics::TrialTransition(const std::string& status) { transitions_.Add({{"status", status}}).Increment(); }
 void AgentMetrics::TrialDuration(double seconds) { trial_duration_.Observe(seconds); }
 void AgentMetrics::LeaseExpired() { lease_expiries_.Increment(); }
 void AgentMetrics::PlanningSeconds(double seconds) { planning_seconds_.Observe(seconds); }
 void AgentMetrics::ProgressWrite(size_t reports) { progress_batch_.Observe(static_cast<double>(reports)); }
+void AgentMetrics::LeaseWrite(size_t leases) { lease_batch_.Observe(static_cast<double>(leases)); }
 void AgentMetrics::SetQueueLength(int queued) { queue_length_.Set(queued); }
 
 void AgentMetrics::SetGauges(prometheus::Family<prometheus::Gauge>& family, const char* label,

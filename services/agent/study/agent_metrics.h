@@ -28,6 +28,8 @@ class AgentMetrics {
   void PlanningSeconds(double seconds);
   // One memory write stored this many progress reports of a study.
   void ProgressWrite(size_t reports);
+  // One memory write leased this many trials of a study.
+  void LeaseWrite(size_t leases);
   void SetStudies(const std::map<std::string, int>& by_state);
   void SetTrials(const std::map<std::string, int>& by_status);
   void SetWorkers(const std::map<std::string, int>& by_state);
@@ -55,6 +57,7 @@ class AgentMetrics {
   prometheus::Histogram& trial_duration_;
   prometheus::Histogram& planning_seconds_;
   prometheus::Histogram& progress_batch_;
+  prometheus::Histogram& lease_batch_;
   std::map<std::string, prometheus::Gauge*> study_gauges_, trial_gauges_, worker_gauges_, best_gauges_,
       noise_gauges_;
 };

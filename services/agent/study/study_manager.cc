@@ -123,7 +123,7 @@ void StudyManager::Stop() {
     for (auto& [id, entry] : studies_) entry->slot_cv.SignalAll();
     work_cv_.SignalAll();
     step_cv_.SignalAll();
-    queue_cv_.SignalAll();
+    for (internal::LeaseWaiter* w : lease_waiters_) w->cv.Signal();
     events_cv_.SignalAll();
   }
   if (planning_thread_.joinable()) planning_thread_.join();
@@ -264,13 +264,14 @@ StudyManager::WriteSlot::~WriteSlot() ABSL_NO_THREAD_SAFETY_ANALYSIS {
 
 void StudyManager::WakeLeasersLocked(const StudyEntry& entry) {
   if (entry.writing || entry.queue.empty()) return;
-  if (!entry.study.spec().device().empty()) {
-    // Only some workers can take its trials: every waiting one looks.
-    queue_cv_.SignalAll();
-    return;
+  // The first waiting LeaseTrial that can take its trials leases them to the others.
+  const std::string& device = entry.study.spec().device();
+  for (internal::LeaseWaiter* w : lease_waiters_) {
+    if (internal::DeviceMatches(device, w->worker->device())) {
+      w->cv.Signal();
+      return;
+    }
   }
-  // One waiting LeaseTrial per queued trial (any worker can take it), not all of them.
-  for (size_t i = 0; i < std::min<size_t>(entry.queue.size(), 64); ++i) queue_cv_.Signal();
 }
 
 absl::Status StudyManager::WriteSlot::Acquire(absl::Duration wait) ABSL_NO_THREAD_SAFETY_ANALYSIS {

@@ -19,8 +19,11 @@
 // Heartbeat) answer from the state already held while a write is in flight. Progress
 // reports group-commit: those that arrive while their study writes wait, and the next
 // write stores them all (one memory write, one synced WAL write; each report is
-// answered only once it is stored). A study's waiters wait on its own condition
-// variable, and a LeaseTrial long-poll is woken once per trial it could take. Memory
+// answered only once it is stored). Leases group-commit the same way: waiting
+// LeaseTrial calls form one line, and the first to find a study with queued trials
+// leases one to each caller it can serve in one write. A study's waiters wait on its
+// own condition variable, and a waiting LeaseTrial is woken once per trial it could
+// take. Memory
 // calls have deadlines and bounded retries: while the memory service does not answer,
 // a change answers UNAVAILABLE within seconds (nothing applied; the caller retries) and
 // leases stay held, since heartbeats need no write. A write whose outcome is unknown
@@ -35,6 +38,7 @@
 #include <atomic>
 #include <deque>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <string>
@@ -64,6 +68,7 @@ namespace vmle::agent {
 
 namespace internal {
 struct StudyEntry;
+struct LeaseWaiter;
 }
 
 // Builds the planner of a study (planner/planner_factory.h by default), given its spec
@@ -221,8 +226,12 @@ class StudyManager {
   // The trial, when `lease_id` is still its lease.
   absl::StatusOr<vmle::v1::Trial*> CheckLeaseLocked(StudyEntry& entry, const std::string& trial_id,
                                                     const std::string& lease_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<vmle::v1::TrialAssignment> TryLeaseLocked(const vmle::v1::WorkerInfo& worker)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The study `worker` should lease from now (fair across studies), or null.
+  StudyEntry* PickStudyLocked(const vmle::v1::WorkerInfo& worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Leases queued trials of the study PickStudyLocked(worker) gives to the waiting
+  // LeaseTrial calls it can serve (worker's own among them, oldest first), in one
+  // write, and answers them; false when there was none to lease from now.
+  bool LeaseToWaitersLocked(const vmle::v1::WorkerInfo& worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status RequeueOrFailLocked(StudyEntry& entry, vmle::v1::Trial trial, const std::string& error,
                                    const std::string& cause, bool retryable) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool EarlyStopLocked(const StudyEntry& entry, const vmle::v1::Trial& trial, std::string* reason) const
@@ -275,7 +284,8 @@ class StudyManager {
   // Wakes the planning thread (a trial finished, a study arrived) and blocked
   // LeaseTrial and WatchStudy calls (new trials, new events).
   absl::CondVar work_cv_;
-  absl::CondVar queue_cv_;
+  // LeaseTrial calls waiting for a trial, oldest first (internal::LeaseWaiter).
+  std::list<internal::LeaseWaiter*> lease_waiters_ ABSL_GUARDED_BY(mu_);
   absl::CondVar events_cv_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool loaded_ ABSL_GUARDED_BY(mu_) = false;

@@ -21,6 +21,7 @@
 namespace vmle::agent {
 namespace {
 
+using internal::DeviceMatches;
 using internal::StudyEntry;
 using internal::ToTimestamp;
 using vmle::v1::StudyEvent;
@@ -31,12 +32,6 @@ std::string NewLeaseId() {
   static absl::Mutex rng_mu;
   absl::MutexLock lock(&rng_mu);
   return absl::StrFormat("ls-%016x", rng());
-}
-
-bool DeviceMatches(const std::string& wanted, const std::string& device) {
-  if (wanted.empty()) return true;
-  if (wanted == "cuda") return device.rfind("cuda", 0) == 0;
-  return wanted == device;
 }
 
 absl::Status CheckMetrics(const char* field, const vmle::v1::MetricValues& m) {
@@ -66,21 +61,38 @@ absl::StatusOr<vmle::v1::LeaseTrialResponse> StudyManager::Lease(const vmle::v1:
   const absl::Time deadline = absl::Now() + wait;
   vmle::v1::LeaseTrialResponse response;
   absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(CheckServingLocked());
+  // Waiting leases form one line; the first caller to find a study it can lease from
+  // leases trials of it to every waiting caller it can serve, in one write.
+  internal::LeaseWaiter me;
+  me.worker = &worker;
+  me.position = lease_waiters_.insert(lease_waiters_.end(), &me);
+  // Out of the line once a caller took it into its write (it then waits for that).
+  auto leave = [&] { lease_waiters_.erase(me.position); };
   for (;;) {
-    RETURN_IF_ERROR(CheckServingLocked());
+    if (me.done) break;
+    if (me.taken) {
+      me.cv.Wait(&mu_);
+      continue;
+    }
+    if (absl::Status s = CheckServingLocked(); !s.ok()) {
+      leave();
+      return s;
+    }
     workers_[worker.worker_id()] = {"idle", absl::Now()};
-    absl::StatusOr<vmle::v1::TrialAssignment> assignment = TryLeaseLocked(worker);
-    if (assignment.ok()) {
-      *response.mutable_assignment() = *std::move(assignment);
+    if (LeaseToWaitersLocked(worker)) continue;
+    if (cancelled() || absl::Now() >= deadline) {
+      leave();
       return response;
     }
-    if (!absl::IsNotFound(assignment.status())) return assignment.status();
-    if (cancelled() || absl::Now() >= deadline) return response;
-    queue_cv_.WaitWithDeadline(&mu_, std::min(deadline, absl::Now() + absl::Milliseconds(500)));
+    me.cv.WaitWithDeadline(&mu_, std::min(deadline, absl::Now() + absl::Milliseconds(500)));
   }
+  if (!me.result.ok()) return me.result.status();
+  *response.mutable_assignment() = *std::move(me.result);
+  return response;
 }
 
-absl::StatusOr<vmle::v1::TrialAssignment> StudyManager::TryLeaseLocked(const vmle::v1::WorkerInfo& worker) {
+StudyEntry* StudyManager::PickStudyLocked(const vmle::v1::WorkerInfo& worker) {
   // Fair across studies: the one with the fewest running trials for its
   // parallelism, then the one served longest ago.
   StudyEntry* pick = nullptr;
@@ -98,47 +110,86 @@ absl::StatusOr<vmle::v1::TrialAssignment> StudyManager::TryLeaseLocked(const vml
       pick_load = load;
     }
   }
-  if (pick == nullptr) return absl::NotFoundError("no trial queued");
+  return pick;
+}
+
+bool StudyManager::LeaseToWaitersLocked(const vmle::v1::WorkerInfo& worker) {
+  StudyEntry* pick = PickStudyLocked(worker);
+  if (pick == nullptr) return false;
   StudyEntry& entry = *pick;
   WriteSlot slot(*this, entry);
-  RETURN_IF_ERROR(slot.Acquire(absl::ZeroDuration()));
-  if (entry.queue.empty() || !entry.Active() || entry.ending) return absl::NotFoundError("no trial queued");
-  internal::TrialState& state = entry.trials[entry.queue.front()];
-  Trial trial = state.trial;
+  if (!slot.Acquire(absl::ZeroDuration()).ok()) return false;
+  if (entry.queue.empty() || !entry.Active() || entry.ending) return false;
+  // The waiting callers this study can serve, oldest first, one queued trial each.
+  const std::string& device = entry.study.spec().device();
+  std::vector<internal::LeaseWaiter*> batch;
+  for (auto it = lease_waiters_.begin(); it != lease_waiters_.end() && batch.size() < entry.queue.size();) {
+    internal::LeaseWaiter* w = *it;
+    if (!DeviceMatches(device, w->worker->device())) {
+      ++it;
+      continue;
+    }
+    w->taken = true;
+    it = lease_waiters_.erase(it);
+    batch.push_back(w);
+  }
+  if (batch.empty()) return false;
   const absl::Time now = absl::Now();
-  trial.set_status(vmle::v1::TRIAL_STATUS_RUNNING);
-  trial.set_attempts(trial.attempts() + 1);
-  trial.set_worker_id(worker.worker_id());
-  trial.set_lease_id(NewLeaseId());
-  *trial.mutable_lease_expires_at() = ToTimestamp(now + options_.lease_duration);
-  *trial.mutable_started_at() = ToTimestamp(now);
-  trial.clear_epochs();
-  StudyEvent started = MakeEvent(entry, StudyEvent::TYPE_TRIAL_STARTED, trial.id(),
-                                 absl::StrCat("trial ", trial.number(), " started on ", worker.worker_id(),
-                                              " (", worker.device().empty() ? "cpu" : worker.device(),
-                                              trial.attempts() > 1 ? absl::StrCat(", attempt ", trial.attempts())
-                                                                   : std::string(),
-                                              ")"));
-  RETURN_IF_ERROR(CommitLocked(entry, entry.study, &trial, {started}));
-  entry.queue.pop_front();
-  state.lease_deadline = now + options_.lease_duration;
-  state.stop_requested = false;
-  entry.last_lease_tick = ++lease_ticks_;
-  workers_[worker.worker_id()] = {"busy", now};
-  metrics_->TrialTransition("running");
-
-  vmle::v1::TrialAssignment a;
-  a.set_trial_id(trial.id());
-  a.set_study_id(entry.study.id());
-  a.set_lease_id(trial.lease_id());
-  *a.mutable_lease_expires_at() = trial.lease_expires_at();
-  a.set_heartbeat_seconds(static_cast<int32_t>(std::max<int64_t>(1, absl::ToInt64Seconds(options_.heartbeat_interval))));
-  *a.mutable_dataset() = entry.study.spec().dataset();
-  a.set_backbone(entry.study.spec().backbone());
-  *a.mutable_config() = trial.config();
-  a.set_objective_metric(entry.study.spec().objective().metric());
-  a.set_seed(trial.seed());
-  return a;
+  std::vector<Trial> trials;
+  std::vector<StudyEvent> events;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const vmle::v1::WorkerInfo& w = *batch[i]->worker;
+    Trial trial = entry.trials[entry.queue[i]].trial;
+    trial.set_status(vmle::v1::TRIAL_STATUS_RUNNING);
+    trial.set_attempts(trial.attempts() + 1);
+    trial.set_worker_id(w.worker_id());
+    trial.set_lease_id(NewLeaseId());
+    *trial.mutable_lease_expires_at() = ToTimestamp(now + options_.lease_duration);
+    *trial.mutable_started_at() = ToTimestamp(now);
+    trial.clear_epochs();
+    events.push_back(MakeEvent(entry, StudyEvent::TYPE_TRIAL_STARTED, trial.id(),
+                               absl::StrCat("trial ", trial.number(), " started on ", w.worker_id(), " (",
+                                            w.device().empty() ? "cpu" : w.device(),
+                                            trial.attempts() > 1 ? absl::StrCat(", attempt ", trial.attempts())
+                                                                 : std::string(),
+                                            ")")));
+    trials.push_back(std::move(trial));
+  }
+  vmle::v1::Study study = entry.study;
+  for (const Trial& t : trials) internal::Recount(entry, t, study);
+  const absl::Status written = WriteRecountedLocked(entry, std::move(study), trials, std::move(events));
+  for (size_t i = 0; i < batch.size(); ++i) {
+    internal::LeaseWaiter& w = *batch[i];
+    w.done = true;
+    w.cv.Signal();
+    if (!written.ok()) {
+      w.result = written;
+      continue;
+    }
+    const Trial& trial = trials[i];
+    entry.queue.pop_front();
+    internal::TrialState& state = entry.trials[trial.number()];
+    state.lease_deadline = now + options_.lease_duration;
+    state.stop_requested = false;
+    entry.last_lease_tick = ++lease_ticks_;
+    workers_[trial.worker_id()] = {"busy", now};
+    metrics_->TrialTransition("running");
+    vmle::v1::TrialAssignment a;
+    a.set_trial_id(trial.id());
+    a.set_study_id(entry.study.id());
+    a.set_lease_id(trial.lease_id());
+    *a.mutable_lease_expires_at() = trial.lease_expires_at();
+    a.set_heartbeat_seconds(
+        static_cast<int32_t>(std::max<int64_t>(1, absl::ToInt64Seconds(options_.heartbeat_interval))));
+    *a.mutable_dataset() = entry.study.spec().dataset();
+    a.set_backbone(entry.study.spec().backbone());
+    *a.mutable_config() = trial.config();
+    a.set_objective_metric(entry.study.spec().objective().metric());
+    a.set_seed(trial.seed());
+    w.result = std::move(a);
+  }
+  if (written.ok()) metrics_->LeaseWrite(batch.size());
+  return true;
 }
 
 absl::StatusOr<StudyEntry*> StudyManager::StudyOfTrialLocked(const std::string& trial_id,

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <deque>
+#include <list>
 #include <map>
 #include <memory>
 #include <set>
@@ -12,6 +13,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "services/agent/evidence/evidence.h"
@@ -49,6 +51,28 @@ struct PendingProgress {
   bool done = false;
   absl::Status status;
   vmle::v1::ReportProgressResponse response;
+};
+
+// Whether a worker on `device` may run a study's trials that ask for `wanted` ("":
+// any device; "cuda": any cuda:N; else that device).
+inline bool DeviceMatches(const std::string& wanted, const std::string& device) {
+  if (wanted.empty()) return true;
+  if (wanted == "cuda") return device.rfind("cuda", 0) == 0;
+  return wanted == device;
+}
+
+// A LeaseTrial call waiting for a trial (StudyManager::lease_waiters_). Lives on the
+// stack of that call; guarded by the manager's mutex.
+struct LeaseWaiter {
+  const vmle::v1::WorkerInfo* worker = nullptr;
+  std::list<LeaseWaiter*>::iterator position;
+  // Taken out of the line by the call that leases to it; done once that call's write
+  // returned, with `result`.
+  bool taken = false;
+  bool done = false;
+  absl::StatusOr<vmle::v1::TrialAssignment> result = absl::UnknownError("not leased");
+  // Signalled when it is done, or when a study has a trial it may lease.
+  absl::CondVar cv;
 };
 
 struct StudyEntry {
