@@ -479,14 +479,18 @@ std::pair<uint64_t, double> HistogramOf(prometheus::Registry& registry, const st
   return {0, 0};
 }
 
-TEST(StudyManagerTest, ProgressReportsThatArriveTogetherShareOneWrite) {
-  // 50 ms a write: reports that arrive while one is written wait for the next, which
-  // stores them all.
-  InProcessCluster cluster(absl::Milliseconds(50));
-  prometheus::Registry registry;
+// Starts the agent with its metrics in `registry` (the tests below run it on a memory
+// service whose writes take 50 ms: changes that arrive during one wait for the next).
+void StartAgentWithMetrics(InProcessCluster& cluster, prometheus::Registry& registry) {
   StudyManager::Options options = InProcessCluster::DefaultOptions();
   options.registry = &registry;
   cluster.StartAgent(options);
+}
+
+TEST(StudyManagerTest, ProgressReportsThatArriveTogetherShareOneWrite) {
+  InProcessCluster cluster(absl::Milliseconds(50));
+  prometheus::Registry registry;
+  StartAgentWithMetrics(cluster, registry);
   constexpr int kTrials = 8;
   auto study = Submit(cluster, SimSpec("random", kTrials, kTrials));
   ASSERT_TRUE(study.ok()) << study.status();
@@ -618,9 +622,7 @@ namespace {
 TEST(StudyManagerTest, WorkersWaitingTogetherAreLeasedTheirTrialsInOneWrite) {
   InProcessCluster cluster(absl::Milliseconds(50));
   prometheus::Registry registry;
-  StudyManager::Options options = InProcessCluster::DefaultOptions();
-  options.registry = &registry;
-  cluster.StartAgent(options);
+  StartAgentWithMetrics(cluster, registry);
   constexpr int kWorkers = 8;
   // The workers wait first; the study's trials arrive while they wait.
   std::vector<absl::StatusOr<vmle::v1::LeaseTrialResponse>> leased(kWorkers, absl::UnknownError("not run"));
