@@ -264,12 +264,14 @@ StudyManager::WriteSlot::~WriteSlot() ABSL_NO_THREAD_SAFETY_ANALYSIS {
 
 void StudyManager::WakeLeasersLocked(const StudyEntry& entry) {
   if (entry.writing || entry.queue.empty()) return;
-  // The first waiting LeaseTrial that can take its trials leases them to the others.
+  // The first waiting LeaseTrial that can take its trials leases them to the others;
+  // the second too, in case the first is busy re-reading a study and misses it.
   const std::string& device = entry.study.spec().device();
+  int woken = 0;
   for (internal::LeaseWaiter* w : lease_waiters_) {
     if (internal::DeviceMatches(device, w->worker->device())) {
       w->cv.Signal();
-      return;
+      if (++woken == 2) return;
     }
   }
 }
@@ -444,7 +446,7 @@ absl::StatusOr<vmle::v1::Study> StudyManager::Submit(const vmle::v1::SubmitStudy
   log::Info("study submitted", {{"study", id}, {"planner", spec.planner().name()},
                                 {"dataset", spec.dataset().name()}});
   work_pending_ = true;
-  work_cv_.Signal();
+  work_cv_.SignalAll();
   return stored;
 }
 
@@ -597,7 +599,7 @@ absl::StatusOr<vmle::v1::Study> StudyManager::Resume(const vmle::v1::ResumeStudy
   entry->first_trial_of_run = first;
   for (auto& [number, t] : entry->trials) t.stop_requested = false;
   work_pending_ = true;
-  work_cv_.Signal();
+  work_cv_.SignalAll();
   return entry->study;
 }
 

@@ -281,8 +281,8 @@ class StudyManager {
   // Submissions one at a time (a request_id is looked up, then created).
   absl::Mutex submit_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;
-  // Wakes the planning thread (a trial finished, a study arrived) and blocked
-  // LeaseTrial and WatchStudy calls (new trials, new events).
+  // Wakes the planning coordinator (a trial finished, a study arrived) and the
+  // sweeper, which both wait on it: signalled to all.
   absl::CondVar work_cv_;
   // LeaseTrial calls waiting for a trial, oldest first (internal::LeaseWaiter).
   std::list<internal::LeaseWaiter*> lease_waiters_ ABSL_GUARDED_BY(mu_);

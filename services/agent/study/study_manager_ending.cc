@@ -56,7 +56,7 @@ absl::Status StudyManager::BeginEndingLocked(StudyEntry& entry, const std::strin
     metrics_->RemoveBest(entry.study.id());
   }
   work_pending_ = true;
-  work_cv_.Signal();
+  work_cv_.SignalAll();
   return absl::OkStatus();
 }
 

@@ -80,7 +80,9 @@ absl::StatusOr<vmle::v1::LeaseTrialResponse> StudyManager::Lease(const vmle::v1:
       return s;
     }
     workers_[worker.worker_id()] = {"idle", absl::Now()};
-    if (LeaseToWaitersLocked(worker)) continue;
+    // LeaseToWaitersLocked may release the lock (to re-read a study) even when it
+    // leases nothing, and another caller may have taken this one meanwhile.
+    if (LeaseToWaitersLocked(worker) || me.done || me.taken) continue;
     if (cancelled() || absl::Now() >= deadline) {
       leave();
       return response;
@@ -271,6 +273,11 @@ absl::StatusOr<vmle::v1::ReportProgressResponse> StudyManager::Progress(
   entry.progress.push_back(&pending);
   const absl::Time deadline = absl::Now() + kSlotWait;
   while (!pending.done) {
+    if (pending.taken) {
+      // In a write now: answered when it returns (the slot's release signals).
+      entry.slot_cv.Wait(&mu_);
+      continue;
+    }
     if (!entry.writing) {
       WriteProgressLocked(entry);
       continue;
@@ -297,15 +304,16 @@ void StudyManager::WriteProgressLocked(StudyEntry& entry) {
     batch.back()->taken = true;
     entry.progress.pop_front();
   }
-  auto finish = [&](const absl::Status& status) {
-    for (internal::PendingProgress* p : batch) {
-      if (p->done) continue;
+  // Answers reports not answered yet; only those (an answered one's caller may have
+  // returned: its report is gone).
+  auto finish = [](const std::vector<internal::PendingProgress*>& reports, const absl::Status& status) {
+    for (internal::PendingProgress* p : reports) {
       p->status = status;
       p->done = true;
     }
   };
   WriteSlot slot(*this, entry);
-  if (absl::Status s = slot.Acquire(absl::ZeroDuration()); !s.ok()) return finish(s);
+  if (absl::Status s = slot.Acquire(absl::ZeroDuration()); !s.ok()) return finish(batch, s);
   vmle::v1::Study study = entry.study;
   const vmle::v1::Metric metric = study.spec().objective().metric();
   std::vector<Trial> trials;
@@ -343,7 +351,7 @@ void StudyManager::WriteProgressLocked(StudyEntry& entry) {
   if (written.empty()) return;
   for (const Trial& trial : trials) internal::Recount(entry, trial, study);
   if (absl::Status s = WriteRecountedLocked(entry, std::move(study), trials, std::move(events)); !s.ok()) {
-    return finish(s);
+    return finish(written, s);
   }
   metrics_->ProgressWrite(written.size());
   for (internal::PendingProgress* p : written) {
@@ -427,7 +435,7 @@ absl::Status StudyManager::Complete(const vmle::v1::CompleteTrialRequest& reques
   metrics_->TrialDuration(absl::ToDoubleSeconds(now - internal::FromTimestamp(trial.started_at())));
   workers_[trial.worker_id()] = {"idle", now};
   work_pending_ = true;
-  work_cv_.Signal();
+  work_cv_.SignalAll();
   return CheckStopLocked(entry);
 }
 
@@ -479,7 +487,7 @@ absl::Status StudyManager::RequeueOrFailLocked(StudyEntry& entry, Trial trial, c
   RETURN_IF_ERROR(CommitLocked(entry, entry.study, &trial, std::move(events)));
   metrics_->TrialTransition(live ? "failed" : "stopped");
   work_pending_ = true;
-  work_cv_.Signal();
+  work_cv_.SignalAll();
   log::Warn("trial failed", {{"study", entry.study.id()}, {"trial", trial.id()}, {"cause", cause}, {"error", error}});
   if (live && cause == kCauseBadData) {
     // Every other trial would fail the same way: the dataset is unusable.
