@@ -66,6 +66,7 @@ absl::StatusOr<vmle::v1::LeaseTrialResponse> StudyManager::Lease(const vmle::v1:
   // leases trials of it to every waiting caller it can serve, in one write.
   internal::LeaseWaiter me;
   me.worker = &worker;
+  me.cancelled = &cancelled;
   me.position = lease_waiters_.insert(lease_waiters_.end(), &me);
   // Out of the line once a caller took it into its write (it then waits for that).
   auto leave = [&] { lease_waiters_.erase(me.position); };
@@ -127,7 +128,8 @@ bool StudyManager::LeaseToWaitersLocked(const vmle::v1::WorkerInfo& worker) {
   std::vector<internal::LeaseWaiter*> batch;
   for (auto it = lease_waiters_.begin(); it != lease_waiters_.end() && batch.size() < entry.queue.size();) {
     internal::LeaseWaiter* w = *it;
-    if (!DeviceMatches(device, w->worker->device())) {
+    // A caller that has gone gets no trial (it would sit leased until the lease ends).
+    if (!DeviceMatches(device, w->worker->device()) || (*w->cancelled)()) {
       ++it;
       continue;
     }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <list>
 #include <map>
 #include <memory>
@@ -65,6 +66,8 @@ inline bool DeviceMatches(const std::string& wanted, const std::string& device) 
 // stack of that call; guarded by the manager's mutex.
 struct LeaseWaiter {
   const vmle::v1::WorkerInfo* worker = nullptr;
+  // Whether its caller has gone (thread-safe: gRPC's ServerContext::IsCancelled).
+  const std::function<bool()>* cancelled = nullptr;
   std::list<LeaseWaiter*>::iterator position;
   // Taken out of the line by the call that leases to it; done once that call's write
   // returned, with `result`.
