@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -71,7 +72,7 @@ struct Row {
   double agent_cpu_ms = 0;
 };
 
-// Memory-store writes (puts, commits, appends) and progress reports per progress write.
+// Memory-store writes: puts, commits and appends.
 double MemoryWrites(prometheus::Registry& registry) {
   double writes = 0;
   for (const auto& family : registry.Collect()) {
@@ -88,23 +89,14 @@ double MemoryWrites(prometheus::Registry& registry) {
   return writes;
 }
 
-double ReportsPerProgressWrite(prometheus::Registry& registry) {
+// (samples, sum) of the unlabelled histogram `name` in `registry`; zeros when absent.
+std::pair<double, double> HistogramOf(prometheus::Registry& registry, const std::string& name) {
   for (const auto& family : registry.Collect()) {
-    if (family.name != "vmle_agent_progress_reports_per_write" || family.metric.empty()) continue;
+    if (family.name != name || family.metric.empty()) continue;
     const auto& h = family.metric[0].histogram;
-    return h.sample_count == 0 ? 0 : h.sample_sum / static_cast<double>(h.sample_count);
+    return {static_cast<double>(h.sample_count), h.sample_sum};
   }
-  return 0;
-}
-
-double PlanningSeconds(prometheus::Registry& registry) {
-  for (const auto& family : registry.Collect()) {
-    if (family.name != "vmle_agent_planning_seconds") continue;
-    double sum = 0;
-    for (const auto& m : family.metric) sum += m.histogram.sample_sum;
-    return sum;
-  }
-  return 0;
+  return {0, 0};
 }
 
 Row RunOne(const std::string& planner, bool sync_writes, int workers, int studies, int trials, int parallelism,
@@ -224,9 +216,10 @@ Row RunOne(const std::string& planner, bool sync_writes, int workers, int studie
   row.busy_share = absl::ToDoubleSeconds(busy) / (workers * row.wall);
   row.idle_queued_ms = absl::ToDoubleMilliseconds(idle_queued) / std::max(1, row.trials);
   row.rpc_ms = absl::ToDoubleMilliseconds(rpc) / std::max(1, row.trials);
-  row.planning_ms = 1000 * PlanningSeconds(registry) / std::max(1, row.trials);
+  row.planning_ms = 1000 * HistogramOf(registry, "vmle_agent_planning_seconds").second / std::max(1, row.trials);
   row.memory_writes = MemoryWrites(registry) / std::max(1, row.trials);
-  row.reports_per_write = ReportsPerProgressWrite(registry);
+  const auto [progress_writes, reports] = HistogramOf(registry, "vmle_agent_progress_reports_per_write");
+  row.reports_per_write = progress_writes == 0 ? 0 : reports / progress_writes;
   (*cluster)->Stop();
   return row;
 }

@@ -348,16 +348,10 @@ StudyEvent StudyManager::MakeEvent(const StudyEntry& entry, StudyEvent::Type typ
   return e;
 }
 
-absl::Status StudyManager::CommitLocked(StudyEntry& entry, vmle::v1::Study study, const Trial* trial,
+absl::Status StudyManager::CommitLocked(StudyEntry& entry, vmle::v1::Study study, absl::Span<const Trial> trials,
                                         std::vector<StudyEvent> events) {
-  if (trial != nullptr) internal::Recount(entry, *trial, study);
-  return WriteRecountedLocked(entry, std::move(study), trial, std::move(events));
-}
-
-absl::Status StudyManager::WriteRecountedLocked(StudyEntry& entry, vmle::v1::Study study, const Trial* trial,
-                                                std::vector<StudyEvent> events) {
-  return WriteRecountedLocked(entry, std::move(study), absl::Span<const Trial>(trial, trial == nullptr ? 0 : 1),
-                              std::move(events));
+  for (const Trial& trial : trials) internal::Recount(entry, trial, study);
+  return WriteRecountedLocked(entry, std::move(study), trials, std::move(events));
 }
 
 absl::Status StudyManager::WriteRecountedLocked(StudyEntry& entry, vmle::v1::Study study,

@@ -200,16 +200,21 @@ class StudyManager {
   // after a write whose outcome is unknown; the slot is held.
   absl::Status RefreshLocked(StudyEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // Writes `study` (and `trial`, when given) with `events` through the memory
-  // service, then applies them to `entry`: the only way stored state changes. The
-  // entry's write slot must be held; mu_ is released during the write.
-  absl::Status CommitLocked(StudyEntry& entry, vmle::v1::Study study, const vmle::v1::Trial* trial,
+  // Writes `study` and `trials` (several of the study, each with its own number: a
+  // group commit) with `events` through the memory service, then applies them to
+  // `entry`: the only way stored state changes. The study's counters, best and noise
+  // are recounted with the trials first (internal::Recount). The entry's write slot
+  // must be held; mu_ is released during the write.
+  absl::Status CommitLocked(StudyEntry& entry, vmle::v1::Study study, absl::Span<const vmle::v1::Trial> trials,
                             std::vector<vmle::v1::StudyEvent> events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // CommitLocked for a `study` whose counters, best and noise already count `trial`
-  // (internal::Recount), for a caller that needed them to word its events.
-  absl::Status WriteRecountedLocked(StudyEntry& entry, vmle::v1::Study study, const vmle::v1::Trial* trial,
-                                    std::vector<vmle::v1::StudyEvent> events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The same for several trials of the study in one write (each with its own number).
+  // The same with one trial, or none when `trial` is null.
+  absl::Status CommitLocked(StudyEntry& entry, vmle::v1::Study study, const vmle::v1::Trial* trial,
+                            std::vector<vmle::v1::StudyEvent> events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return CommitLocked(entry, std::move(study), absl::Span<const vmle::v1::Trial>(trial, trial == nullptr ? 0 : 1),
+                        std::move(events));
+  }
+  // CommitLocked for a `study` whose counters, best and noise already count `trials`,
+  // for a caller that needed them to word its events.
   absl::Status WriteRecountedLocked(StudyEntry& entry, vmle::v1::Study study, absl::Span<const vmle::v1::Trial> trials,
                                     std::vector<vmle::v1::StudyEvent> events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Writes the progress reports waiting in entry.progress (those whose lease still

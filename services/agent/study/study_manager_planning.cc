@@ -363,8 +363,7 @@ void StudyManager::ProposeIfRoom(StudyEntry& entry) {
   if (trials.empty()) return;
   vmle::v1::Study study = entry.study;
   if (study.state() == vmle::v1::STUDY_STATE_PENDING) study.set_state(vmle::v1::STUDY_STATE_RUNNING);
-  for (const Trial& t : trials) internal::Recount(entry, t, study);
-  if (absl::Status s = WriteRecountedLocked(entry, std::move(study), trials, std::move(events)); !s.ok()) {
+  if (absl::Status s = CommitLocked(entry, std::move(study), trials, std::move(events)); !s.ok()) {
     work_pending_ = true;  // try again on the next round
     return;
   }

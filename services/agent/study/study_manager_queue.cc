@@ -159,9 +159,7 @@ bool StudyManager::LeaseToWaitersLocked(const vmle::v1::WorkerInfo& worker) {
                                             ")")));
     trials.push_back(std::move(trial));
   }
-  vmle::v1::Study study = entry.study;
-  for (const Trial& t : trials) internal::Recount(entry, t, study);
-  const absl::Status written = WriteRecountedLocked(entry, std::move(study), trials, std::move(events));
+  const absl::Status written = CommitLocked(entry, entry.study, trials, std::move(events));
   for (size_t i = 0; i < batch.size(); ++i) {
     internal::LeaseWaiter& w = *batch[i];
     w.done = true;
@@ -351,8 +349,7 @@ void StudyManager::WriteProgressLocked(StudyEntry& entry) {
     written.push_back(p);
   }
   if (written.empty()) return;
-  for (const Trial& trial : trials) internal::Recount(entry, trial, study);
-  if (absl::Status s = WriteRecountedLocked(entry, std::move(study), trials, std::move(events)); !s.ok()) {
+  if (absl::Status s = CommitLocked(entry, std::move(study), trials, std::move(events)); !s.ok()) {
     return finish(written, s);
   }
   metrics_->ProgressWrite(written.size());
@@ -432,7 +429,7 @@ absl::Status StudyManager::Complete(const vmle::v1::CompleteTrialRequest& reques
                                                ranked.best_value(), over)));
     events.back().set_value(ranked.best_value());
   }
-  RETURN_IF_ERROR(WriteRecountedLocked(entry, std::move(ranked), &trial, std::move(events)));
+  RETURN_IF_ERROR(WriteRecountedLocked(entry, std::move(ranked), absl::MakeConstSpan(&trial, 1), std::move(events)));
   metrics_->TrialTransition(stopped ? "stopped" : "succeeded");
   metrics_->TrialDuration(absl::ToDoubleSeconds(now - internal::FromTimestamp(trial.started_at())));
   workers_[trial.worker_id()] = {"idle", now};

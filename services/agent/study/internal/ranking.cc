@@ -30,24 +30,20 @@ void Rank(const StudyEntry& entry, const vmle::v1::Trial& changed, vmle::v1::Stu
   ran.reserve(entry.trials.size() + 1);
   keys.reserve(entry.trials.size() + 1);
   const std::string changed_key = evidence::ConfigurationKey(changed.config());
+  auto add = [&](const vmle::v1::Trial& t, const std::string& key) {
+    if (!Ran(t)) return;
+    ran.push_back(&t);
+    keys.push_back(&key);
+  };
   bool placed = false;
   for (const auto& [number, state] : entry.trials) {
     if (!placed && number >= changed.number()) {
-      if (Ran(changed)) {
-        ran.push_back(&changed);
-        keys.push_back(&changed_key);
-      }
+      add(changed, changed_key);
       placed = true;
     }
-    if (number != changed.number() && Ran(state.trial)) {
-      ran.push_back(&state.trial);
-      keys.push_back(&state.ConfigKey());
-    }
+    if (number != changed.number()) add(state.trial, state.ConfigKey());
   }
-  if (!placed && Ran(changed)) {
-    ran.push_back(&changed);
-    keys.push_back(&changed_key);
-  }
+  if (!placed) add(changed, changed_key);
   const vmle::v1::Direction direction = study.spec().objective().direction();
   const evidence::StudyEvidence e =
       evidence::StudyEvidence::Read(ran, direction, RankingOptions(study, ran), &keys);
