@@ -97,18 +97,31 @@ TEST_P(BackboneTest, PaddingDoesNotChangeTheStatesOfRealItems) {
                               1e-5, 1e-6));
 }
 
+// LastStates reads the last position only (with one block, the last query's masks
+// only, and SASRec folds the query into the key weights): the same states as the
+// last column of the full pass, with several blocks or one, every position kind.
 TEST_P(BackboneTest, LastStatesAreTheLastColumnOfTheUserStates) {
-  for (const auto& setting : std::vector<std::pair<std::string, std::string>>{
-           {"pre_norm", "false"}, {"pre_norm", "true"}, {"positions", "rope"}, {"positions", "relative_bias"},
-           {"pooling", "mean"}}) {
-    auto config = ApplySettings(TinyTrainConfig(GetParam()), {setting});
-    ASSERT_TRUE(config.ok()) << config.status().ToString();
-    torch::manual_seed(0);
-    auto model = MakeModel(*config);
-    model->eval();
-    const SequenceBatch batch = LeftPadded(Batch(), model->max_len());
-    EXPECT_TRUE(torch::allclose(model->LastStates(batch), model->UserStates(batch).select(1, 5), 1e-5, 1e-6))
-        << setting.first << "=" << setting.second;
+  using Settings = std::vector<std::pair<std::string, std::string>>;
+  for (const std::string blocks : {"2", "1"}) {
+    for (const Settings& settings : std::vector<Settings>{{{"pre_norm", "false"}},
+                                                          {{"pre_norm", "true"}},
+                                                          {{"positions", "rope"}},
+                                                          {{"positions", "relative_bias"}},
+                                                          {{"positions", "absolute_relative"}},
+                                                          {{"positions", "none"}},
+                                                          {{"pooling", "mean"}},
+                                                          {{"num_heads", "1"}}}) {
+      Settings all = settings;
+      all.emplace_back("num_blocks", blocks);
+      auto config = ApplySettings(TinyTrainConfig(GetParam()), all);
+      ASSERT_TRUE(config.ok()) << config.status().ToString();
+      torch::manual_seed(0);
+      auto model = MakeModel(*config);
+      model->eval();
+      const SequenceBatch batch = LeftPadded(Batch(), model->max_len());
+      EXPECT_TRUE(torch::allclose(model->LastStates(batch), model->UserStates(batch).select(1, 5), 1e-5, 1e-6))
+          << settings[0].first << "=" << settings[0].second << ", num_blocks=" << blocks;
+    }
   }
 }
 
@@ -185,6 +198,9 @@ TEST(RelativePositionBiasTest, DependsOnlyOnTheBucketedDistance) {
   EXPECT_EQ(b[0][39][0].item<float>(), b[0][38][0].item<float>());
   // Heads have their own biases.
   EXPECT_FALSE(torch::equal(b[0], b[1]));
+  // The last queries' rows alone are those rows of the whole.
+  EXPECT_TRUE(torch::equal(bias->forward(40, 3), b.narrow(1, 37, 3)));
+  EXPECT_TRUE(torch::equal(bias->forward(40, 1), b.narrow(1, 39, 1)));
 }
 
 // Each architecture switch changes the computation, and gradients reach every

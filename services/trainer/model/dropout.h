@@ -17,6 +17,8 @@ class DropoutImpl : public torch::nn::Module {
   explicit DropoutImpl(double p);
   // Identity in eval mode or for p = 0.
   torch::Tensor forward(const torch::Tensor& x);
+  // Whether forward changes its input now (training mode and p > 0).
+  bool active() const { return is_training() && p_ > 0; }
 
  private:
   double p_;

@@ -45,8 +45,8 @@ torch::Tensor HSTUBlockImpl::Weights(torch::Tensor q, torch::Tensor k, const Att
     k = ApplyRope(k, context.positions);
   }
   auto logits = QueryKeyProducts(q, k);  // [B, H, Q, T]
-  if (relative_bias_) logits = logits + relative_bias_(length).narrow(1, first, queries).unsqueeze(0);
-  return attn_dropout_(torch::silu(logits) * context.averaging_mask.narrow(2, first, queries));
+  if (relative_bias_) logits = logits + relative_bias_(length, queries).unsqueeze(0);
+  return attn_dropout_(torch::silu(logits) * AttentionContext::LastQueries(context.averaging_mask, queries));
 }
 
 torch::Tensor HSTUBlockImpl::forward(const torch::Tensor& x, const AttentionContext& context) {
@@ -63,18 +63,34 @@ torch::Tensor HSTUBlockImpl::Forward(const torch::Tensor& x, const AttentionCont
   const int64_t first = length - queries;
   const int64_t uv = linear_dim_ * num_heads_;
   const int64_t qk = attention_dim_ * num_heads_;
-  const auto parts = torch::silu(uvqk_(input_norm_(x))).split_with_sizes({uv, uv, qk, qk}, -1);
+  auto last = [&](const torch::Tensor& t) { return t.narrow(1, first, queries); };
+  const auto normed = input_norm_(x);
+  // u and q are needed at the query positions only, v and k at every position: with
+  // fewer queries than positions (evaluation) only v and k are projected everywhere.
+  torch::Tensor u, v, q, k;
+  if (queries == length) {
+    const auto parts = torch::silu(uvqk_(normed)).split_with_sizes({uv, uv, qk, qk}, -1);
+    u = parts[0], v = parts[1], q = parts[2], k = parts[3];
+  } else {
+    const auto& w = uvqk_->weight;  // rows: u, v, q, k
+    const auto vk = torch::silu(torch::nn::functional::linear(
+                                    normed, torch::cat({w.narrow(0, uv, uv), w.narrow(0, 2 * uv + qk, qk)})))
+                        .split_with_sizes({uv, qk}, -1);
+    const auto uq = torch::silu(torch::nn::functional::linear(last(normed), torch::cat({w.narrow(0, 0, uv),
+                                                                                      w.narrow(0, 2 * uv, qk)})))
+                        .split_with_sizes({uv, qk}, -1);
+    u = uq[0], q = uq[1], v = vk[0], k = vk[1];
+  }
   // [B, T, H*d] -> [B, H, T, d]
   auto heads = [&](const torch::Tensor& t, int64_t dim) {
     return t.reshape({batch, t.size(1), num_heads_, dim}).transpose(1, 2);
   };
-  auto last = [&](const torch::Tensor& t) { return t.narrow(1, first, queries); };
-  const auto weights =
-      Weights(heads(last(parts[2]), attention_dim_), heads(parts[3], attention_dim_), context);
-  const auto attended = WeightedValues(weights, heads(parts[1], linear_dim_))
+  // u and q now hold the query positions only.
+  const auto weights = Weights(heads(q, attention_dim_), heads(k, attention_dim_), context);
+  const auto attended = WeightedValues(weights, heads(v, linear_dim_))
                             .transpose(1, 2)
                             .reshape({batch, queries, uv});
-  return last(x) + out_(dropout_(last(parts[0]) * attention_norm_(attended)));
+  return last(x) + out_(dropout_(u * attention_norm_(attended)));
 }
 
 HSTUImpl::HSTUImpl(const ModelConfig& config) : config_(config) {
@@ -96,9 +112,11 @@ torch::Tensor HSTUImpl::UserStates(const SequenceBatch& batch) {
 torch::Tensor HSTUImpl::LastStates(const SequenceBatch& batch) {
   if (config_.pooling != PoolingKind::kLast) return UserStates(batch).select(1, batch.length() - 1);
   auto x = embeddings_->Embed(batch);
-  const auto context = MakeAttentionContext(batch, AttentionKind::kPointwise, x.scalar_type());
-  const auto keep = batch.items.ne(0).unsqueeze(-1).to(x.scalar_type());
   const auto blocks = static_cast<int64_t>(blocks_->size());
+  // With one block only the last query's masks are read.
+  const auto context =
+      MakeAttentionContext(batch, AttentionKind::kPointwise, x.scalar_type(), blocks > 1 ? 0 : 1);
+  const auto keep = batch.items.ne(0).unsqueeze(-1).to(x.scalar_type());
   for (int64_t i = 0; i + 1 < blocks; ++i) x = blocks_[i]->as<HSTUBlock>()->forward(x, context) * keep;
   // The last position of a left-padded row is always an item, so its keep is 1.
   x = blocks_[blocks - 1]->as<HSTUBlock>()->ForwardLast(x, context);

@@ -8,9 +8,9 @@
 namespace vmle::trainer {
 
 AttentionContext MakeAttentionContext(const SequenceBatch& batch, AttentionKind kind,
-                                      torch::ScalarType dtype) {
+                                      torch::ScalarType dtype, int64_t last_queries) {
   AttentionContext context;
-  context.allowed = SegmentAttentionMask(batch.segments);
+  context.allowed = SegmentAttentionMask(batch.segments, last_queries);
   context.positions = batch.positions;
   const auto opts = torch::TensorOptions().dtype(dtype).device(batch.items.device());
   if (kind == AttentionKind::kSoftmax) {
@@ -23,6 +23,10 @@ AttentionContext MakeAttentionContext(const SequenceBatch& batch, AttentionKind 
     context.averaging_mask = (mask / mask.sum(-1, true)).unsqueeze(1);
   }
   return context;
+}
+
+torch::Tensor AttentionContext::LastQueries(const torch::Tensor& mask, int64_t queries) {
+  return mask.size(2) == queries ? mask : mask.narrow(2, mask.size(2) - queries, queries);
 }
 
 namespace {
@@ -56,14 +60,15 @@ RelativePositionBiasImpl::RelativePositionBiasImpl(int64_t num_heads, int64_t ma
   weight_ = register_parameter("weight", torch::randn({kBuckets, num_heads}) * kRelativeBiasStd);
 }
 
-torch::Tensor RelativePositionBiasImpl::forward(int64_t length) {
+torch::Tensor RelativePositionBiasImpl::forward(int64_t length, int64_t queries) {
+  if (queries <= 0 || queries > length) queries = length;
   // Module::to(dtype) converts every buffer, this one too: index with int64 again.
   const auto buckets = bucket_of_distance_.to(torch::kLong);
   const auto positions = torch::arange(length, buckets.options());
-  const auto distance = (positions.unsqueeze(1) - positions.unsqueeze(0))
-                            .clamp(0, buckets.size(0) - 1);  // [T, T], i - j
-  return weight_.index_select(0, buckets.index_select(0, distance.view(-1)))
-      .view({length, length, -1})
+  const auto distance = (positions.narrow(0, length - queries, queries).unsqueeze(1) - positions.unsqueeze(0))
+                            .clamp(0, buckets.size(0) - 1);  // [Q, T], i - j
+  return weight_.index_select(0, buckets.index_select(0, distance.reshape(-1)))
+      .view({queries, length, -1})
       .permute({2, 0, 1});
 }
 
@@ -101,8 +106,8 @@ torch::Tensor CausalSelfAttentionImpl::Attend(torch::Tensor q, torch::Tensor k, 
   }
   // Scaling q ([B, H, T, Dh]) is cheaper than scaling the [B, H, T, T] scores.
   auto scores = QueryKeyProducts(q * (1.0 / std::sqrt(static_cast<double>(head_dim_))), k);
-  scores = scores + context.additive_mask.narrow(2, first, queries);
-  if (relative_bias_) scores = scores + relative_bias_(length).narrow(1, first, queries).unsqueeze(0);
+  scores = scores + AttentionContext::LastQueries(context.additive_mask, queries);
+  if (relative_bias_) scores = scores + relative_bias_(length, queries).unsqueeze(0);
   auto weights = attn_dropout_(torch::softmax(scores, -1));
   return out_(WeightedValues(weights, v).transpose(1, 2).reshape({q.size(0), queries, -1}));
 }
@@ -117,6 +122,7 @@ torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x,
 }
 
 torch::Tensor CausalSelfAttentionImpl::ForwardLast(const torch::Tensor& x, const AttentionContext& context) {
+  if (!rope_ && !attn_dropout_->active()) return ForwardLastFolded(x, context);
   const int64_t batch = x.size(0);
   const int64_t length = x.size(1);
   const int64_t dim = num_heads_ * head_dim_;
@@ -130,6 +136,37 @@ torch::Tensor CausalSelfAttentionImpl::ForwardLast(const torch::Tensor& x, const
                .view({batch, 1, num_heads_, head_dim_})
                .transpose(1, 2);
   return Attend(q, kv[0], kv[1], context);
+}
+
+torch::Tensor CausalSelfAttentionImpl::ForwardLastFolded(const torch::Tensor& x,
+                                                          const AttentionContext& context) {
+  const int64_t batch = x.size(0);
+  const int64_t length = x.size(1);
+  const int64_t width = x.size(2);
+  const int64_t dim = num_heads_ * head_dim_;
+  const auto& w = qkv_->weight;  // [3 * dim, width]: query, key, value rows
+  const auto& b = qkv_->bias;
+  const auto last = x.select(1, length - 1);  // [B, width]
+  // [H, B, Dh]: the last position's query per head, scaled as in Attend.
+  const auto q = torch::nn::functional::linear(last, w.narrow(0, 0, dim), b.narrow(0, 0, dim))
+                     .mul_(1.0 / std::sqrt(static_cast<double>(head_dim_)))
+                     .view({batch, num_heads_, head_dim_})
+                     .transpose(0, 1);
+  // [B, H, width]: each head's query folded into its key weights.
+  const auto folded =
+      torch::bmm(q, w.narrow(0, dim, dim).view({num_heads_, head_dim_, width})).transpose(0, 1);
+  // Products and sums rather than batched one-row matrix products (QueryKeyProducts).
+  auto logits = (x.unsqueeze(1) * folded.unsqueeze(2)).sum(-1);  // [B, H, T]
+  logits = logits + AttentionContext::LastQueries(context.additive_mask, 1).squeeze(2);
+  if (relative_bias_) logits = logits + relative_bias_(length, 1).squeeze(1).unsqueeze(0);
+  const auto weights = attn_dropout_(torch::softmax(logits, -1));
+  // [H, B, width] weighted inputs, then each head's value projection: [B, H, Dh].
+  const auto mixed = (weights.unsqueeze(-1) * x.unsqueeze(1)).sum(2).transpose(0, 1);
+  const auto values =
+      torch::bmm(mixed, w.narrow(0, 2 * dim, dim).view({num_heads_, head_dim_, width}).transpose(1, 2))
+          .transpose(0, 1) +
+      b.narrow(0, 2 * dim, dim).view({1, num_heads_, head_dim_});
+  return out_(values.reshape({batch, 1, dim}));
 }
 
 FeedForwardImpl::FeedForwardImpl(const ModelConfig& config) : kind_(config.feed_forward) {

@@ -19,8 +19,9 @@ class RelativePositionBiasImpl : public torch::nn::Module {
   static constexpr int64_t kExactDistances = 16;
 
   RelativePositionBiasImpl(int64_t num_heads, int64_t max_len);
-  // Returns float [H, T, T]: bias[h, i, j] for query i and key j (length <= max_len).
-  torch::Tensor forward(int64_t length);
+  // Returns float [H, Q, T]: bias[h, i, j] for key j and each of the last Q queries i
+  // (length <= max_len; queries 0 means all T).
+  torch::Tensor forward(int64_t length, int64_t queries = 0);
 
  private:
   torch::Tensor bucket_of_distance_;  // int64 [max_len], a buffer
@@ -38,19 +39,26 @@ torch::Tensor WeightedValues(const torch::Tensor& w, const torch::Tensor& v);
 
 // What the attention of every block of one forward pass shares, computed once per
 // batch (sequence_batch.h): the keys each query may see and the in-sequence positions.
+// The masks cover the last Q query positions (Q = T unless made for fewer), so
+// evaluation, which reads only the last position, builds no [B, T, T] tensor.
 struct AttentionContext {
-  torch::Tensor allowed;    // bool [B, T, T], SegmentAttentionMask
-  // Softmax attention: [B, 1, T, T], 0 where allowed and -inf elsewhere, added to
+  torch::Tensor allowed;    // bool [B, Q, T]: SegmentAttentionMask's last Q rows
+  // Softmax attention: [B, 1, Q, T], 0 where allowed and -inf elsewhere, added to
   // the logits.
   torch::Tensor additive_mask;
-  // Pointwise attention: [B, 1, T, T], 1 / n where allowed (n: the keys the query
+  // Pointwise attention: [B, 1, Q, T], 1 / n where allowed (n: the keys the query
   // may see) and 0 elsewhere, multiplied into the weights.
   torch::Tensor averaging_mask;
   torch::Tensor positions;  // int64 [B, T], SequenceBatch::positions
+
+  // The rows of `mask` ([B, 1, Q, T]) for the last `queries` positions.
+  static torch::Tensor LastQueries(const torch::Tensor& mask, int64_t queries);
 };
 enum class AttentionKind { kSoftmax, kPointwise };
+// The context of every query position, or with last_queries > 0 of the last
+// last_queries positions only (what ForwardLast reads).
 AttentionContext MakeAttentionContext(const SequenceBatch& batch, AttentionKind kind,
-                                      torch::ScalarType dtype);
+                                      torch::ScalarType dtype, int64_t last_queries = 0);
 
 // Multi-head causal self-attention within each sequence of a batch, with optional
 // rotary positions or relative position bias.
@@ -60,9 +68,17 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
   // x: [B, T, D].
   torch::Tensor forward(const torch::Tensor& x, const AttentionContext& context);
   // The output at the last position only, [B, 1, D]: what forward gives there.
+  // Outside training (no attention dropout) and without rotary positions it never
+  // projects keys and values: the query is folded into the key weights
+  // (q.(W_k x_j + b_k) = (W_k^T q).x_j + q.b_k, whose last term the softmax cancels)
+  // and the weighted inputs into the value weights (sum_j a_j (W_v x_j + b_v) =
+  // W_v (sum_j a_j x_j) + b_v, the weights summing to 1), so a row costs O(D^2 + T D)
+  // instead of O(T D^2).
   torch::Tensor ForwardLast(const torch::Tensor& x, const AttentionContext& context);
 
  private:
+  // ForwardLast's folded form (see there).
+  torch::Tensor ForwardLastFolded(const torch::Tensor& x, const AttentionContext& context);
   // Attention of queries q [B, H, Tq, Dh] at the last Tq positions over keys and
   // values of every position.
   torch::Tensor Attend(torch::Tensor q, torch::Tensor k, const torch::Tensor& v,

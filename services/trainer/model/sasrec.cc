@@ -33,9 +33,11 @@ torch::Tensor SASRecImpl::UserStates(const SequenceBatch& batch) {
 torch::Tensor SASRecImpl::LastStates(const SequenceBatch& batch) {
   if (config_.pooling != PoolingKind::kLast) return UserStates(batch).select(1, batch.length() - 1);
   auto x = embeddings_->Embed(batch);
-  const auto context = MakeAttentionContext(batch, AttentionKind::kSoftmax, x.scalar_type());
-  const auto keep = batch.items.ne(0).unsqueeze(-1).to(x.scalar_type());
   const auto blocks = static_cast<int64_t>(blocks_->size());
+  // With one block only the last query's masks are read.
+  const auto context =
+      MakeAttentionContext(batch, AttentionKind::kSoftmax, x.scalar_type(), blocks > 1 ? 0 : 1);
+  const auto keep = batch.items.ne(0).unsqueeze(-1).to(x.scalar_type());
   for (int64_t i = 0; i + 1 < blocks; ++i) x = blocks_[i]->as<TransformerBlock>()->forward(x, context) * keep;
   x = blocks_[blocks - 1]->as<TransformerBlock>()->ForwardLast(x, context);
   return embeddings_->ScoredStates(final_norm_(x)).select(1, 0);

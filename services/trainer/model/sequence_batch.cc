@@ -1,5 +1,7 @@
 #include "services/trainer/model/sequence_batch.h"
 
+#include <algorithm>
+
 namespace vmle::trainer {
 
 SequenceBatch SequenceBatch::To(const torch::Device& device) const {
@@ -14,13 +16,15 @@ SequenceBatch LeftPadded(const torch::Tensor& items, int64_t max_len) {
   return {items, valid.to(torch::kLong), positions.masked_fill(valid.logical_not(), 0)};
 }
 
-torch::Tensor SegmentAttentionMask(const torch::Tensor& segments) {
+torch::Tensor SegmentAttentionMask(const torch::Tensor& segments, int64_t last_queries) {
   const int64_t length = segments.size(1);
+  const int64_t queries = last_queries > 0 ? std::min(last_queries, length) : length;
+  const int64_t first = length - queries;
   const auto opts = torch::TensorOptions().dtype(torch::kBool).device(segments.device());
-  const auto causal = torch::ones({length, length}, opts).tril().unsqueeze(0);
-  const auto same = segments.unsqueeze(2).eq(segments.unsqueeze(1)) &
+  const auto causal = torch::ones({length, length}, opts).tril().narrow(0, first, queries).unsqueeze(0);
+  const auto same = segments.narrow(1, first, queries).unsqueeze(2).eq(segments.unsqueeze(1)) &
                     segments.ne(0).unsqueeze(1);
-  return (same & causal) | torch::eye(length, opts).unsqueeze(0);
+  return (same & causal) | torch::eye(length, opts).narrow(0, first, queries).unsqueeze(0);
 }
 
 torch::Tensor SegmentStarts(const torch::Tensor& segments) {

@@ -36,8 +36,9 @@ SequenceBatch LeftPadded(const torch::Tensor& items, int64_t max_len);
 
 // Which keys each query may attend to: allowed[r, i, j] = keys j <= i of the same
 // segment, and every position itself (so no softmax row is empty and padding rows
-// stay finite). segments: int64 [R, T]; returns bool [R, T, T].
-torch::Tensor SegmentAttentionMask(const torch::Tensor& segments);
+// stay finite). segments: int64 [R, T]; returns bool [R, T, T], or with
+// last_queries = Q > 0 its last Q query rows, bool [R, Q, T].
+torch::Tensor SegmentAttentionMask(const torch::Tensor& segments, int64_t last_queries = 0);
 
 // Column of the first position of each position's sequence, int64 [R, T]; a padding
 // position is its own start.
