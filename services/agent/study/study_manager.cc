@@ -124,8 +124,8 @@ void StudyManager::Stop() {
     work_cv_.SignalAll();
     step_cv_.SignalAll();
     for (internal::LeaseWaiter* w : lease_waiters_) w->cv.Signal();
-    events_cv_.SignalAll();
   }
+  watch_hub_.Stop();
   if (planning_thread_.joinable()) planning_thread_.join();
   for (std::thread& t : steppers_) {
     if (t.joinable()) t.join();
@@ -202,8 +202,8 @@ absl::StatusOr<std::unique_ptr<StudyEntry>> StudyManager::LoadEntry(const vmle::
     }
     state.trial = std::move(t);
   }
-  ASSIGN_OR_RETURN(entry->events, memory.ListEvents(study.id(), 0));
-  for (const StudyEvent& e : entry->events) {
+  ASSIGN_OR_RETURN(std::vector<StudyEvent> events, memory.ListEvents(study.id(), 0));
+  for (const StudyEvent& e : events) {
     entry->next_sequence = std::max(entry->next_sequence, e.sequence() + 1);
     if (e.type() == StudyEvent::TYPE_STUDY_RESUMED) {
       entry->run_started = FromTimestamp(e.time());
@@ -224,6 +224,7 @@ absl::StatusOr<std::unique_ptr<StudyEntry>> StudyManager::LoadEntry(const vmle::
     if (summary.ok()) entry->recalled.push_back(*std::move(summary));
   }
   entry->recall_done = !study.recalled_summary_ids().empty();
+  watch_hub_.Publish(study.id(), events, entry->Ended(), entry->study.version());
   return entry;
 }
 
@@ -327,13 +328,10 @@ absl::Status StudyManager::RefreshLocked(StudyEntry& entry) {
     }
   }
   entry.queue = std::move(kept);
-  for (StudyEvent& e : *events) {
-    entry.next_sequence = std::max(entry.next_sequence, e.sequence() + 1);
-    entry.events.push_back(std::move(e));
-  }
+  for (const StudyEvent& e : *events) entry.next_sequence = std::max(entry.next_sequence, e.sequence() + 1);
   entry.stale = false;
   log::Info("study re-read from the memory service", {{"study", id}, {"version", std::to_string(entry.study.version())}});
-  events_cv_.SignalAll();
+  watch_hub_.Publish(id, *events, entry.Ended(), entry.study.version());
   return absl::OkStatus();
 }
 
@@ -384,8 +382,7 @@ absl::Status StudyManager::WriteRecountedLocked(StudyEntry& entry, vmle::v1::Stu
     study_of_trial_[trial.id()] = entry.study.id();
   }
   entry.next_sequence += static_cast<int64_t>(events.size());
-  for (StudyEvent& e : events) entry.events.push_back(std::move(e));
-  events_cv_.SignalAll();
+  watch_hub_.Publish(entry.study.id(), events, entry.Ended(), entry.study.version());
   return absl::OkStatus();
 }
 
@@ -505,33 +502,13 @@ absl::StatusOr<vmle::v1::ListTrialsResponse> StudyManager::ListTrials(const vmle
 absl::Status StudyManager::Watch(const vmle::v1::WatchStudyRequest& request,
                                  const std::function<bool(const StudyEvent&)>& write,
                                  const std::function<bool()>& cancelled) {
-  int64_t last = request.after_sequence();
-  absl::MutexLock lock(&mu_);
-  RETURN_IF_ERROR(CheckServingLocked());
-  ASSIGN_OR_RETURN(StudyEntry * entry, FindOrLoadLocked(request.study_id()));
-  for (;;) {
-    std::vector<StudyEvent> batch;
-    for (const StudyEvent& e : entry->events) {
-      if (e.sequence() > last) batch.push_back(e);
-    }
-    const bool ended = !entry->Active() && entry->running() == 0;
-    if (!batch.empty()) {
-      mu_.Unlock();
-      bool keep_going = true;
-      for (const StudyEvent& e : batch) {
-        if (!(keep_going = write(e))) break;
-        last = e.sequence();
-      }
-      mu_.Lock();
-      if (!keep_going) return absl::OkStatus();
-      continue;
-    }
-    if (ended) return absl::OkStatus();
-    if (stopping_) return absl::UnavailableError("the agent is shutting down; watch again from sequence " +
-                                                 std::to_string(last));
-    if (cancelled()) return absl::CancelledError("the watcher went away");
-    events_cv_.WaitWithTimeout(&mu_, absl::Milliseconds(500));
+  {
+    absl::MutexLock lock(&mu_);
+    RETURN_IF_ERROR(CheckServingLocked());
+    // Held (or read now): its events are in the hub.
+    RETURN_IF_ERROR(FindOrLoadLocked(request.study_id()).status());
   }
+  return watch_hub_.Watch(request.study_id(), request.after_sequence(), write, cancelled);
 }
 
 absl::StatusOr<vmle::v1::Study> StudyManager::Cancel(const vmle::v1::CancelStudyRequest& request) {

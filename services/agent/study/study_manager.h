@@ -15,8 +15,10 @@
 // Locking: one mutex guards the in-memory state, and no call to the memory service is
 // made while it is held. A change to a study holds that study's write slot from its
 // decision until its write is applied, so each study's changes are ordered while
-// different studies commit concurrently; reads (GetStudy, ListTrials, Watch,
-// Heartbeat) answer from the state already held while a write is in flight. Progress
+// different studies commit concurrently; reads (GetStudy, ListTrials, Heartbeat)
+// answer from the state already held while a write is in flight. Events go to the
+// WatchHub (watch_hub.h) once applied, and WatchStudy calls follow them there, on the
+// hub's own lock and each study's own condition variable. Progress
 // reports group-commit: those that arrive while their study writes wait, and the next
 // write stores them all (one memory write, one synced WAL write; each report is
 // answered only once it is stored). Leases group-commit the same way: waiting
@@ -57,6 +59,7 @@
 #include "services/agent/study/agent_metrics.h"
 #include "services/agent/study/memory_client.h"
 #include "services/agent/study/study_spec.h"
+#include "services/agent/study/watch_hub.h"
 #include "vmle/v1/study_service.pb.h"
 #include "vmle/v1/trial_queue.pb.h"
 
@@ -291,7 +294,8 @@ class StudyManager {
   absl::CondVar work_cv_;
   // LeaseTrial calls waiting for a trial, oldest first (internal::LeaseWaiter).
   std::list<internal::LeaseWaiter*> lease_waiters_ ABSL_GUARDED_BY(mu_);
-  absl::CondVar events_cv_;
+  // Every study's events and their watchers (its own lock, taken after mu_).
+  WatchHub watch_hub_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool loaded_ ABSL_GUARDED_BY(mu_) = false;
   bool work_pending_ ABSL_GUARDED_BY(mu_) = false;

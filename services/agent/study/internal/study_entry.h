@@ -90,8 +90,7 @@ struct StudyEntry {
   absl::flat_hash_map<std::string, int> number_of;
   // Queued trial numbers, oldest first.
   std::deque<int> queue;
-  // Every event so far (for watchers) and the next sequence number.
-  std::vector<vmle::v1::StudyEvent> events;
+  // The next event's sequence number (the events themselves are in the WatchHub).
   int64_t next_sequence = 1;
   // L1/L2 memory and recalled L3 summaries.
   std::vector<vmle::v1::Reflection> reflections;
@@ -130,6 +129,8 @@ struct StudyEntry {
   bool Active() const {
     return study.state() == vmle::v1::STUDY_STATE_RUNNING || study.state() == vmle::v1::STUDY_STATE_PENDING;
   }
+  // No longer active and no trial running: its watchers end once they have every event.
+  bool Ended() const { return !Active() && running() == 0; }
 };
 
 }  // namespace vmle::agent::internal
