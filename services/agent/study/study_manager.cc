@@ -123,7 +123,7 @@ void StudyManager::Stop() {
     for (auto& [id, entry] : studies_) entry->slot_cv.SignalAll();
     work_cv_.SignalAll();
     step_cv_.SignalAll();
-    for (internal::LeaseWaiter* w : lease_waiters_) w->cv.Signal();
+    lease_line_.WakeAll();
   }
   watch_hub_.Stop();
   if (planning_thread_.joinable()) planning_thread_.join();
@@ -267,14 +267,7 @@ void StudyManager::WakeLeasersLocked(const StudyEntry& entry) {
   if (entry.writing || entry.queue.empty()) return;
   // The first waiting LeaseTrial that can take its trials leases them to the others;
   // the second too, in case the first is busy re-reading a study and misses it.
-  const std::string& device = entry.study.spec().device();
-  int woken = 0;
-  for (internal::LeaseWaiter* w : lease_waiters_) {
-    if (internal::DeviceMatches(device, w->worker->device())) {
-      w->cv.Signal();
-      if (++woken == 2) return;
-    }
-  }
+  lease_line_.WakeMatching(entry.study.spec().device(), 2);
 }
 
 absl::Status StudyManager::WriteSlot::Acquire(absl::Duration wait) ABSL_NO_THREAD_SAFETY_ANALYSIS {

@@ -57,6 +57,7 @@
 #include "services/agent/llm/llm_endpoints.h"
 #include "services/agent/planner/planner.h"
 #include "services/agent/study/agent_metrics.h"
+#include "services/agent/study/lease_line.h"
 #include "services/agent/study/memory_client.h"
 #include "services/agent/study/study_spec.h"
 #include "services/agent/study/watch_hub.h"
@@ -71,7 +72,6 @@ namespace vmle::agent {
 
 namespace internal {
 struct StudyEntry;
-struct LeaseWaiter;
 }
 
 // Builds the planner of a study (planner/planner_factory.h by default), given its spec
@@ -292,8 +292,8 @@ class StudyManager {
   // Wakes the planning coordinator (a trial finished, a study arrived) and the
   // sweeper, which both wait on it: signalled to all.
   absl::CondVar work_cv_;
-  // LeaseTrial calls waiting for a trial, oldest first (internal::LeaseWaiter).
-  std::list<internal::LeaseWaiter*> lease_waiters_ ABSL_GUARDED_BY(mu_);
+  // LeaseTrial calls waiting for a trial, oldest first.
+  LeaseLine lease_line_ ABSL_GUARDED_BY(mu_);
   // Every study's events and their watchers (its own lock, taken after mu_).
   WatchHub watch_hub_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -21,7 +21,6 @@
 namespace vmle::agent {
 namespace {
 
-using internal::DeviceMatches;
 using internal::StudyEntry;
 using internal::ToTimestamp;
 using vmle::v1::StudyEvent;
@@ -64,12 +63,12 @@ absl::StatusOr<vmle::v1::LeaseTrialResponse> StudyManager::Lease(const vmle::v1:
   RETURN_IF_ERROR(CheckServingLocked());
   // Waiting leases form one line; the first caller to find a study it can lease from
   // leases trials of it to every waiting caller it can serve, in one write.
-  internal::LeaseWaiter me;
+  LeaseLine::Waiter me;
   me.worker = &worker;
   me.cancelled = &cancelled;
-  me.position = lease_waiters_.insert(lease_waiters_.end(), &me);
+  lease_line_.Join(me);
   // Out of the line once a caller took it into its write (it then waits for that).
-  auto leave = [&] { lease_waiters_.erase(me.position); };
+  auto leave = [&] { lease_line_.Leave(me); };
   for (;;) {
     if (me.done) break;
     if (me.taken) {
@@ -124,19 +123,8 @@ bool StudyManager::LeaseToWaitersLocked(const vmle::v1::WorkerInfo& worker) {
   if (!slot.Acquire(absl::ZeroDuration()).ok()) return false;
   if (entry.queue.empty() || !entry.Active() || entry.ending) return false;
   // The waiting callers this study can serve, oldest first, one queued trial each.
-  const std::string& device = entry.study.spec().device();
-  std::vector<internal::LeaseWaiter*> batch;
-  for (auto it = lease_waiters_.begin(); it != lease_waiters_.end() && batch.size() < entry.queue.size();) {
-    internal::LeaseWaiter* w = *it;
-    // A caller that has gone gets no trial (it would sit leased until the lease ends).
-    if (!DeviceMatches(device, w->worker->device()) || (*w->cancelled)()) {
-      ++it;
-      continue;
-    }
-    w->taken = true;
-    it = lease_waiters_.erase(it);
-    batch.push_back(w);
-  }
+  const std::vector<LeaseLine::Waiter*> batch =
+      lease_line_.TakeServable(entry.study.spec().device(), entry.queue.size());
   if (batch.empty()) return false;
   const absl::Time now = absl::Now();
   std::vector<Trial> trials;
@@ -161,7 +149,7 @@ bool StudyManager::LeaseToWaitersLocked(const vmle::v1::WorkerInfo& worker) {
   }
   const absl::Status written = CommitLocked(entry, entry.study, trials, std::move(events));
   for (size_t i = 0; i < batch.size(); ++i) {
-    internal::LeaseWaiter& w = *batch[i];
+    LeaseLine::Waiter& w = *batch[i];
     w.done = true;
     w.cv.Signal();
     if (!written.ok()) {

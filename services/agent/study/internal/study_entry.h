@@ -54,30 +54,6 @@ struct PendingProgress {
   vmle::v1::ReportProgressResponse response;
 };
 
-// Whether a worker on `device` may run a study's trials that ask for `wanted` ("":
-// any device; "cuda": any cuda:N; else that device).
-inline bool DeviceMatches(const std::string& wanted, const std::string& device) {
-  if (wanted.empty()) return true;
-  if (wanted == "cuda") return device.rfind("cuda", 0) == 0;
-  return wanted == device;
-}
-
-// A LeaseTrial call waiting for a trial (StudyManager::lease_waiters_). Lives on the
-// stack of that call; guarded by the manager's mutex.
-struct LeaseWaiter {
-  const vmle::v1::WorkerInfo* worker = nullptr;
-  // Whether its caller has gone (thread-safe: gRPC's ServerContext::IsCancelled).
-  const std::function<bool()>* cancelled = nullptr;
-  std::list<LeaseWaiter*>::iterator position;
-  // Taken out of the line by the call that leases to it; done once that call's write
-  // returned, with `result`.
-  bool taken = false;
-  bool done = false;
-  absl::StatusOr<vmle::v1::TrialAssignment> result = absl::UnknownError("not leased");
-  // Signalled when it is done, or when a study has a trial it may lease.
-  absl::CondVar cv;
-};
-
 struct StudyEntry {
   vmle::v1::Study study;
   // The space trials are validated against (narrowed, fixed parameters included)
