@@ -34,7 +34,11 @@ A dataset is a file or `synthetic:USERSxITEMS:SEED` (the built-in generator).
 modes, and consistency checks (exit status 1 when one fails).
 
 Studies already finished under --out are not run again (delete a study's folder to
-rerun it); --analyze_only only reads them. Each study's trials are read back as the
+rerun it); --analyze_only only reads them. A run longer than one machine's lifetime
+keeps its finished studies with --kept DIR (a folder in the repository, say): each
+finished study's record (its trials CSV, log, command, commit, exit status and wall
+time; not its state directory) is copied there, and a later run with the same --kept
+starts from them, so only unfinished studies run again. Each study's trials are read back as the
 `vmle trials --csv` table by starting vmle-memory and vmle-agent on its state
 directory after `vmle tune` has exited. LLM planners (llm, opro) run only when an
 endpoints file is given (--llm_endpoints_file or VMLE_BENCH_LLM_ENDPOINTS_FILE, the
@@ -209,7 +213,10 @@ class Runner:
             with open(os.path.join(d, 'rc'), 'w') as f:
                 f.write(f'{rc}\n')
             log(f'[{time.strftime("%H:%M:%S")}] done {label}: exit {rc}, {time.time() - start:.0f} s')
-        return self.load_study(label, d)
+        study = self.load_study(label, d)
+        if a.kept and study is not None:
+            keep_study(a.kept, label, d)
+        return study
 
     def load_study(self, label, d):
         """The study's trials (rows of `vmle trials --csv`), its id, exit status and wall time."""
@@ -271,6 +278,40 @@ class Runner:
                 except subprocess.TimeoutExpired:
                     p.kill()
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+# What a finished study's folder holds besides its state directory: enough to report it.
+KEPT_FILES = ('rc', 'commit.txt', 'wall_seconds', 'tune.log', 'trials.csv', 'command.txt', 'study.yaml')
+
+
+def keep_study(kept, label, d):
+    """Copies a finished study's record (not its state) to KEPT/studies/LABEL."""
+    dest = os.path.join(kept, 'studies', label)
+    os.makedirs(dest, exist_ok=True)
+    for name in KEPT_FILES:
+        if os.path.exists(os.path.join(d, name)):
+            shutil.copy2(os.path.join(d, name), os.path.join(dest, name))
+
+
+def restore_kept(kept, out):
+    """Copies the kept finished studies that --out lacks into it (they are then reported,
+    not run again)."""
+    root = os.path.join(kept, 'studies')
+    if not os.path.isdir(root):
+        return
+    restored = []
+    for label in sorted(os.listdir(root)):
+        src, dest = os.path.join(root, label), os.path.join(out, 'studies', label)
+        if not os.path.exists(os.path.join(src, 'rc')) or os.path.exists(os.path.join(dest, 'rc')):
+            continue
+        shutil.rmtree(dest, ignore_errors=True)  # an interrupted attempt here is superseded
+        os.makedirs(dest)
+        for name in KEPT_FILES:
+            if os.path.exists(os.path.join(src, name)):
+                shutil.copy2(os.path.join(src, name), os.path.join(dest, name))
+        restored.append(label)
+    if restored:
+        log(f'restored {len(restored)} finished studies from {kept}: {", ".join(restored)}')
 
 
 def narrowed_param(item):
@@ -763,7 +804,9 @@ def main():
     p.add_argument('--analyze_only', action='store_true', help='only report studies already under --out')
     p.add_argument('--check', action='store_true', help='check the numbers are consistent (exit 1 if not)')
     p.add_argument('--short', action='store_true', help='CI: synthetic, tiny budget, both modes, --check')
-    p.add_argument('--fresh', action='store_true', help='delete the studies already under --out first')
+    p.add_argument('--fresh', action='store_true', help='delete the studies already under --out (and --kept) first')
+    p.add_argument('--kept', help='folder that keeps finished studies\' records across machines (read first, '
+                   'written as studies finish)')
     p.add_argument('--llm_endpoints_file', default=os.environ.get('VMLE_BENCH_LLM_ENDPOINTS_FILE', ''))
     p.add_argument('--llm_endpoint', default=os.environ.get('VMLE_BENCH_LLM_ENDPOINT', ''))
     p.add_argument('--llm_model', default=os.environ.get('VMLE_BENCH_LLM_MODEL', ''))
@@ -782,7 +825,11 @@ def main():
             a.reference_grid, a.grid_points = a.reference_grid or 'num_blocks', 2
     if a.fresh and not a.analyze_only:
         shutil.rmtree(os.path.join(a.out, 'studies'), ignore_errors=True)
+        if a.kept:
+            shutil.rmtree(os.path.join(a.kept, 'studies'), ignore_errors=True)
     os.makedirs(a.out, exist_ok=True)
+    if a.kept:
+        restore_kept(a.kept, a.out)
     seeds = [int(s) for s in a.seeds.split(',') if s]
     runner = Runner(a)
     if a.analyze_only:
