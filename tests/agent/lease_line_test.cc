@@ -118,7 +118,7 @@ TEST(LeaseLineTest, WakesAtMostTheCountOfMatchingCallers) {
         ++waiting;
       }
       // Signalled: returns false before the timeout.
-      woken[i] = !all[i]->cv.WaitWithTimeout(&mu, absl::Seconds(2));
+      woken[i] = !all[i]->cv.WaitWithTimeout(&mu, absl::Seconds(1));
     });
   }
   // Every thread is waiting once it released mu inside WaitWithTimeout.
@@ -127,7 +127,6 @@ TEST(LeaseLineTest, WakesAtMostTheCountOfMatchingCallers) {
     absl::MutexLock r(&ready_mu);
     if (waiting == static_cast<int>(all.size())) break;
   }
-  absl::SleepFor(absl::Milliseconds(50));
   {
     absl::MutexLock lock(&mu);
     line.WakeMatching("cpu", 2);

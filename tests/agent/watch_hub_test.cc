@@ -68,11 +68,15 @@ TEST(WatchHubTest, EventsPublishedAgainAreHeldOnce) {
 }
 
 TEST(WatchHubTest, AnOlderVersionDoesNotReopenAnEndedStudy) {
-  WatchHub hub;
+  WatchHub hub(absl::Milliseconds(10));
   hub.Publish("st-1", Events(1, 2), /*ended=*/true, /*version=*/5);
   hub.Publish("st-1", Events(1, 1), /*ended=*/false, /*version=*/4);  // a read that raced the last write
   int written = 0;
-  EXPECT_TRUE(hub.Watch("st-1", 0, [&](const StudyEvent&) { return ++written > 0; }, Never()).ok());
+  // Reopened, the watch would wait for more events until this gives up (CANCELLED).
+  const absl::Time give_up = absl::Now() + absl::Seconds(2);
+  EXPECT_TRUE(hub.Watch("st-1", 0, [&](const StudyEvent&) { return ++written > 0; },
+                        [&] { return absl::Now() > give_up; })
+                  .ok());
   EXPECT_EQ(written, 2);
 }
 
@@ -121,23 +125,23 @@ TEST(WatchHubTest, APublishWakesOnlyItsOwnStudysWatchers) {
   hub.Publish("st-1", Events(1, 1), false, 1);
   hub.Publish("st-2", {}, false, 1);
   std::atomic<int> wakes{0};
-  absl::Notification caught_up;
+  absl::Notification waiting;
   std::thread watcher([&] {
     EXPECT_TRUE(hub.Watch(
-                       "st-1", 0,
-                       [&](const StudyEvent& e) {
-                         if (e.sequence() == 1) caught_up.Notify();
-                         return true;
-                       },
+                       "st-1", 0, [&](const StudyEvent&) { return true; },
+                       // Asked under the hub's lock right before each wait: once it is
+                       // asked, the next Publish can only run once the watcher waits.
                        [&] {
-                         ++wakes;
+                         if (++wakes == 1) waiting.Notify();
                          return false;
                        })
                     .ok());
   });
-  caught_up.WaitForNotification();
-  for (int i = 0; i < 50; ++i) hub.Publish("st-2", {}, false, 1 + i);
-  absl::SleepFor(absl::Milliseconds(50));
+  waiting.WaitForNotification();
+  for (int i = 0; i < 50; ++i) {
+    hub.Publish("st-2", {}, false, 1 + i);
+    absl::SleepFor(absl::Milliseconds(1));
+  }
   const int after_other_study = wakes.load();
   hub.Publish("st-1", Events(2, 2), true, 2);
   watcher.join();

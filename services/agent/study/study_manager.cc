@@ -103,10 +103,9 @@ absl::StatusOr<std::unique_ptr<StudyManager>> StudyManager::Start(Options option
   std::unique_ptr<StudyManager> manager(new StudyManager(std::move(options)));
   StudyManager* m = manager.get();
   m->cancel_calls_ = std::move(cancel);
+  m->step_pool_ = std::make_unique<StepPool>(m->options_.planning_threads,
+                                             [m](const std::string& study_id) { m->StepStudy(study_id); });
   m->planning_thread_ = std::thread([m] { m->PlanningLoop(); });
-  for (int i = 0; i < std::max(1, m->options_.planning_threads); ++i) {
-    m->steppers_.emplace_back([m] { m->StepperLoop(); });
-  }
   m->sweep_thread_ = std::thread([m] { m->SweepLoop(); });
   return manager;
 }
@@ -122,14 +121,12 @@ void StudyManager::Stop() {
     stopping_ = true;
     for (auto& [id, entry] : studies_) entry->slot_cv.SignalAll();
     work_cv_.SignalAll();
-    step_cv_.SignalAll();
     lease_line_.WakeAll();
   }
   watch_hub_.Stop();
   if (planning_thread_.joinable()) planning_thread_.join();
-  for (std::thread& t : steppers_) {
-    if (t.joinable()) t.join();
-  }
+  // A step running now sees stopping_ at its next check; none starts after this.
+  if (step_pool_ != nullptr) step_pool_->Stop();
   if (sweep_thread_.joinable()) sweep_thread_.join();
 }
 

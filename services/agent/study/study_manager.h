@@ -5,8 +5,8 @@
 // so a manager started on the same memory service resumes every unfinished study
 // where the last one stopped. The gRPC services (service/) are thin adapters over it.
 //
-// Threads: a planning coordinator that hands studies with new work to a pool of
-// Options::planning_threads steppers (reflect on finished trials, propose new ones,
+// Threads: a planning coordinator that hands studies with new work to a StepPool
+// (step_pool.h) of Options::planning_threads steppers (reflect on finished trials, propose new ones,
 // recall cognition, finish studies; planner calls run outside the lock; each study is
 // stepped by one thread at a time, so different studies plan and write concurrently),
 // and a sweeper (expired leases, wall-time limits, gauges). All stop and join in
@@ -58,6 +58,7 @@
 #include "services/agent/planner/planner.h"
 #include "services/agent/study/agent_metrics.h"
 #include "services/agent/study/lease_line.h"
+#include "services/agent/study/step_pool.h"
 #include "services/agent/study/memory_client.h"
 #include "services/agent/study/study_spec.h"
 #include "services/agent/study/watch_hub.h"
@@ -259,11 +260,7 @@ class StudyManager {
 
   // Planning (study_manager_planning.cc).
   void PlanningLoop();
-  // A stepper of the pool: steps the studies PlanningLoop queues.
-  void StepperLoop();
-  // Queues a step of the study unless one is queued; one being stepped is stepped
-  // again when it is done.
-  void QueueStepLocked(StudyEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // One step of a study, on a thread of step_pool_ (each study on one at a time).
   void StepStudy(const std::string& study_id);
   // The planner's view of a study: its trials without epochs and test metrics.
   PlanningContext ContextLocked(StudyEntry& entry) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -308,10 +305,8 @@ class StudyManager {
   // Turned true by Stop: planners' calls out (LLM requests) end at once.
   std::shared_ptr<std::atomic<bool>> cancel_calls_;
   std::thread planning_thread_;
-  std::vector<std::thread> steppers_;
-  // Studies waiting for a stepper, oldest first.
-  std::deque<std::string> step_queue_ ABSL_GUARDED_BY(mu_);
-  absl::CondVar step_cv_;
+  // Steps the studies PlanningLoop queues (Options::planning_threads threads).
+  std::unique_ptr<StepPool> step_pool_;
   std::thread sweep_thread_;
 };
 

@@ -68,39 +68,7 @@ void StudyManager::PlanningLoop() {
     if (stopping_) return;
     work_pending_ = false;
     for (auto& [id, entry] : studies_) {
-      if (entry->Active()) QueueStepLocked(*entry);
-    }
-  }
-}
-
-void StudyManager::QueueStepLocked(StudyEntry& entry) {
-  if (entry.stepping) {
-    entry.step_again = true;
-  } else if (!entry.step_queued) {
-    entry.step_queued = true;
-    step_queue_.push_back(entry.study.id());
-    step_cv_.Signal();
-  }
-}
-
-void StudyManager::StepperLoop() {
-  absl::MutexLock lock(&mu_);
-  for (;;) {
-    while (step_queue_.empty() && !stopping_) step_cv_.Wait(&mu_);
-    if (stopping_) return;
-    const std::string id = std::move(step_queue_.front());
-    step_queue_.pop_front();
-    StudyEntry* entry = FindLocked(id);
-    if (entry == nullptr) continue;
-    entry->step_queued = false;
-    entry->stepping = true;
-    mu_.Unlock();
-    StepStudy(id);
-    mu_.Lock();
-    entry->stepping = false;
-    if (entry->step_again) {
-      entry->step_again = false;
-      if (entry->Active()) QueueStepLocked(*entry);
+      if (entry->Active()) step_pool_->Queue(id);
     }
   }
 }

@@ -154,16 +154,21 @@ torch::Tensor CausalSelfAttentionImpl::ForwardLastFolded(const torch::Tensor& x,
                      .transpose(0, 1);
   // [B, H, width]: each head's query folded into its key weights.
   const auto folded =
-      torch::bmm(q, w.narrow(0, dim, dim).view({num_heads_, head_dim_, width})).transpose(0, 1);
-  // Products and sums rather than batched one-row matrix products (QueryKeyProducts).
-  auto logits = (x.unsqueeze(1) * folded.unsqueeze(2)).sum(-1);  // [B, H, T]
+      torch::bmm(q, w.narrow(0, dim, dim).reshape({num_heads_, head_dim_, width})).transpose(0, 1);
+  // One head: products and sums rather than batched one-row matrix products
+  // (QueryKeyProducts). Several: matrix products, whose [B, H, T] result needs no
+  // [B, H, T, width] temporary.
+  const bool one_head = num_heads_ == 1;
+  auto logits = one_head ? (x * folded).sum(-1).unsqueeze(1)  // [B, H, T]
+                         : torch::matmul(folded, x.transpose(1, 2));
   logits = logits + AttentionContext::LastQueries(context.additive_mask, 1).squeeze(2);
   if (relative_bias_) logits = logits + relative_bias_(length, 1).squeeze(1).unsqueeze(0);
   const auto weights = attn_dropout_(torch::softmax(logits, -1));
   // [H, B, width] weighted inputs, then each head's value projection: [B, H, Dh].
-  const auto mixed = (weights.unsqueeze(-1) * x.unsqueeze(1)).sum(2).transpose(0, 1);
+  const auto mixed = (one_head ? (weights.transpose(1, 2) * x).sum(1, true) : torch::matmul(weights, x))
+                         .transpose(0, 1);
   const auto values =
-      torch::bmm(mixed, w.narrow(0, 2 * dim, dim).view({num_heads_, head_dim_, width}).transpose(1, 2))
+      torch::bmm(mixed, w.narrow(0, 2 * dim, dim).reshape({num_heads_, head_dim_, width}).transpose(1, 2))
           .transpose(0, 1) +
       b.narrow(0, 2 * dim, dim).view({1, num_heads_, head_dim_});
   return out_(values.reshape({batch, 1, dim}));

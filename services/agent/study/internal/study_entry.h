@@ -88,11 +88,6 @@ struct StudyEntry {
   int64_t last_lease_tick = 0;
   // A change of this study is being decided and written (StudyManager::WriteSlot).
   bool writing = false;
-  // A planning step of the study is queued / running, and it needs another after the
-  // one running (StudyManager::QueueStepLocked).
-  bool step_queued = false;
-  bool stepping = false;
-  bool step_again = false;
   // Signalled when `writing` turns false (or the manager stops).
   absl::CondVar slot_cv;
   // Progress reports waiting for the next write, oldest first.

@@ -1,0 +1,133 @@
+// StepPool through its header: one thread per key at a time, keys in parallel,
+// coalesced requests, a request during a step is not lost, Stop.
+#include "services/agent/study/step_pool.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+
+namespace vmle::agent {
+namespace {
+
+// Waits (up to 10 s) until `done` holds, checking under `mu`.
+template <typename F>
+bool Eventually(absl::Mutex& mu, F done) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu);
+      if (done()) return true;
+    }
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+}
+
+TEST(StepPoolTest, AKeyIsSteppedByOneThreadAtATimeWhileKeysRunInParallel) {
+  absl::Mutex mu;
+  std::map<std::string, int> inside, most_inside, steps;
+  int inside_all = 0, most_inside_all = 0;
+  StepPool pool(4, [&](const std::string& key) {
+    {
+      absl::MutexLock lock(&mu);
+      most_inside[key] = std::max(most_inside[key], ++inside[key]);
+      most_inside_all = std::max(most_inside_all, ++inside_all);
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+    absl::MutexLock lock(&mu);
+    --inside[key];
+    --inside_all;
+    ++steps[key];
+  });
+  for (int round = 0; round < 5; ++round) {
+    for (const std::string key : {"a", "b", "c"}) pool.Queue(key);
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_TRUE(Eventually(mu, [&] { return steps["a"] >= 2 && steps["b"] >= 2 && steps["c"] >= 2 && inside_all == 0; }));
+  pool.Stop();
+  for (const std::string key : {"a", "b", "c"}) EXPECT_EQ(most_inside[key], 1) << key;
+  EXPECT_GE(most_inside_all, 2);  // different keys did run at once
+}
+
+TEST(StepPoolTest, RequestsWhileQueuedCoalesceAndOneDuringAStepRunsItOnceMore) {
+  absl::Mutex mu;
+  int steps = 0;
+  absl::Notification first_started, release_first;
+  StepPool pool(2, [&](const std::string&) {
+    bool first;
+    {
+      absl::MutexLock lock(&mu);
+      first = ++steps == 1;
+    }
+    if (first) {
+      first_started.Notify();
+      release_first.WaitForNotification();
+    }
+  });
+  pool.Queue("s");
+  first_started.WaitForNotification();
+  // Three requests while the first step runs: one more step, not three, and not zero.
+  pool.Queue("s");
+  pool.Queue("s");
+  pool.Queue("s");
+  release_first.Notify();
+  ASSERT_TRUE(Eventually(mu, [&] { return steps == 2; }));
+  absl::SleepFor(absl::Milliseconds(50));
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(steps, 2);
+}
+
+TEST(StepPoolTest, StopWaitsForRunningStepsAndDropsQueuedOnes) {
+  std::atomic<int> steps{0};
+  std::atomic<bool> running_finished{false};
+  absl::Notification started;
+  StepPool pool(1, [&](const std::string& key) {
+    ++steps;
+    if (key == "slow") {
+      started.Notify();
+      absl::SleepFor(absl::Milliseconds(100));
+      running_finished = true;
+    }
+  });
+  pool.Queue("slow");
+  started.WaitForNotification();
+  pool.Queue("later-1");
+  pool.Queue("later-2");
+  pool.Stop();
+  EXPECT_TRUE(running_finished);
+  EXPECT_EQ(steps.load(), 1);
+  pool.Queue("after-stop");  // ignored
+  pool.Stop();               // idempotent
+  EXPECT_EQ(steps.load(), 1);
+}
+
+TEST(StepPoolTest, KeysAreSteppedInTheOrderTheyWereQueued) {
+  absl::Mutex mu;
+  std::vector<std::string> order;
+  absl::Notification hold_started, release;
+  StepPool pool(1, [&](const std::string& key) {
+    if (key == "hold") {
+      hold_started.Notify();
+      release.WaitForNotification();
+      return;
+    }
+    absl::MutexLock lock(&mu);
+    order.push_back(key);
+  });
+  pool.Queue("hold");
+  hold_started.WaitForNotification();
+  for (const std::string key : {"c", "a", "b", "a"}) pool.Queue(key);
+  release.Notify();
+  ASSERT_TRUE(Eventually(mu, [&] { return order.size() == 3; }));
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(order, (std::vector<std::string>{"c", "a", "b"}));
+}
+
+}  // namespace
+}  // namespace vmle::agent
