@@ -281,13 +281,21 @@ class Runner:
 
 
 # What a finished study's folder holds besides its state directory: enough to report it.
-KEPT_FILES = ('rc', 'commit.txt', 'wall_seconds', 'tune.log', 'trials.csv', 'command.txt', 'study.yaml')
+# `rc` is copied last, so a record whose copy was interrupted is not taken as finished.
+KEPT_FILES = ('commit.txt', 'wall_seconds', 'tune.log', 'trials.csv', 'command.txt', 'study.yaml', 'rc')
 
 
 def keep_study(kept, label, d):
-    """Copies a finished study's record (not its state) to KEPT/studies/LABEL."""
+    """Copies a study's record (not its state) to KEPT/studies/LABEL when it finished
+    cleanly with its trials exported. A distillation study's record is kept too, but not
+    the state its transfer arms start from: arms still to run after a restore need
+    --source_state/--control_state (main says so)."""
+    if read(os.path.join(d, 'rc')) != '0' or not os.path.exists(os.path.join(d, 'trials.csv')):
+        return
     dest = os.path.join(kept, 'studies', label)
     os.makedirs(dest, exist_ok=True)
+    if os.path.exists(os.path.join(dest, 'rc')):
+        os.remove(os.path.join(dest, 'rc'))
     for name in KEPT_FILES:
         if os.path.exists(os.path.join(d, name)):
             shutil.copy2(os.path.join(d, name), os.path.join(dest, name))
@@ -804,7 +812,9 @@ def main():
     p.add_argument('--analyze_only', action='store_true', help='only report studies already under --out')
     p.add_argument('--check', action='store_true', help='check the numbers are consistent (exit 1 if not)')
     p.add_argument('--short', action='store_true', help='CI: synthetic, tiny budget, both modes, --check')
-    p.add_argument('--fresh', action='store_true', help='delete the studies already under --out (and --kept) first')
+    p.add_argument('--fresh', action='store_true',
+                   help='delete the studies already under --out (and --kept) first; with --analyze_only and '
+                        '--kept, only those under --out')
     p.add_argument('--kept', help='folder that keeps finished studies\' records across machines (read first, '
                    'written as studies finish)')
     p.add_argument('--llm_endpoints_file', default=os.environ.get('VMLE_BENCH_LLM_ENDPOINTS_FILE', ''))
@@ -823,9 +833,10 @@ def main():
             a.planners = 'heuristic,heuristic+reflection_off,random,random_default,tpe,grid,llm,opro'
         if not a.reference_config:
             a.reference_grid, a.grid_points = a.reference_grid or 'num_blocks', 2
-    if a.fresh and not a.analyze_only:
+    if a.fresh and (not a.analyze_only or a.kept):
+        # With --analyze_only, --fresh reports only what --kept holds.
         shutil.rmtree(os.path.join(a.out, 'studies'), ignore_errors=True)
-        if a.kept:
+        if a.kept and not a.analyze_only:
             shutil.rmtree(os.path.join(a.kept, 'studies'), ignore_errors=True)
     os.makedirs(a.out, exist_ok=True)
     if a.kept:
@@ -857,6 +868,8 @@ def main():
         specs = [(f'{planner}-seed{seed}', a.data, planner, seed, None, ()) for seed in seeds for planner in planners]
         done = run_all(runner, a.jobs, specs)
         groups = {pl: [done[f'{pl}-seed{s}'] for s in seeds if done.get(f'{pl}-seed{s}')] for pl in planners}
+        errors += [f'{pl}-seed{s}: the study has not finished' for pl in planners for s in seeds
+                   if a.check and not done.get(f'{pl}-seed{s}')]
         ref = run_reference(runner, a, seeds, a.data) if (a.reference_grid or a.reference_config) else None
         checkpoints = [c for c in CHECKPOINTS if c < a.trials] + [a.trials]
         if ref:
@@ -883,6 +896,13 @@ def main():
         for given in (a.source_state, a.control_state):
             if given and not os.path.isdir(os.path.join(given, 'state', 'memory')):
                 sys.exit(f'run.py: {given} is not the --state_dir of a finished vmle tune')
+        for tag, state, flag in (('with', src, '--source_state'), ('control', ctl, '--control_state')):
+            to_run = [s for s in seeds if not a.analyze_only and
+                      not os.path.exists(os.path.join(a.out, 'studies', f'transfer-{tag}-seed{s}', 'rc'))]
+            if to_run and not os.path.isdir(os.path.join(state, 'state')):
+                sys.exit(f'run.py: the "{tag}" arm still has seeds {to_run} to run, but {state} has no state '
+                         f'(a distillation restored from --kept keeps no state): give {flag}, or delete '
+                         f'{os.path.dirname(state)} to distill again')
         arms = {'with (summary of ' + dataset_name(a.source) + ')': ('with', src),
                 'without (fresh state)': ('without', None),
                 'control (summary of ' + dataset_name(a.control) + ')': ('control', ctl)}
@@ -900,6 +920,8 @@ def main():
                     done[label] = runner.load_study(label, os.path.join(a.out, 'studies', label))
         groups = {arm: [done[f'transfer-{tag}-seed{s}'] for s in seeds if done.get(f'transfer-{tag}-seed{s}')]
                   for arm, (tag, _) in arms.items()}
+        errors += [f'transfer-{tag}-seed{s}: the study has not finished' for tag, _ in arms.values() for s in seeds
+                   if a.check and not done.get(f'transfer-{tag}-seed{s}')]
         title = (f'Transfer {dataset_name(a.source)} → {setting} ({pl} planner; control: '
                  f'{dataset_name(a.control)})')
         without = 'without (fresh state)'

@@ -105,14 +105,18 @@ TEST(StepPoolTest, StopWaitsForRunningStepsAndDropsQueuedOnes) {
   std::atomic<int> steps{0};
   std::atomic<bool> running_finished{false};
   absl::Notification started;
+  StepPool* self = nullptr;
   StepPool pool(1, [&](const std::string& key) {
     ++steps;
     if (key == "slow") {
       started.Notify();
-      absl::SleepFor(absl::Milliseconds(100));
+      // Runs until Stop has begun (and dropped the queued steps).
+      const absl::Time give_up = absl::Now() + absl::Seconds(10);
+      while (!self->stopping() && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(1));
       running_finished = true;
     }
   });
+  self = &pool;
   pool.Queue("slow");
   started.WaitForNotification();
   pool.Queue("later-1");
@@ -140,11 +144,12 @@ TEST(StepPoolTest, KeysAreSteppedInTheOrderTheyWereQueued) {
   });
   pool.Queue("hold");
   hold_started.WaitForNotification();
-  for (const std::string key : {"c", "a", "b", "a"}) pool.Queue(key);
+  // The second "a" joins the first; "z" comes last, after anything queued before it.
+  for (const std::string key : {"c", "a", "b", "a", "z"}) pool.Queue(key);
   release.Notify();
-  ASSERT_TRUE(Eventually(mu, [&] { return order.size() == 3; }));
+  ASSERT_TRUE(Eventually(mu, [&] { return !order.empty() && order.back() == "z"; }));
   absl::MutexLock lock(&mu);
-  EXPECT_EQ(order, (std::vector<std::string>{"c", "a", "b"}));
+  EXPECT_EQ(order, (std::vector<std::string>{"c", "a", "b", "z"}));
 }
 
 }  // namespace

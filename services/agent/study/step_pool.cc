@@ -36,6 +36,11 @@ void StepPool::Stop() {
   }
 }
 
+bool StepPool::stopping() const {
+  absl::MutexLock lock(&mu_);
+  return stopping_;
+}
+
 void StepPool::Run() {
   absl::MutexLock lock(&mu_);
   for (;;) {

@@ -39,12 +39,14 @@ class StepPool {
   // Drops the steps not started, waits for those running, joins the threads;
   // idempotent.
   void Stop();
+  // Whether Stop has begun: a long step may end early.
+  bool stopping() const;
 
  private:
   void Run();
 
   const StepFunction step_;
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   absl::CondVar work_cv_;
   std::deque<std::string> queue_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> queued_ ABSL_GUARDED_BY(mu_);
