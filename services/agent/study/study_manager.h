@@ -38,9 +38,7 @@
 #pragma once
 
 #include <atomic>
-#include <deque>
 #include <functional>
-#include <list>
 #include <map>
 #include <memory>
 #include <string>
