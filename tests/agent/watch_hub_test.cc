@@ -31,28 +31,45 @@ auto Never() {
   return [] { return false; };
 }
 
+// A watch of st-1 on its own thread: records the sequences it is written and says
+// once it has written `caught_up_at`.
+class BackgroundWatch {
+ public:
+  BackgroundWatch(WatchHub& hub, int64_t after, int64_t caught_up_at)
+      : thread_([this, &hub, after, caught_up_at] {
+          status_ = hub.Watch(
+              "st-1", after,
+              [this, caught_up_at](const StudyEvent& e) {
+                seen_.push_back(e.sequence());
+                if (e.sequence() == caught_up_at) caught_up_.Notify();
+                return true;
+              },
+              Never());
+        }) {}
+
+  void WaitUntilCaughtUp() { caught_up_.WaitForNotification(); }
+  // Joins the thread; then status() and seen() are the watch's.
+  void Join() { thread_.join(); }
+  const absl::Status& status() const { return status_; }
+  const std::vector<int64_t>& seen() const { return seen_; }
+
+ private:
+  absl::Notification caught_up_;
+  absl::Status status_;
+  std::vector<int64_t> seen_;
+  std::thread thread_;  // last: starts once the members it uses exist
+};
+
 TEST(WatchHubTest, ReplaysAfterTheSequenceThenFollowsLiveEventsUntilTheStudyEnds) {
   WatchHub hub(absl::Milliseconds(20));
   hub.Publish("st-1", Events(1, 3), /*ended=*/false, /*version=*/1);
-  std::vector<int64_t> seen;
-  absl::Notification replayed;
-  absl::Status status;
-  std::thread watcher([&] {
-    status = hub.Watch(
-        "st-1", 1,
-        [&](const StudyEvent& e) {
-          seen.push_back(e.sequence());
-          if (e.sequence() == 3) replayed.Notify();
-          return true;
-        },
-        Never());
-  });
-  replayed.WaitForNotification();
+  BackgroundWatch watch(hub, /*after=*/1, /*caught_up_at=*/3);
+  watch.WaitUntilCaughtUp();
   hub.Publish("st-1", Events(4, 5), false, 2);
   hub.Publish("st-1", Events(6, 6), /*ended=*/true, 3);
-  watcher.join();
-  EXPECT_TRUE(status.ok()) << status;
-  EXPECT_EQ(seen, (std::vector<int64_t>{2, 3, 4, 5, 6}));
+  watch.Join();
+  EXPECT_TRUE(watch.status().ok()) << watch.status();
+  EXPECT_EQ(watch.seen(), (std::vector<int64_t>{2, 3, 4, 5, 6}));
 }
 
 TEST(WatchHubTest, EventsPublishedAgainAreHeldOnce) {
@@ -100,22 +117,12 @@ TEST(WatchHubTest, AWatcherThatStopsWritingOrGoesAwayReturns) {
 TEST(WatchHubTest, StopEndsWaitingWatchersNamingWhereToResume) {
   WatchHub hub(absl::Seconds(60));  // only Stop can end the wait
   hub.Publish("st-1", Events(1, 2), false, 1);
-  absl::Notification caught_up;
-  absl::Status status;
-  std::thread watcher([&] {
-    status = hub.Watch(
-        "st-1", 0,
-        [&](const StudyEvent& e) {
-          if (e.sequence() == 2) caught_up.Notify();
-          return true;
-        },
-        Never());
-  });
-  caught_up.WaitForNotification();
+  BackgroundWatch watch(hub, /*after=*/0, /*caught_up_at=*/2);
+  watch.WaitUntilCaughtUp();
   hub.Stop();
-  watcher.join();
-  EXPECT_TRUE(absl::IsUnavailable(status)) << status;
-  EXPECT_NE(status.message().find("from sequence 2"), std::string::npos) << status;
+  watch.Join();
+  EXPECT_TRUE(absl::IsUnavailable(watch.status())) << watch.status();
+  EXPECT_NE(watch.status().message().find("from sequence 2"), std::string::npos) << watch.status();
   // And later watchers end at once.
   EXPECT_TRUE(absl::IsUnavailable(hub.Watch("st-1", 2, [](const StudyEvent&) { return true; }, Never())));
 }

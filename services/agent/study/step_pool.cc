@@ -14,11 +14,12 @@ StepPool::~StepPool() { Stop(); }
 void StepPool::Queue(const std::string& key) {
   absl::MutexLock lock(&mu_);
   if (stopping_) return;
-  if (stepping_.count(key) > 0) {
-    again_.insert(key);
-  } else if (queued_.insert(key).second) {
+  const auto [it, idle] = state_.try_emplace(key, KeyState::kQueued);
+  if (idle) {
     queue_.push_back(key);
     work_cv_.Signal();
+  } else if (it->second == KeyState::kStepping) {
+    it->second = KeyState::kSteppingAgain;
   }
 }
 
@@ -26,9 +27,8 @@ void StepPool::Stop() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
+    for (const std::string& key : queue_) state_.erase(key);
     queue_.clear();
-    queued_.clear();
-    again_.clear();
     work_cv_.SignalAll();
   }
   for (std::thread& t : threads_) {
@@ -48,15 +48,17 @@ void StepPool::Run() {
     if (stopping_) return;
     std::string key = std::move(queue_.front());
     queue_.pop_front();
-    queued_.erase(key);
-    stepping_.insert(key);
+    state_[key] = KeyState::kStepping;
     mu_.Unlock();
     step_(key);
     mu_.Lock();
-    stepping_.erase(key);
-    if (again_.erase(key) > 0 && !stopping_ && queued_.insert(key).second) {
-      queue_.push_back(key);
+    auto it = state_.find(key);
+    if (it->second == KeyState::kSteppingAgain && !stopping_) {
+      it->second = KeyState::kQueued;
+      queue_.push_back(std::move(key));
       work_cv_.Signal();
+    } else {
+      state_.erase(it);
     }
   }
 }

@@ -12,7 +12,7 @@
 
 #include <deque>
 #include <functional>
-#include <set>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -45,14 +45,18 @@ class StepPool {
  private:
   void Run();
 
+  // A key with no entry in state_ is idle.
+  enum class KeyState {
+    kQueued,
+    kStepping,
+    kSteppingAgain,  // queued while being stepped: queued again when that step ends
+  };
+
   const StepFunction step_;
   mutable absl::Mutex mu_;
   absl::CondVar work_cv_;
-  std::deque<std::string> queue_ ABSL_GUARDED_BY(mu_);
-  std::set<std::string> queued_ ABSL_GUARDED_BY(mu_);
-  std::set<std::string> stepping_ ABSL_GUARDED_BY(mu_);
-  // Queued while being stepped: queued again when that step ends.
-  std::set<std::string> again_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> queue_ ABSL_GUARDED_BY(mu_);  // the kQueued keys, in order
+  std::map<std::string, KeyState> state_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 };

@@ -221,7 +221,7 @@ absl::StatusOr<std::unique_ptr<StudyEntry>> StudyManager::LoadEntry(const vmle::
     if (summary.ok()) entry->recalled.push_back(*std::move(summary));
   }
   entry->recall_done = !study.recalled_summary_ids().empty();
-  watch_hub_.Publish(study.id(), events, entry->Ended(), entry->study.version());
+  watch_hub_.Publish(study.id(), std::move(events), entry->Ended(), entry->study.version());
   return entry;
 }
 
@@ -321,7 +321,7 @@ absl::Status StudyManager::RefreshLocked(StudyEntry& entry) {
   for (const StudyEvent& e : *events) entry.next_sequence = std::max(entry.next_sequence, e.sequence() + 1);
   entry.stale = false;
   log::Info("study re-read from the memory service", {{"study", id}, {"version", std::to_string(entry.study.version())}});
-  watch_hub_.Publish(id, *events, entry.Ended(), entry.study.version());
+  watch_hub_.Publish(id, *std::move(events), entry.Ended(), entry.study.version());
   return absl::OkStatus();
 }
 
@@ -372,7 +372,7 @@ absl::Status StudyManager::WriteRecountedLocked(StudyEntry& entry, vmle::v1::Stu
     study_of_trial_[trial.id()] = entry.study.id();
   }
   entry.next_sequence += static_cast<int64_t>(events.size());
-  watch_hub_.Publish(entry.study.id(), events, entry.Ended(), entry.study.version());
+  watch_hub_.Publish(entry.study.id(), std::move(events), entry.Ended(), entry.study.version());
   return absl::OkStatus();
 }
 

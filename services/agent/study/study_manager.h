@@ -6,8 +6,9 @@
 // where the last one stopped. The gRPC services (service/) are thin adapters over it.
 //
 // Threads: a planning coordinator that hands studies with new work to a StepPool
-// (step_pool.h) of Options::planning_threads steppers (reflect on finished trials, propose new ones,
-// recall cognition, finish studies; planner calls run outside the lock; each study is
+// (step_pool.h) of Options::planning_threads steppers (reflect on finished trials,
+// propose new ones, recall cognition, finish studies; planner calls run outside the
+// lock; each study is
 // stepped by one thread at a time, so different studies plan and write concurrently),
 // and a sweeper (expired leases, wall-time limits, gauges). All stop and join in
 // Stop() or the destructor. Every public method is thread-safe; Lease and Watch block.
@@ -56,8 +57,8 @@
 #include "services/agent/planner/planner.h"
 #include "services/agent/study/agent_metrics.h"
 #include "services/agent/study/lease_line.h"
-#include "services/agent/study/step_pool.h"
 #include "services/agent/study/memory_client.h"
+#include "services/agent/study/step_pool.h"
 #include "services/agent/study/study_spec.h"
 #include "services/agent/study/watch_hub.h"
 #include "vmle/v1/study_service.pb.h"

@@ -7,14 +7,14 @@ namespace vmle::agent {
 
 using vmle::v1::StudyEvent;
 
-void WatchHub::Publish(const std::string& study_id, absl::Span<const StudyEvent> events, bool ended,
+void WatchHub::Publish(const std::string& study_id, std::vector<StudyEvent> events, bool ended,
                        int64_t version) {
   absl::MutexLock lock(&mu_);
   std::unique_ptr<Log>& log = logs_[study_id];
   if (log == nullptr) log = std::make_unique<Log>();
-  for (const StudyEvent& e : events) {
+  for (StudyEvent& e : events) {
     if (!log->events.empty() && e.sequence() <= log->events.back().sequence()) continue;
-    log->events.push_back(e);
+    log->events.push_back(std::move(e));
   }
   if (version >= log->version) {
     log->ended = ended;

@@ -25,7 +25,6 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "absl/types/span.h"
 #include "vmle/v1/study_service.pb.h"
 
 namespace vmle::agent {
@@ -42,7 +41,7 @@ class WatchHub {
   // twice), records whether the study at stored `version` has ended, and wakes its
   // watchers. A publish of an older version than one already seen (a read that raced
   // a later write) does not change whether it has ended.
-  void Publish(const std::string& study_id, absl::Span<const vmle::v1::StudyEvent> events, bool ended,
+  void Publish(const std::string& study_id, std::vector<vmle::v1::StudyEvent> events, bool ended,
                int64_t version);
 
   // Calls `write` with every event of the study after `after_sequence`, then with

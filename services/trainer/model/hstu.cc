@@ -73,12 +73,10 @@ torch::Tensor HSTUBlockImpl::Forward(const torch::Tensor& x, const AttentionCont
     u = parts[0], v = parts[1], q = parts[2], k = parts[3];
   } else {
     const auto& w = uvqk_->weight;  // rows: u, v, q, k
-    const auto vk = torch::silu(torch::nn::functional::linear(
-                                    normed, torch::cat({w.narrow(0, uv, uv), w.narrow(0, 2 * uv + qk, qk)})))
-                        .split_with_sizes({uv, qk}, -1);
-    const auto uq = torch::silu(torch::nn::functional::linear(last(normed), torch::cat({w.narrow(0, 0, uv),
-                                                                                      w.narrow(0, 2 * uv, qk)})))
-                        .split_with_sizes({uv, qk}, -1);
+    const auto vk_weight = torch::cat({w.narrow(0, uv, uv), w.narrow(0, 2 * uv + qk, qk)});
+    const auto uq_weight = torch::cat({w.narrow(0, 0, uv), w.narrow(0, 2 * uv, qk)});
+    const auto vk = torch::silu(torch::nn::functional::linear(normed, vk_weight)).split_with_sizes({uv, qk}, -1);
+    const auto uq = torch::silu(torch::nn::functional::linear(last(normed), uq_weight)).split_with_sizes({uv, qk}, -1);
     u = uq[0], q = uq[1], v = vk[0], k = vk[1];
   }
   // [B, T, H*d] -> [B, H, T, d]
