@@ -15,7 +15,7 @@ std::string TokenFingerprint(absl::string_view token) {
   return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), 8));
 }
 
-std::string CallerOf(const grpc::ServerContext* context) {
+std::string CallerOf(const grpc::ServerContextBase* context) {
   if (context == nullptr) return "";
   const std::shared_ptr<const grpc::AuthContext> auth = context->auth_context();
   if (auth != nullptr) {

@@ -20,7 +20,7 @@ inline constexpr char kCallerProperty[] = "vmle.caller";
 
 // "token:<fingerprint>" or "peer:<host>"; "" when neither is known (an in-process
 // call without a context).
-std::string CallerOf(const grpc::ServerContext* context);
+std::string CallerOf(const grpc::ServerContextBase* context);
 
 // The fingerprint of a bearer token (16 lowercase hex digits of its SHA-256).
 std::string TokenFingerprint(absl::string_view token);

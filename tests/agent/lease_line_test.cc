@@ -1,43 +1,39 @@
 // LeaseLine through its header: the order callers are served in, device matching,
-// callers that have gone, and who is woken.
+// callers that have gone, waits that end, withdrawal by ticket, and that every
+// waiter taken out is answered through its own `done`.
 #include "services/agent/study/lease_line.h"
 
 #include <gtest/gtest.h>
 
-#include <deque>
-#include <thread>
-#include <functional>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace vmle::agent {
 namespace {
 
-// Waiters with their workers and cancellation flags, as LeaseTrial calls hold them.
-class Callers {
- public:
-  LeaseLine::Waiter& Add(const std::string& worker_id, const std::string& device, bool gone = false) {
-    vmle::v1::WorkerInfo& info = workers_.emplace_back();
-    info.set_worker_id(worker_id);
-    info.set_device(device);
-    const bool* flag = &gone_.emplace_back(gone);
-    cancelled_.emplace_back([flag] { return *flag; });
-    LeaseLine::Waiter& w = waiters_.emplace_back();
-    w.worker = &info;
-    w.cancelled = &cancelled_.back();
-    return w;
-  }
+const absl::Time kStart = absl::FromUnixSeconds(1000);
 
- private:
-  std::deque<vmle::v1::WorkerInfo> workers_;
-  std::deque<bool> gone_;
-  std::deque<std::function<bool()>> cancelled_;
-  std::deque<LeaseLine::Waiter> waiters_;
-};
+// A waiter for `worker_id` on `device`; *gone says whether its caller has gone, and
+// *answers counts its answers.
+std::unique_ptr<LeaseLine::Waiter> Caller(const std::string& worker_id, const std::string& device,
+                                          absl::Duration wait = absl::Seconds(30), const bool* gone = nullptr,
+                                          int* answers = nullptr) {
+  auto w = std::make_unique<LeaseLine::Waiter>();
+  w->worker.set_worker_id(worker_id);
+  w->worker.set_device(device);
+  w->deadline = kStart + wait;
+  if (gone != nullptr) w->cancelled = [gone] { return *gone; };
+  w->done = [answers](absl::StatusOr<vmle::v1::LeaseTrialResponse>) {
+    if (answers != nullptr) ++*answers;
+  };
+  return w;
+}
 
-std::vector<std::string> Ids(const std::vector<LeaseLine::Waiter*>& ws) {
+std::vector<std::string> Ids(const LeaseLine::Taken& ws) {
   std::vector<std::string> out;
-  for (const LeaseLine::Waiter* w : ws) out.push_back(w->worker->worker_id());
+  for (const auto& w : ws) out.push_back(w->worker.worker_id());
   return out;
 }
 
@@ -52,87 +48,82 @@ TEST(DeviceMatchesTest, AnyCudaOrExactly) {
 }
 
 TEST(LeaseLineTest, ServesTheOldestMatchingCallersUpToTheTrialsQueued) {
-  Callers callers;
   LeaseLine line;
   for (const auto& [id, device] : std::vector<std::pair<std::string, std::string>>{
            {"w1", "cpu"}, {"w2", "cuda:0"}, {"w3", "cpu"}, {"w4", "cuda:1"}, {"w5", "cpu"}}) {
-    line.Join(callers.Add(id, device));
+    line.Join(Caller(id, device));
   }
-  const auto gpu = line.TakeServable("cuda", 5);
-  EXPECT_EQ(Ids(gpu), (std::vector<std::string>{"w2", "w4"}));
-  for (const LeaseLine::Waiter* w : gpu) EXPECT_TRUE(w->taken);
-  const auto any = line.TakeServable("", 2);
-  EXPECT_EQ(Ids(any), (std::vector<std::string>{"w1", "w3"}));
+  EXPECT_EQ(line.Devices(), (std::vector<std::string>{"cpu", "cuda:0", "cuda:1"}));
+  EXPECT_TRUE(line.AnyMatching("cuda"));
+  EXPECT_FALSE(line.AnyMatching("cuda:7"));
+  EXPECT_EQ(Ids(line.TakeServable("cuda", 5)), (std::vector<std::string>{"w2", "w4"}));
+  EXPECT_FALSE(line.AnyMatching("cuda"));
+  EXPECT_EQ(Ids(line.TakeServable("", 2)), (std::vector<std::string>{"w1", "w3"}));
   EXPECT_EQ(line.size(), 1u);
   EXPECT_EQ(Ids(line.TakeServable("cpu", 9)), (std::vector<std::string>{"w5"}));
   EXPECT_EQ(line.size(), 0u);
   EXPECT_TRUE(line.TakeServable("", 1).empty());
+  EXPECT_TRUE(line.Devices().empty());
 }
 
-TEST(LeaseLineTest, ACallerThatHasGoneIsNotServedAndStaysUntilItLeaves) {
-  Callers callers;
+TEST(LeaseLineTest, ACallerThatHasGoneIsNotServedAndEndsWithTheExpiredOnes) {
   LeaseLine line;
-  LeaseLine::Waiter& gone = callers.Add("w1", "cpu", /*gone=*/true);
-  line.Join(gone);
-  line.Join(callers.Add("w2", "cpu"));
-  EXPECT_EQ(Ids(line.TakeServable("", 2)), (std::vector<std::string>{"w2"}));
-  EXPECT_FALSE(gone.taken);
+  bool gone = false;
+  line.Join(Caller("w1", "cpu", absl::Seconds(30), &gone));
+  line.Join(Caller("w2", "cpu", absl::Seconds(5)));
+  line.Join(Caller("w3", "cpu", absl::Seconds(60)));
+  EXPECT_EQ(line.NextDeadline(), kStart + absl::Seconds(5));
+  EXPECT_TRUE(line.TakeExpired(kStart + absl::Seconds(4)).empty());
+  gone = true;
+  // w1 has gone, w2's wait has ended; w3 still waits.
+  EXPECT_EQ(Ids(line.TakeExpired(kStart + absl::Seconds(5))), (std::vector<std::string>{"w1", "w2"}));
   EXPECT_EQ(line.size(), 1u);
-  line.Leave(gone);
-  EXPECT_EQ(line.size(), 0u);
+  EXPECT_EQ(line.NextDeadline(), kStart + absl::Seconds(60));
+  gone = false;
+  bool w4_gone = true;
+  line.Join(Caller("w4", "cpu", absl::Seconds(60), &w4_gone));
+  EXPECT_EQ(Ids(line.TakeServable("", 2)), (std::vector<std::string>{"w3"}));
+  EXPECT_EQ(line.size(), 1u);
+  EXPECT_EQ(line.TakeAll().size(), 1u);
+  EXPECT_EQ(line.NextDeadline(), absl::InfiniteFuture());
 }
 
-TEST(LeaseLineTest, ACallerLeavesFromAnywhereInTheLine) {
-  Callers callers;
+TEST(LeaseLineTest, ACallerIsWithdrawnByItsTicketFromAnywhereInTheLineOnce) {
   LeaseLine line;
-  line.Join(callers.Add("w1", "cpu"));
-  LeaseLine::Waiter& middle = callers.Add("w2", "cpu");
-  line.Join(middle);
-  line.Join(callers.Add("w3", "cpu"));
-  line.Leave(middle);
+  const uint64_t first = line.Join(Caller("w1", "cpu"));
+  const uint64_t middle = line.Join(Caller("w2", "cpu"));
+  const uint64_t last = line.Join(Caller("w3", "cpu"));
+  EXPECT_NE(first, 0u);
+  EXPECT_NE(first, middle);
+  EXPECT_NE(middle, last);
+  std::unique_ptr<LeaseLine::Waiter> w = line.Withdraw(middle);
+  ASSERT_NE(w, nullptr);
+  EXPECT_EQ(w->worker.worker_id(), "w2");
+  EXPECT_EQ(line.Withdraw(middle), nullptr);
+  EXPECT_EQ(line.Withdraw(0), nullptr);
   EXPECT_EQ(Ids(line.TakeServable("", 3)), (std::vector<std::string>{"w1", "w3"}));
+  // Taken callers are no longer withdrawable: whoever took them answers them.
+  EXPECT_EQ(line.Withdraw(first), nullptr);
+  EXPECT_EQ(line.Withdraw(last), nullptr);
 }
 
-TEST(LeaseLineTest, WakesAtMostTheCountOfMatchingCallers) {
-  // A signal with nobody waiting is lost, so a woken waiter is observed by waiting on
-  // it with a timeout from another thread; here the line is checked to signal the
-  // right ones by counting what each waiter's wait returns.
-  Callers callers;
+TEST(LeaseLineTest, AWaiterIsAnsweredThroughItsOwnDoneWithItsResult) {
   LeaseLine line;
-  absl::Mutex mu;
-  std::vector<LeaseLine::Waiter*> all;
-  for (const auto& [id, device] : std::vector<std::pair<std::string, std::string>>{
-           {"w1", "cuda:0"}, {"w2", "cpu"}, {"w3", "cpu"}, {"w4", "cpu"}}) {
-    all.push_back(&callers.Add(id, device));
-    line.Join(*all.back());
-  }
-  std::vector<bool> woken(all.size(), false);
-  std::vector<std::thread> threads;
-  absl::Mutex ready_mu;
-  int waiting = 0;
-  for (size_t i = 0; i < all.size(); ++i) {
-    threads.emplace_back([&, i] {
-      absl::MutexLock lock(&mu);
-      {
-        absl::MutexLock r(&ready_mu);
-        ++waiting;
-      }
-      // Signalled: returns false before the timeout.
-      woken[i] = !all[i]->cv.WaitWithTimeout(&mu, absl::Seconds(1));
-    });
-  }
-  // Every thread is waiting once it released mu inside WaitWithTimeout.
-  for (;;) {
-    absl::SleepFor(absl::Milliseconds(10));
-    absl::MutexLock r(&ready_mu);
-    if (waiting == static_cast<int>(all.size())) break;
-  }
-  {
-    absl::MutexLock lock(&mu);
-    line.WakeMatching("cpu", 2);
-  }
-  for (std::thread& t : threads) t.join();
-  EXPECT_EQ(woken, (std::vector<bool>{false, true, true, false}));
+  int answers = 0;
+  std::string leased;
+  auto w = Caller("w1", "cpu", absl::Seconds(30), nullptr, &answers);
+  w->done = [&](absl::StatusOr<vmle::v1::LeaseTrialResponse> r) {
+    ++answers;
+    ASSERT_TRUE(r.ok());
+    leased = r->assignment().trial_id();
+  };
+  line.Join(std::move(w));
+  LeaseLine::Taken taken = line.TakeServable("", 1);
+  ASSERT_EQ(taken.size(), 1u);
+  taken[0]->result->mutable_assignment()->set_trial_id("t-7");
+  taken[0]->Answer();
+  EXPECT_EQ(answers, 1);
+  EXPECT_EQ(leased, "t-7");
 }
 
 }  // namespace

@@ -663,5 +663,59 @@ TEST(StudyManagerTest, WorkersWaitingTogetherAreLeasedTheirTrialsInOneWrite) {
   }
 }
 
+// LeaseAsync without a thread per call: a wait that runs out is answered empty, a
+// call withdrawn by its ticket is answered at once (long before its wait would end),
+// and Stop answers every call still waiting, each exactly once.
+TEST(StudyManagerTest, WaitingLeaseCallsAreEachAnsweredOnceWhenTheirWaitEndsTheyAreCancelledOrTheAgentStops) {
+  InProcessCluster cluster;
+  cluster.StartAgent();
+  struct Answers {
+    absl::Mutex mu;
+    std::map<std::string, std::vector<absl::StatusOr<vmle::v1::LeaseTrialResponse>>> of;
+    int count = 0;
+  } answers;
+  auto lease = [&](const std::string& worker, int wait_seconds) {
+    vmle::v1::LeaseTrialRequest request;
+    request.mutable_worker()->set_worker_id(worker);
+    request.set_wait_seconds(wait_seconds);
+    return cluster.manager().LeaseAsync(request, [&answers, worker](absl::StatusOr<vmle::v1::LeaseTrialResponse> r) {
+      absl::MutexLock lock(&answers.mu);
+      answers.of[worker].push_back(std::move(r));
+      ++answers.count;
+    });
+  };
+  auto await_answers = [&](int n, absl::Duration timeout) {
+    absl::MutexLock lock(&answers.mu);
+    const auto enough = [&] { return answers.count >= n; };
+    return answers.mu.AwaitWithTimeout(absl::Condition(&enough), timeout);
+  };
+  // No study: the short wait runs out, answered without a trial.
+  EXPECT_NE(lease("short", 1), 0u);
+  ASSERT_TRUE(await_answers(1, absl::Seconds(20)));
+  // A call withdrawn by its ticket is answered well before its 60 s wait ends.
+  const uint64_t ticket = lease("withdrawn", 60);
+  cluster.manager().CancelLease(ticket);
+  ASSERT_TRUE(await_answers(2, absl::Seconds(20)));
+  cluster.manager().CancelLease(ticket);  // twice: nothing more
+  // Calls still waiting when the agent stops are answered UNAVAILABLE.
+  constexpr int kWaiting = 20;
+  for (int i = 0; i < kWaiting; ++i) lease(absl::StrCat("w-", i), 60);
+  cluster.manager().Stop();
+  ASSERT_TRUE(await_answers(2 + kWaiting, absl::Seconds(20)));
+  // After Stop a new call is refused at once.
+  EXPECT_EQ(lease("late", 60), 0u);
+  absl::MutexLock lock(&answers.mu);
+  EXPECT_EQ(answers.count, 3 + kWaiting);
+  for (const auto& [worker, got] : answers.of) {
+    ASSERT_EQ(got.size(), 1u) << worker;
+    if (worker == "short" || worker == "withdrawn") {
+      ASSERT_TRUE(got[0].ok()) << worker << ": " << got[0].status();
+      EXPECT_FALSE(got[0]->has_assignment()) << worker;
+    } else {
+      EXPECT_TRUE(absl::IsUnavailable(got[0].status())) << worker << ": " << got[0].status();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace vmle::agent::testing

@@ -17,6 +17,7 @@
 #include "tests/util/subprocess.h"
 #include "vmle/v1/memory_service.grpc.pb.h"
 #include "vmle/v1/study_service.grpc.pb.h"
+#include "vmle/v1/trial_queue.grpc.pb.h"
 
 namespace vmle {
 namespace {
@@ -154,6 +155,25 @@ TEST_F(ServiceLimitsTest, RequestsThatDoNotParseAreRefusedNamingTheField) {
   status = done.get_future().get();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
   EXPECT_THAT(status.error_message(), HasSubstr("not a valid request of /vmle.v1.StudyService/GetStudy"));
+
+  // The same for LeaseTrial, which the callback API serves.
+  grpc::ClientContext lease_context;
+  std::promise<grpc::Status> lease_done;
+  generic.UnaryCall(&lease_context, "/vmle.v1.TrialQueue/LeaseTrial", grpc::StubOptions(), &request, &response,
+                    [&lease_done](grpc::Status s) { lease_done.set_value(std::move(s)); });
+  status = lease_done.get_future().get();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("not a valid request of /vmle.v1.TrialQueue/LeaseTrial"));
+  auto queue = vmle::v1::TrialQueue::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", agent_port_), grpc::InsecureChannelCredentials()));
+  vmle::v1::LeaseTrialRequest lease;
+  lease.mutable_worker()->set_worker_id("w-\xff");
+  lease.set_wait_seconds(1);
+  vmle::v1::LeaseTrialResponse leased;
+  grpc::ClientContext utf8_context;
+  status = queue->LeaseTrial(&utf8_context, lease, &leased);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("vmle.v1.WorkerInfo.worker_id: not valid UTF-8"));
 }
 
 }  // namespace

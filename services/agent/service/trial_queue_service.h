@@ -1,7 +1,9 @@
-// vmle.v1.TrialQueue over a StudyManager: a thin adapter. LeaseTrial long-polls on a
-// server thread until a trial is queued, the wait ends or the worker goes away; a
-// caller may hold at most `max_long_polls_per_caller` of them at once
-// (RESOURCE_EXHAUSTED beyond).
+// vmle.v1.TrialQueue over a StudyManager: a thin adapter. LeaseTrial is served with
+// gRPC's callback API: a call waiting for a trial holds no server thread, only its
+// place in the manager's lease line (StudyManager::LeaseAsync), until a trial is
+// leased to it, its wait ends or its caller goes away. A caller may hold at most
+// `max_long_polls_per_caller` waiting calls at once (RESOURCE_EXHAUSTED beyond). The
+// other methods answer at once, on the synchronous server's threads.
 #pragma once
 
 #include "services/agent/service/caller_slots.h"
@@ -10,9 +12,9 @@
 
 namespace vmle::agent {
 
-class TrialQueueImpl final : public vmle::v1::TrialQueue::Service {
+class TrialQueueImpl final : public vmle::v1::TrialQueue::WithCallbackMethod_LeaseTrial<vmle::v1::TrialQueue::Service> {
  public:
-  // `manager` is not owned and must outlive the service.
+  // `manager` is not owned and must outlive the service's server.
   explicit TrialQueueImpl(StudyManager* manager, int max_long_polls_per_caller = kDefaultMaxLongPollsPerCaller)
       : manager_(*manager),
         long_polls_(max_long_polls_per_caller, "LeaseTrial long-polls", "--max_long_polls_per_caller") {}
@@ -20,8 +22,9 @@ class TrialQueueImpl final : public vmle::v1::TrialQueue::Service {
   // Enough for every worker of a large cluster sharing one token.
   static constexpr int kDefaultMaxLongPollsPerCaller = 1024;
 
-  grpc::Status LeaseTrial(grpc::ServerContext* context, const vmle::v1::LeaseTrialRequest* request,
-                          vmle::v1::LeaseTrialResponse* response) override;
+  grpc::ServerUnaryReactor* LeaseTrial(grpc::CallbackServerContext* context,
+                                       const vmle::v1::LeaseTrialRequest* request,
+                                       vmle::v1::LeaseTrialResponse* response) override;
   grpc::Status ReportProgress(grpc::ServerContext* context, const vmle::v1::ReportProgressRequest* request,
                               vmle::v1::ReportProgressResponse* response) override;
   grpc::Status Heartbeat(grpc::ServerContext* context, const vmle::v1::HeartbeatRequest* request,

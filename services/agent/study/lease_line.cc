@@ -1,5 +1,8 @@
 #include "services/agent/study/lease_line.h"
 
+#include <algorithm>
+#include <utility>
+
 namespace vmle::agent {
 
 bool DeviceMatches(const std::string& wanted, const std::string& device) {
@@ -8,39 +11,72 @@ bool DeviceMatches(const std::string& wanted, const std::string& device) {
   return wanted == device;
 }
 
-void LeaseLine::Join(Waiter& waiter) { waiter.position_ = line_.insert(line_.end(), &waiter); }
+uint64_t LeaseLine::Join(std::unique_ptr<Waiter> waiter) {
+  if (waiter->ticket == 0) waiter->ticket = next_ticket_++;
+  const uint64_t ticket = waiter->ticket;
+  by_ticket_[ticket] = line_.insert(line_.end(), {ticket, std::move(waiter)});
+  return ticket;
+}
 
-void LeaseLine::Leave(Waiter& waiter) { line_.erase(waiter.position_); }
+std::unique_ptr<LeaseLine::Waiter> LeaseLine::Withdraw(uint64_t ticket) {
+  auto it = by_ticket_.find(ticket);
+  if (it == by_ticket_.end()) return nullptr;
+  std::unique_ptr<Waiter> waiter = std::move(it->second->second);
+  line_.erase(it->second);
+  by_ticket_.erase(it);
+  return waiter;
+}
 
-std::vector<LeaseLine::Waiter*> LeaseLine::TakeServable(const std::string& wanted_device, size_t max) {
-  std::vector<Waiter*> taken;
+LeaseLine::Taken LeaseLine::TakeWhere(const std::function<bool(const Waiter&)>& take, size_t max) {
+  Taken taken;
   for (auto it = line_.begin(); it != line_.end() && taken.size() < max;) {
-    Waiter* w = *it;
-    // A caller that has gone gets no trial (it would sit leased until the lease ends).
-    if (!DeviceMatches(wanted_device, w->worker->device()) || (*w->cancelled)()) {
+    if (!take(*it->second)) {
       ++it;
       continue;
     }
-    w->taken = true;
+    by_ticket_.erase(it->first);
+    taken.push_back(std::move(it->second));
     it = line_.erase(it);
-    taken.push_back(w);
   }
   return taken;
 }
 
-void LeaseLine::WakeMatching(const std::string& wanted_device, int count) {
-  int woken = 0;
-  for (Waiter* w : line_) {
-    if (woken >= count) return;
-    if (DeviceMatches(wanted_device, w->worker->device())) {
-      w->cv.Signal();
-      ++woken;
-    }
-  }
+LeaseLine::Taken LeaseLine::TakeServable(const std::string& wanted_device, size_t max) {
+  // A caller that has gone gets no trial (it would sit leased until the lease ends).
+  return TakeWhere([&](const Waiter& w) { return DeviceMatches(wanted_device, w.worker.device()) && !w.gone(); },
+                   max);
 }
 
-void LeaseLine::WakeAll() {
-  for (Waiter* w : line_) w->cv.Signal();
+LeaseLine::Taken LeaseLine::TakeExpired(absl::Time now) {
+  return TakeWhere([now](const Waiter& w) { return w.deadline <= now || w.gone(); }, line_.size());
+}
+
+LeaseLine::Taken LeaseLine::TakeAll() {
+  Taken taken;
+  for (auto& [ticket, waiter] : line_) taken.push_back(std::move(waiter));
+  line_.clear();
+  by_ticket_.clear();
+  return taken;
+}
+
+std::vector<std::string> LeaseLine::Devices() const {
+  std::vector<std::string> devices;
+  for (const auto& [ticket, waiter] : line_) {
+    const std::string& device = waiter->worker.device();
+    if (std::find(devices.begin(), devices.end(), device) == devices.end()) devices.push_back(device);
+  }
+  return devices;
+}
+
+bool LeaseLine::AnyMatching(const std::string& wanted_device) const {
+  return std::any_of(line_.begin(), line_.end(),
+                     [&](const auto& entry) { return DeviceMatches(wanted_device, entry.second->worker.device()); });
+}
+
+absl::Time LeaseLine::NextDeadline() const {
+  absl::Time next = absl::InfiniteFuture();
+  for (const auto& [ticket, waiter] : line_) next = std::min(next, waiter->deadline);
+  return next;
 }
 
 }  // namespace vmle::agent

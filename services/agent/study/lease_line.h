@@ -1,26 +1,31 @@
 // LeaseLine: the LeaseTrial calls waiting for a trial, oldest first, and which of
-// them a study can serve. Part of the lease queue: the StudyManager takes from the
-// line every waiting caller a study can serve and leases them one queued trial each
-// in one write (a group commit), then answers each through its Waiter.
+// them a study can serve. Part of the lease queue: a waiting call holds no thread,
+// only its place in this line. The StudyManager's lease threads take from the line
+// every waiting call a study can serve and lease them one queued trial each in one
+// write (a group commit), then answer each through its `done`.
 //
-// Contract: a caller joins once and, unless taken, leaves once. Taking a waiter
-// removes it from the line and marks it taken; whoever took it answers it (done,
-// with its result) and signals it. Device matching: a study asking for "" takes any
-// worker, "cuda" any cuda:N, anything else that exact device (DeviceMatches).
+// Contract: Join gives each call a ticket. A call leaves the line exactly once, and
+// whoever takes it out answers it exactly once (never with a lock held): taken for a
+// study (TakeServable), at the end of its wait or once its caller has gone
+// (TakeExpired), withdrawn by its ticket (Withdraw), or at shutdown (TakeAll).
+// Device matching: a study asking for "" takes any worker, "cuda" any cuda:N,
+// anything else that exact device (DeviceMatches).
 //
-// Threads: not synchronised. The owner guards the line, and the waiters' fields,
-// with one lock of its own (StudyManager::mu_), and a waiter waits on its condition
-// variable with that lock held.
+// Threads: not synchronised; the owner guards the line with a lock of its own
+// (StudyManager::mu_).
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <list>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "vmle/v1/trial_queue.pb.h"
 
 namespace vmle::agent {
@@ -31,43 +36,61 @@ bool DeviceMatches(const std::string& wanted, const std::string& device);
 
 class LeaseLine {
  public:
-  // One waiting LeaseTrial call; lives on that call's stack.
+  // The answer to one LeaseTrial call: a trial, an empty response (the wait ended
+  // without one), or an error.
+  using Done = std::function<void(absl::StatusOr<vmle::v1::LeaseTrialResponse>)>;
+
+  // One waiting LeaseTrial call.
   struct Waiter {
-    const vmle::v1::WorkerInfo* worker = nullptr;
-    // Whether its caller has gone (thread-safe: gRPC's ServerContext::IsCancelled).
-    const std::function<bool()>* cancelled = nullptr;
-    // Taken out of the line by the call that leases to it; done once that call's
-    // write returned, with `result`.
-    bool taken = false;
-    bool done = false;
-    absl::StatusOr<vmle::v1::TrialAssignment> result = absl::UnknownError("not leased");
-    // Signalled when it is done, or when a study has a trial it may lease.
-    absl::CondVar cv;
+    // Set by Join, or before it by an owner that gives out tickets itself (unique,
+    // never 0).
+    uint64_t ticket = 0;
+    vmle::v1::WorkerInfo worker;
+    // When the call's wait ends with an empty response.
+    absl::Time deadline = absl::InfiniteFuture();
+    // Whether its caller has gone (thread-safe; may be empty: never).
+    std::function<bool()> cancelled;
+    // Called once with `result` by whoever took the waiter out of the line.
+    Done done;
+    absl::StatusOr<vmle::v1::LeaseTrialResponse> result = vmle::v1::LeaseTrialResponse();
+    // Calls `done` with `result`.
+    void Answer() { done(std::move(result)); }
 
-   private:
-    friend class LeaseLine;
-    std::list<Waiter*>::iterator position_;
+    bool gone() const { return cancelled && cancelled(); }
   };
+  using Taken = std::vector<std::unique_ptr<Waiter>>;
 
-  // Puts `waiter` at the end of the line.
-  void Join(Waiter& waiter);
-  // Takes `waiter` out of the line; it must be in it (joined and not taken).
-  void Leave(Waiter& waiter);
+  // Puts `waiter` at the end of the line; its ticket (a new one unless it has one).
+  uint64_t Join(std::unique_ptr<Waiter> waiter);
+  // Takes the waiter of `ticket` out of the line; null when it is no longer in it.
+  std::unique_ptr<Waiter> Withdraw(uint64_t ticket);
 
   // Takes out of the line, oldest first, up to `max` waiters whose worker's device
-  // `wanted_device` matches and whose caller is still there, and marks them taken.
-  std::vector<Waiter*> TakeServable(const std::string& wanted_device, size_t max);
+  // `wanted_device` matches and whose caller is still there.
+  Taken TakeServable(const std::string& wanted_device, size_t max);
+  // Takes out the waiters whose wait has ended by `now` or whose caller has gone.
+  Taken TakeExpired(absl::Time now);
+  // Takes out every waiter (shutdown).
+  Taken TakeAll();
 
-  // Signals up to `count` waiters (oldest first) that could lease a trial of a
-  // study asking for `wanted_device`.
-  void WakeMatching(const std::string& wanted_device, int count);
-  // Signals every waiter (shutdown).
-  void WakeAll();
+  // The devices of the waiting workers, each once, in the order of their oldest
+  // waiter: whom to find a study for.
+  std::vector<std::string> Devices() const;
+  // Whether a waiter a study asking for `wanted_device` could serve is in the line.
+  bool AnyMatching(const std::string& wanted_device) const;
+  // The earliest end of a wait; InfiniteFuture when the line is empty.
+  absl::Time NextDeadline() const;
 
   size_t size() const { return line_.size(); }
 
  private:
-  std::list<Waiter*> line_;
+  // Takes out, oldest first, up to `max` waiters for which `take` holds.
+  Taken TakeWhere(const std::function<bool(const Waiter&)>& take, size_t max);
+
+  using Line = std::list<std::pair<uint64_t, std::unique_ptr<Waiter>>>;
+  Line line_;
+  absl::flat_hash_map<uint64_t, Line::iterator> by_ticket_;
+  uint64_t next_ticket_ = 1;
 };
 
 }  // namespace vmle::agent

@@ -107,6 +107,9 @@ absl::StatusOr<std::unique_ptr<StudyManager>> StudyManager::Start(Options option
                                              [m](const std::string& study_id) { m->StepStudy(study_id); });
   m->planning_thread_ = std::thread([m] { m->PlanningLoop(); });
   m->sweep_thread_ = std::thread([m] { m->SweepLoop(); });
+  for (int i = 0; i < std::max(1, m->options_.lease_threads); ++i) {
+    m->lease_threads_.emplace_back([m, i] { m->LeaseLoop(/*sweeps=*/i == 0); });
+  }
   return manager;
 }
 
@@ -116,12 +119,27 @@ void StudyManager::Stop() {
   memory_.Shutdown();
   lookup_->Shutdown();
   if (cancel_calls_ != nullptr) cancel_calls_->store(true);
+  LeaseLine::Taken waiting;
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
     for (auto& [id, entry] : studies_) entry->slot_cv.SignalAll();
     work_cv_.SignalAll();
-    lease_line_.WakeAll();
+    waiting = lease_line_.TakeAll();
+  }
+  {
+    absl::MutexLock lock(&arrivals_mu_);
+    lease_stop_ = true;
+    for (auto& w : arrivals_) waiting.push_back(std::move(w));
+    arrivals_.clear();
+  }
+  for (auto& w : waiting) {
+    w->result = absl::UnavailableError("the agent is shutting down");
+    w->Answer();
+  }
+  // A lease thread in a write answers its callers before it returns.
+  for (std::thread& t : lease_threads_) {
+    if (t.joinable()) t.join();
   }
   watch_hub_.Stop();
   if (planning_thread_.joinable()) planning_thread_.join();
@@ -261,10 +279,14 @@ StudyManager::WriteSlot::~WriteSlot() ABSL_NO_THREAD_SAFETY_ANALYSIS {
 }
 
 void StudyManager::WakeLeasersLocked(const StudyEntry& entry) {
-  if (entry.writing || entry.queue.empty()) return;
-  // The first waiting LeaseTrial that can take its trials leases them to the others;
-  // the second too, in case the first is busy re-reading a study and misses it.
-  lease_line_.WakeMatching(entry.study.spec().device(), 2);
+  if (entry.writing || entry.queue.empty() || !lease_line_.AnyMatching(entry.study.spec().device())) return;
+  WakeALeaseThread();
+}
+
+void StudyManager::WakeALeaseThread() {
+  // Waiters on arrivals_mu_ see the flag when it is released (absl::Condition).
+  absl::MutexLock lock(&arrivals_mu_);
+  lease_wake_ = true;
 }
 
 absl::Status StudyManager::WriteSlot::Acquire(absl::Duration wait) ABSL_NO_THREAD_SAFETY_ANALYSIS {

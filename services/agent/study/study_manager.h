@@ -10,8 +10,10 @@
 // propose new ones, recall cognition, finish studies; planner calls run outside the
 // lock; each study is
 // stepped by one thread at a time, so different studies plan and write concurrently),
-// and a sweeper (expired leases, wall-time limits, gauges). All stop and join in
-// Stop() or the destructor. Every public method is thread-safe; Lease and Watch block.
+// Options::lease_threads lease threads (they lease queued trials to the waiting
+// LeaseTrial calls and end the waits that run out), and a sweeper (expired leases,
+// wall-time limits, gauges). All stop and join in Stop() or the destructor. Every
+// public method is thread-safe; Lease and Watch block, LeaseAsync does not.
 //
 // Locking: one mutex guards the in-memory state, and no call to the memory service is
 // made while it is held. A change to a study holds that study's write slot from its
@@ -23,10 +25,11 @@
 // reports group-commit: those that arrive while their study writes wait, and the next
 // write stores them all (one memory write, one synced WAL write; each report is
 // answered only once it is stored). Leases group-commit the same way: waiting
-// LeaseTrial calls form one line, and the first to find a study with queued trials
-// leases one to each caller it can serve in one write. A study's waiters wait on its
-// own condition variable, and a waiting LeaseTrial is woken once per trial it could
-// take. Memory
+// LeaseTrial calls form one line (lease_line.h) and hold no thread while they wait;
+// a lease thread that finds a study with queued trials leases one to each caller it
+// can serve in one write, then answers them. Calls arrive and are withdrawn through a
+// small queue on a lock of its own (arrivals_mu_), which the lease threads move into
+// the line, so LeaseAsync and CancelLease never wait for mu_. Memory
 // calls have deadlines and bounded retries: while the memory service does not answer,
 // a change answers UNAVAILABLE within seconds (nothing applied; the caller retries) and
 // leases stay held, since heartbeats need no write. A write whose outcome is unknown
@@ -105,6 +108,9 @@ class StudyManager {
     int max_active_studies = 0;
     // Cognition summaries recalled at the start of a study (unless transfer is off).
     int recall_k = 3;
+    // Threads that lease queued trials to waiting LeaseTrial calls; each writes one
+    // study's leases at a time, so this many studies lease concurrently.
+    int lease_threads = 64;
     // Threads that step studies (reflect, recall, propose, finish), one study each at
     // a time; a study's planner is called from one of them at a time.
     int planning_threads = 4;
@@ -146,7 +152,19 @@ class StudyManager {
   absl::StatusOr<vmle::v1::UploadTranscriptResponse> UploadTranscript(
       const vmle::v1::UploadTranscriptRequest& request);
 
-  // TrialQueue.
+  // TrialQueue. LeaseAsync queues a LeaseTrial call, which holds no thread while it
+  // waits: `done` is called once, with a trial, an empty response when the wait ends
+  // (or the caller has gone) without one, or an error. It is called from a lease
+  // thread, from CancelLease or Stop, or from LeaseAsync itself for a bad request or
+  // while not serving; never with a lock held. `cancelled` (thread-safe; may be
+  // empty) tells whether the caller has gone. Returns the call's ticket for
+  // CancelLease; 0 when it was answered at once.
+  uint64_t LeaseAsync(const vmle::v1::LeaseTrialRequest& request, LeaseLine::Done done,
+                      std::function<bool()> cancelled = {});
+  // The caller of `ticket` has gone: a call still waiting is answered now, without a
+  // trial. A no-op for a call already answered, or being leased to.
+  void CancelLease(uint64_t ticket);
+  // LeaseAsync, waiting on the calling thread for the answer (in-process callers).
   absl::StatusOr<vmle::v1::LeaseTrialResponse> Lease(const vmle::v1::LeaseTrialRequest& request,
                                                      const std::function<bool()>& cancelled);
   absl::StatusOr<vmle::v1::ReportProgressResponse> Progress(const vmle::v1::ReportProgressRequest& request);
@@ -196,9 +214,11 @@ class StudyManager {
     StudyEntry& entry_;
     bool held_ = false;
   };
-  // Wakes LeaseTrial calls waiting for work when `entry` has trials they can lease now
-  // (not while it writes: its slot's release wakes them).
+  // Wakes a lease thread when `entry` has trials waiting LeaseTrial calls can lease
+  // now (not while it writes: its slot's release wakes them).
   void WakeLeasersLocked(const StudyEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Wakes a lease thread.
+  void WakeALeaseThread() ABSL_LOCKS_EXCLUDED(arrivals_mu_);
   // Re-reads a study's stored record, trials and new events (releasing mu_ meanwhile)
   // after a write whose outcome is unknown; the slot is held.
   absl::Status RefreshLocked(StudyEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -234,12 +254,18 @@ class StudyManager {
   // The trial, when `lease_id` is still its lease.
   absl::StatusOr<vmle::v1::Trial*> CheckLeaseLocked(StudyEntry& entry, const std::string& trial_id,
                                                     const std::string& lease_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The study `worker` should lease from now (fair across studies), or null.
-  StudyEntry* PickStudyLocked(const vmle::v1::WorkerInfo& worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Leases queued trials of the study PickStudyLocked(worker) gives to the waiting
-  // LeaseTrial calls it can serve (worker's own among them, oldest first), in one
-  // write, and answers them; false when there was none to lease from now.
-  bool LeaseToWaitersLocked(const vmle::v1::WorkerInfo& worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The study a worker on `device` should lease from now (fair across studies), or null.
+  StudyEntry* PickStudyLocked(const std::string& device) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Leases queued trials of the study PickStudyLocked(device) gives to the waiting
+  // LeaseTrial calls it can serve (oldest first), in one write, and adds them, with
+  // their results, to `answered` (for the caller to answer without the lock); false
+  // when there was none to lease from now. May release mu_ even then.
+  bool LeaseToWaitersLocked(const std::string& device, LeaseLine::Taken* answered)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A lease thread: leases to waiting calls whenever a study can serve them; the one
+  // that `sweeps` also answers the calls whose wait has ended or whose caller has gone
+  // (within 250 ms), while the others sleep until woken.
+  void LeaseLoop(bool sweeps);
   absl::Status RequeueOrFailLocked(StudyEntry& entry, vmle::v1::Trial trial, const std::string& error,
                                    const std::string& cause, bool retryable) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool EarlyStopLocked(const StudyEntry& entry, const vmle::v1::Trial& trial, std::string* reason) const
@@ -290,6 +316,16 @@ class StudyManager {
   absl::CondVar work_cv_;
   // LeaseTrial calls waiting for a trial, oldest first.
   LeaseLine lease_line_ ABSL_GUARDED_BY(mu_);
+  // LeaseTrial calls that arrived, and tickets of calls whose caller went, since a
+  // lease thread last looked, with the lease threads' wake-up: on a lock of their
+  // own, so a gRPC thread that starts or cancels a call never waits for mu_.
+  absl::Mutex arrivals_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  LeaseLine::Taken arrivals_ ABSL_GUARDED_BY(arrivals_mu_);
+  std::vector<uint64_t> withdrawn_ ABSL_GUARDED_BY(arrivals_mu_);
+  // A study may have trials to lease now: a lease thread looks.
+  bool lease_wake_ ABSL_GUARDED_BY(arrivals_mu_) = false;
+  bool lease_stop_ ABSL_GUARDED_BY(arrivals_mu_) = false;
+  std::atomic<uint64_t> next_lease_ticket_{1};
   // Every study's events and their watchers (its own lock, taken after mu_).
   WatchHub watch_hub_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
@@ -307,6 +343,7 @@ class StudyManager {
   // Steps the studies PlanningLoop queues (Options::planning_threads threads).
   std::unique_ptr<StepPool> step_pool_;
   std::thread sweep_thread_;
+  std::vector<std::thread> lease_threads_;
 };
 
 }  // namespace vmle::agent

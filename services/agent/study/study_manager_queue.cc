@@ -1,6 +1,7 @@
 // The TrialQueue side of the StudyManager: leases, heartbeats, progress, results.
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <random>
 
 #include "absl/container/flat_hash_map.h"
@@ -49,52 +50,144 @@ std::string Describe(vmle::v1::Metric metric, double value) {
 
 }  // namespace
 
-absl::StatusOr<vmle::v1::LeaseTrialResponse> StudyManager::Lease(const vmle::v1::LeaseTrialRequest& request,
-                                                                 const std::function<bool()>& cancelled) {
+uint64_t StudyManager::LeaseAsync(const vmle::v1::LeaseTrialRequest& request, LeaseLine::Done done,
+                                  std::function<bool()> cancelled) {
   const vmle::v1::WorkerInfo& worker = request.worker();
-  if (worker.worker_id().empty()) return absl::InvalidArgumentError("worker.worker_id: required");
-  if (request.wait_seconds() < 0) return absl::InvalidArgumentError("wait_seconds: must be >= 0");
+  if (worker.worker_id().empty()) {
+    done(absl::InvalidArgumentError("worker.worker_id: required"));
+    return 0;
+  }
+  if (request.wait_seconds() < 0) {
+    done(absl::InvalidArgumentError("wait_seconds: must be >= 0"));
+    return 0;
+  }
   const absl::Duration wait = std::min(request.wait_seconds() == 0 ? absl::Seconds(30)
                                                                    : absl::Seconds(request.wait_seconds()),
                                        options_.max_lease_wait);
-  const absl::Time deadline = absl::Now() + wait;
-  vmle::v1::LeaseTrialResponse response;
-  absl::MutexLock lock(&mu_);
-  RETURN_IF_ERROR(CheckServingLocked());
-  // Waiting leases form one line; the first caller to find a study it can lease from
-  // leases trials of it to every waiting caller it can serve, in one write.
-  LeaseLine::Waiter me;
-  me.worker = &worker;
-  me.cancelled = &cancelled;
-  lease_line_.Join(me);
-  // Out of the line once a caller took it into its write (it then waits for that).
-  auto leave = [&] { lease_line_.Leave(me); };
-  for (;;) {
-    if (me.done) break;
-    if (me.taken) {
-      me.cv.Wait(&mu_);
-      continue;
+  auto waiter = std::make_unique<LeaseLine::Waiter>();
+  waiter->ticket = next_lease_ticket_.fetch_add(1);
+  waiter->worker = worker;
+  waiter->deadline = absl::Now() + wait;
+  waiter->cancelled = std::move(cancelled);
+  waiter->done = std::move(done);
+  const uint64_t ticket = waiter->ticket;
+  {
+    // A lease thread puts it in the line (or answers it while the agent is not serving).
+    absl::MutexLock lock(&arrivals_mu_);
+    if (!lease_stop_) {
+      arrivals_.push_back(std::move(waiter));
+      return ticket;
     }
-    if (absl::Status s = CheckServingLocked(); !s.ok()) {
-      leave();
-      return s;
-    }
-    workers_[worker.worker_id()] = {"idle", absl::Now()};
-    // LeaseToWaitersLocked may release the lock (to re-read a study) even when it
-    // leases nothing, and another caller may have taken this one meanwhile.
-    if (LeaseToWaitersLocked(worker) || me.done || me.taken) continue;
-    if (cancelled() || absl::Now() >= deadline) {
-      leave();
-      return response;
-    }
-    me.cv.WaitWithDeadline(&mu_, std::min(deadline, absl::Now() + absl::Milliseconds(500)));
   }
-  if (!me.result.ok()) return me.result.status();
-  *response.mutable_assignment() = *std::move(me.result);
-  return response;
+  waiter->result = absl::UnavailableError("the agent is shutting down");
+  waiter->Answer();
+  return 0;
 }
 
-StudyEntry* StudyManager::PickStudyLocked(const vmle::v1::WorkerInfo& worker) {
+void StudyManager::CancelLease(uint64_t ticket) {
+  if (ticket == 0) return;
+  std::unique_ptr<LeaseLine::Waiter> waiter;
+  {
+    absl::MutexLock lock(&arrivals_mu_);
+    auto it = std::find_if(arrivals_.begin(), arrivals_.end(), [ticket](const auto& w) { return w->ticket == ticket; });
+    if (it == arrivals_.end()) {
+      withdrawn_.push_back(ticket);  // a lease thread takes it out of the line
+      return;
+    }
+    waiter = std::move(*it);
+    arrivals_.erase(it);
+  }
+  waiter->Answer();
+}
+
+absl::StatusOr<vmle::v1::LeaseTrialResponse> StudyManager::Lease(const vmle::v1::LeaseTrialRequest& request,
+                                                                 const std::function<bool()>& cancelled) {
+  struct Answer {
+    absl::Mutex mu;
+    bool done ABSL_GUARDED_BY(mu) = false;
+    absl::StatusOr<vmle::v1::LeaseTrialResponse> result ABSL_GUARDED_BY(mu);
+  };
+  auto answer = std::make_shared<Answer>();
+  const uint64_t ticket = LeaseAsync(
+      request,
+      [answer](absl::StatusOr<vmle::v1::LeaseTrialResponse> result) {
+        absl::MutexLock lock(&answer->mu);
+        answer->result = std::move(result);
+        answer->done = true;
+      },
+      cancelled);
+  absl::MutexLock lock(&answer->mu);
+  while (!answer->mu.AwaitWithTimeout(absl::Condition(&answer->done), absl::Milliseconds(100))) {
+    if (cancelled && cancelled()) {
+      answer->mu.Unlock();
+      CancelLease(ticket);
+      answer->mu.Lock();
+    }
+  }
+  return std::move(answer->result);
+}
+
+void StudyManager::LeaseLoop(bool sweeps) {
+  absl::Time next_deadline = absl::InfiniteFuture();
+  for (;;) {
+    {
+      absl::MutexLock lock(&arrivals_mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(arrivals_mu_) {
+        return lease_wake_ || lease_stop_ || !arrivals_.empty() || !withdrawn_.empty();
+      };
+      // One thread also wakes for the waits that end and the callers that have gone.
+      arrivals_mu_.AwaitWithDeadline(absl::Condition(&ready),
+                                     sweeps ? std::min(next_deadline, absl::Now() + absl::Milliseconds(250))
+                                            : absl::InfiniteFuture());
+      if (lease_stop_) return;
+      lease_wake_ = false;
+    }
+    LeaseLine::Taken answered;
+    {
+      absl::MutexLock lock(&mu_);
+      // Taken and put in the line under mu_, so a ticket withdrawn meanwhile is found
+      // in the line by the next pass.
+      LeaseLine::Taken joined;
+      std::vector<uint64_t> withdrawn;
+      {
+        absl::MutexLock arrivals_lock(&arrivals_mu_);
+        joined.swap(arrivals_);
+        withdrawn.swap(withdrawn_);
+      }
+      const absl::Status serving = CheckServingLocked();
+      const absl::Time now = absl::Now();
+      for (auto& w : joined) {
+        if (!serving.ok()) {
+          w->result = serving;
+          answered.push_back(std::move(w));
+          continue;
+        }
+        workers_[w->worker.worker_id()] = {"idle", now};
+        lease_line_.Join(std::move(w));
+      }
+      for (uint64_t ticket : withdrawn) {
+        if (auto w = lease_line_.Withdraw(ticket)) answered.push_back(std::move(w));
+      }
+      for (auto& w : lease_line_.TakeExpired(now)) answered.push_back(std::move(w));
+      // One study's leases per pass, for the oldest waiting worker of each device in
+      // turn; LeaseToWaitersLocked may release the lock, so the line is looked at anew.
+      bool leased = false;
+      for (const std::string& device : lease_line_.Devices()) {
+        if (stopping_) break;
+        if (LeaseToWaitersLocked(device, &answered)) {
+          leased = true;
+          break;
+        }
+      }
+      next_deadline = lease_line_.NextDeadline();
+      // Another study may have trials too: look again.
+      if (leased) WakeALeaseThread();
+    }
+    for (auto& w : answered) w->Answer();
+  }
+}
+
+StudyEntry* StudyManager::PickStudyLocked(const std::string& device) {
   // Fair across studies: the one with the fewest running trials for its
   // parallelism, then the one served longest ago.
   StudyEntry* pick = nullptr;
@@ -102,7 +195,7 @@ StudyEntry* StudyManager::PickStudyLocked(const vmle::v1::WorkerInfo& worker) {
   for (auto& [id, entry] : studies_) {
     // A study whose last change is still being written is served once it is stored.
     if (entry->queue.empty() || !entry->Active() || entry->ending || entry->writing ||
-        !DeviceMatches(entry->study.spec().device(), worker.device())) {
+        !DeviceMatches(entry->study.spec().device(), device)) {
       continue;
     }
     const double load = static_cast<double>(entry->running()) / entry->study.spec().budget().parallelism();
@@ -115,22 +208,23 @@ StudyEntry* StudyManager::PickStudyLocked(const vmle::v1::WorkerInfo& worker) {
   return pick;
 }
 
-bool StudyManager::LeaseToWaitersLocked(const vmle::v1::WorkerInfo& worker) {
-  StudyEntry* pick = PickStudyLocked(worker);
+bool StudyManager::LeaseToWaitersLocked(const std::string& device, LeaseLine::Taken* answered) {
+  StudyEntry* pick = PickStudyLocked(device);
   if (pick == nullptr) return false;
   StudyEntry& entry = *pick;
   WriteSlot slot(*this, entry);
   if (!slot.Acquire(absl::ZeroDuration()).ok()) return false;
   if (entry.queue.empty() || !entry.Active() || entry.ending) return false;
   // The waiting callers this study can serve, oldest first, one queued trial each.
-  const std::vector<LeaseLine::Waiter*> batch =
-      lease_line_.TakeServable(entry.study.spec().device(), entry.queue.size());
+  LeaseLine::Taken batch = lease_line_.TakeServable(entry.study.spec().device(), entry.queue.size());
   if (batch.empty()) return false;
+  // While this study writes, another lease thread serves the other studies.
+  WakeALeaseThread();
   const absl::Time now = absl::Now();
   std::vector<Trial> trials;
   std::vector<StudyEvent> events;
   for (size_t i = 0; i < batch.size(); ++i) {
-    const vmle::v1::WorkerInfo& w = *batch[i]->worker;
+    const vmle::v1::WorkerInfo& w = batch[i]->worker;
     Trial trial = entry.trials[entry.queue[i]].trial;
     trial.set_status(vmle::v1::TRIAL_STATUS_RUNNING);
     trial.set_attempts(trial.attempts() + 1);
@@ -150,8 +244,6 @@ bool StudyManager::LeaseToWaitersLocked(const vmle::v1::WorkerInfo& worker) {
   const absl::Status written = CommitLocked(entry, entry.study, trials, std::move(events));
   for (size_t i = 0; i < batch.size(); ++i) {
     LeaseLine::Waiter& w = *batch[i];
-    w.done = true;
-    w.cv.Signal();
     if (!written.ok()) {
       w.result = written;
       continue;
@@ -176,9 +268,10 @@ bool StudyManager::LeaseToWaitersLocked(const vmle::v1::WorkerInfo& worker) {
     *a.mutable_config() = trial.config();
     a.set_objective_metric(entry.study.spec().objective().metric());
     a.set_seed(trial.seed());
-    w.result = std::move(a);
+    *w.result->mutable_assignment() = std::move(a);
   }
   if (written.ok()) metrics_->LeaseWrite(batch.size());
+  for (auto& w : batch) answered->push_back(std::move(w));
   return true;
 }
 
