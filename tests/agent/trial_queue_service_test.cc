@@ -49,9 +49,23 @@ struct Call {
   grpc::ClientContext context;
   vmle::v1::LeaseTrialRequest request;
   vmle::v1::LeaseTrialResponse response;
-  bool answered = false;
+  bool answered = false;  // guarded by the caller's mutex
   grpc::Status status;
 };
+
+// Starts a call for `worker_id` waiting up to `wait_seconds`, appended to `calls`; its
+// answer is recorded under `mu`.
+void StartCall(vmle::v1::TrialQueue::Stub& stub, absl::Mutex& mu, std::vector<std::unique_ptr<Call>>& calls,
+               const std::string& worker_id, int wait_seconds) {
+  Call& call = *calls.emplace_back(std::make_unique<Call>());
+  call.request.mutable_worker()->set_worker_id(worker_id);
+  call.request.set_wait_seconds(wait_seconds);
+  stub.async()->LeaseTrial(&call.context, &call.request, &call.response, [&mu, &call](grpc::Status s) {
+    absl::MutexLock lock(&mu);
+    call.answered = true;
+    call.status = std::move(s);
+  });
+}
 
 TEST(TrialQueueServiceTest, WaitingLeaseCallsHoldNoServerThreadAndEveryOneIsAnswered) {
   // Outlives the agent, which updates its gauges until it stops.
@@ -95,16 +109,7 @@ TEST(TrialQueueServiceTest, WaitingLeaseCallsHoldNoServerThreadAndEveryOneIsAnsw
     };
     mu.Await(absl::Condition(&all));
   };
-  for (int i = 0; i < kCalls; ++i) {
-    Call& call = *calls.emplace_back(std::make_unique<Call>());
-    call.request.mutable_worker()->set_worker_id(absl::StrCat("w-", i));
-    call.request.set_wait_seconds(60);
-    stub->async()->LeaseTrial(&call.context, &call.request, &call.response, [&mu, &call](grpc::Status s) {
-      absl::MutexLock lock(&mu);
-      call.answered = true;
-      call.status = std::move(s);
-    });
-  }
+  for (int i = 0; i < kCalls; ++i) StartCall(*stub, mu, calls, absl::StrCat("w-", i), 60);
   // Every call waits in the agent's line (its worker counts as idle) ...
   const absl::Time until = absl::Now() + absl::Seconds(30);
   while (IdleWorkers(registry) < kCalls + 1 && absl::Now() < until) absl::SleepFor(absl::Milliseconds(50));
@@ -162,16 +167,7 @@ TEST(TrialQueueServiceTest, WaitingLeaseCallsHoldNoServerThreadAndEveryOneIsAnsw
   int refused = kCalls;
   for (int round = 0; round < 20 && refused > 0; ++round) {
     std::vector<std::unique_ptr<Call>> again;
-    for (int i = 0; i < kCalls; ++i) {
-      Call& call = *again.emplace_back(std::make_unique<Call>());
-      call.request.mutable_worker()->set_worker_id(absl::StrCat("again-", i));
-      call.request.set_wait_seconds(1);
-      stub->async()->LeaseTrial(&call.context, &call.request, &call.response, [&mu, &call](grpc::Status s) {
-        absl::MutexLock lock(&mu);
-        call.answered = true;
-        call.status = std::move(s);
-      });
-    }
+    for (int i = 0; i < kCalls; ++i) StartCall(*stub, mu, again, absl::StrCat("again-", i), 1);
     absl::MutexLock lock(&mu);
     const auto all = [&] {
       for (const auto& call : again) {

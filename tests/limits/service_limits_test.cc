@@ -142,28 +142,22 @@ TEST_F(ServiceLimitsTest, RequestsThatDoNotParseAreRefusedNamingTheField) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
   EXPECT_THAT(status.error_message(), HasSubstr("study_id: not valid UTF-8"));
 
-  // Bytes that are no message at all: the method is named.
+  // Bytes that are no message at all: the method is named; also for LeaseTrial, which
+  // the callback API serves.
   grpc::GenericStub generic(
       grpc::CreateChannel(absl::StrCat("127.0.0.1:", agent_port_), grpc::InsecureChannelCredentials()));
-  const std::string garbage = "\x0a\xff\xff\xff\xff\x0f";  // a length past the end
-  grpc::Slice slice(garbage);
-  grpc::ByteBuffer request(&slice, 1), response;
-  grpc::ClientContext generic_context;
-  std::promise<grpc::Status> done;
-  generic.UnaryCall(&generic_context, "/vmle.v1.StudyService/GetStudy", grpc::StubOptions(), &request, &response,
-                    [&done](grpc::Status s) { done.set_value(std::move(s)); });
-  status = done.get_future().get();
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
-  EXPECT_THAT(status.error_message(), HasSubstr("not a valid request of /vmle.v1.StudyService/GetStudy"));
-
-  // The same for LeaseTrial, which the callback API serves.
-  grpc::ClientContext lease_context;
-  std::promise<grpc::Status> lease_done;
-  generic.UnaryCall(&lease_context, "/vmle.v1.TrialQueue/LeaseTrial", grpc::StubOptions(), &request, &response,
-                    [&lease_done](grpc::Status s) { lease_done.set_value(std::move(s)); });
-  status = lease_done.get_future().get();
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
-  EXPECT_THAT(status.error_message(), HasSubstr("not a valid request of /vmle.v1.TrialQueue/LeaseTrial"));
+  for (const std::string method : {"/vmle.v1.StudyService/GetStudy", "/vmle.v1.TrialQueue/LeaseTrial"}) {
+    const std::string garbage = "\x0a\xff\xff\xff\xff\x0f";  // a length past the end
+    grpc::Slice slice(garbage);
+    grpc::ByteBuffer request(&slice, 1), response;
+    grpc::ClientContext generic_context;
+    std::promise<grpc::Status> done;
+    generic.UnaryCall(&generic_context, method, grpc::StubOptions(), &request, &response,
+                      [&done](grpc::Status s) { done.set_value(std::move(s)); });
+    status = done.get_future().get();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << method << ": " << status.error_message();
+    EXPECT_THAT(status.error_message(), HasSubstr("not a valid request of " + method));
+  }
   auto queue = vmle::v1::TrialQueue::NewStub(
       grpc::CreateChannel(absl::StrCat("127.0.0.1:", agent_port_), grpc::InsecureChannelCredentials()));
   vmle::v1::LeaseTrialRequest lease;
