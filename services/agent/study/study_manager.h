@@ -154,9 +154,10 @@ class StudyManager {
 
   // TrialQueue. LeaseAsync queues a LeaseTrial call, which holds no thread while it
   // waits: `done` is called once, with a trial, an empty response when the wait ends
-  // (or the caller has gone) without one, or an error. It is called from a lease
-  // thread, from CancelLease or Stop, or from LeaseAsync itself for a bad request or
-  // while not serving; never with a lock held. `cancelled` (thread-safe; may be
+  // (or the caller has gone) without one, or an error (UNAVAILABLE while the agent
+  // loads its studies or after Stop). It is called from a lease thread, from
+  // CancelLease or Stop, or from LeaseAsync itself for a bad request or after Stop;
+  // never with a lock held. `cancelled` (thread-safe; may be
   // empty) tells whether the caller has gone. Returns the call's ticket for
   // CancelLease; 0 when it was answered at once.
   uint64_t LeaseAsync(const vmle::v1::LeaseTrialRequest& request, LeaseLine::Done done,
