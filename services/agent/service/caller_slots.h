@@ -1,6 +1,7 @@
 // A cap on the calls one caller (auth/caller.h) may hold open at once: each
-// LeaseTrial long-poll and each WatchStudy stream holds a server thread, so a
-// caller that opens them without bound could starve everyone else.
+// WatchStudy stream holds a server thread and each waiting LeaseTrial long-poll a
+// place in the lease line, so a caller that opens them without bound could starve
+// everyone else.
 //
 // Usage:
 //   absl::StatusOr<CallerSlots::Slot> slot = watches_.Acquire(auth::CallerOf(context));
