@@ -20,7 +20,9 @@ const absl::Time kStart = absl::FromUnixSeconds(1000);
 std::unique_ptr<LeaseLine::Waiter> Caller(const std::string& worker_id, const std::string& device,
                                           absl::Duration wait = absl::Seconds(30), const bool* gone = nullptr,
                                           int* answers = nullptr) {
+  static uint64_t next_ticket = 1;
   auto w = std::make_unique<LeaseLine::Waiter>();
+  w->ticket = next_ticket++;
   w->worker.set_worker_id(worker_id);
   w->worker.set_device(device);
   w->deadline = kStart + wait;

@@ -12,7 +12,6 @@ bool DeviceMatches(const std::string& wanted, const std::string& device) {
 }
 
 uint64_t LeaseLine::Join(std::unique_ptr<Waiter> waiter) {
-  if (waiter->ticket == 0) waiter->ticket = next_ticket_++;
   const uint64_t ticket = waiter->ticket;
   by_ticket_[ticket] = line_.insert(line_.end(), {ticket, std::move(waiter)});
   return ticket;

@@ -4,7 +4,8 @@
 // every waiting call a study can serve and lease them one queued trial each in one
 // write (a group commit), then answer each through its `done`.
 //
-// Contract: Join gives each call a ticket. A call leaves the line exactly once, and
+// Contract: each call comes with its owner's ticket (unique, never 0), by which it
+// can be withdrawn before it has joined too. A call leaves the line exactly once, and
 // whoever takes it out answers it exactly once (never with a lock held): taken for a
 // study (TakeServable), at the end of its wait or once its caller has gone
 // (TakeExpired), withdrawn by its ticket (Withdraw), or at shutdown (TakeAll).
@@ -42,8 +43,7 @@ class LeaseLine {
 
   // One waiting LeaseTrial call.
   struct Waiter {
-    // Set by Join, or before it by an owner that gives out tickets itself (unique,
-    // never 0).
+    // Given by the owner: unique, never 0.
     uint64_t ticket = 0;
     vmle::v1::WorkerInfo worker;
     // When the call's wait ends with an empty response.
@@ -60,7 +60,7 @@ class LeaseLine {
   };
   using Taken = std::vector<std::unique_ptr<Waiter>>;
 
-  // Puts `waiter` at the end of the line; its ticket (a new one unless it has one).
+  // Puts `waiter` at the end of the line; its ticket.
   uint64_t Join(std::unique_ptr<Waiter> waiter);
   // Takes the waiter of `ticket` out of the line; null when it is no longer in it.
   std::unique_ptr<Waiter> Withdraw(uint64_t ticket);
@@ -90,7 +90,6 @@ class LeaseLine {
   using Line = std::list<std::pair<uint64_t, std::unique_ptr<Waiter>>>;
   Line line_;
   absl::flat_hash_map<uint64_t, Line::iterator> by_ticket_;
-  uint64_t next_ticket_ = 1;
 };
 
 }  // namespace vmle::agent

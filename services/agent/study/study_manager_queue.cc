@@ -117,8 +117,10 @@ absl::StatusOr<vmle::v1::LeaseTrialResponse> StudyManager::Lease(const vmle::v1:
       },
       cancelled);
   absl::MutexLock lock(&answer->mu);
+  bool withdrawn = false;
   while (!answer->mu.AwaitWithTimeout(absl::Condition(&answer->done), absl::Milliseconds(100))) {
-    if (cancelled && cancelled()) {
+    if (!withdrawn && cancelled && cancelled()) {
+      withdrawn = true;
       answer->mu.Unlock();
       CancelLease(ticket);
       answer->mu.Lock();
@@ -168,7 +170,9 @@ void StudyManager::LeaseLoop(bool sweeps) {
       for (uint64_t ticket : withdrawn) {
         if (auto w = lease_line_.Withdraw(ticket)) answered.push_back(std::move(w));
       }
-      for (auto& w : lease_line_.TakeExpired(now)) answered.push_back(std::move(w));
+      if (sweeps) {
+        for (auto& w : lease_line_.TakeExpired(now)) answered.push_back(std::move(w));
+      }
       // One study's leases per pass, for the oldest waiting worker of each device in
       // turn; LeaseToWaitersLocked may release the lock, so the line is looked at anew.
       bool leased = false;
@@ -179,7 +183,7 @@ void StudyManager::LeaseLoop(bool sweeps) {
           break;
         }
       }
-      next_deadline = lease_line_.NextDeadline();
+      if (sweeps) next_deadline = lease_line_.NextDeadline();
       // Another study may have trials too: look again.
       if (leased) WakeALeaseThread();
     }
