@@ -10,7 +10,7 @@ indexing), sampled softmax with num_negatives uniform negatives per pair of
 sequences, Adam (SASRec) or AdamW (HSTU, L2-normalised embeddings over a
 temperature), full-ranking leave-one-out evaluation with the history masked except
 the target. Each backbone's defaults are its reference configuration
-(services/trainer/space/search_space.cc). Prints one JSON object like
+(common/space/search_space.cc). Prints one JSON object like
 `vmle-train --json`.
 
 Evaluation ranks the target by sorting every user's scores (torch.argsort), as the
@@ -251,7 +251,7 @@ def evaluate(model, users, split, args):
     return out
 
 
-# Each backbone's reference configuration (services/trainer/space/search_space.cc);
+# Each backbone's reference configuration (common/space/search_space.cc);
 # a flag left unset takes its backbone's value.
 REFERENCE = {
     'sasrec': dict(dropout=0.2, batch_size=256, weight_decay=1e-5, optimizer='adam', beta2=0.999,

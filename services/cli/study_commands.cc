@@ -9,12 +9,12 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "common/space/space_proto.h"
 #include "common/status/grpc_status.h"
 #include "common/status/status_macros.h"
-#include "services/agent/study/report.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/client_context.h"
-#include "services/trainer/space/space_proto.h"
+#include "services/agent/study/report.h"
 
 namespace vmle::cli {
 namespace {

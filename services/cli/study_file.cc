@@ -10,9 +10,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/space/space_proto.h"
 #include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
-#include "services/trainer/space/space_proto.h"
 #include "yaml-cpp/yaml.h"
 
 namespace vmle::cli {
@@ -78,9 +78,9 @@ absl::StatusOr<vmle::v1::ParamValue> FixedValue(const vmle::v1::StudySpec& spec,
                                                 const std::string& text) {
   vmle::v1::Backbone backbone = spec.backbone() == vmle::v1::BACKBONE_UNSPECIFIED ? vmle::v1::BACKBONE_SASREC
                                                                                   : spec.backbone();
-  absl::StatusOr<trainer::Backbone> b = space::ToTrainerBackbone(backbone);
+  absl::StatusOr<space::Backbone> b = space::ToBackbone(backbone);
   if (!b.ok()) return b.status();
-  const trainer::ParamSpec* p = trainer::DefaultSearchSpace(*b).Find(key);
+  const space::ParamSpec* p = space::DefaultSearchSpace(*b).Find(key);
   if (p == nullptr) {
     vmle::v1::ParamValue v;
     v.set_categorical_value(text);

@@ -4,20 +4,20 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "common/space/space_proto.h"
 #include "services/agent/planner/space_sampling.h"
-#include "services/trainer/space/space_proto.h"
 
 namespace vmle::agent::sim {
 namespace {
 
-using trainer::ParamSpec;
+using space::ParamSpec;
 
 constexpr int kAscentSweeps = 4;
 constexpr int kAscentPoints = 41;
 // lr this many decades above its optimum diverges.
 constexpr double kDivergeDecades = 1.2;
 
-const trainer::SearchSpace& Space() { return trainer::DefaultSearchSpace(trainer::Backbone::kSASRec); }
+const space::SearchSpace& Space() { return space::DefaultSearchSpace(space::Backbone::kSASRec); }
 
 // The configuration's knobs as numbers and names, defaults filled in.
 struct Knobs {

@@ -6,14 +6,14 @@
 #include <string>
 #include <vector>
 
+#include "common/space/search_space.h"
+#include "common/space/space_proto.h"
 #include "services/agent/planner/space_sampling.h"
-#include "services/trainer/space/search_space.h"
-#include "services/trainer/space/space_proto.h"
 #include "vmle/v1/study.pb.h"
 
 namespace vmle::agent::testing {
 
-inline const trainer::SearchSpace& SasrecSpace() { return trainer::DefaultSearchSpace(trainer::Backbone::kSASRec); }
+inline const space::SearchSpace& SasrecSpace() { return space::DefaultSearchSpace(space::Backbone::kSASRec); }
 
 inline vmle::v1::Configuration SasrecDefault() { return DefaultConfiguration(SasrecSpace()); }
 
@@ -34,7 +34,7 @@ inline std::vector<std::string> Diff(vmle::v1::Configuration a, vmle::v1::Config
   ResetInactive(SasrecSpace(), &a);
   ResetInactive(SasrecSpace(), &b);
   std::vector<std::string> out;
-  for (const trainer::ParamSpec& p : SasrecSpace().params) {
+  for (const space::ParamSpec& p : SasrecSpace().params) {
     if (space::ValueText(ValueOf(p, a)) != space::ValueText(ValueOf(p, b))) out.push_back(p.name);
   }
   return out;

@@ -14,11 +14,11 @@
 #include <sstream>
 
 #include "absl/strings/match.h"
+#include "common/space/space_proto.h"
 #include "services/agent/llm/http_llm_client.h"
 #include "services/agent/planner/llm/llm_planner.h"
 #include "services/agent/planner/planner_factory.h"
 #include "services/agent/planner/space_sampling.h"
-#include "services/trainer/space/space_proto.h"
 #include "tests/agent/fake_llm_server.h"
 #include "tests/agent/planning_loop.h"
 #include "tests/util/subprocess.h"
@@ -87,10 +87,9 @@ std::unique_ptr<Planner> FastLlmPlanner(const FakeLlmServer& server, int max_rep
 PlanningContext RichContext() {
   PlanningContext context = testing::SasrecContext(3);
   context.spec.mutable_budget()->set_max_trials(10);
-  auto space = PlanningSpace(context.space, context.spec.backbone());
   vmle::v1::Trial baseline;
   baseline.set_number(1);
-  *baseline.mutable_config() = DefaultConfiguration(*space);
+  *baseline.mutable_config() = DefaultConfiguration(context.space);
   baseline.set_status(vmle::v1::TRIAL_STATUS_SUCCEEDED);
   baseline.set_objective_value(0.0521);
   baseline.mutable_test()->set_ndcg_at_10(0.987654);  // must never reach a prompt

@@ -4,25 +4,48 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
+#include "common/space/space_proto.h"
+#include "common/status/status_macros.h"
 #include "services/agent/evidence/evidence.h"
-#include "services/trainer/space/space_proto.h"
+#include "services/agent/planner/space_sampling.h"
 
 namespace vmle::agent::testing {
+
+absl::StatusOr<space::SearchSpace> TypedSpace(const vmle::v1::SearchSpace& wire) {
+  const space::SearchSpace& defaults = space::DefaultSearchSpace(space::Backbone::kSASRec);
+  space::SearchSpace out;
+  for (const vmle::v1::ParamSpec& p : wire.params()) {
+    const space::ParamSpec* base = defaults.Find(p.name());
+    if (base == nullptr) return absl::InvalidArgumentError("not a SASRec parameter: " + p.name());
+    space::ParamSpec typed = space::FromProto(p, base);
+    if (typed.default_value.empty()) typed.default_value = base->default_value;
+    if (!space::ValidateValue(typed, typed.default_value).ok()) {
+      // A domain that excludes the backbone's default starts from its middle.
+      typed.default_value = space::ValueText(IsNumeric(typed) ? FromUnit(typed, 0.5) : FromChoice(typed, 0));
+    }
+    RETURN_IF_ERROR(space::ValidateParamSpec(typed));
+    out.params.push_back(std::move(typed));
+  }
+  return out;
+}
 
 PlanningContext ContextFor(const vmle::v1::SearchSpace& space, uint64_t seed, vmle::v1::Direction direction) {
   PlanningContext context;
   context.spec.set_backbone(vmle::v1::BACKBONE_SASREC);
   context.spec.mutable_objective()->set_direction(direction);
   context.spec.set_seed(seed);
-  context.space = space;
+  absl::StatusOr<space::SearchSpace> typed = TypedSpace(space);
+  EXPECT_TRUE(typed.ok()) << typed.status();
+  if (typed.ok()) context.space = *std::move(typed);
   context.seed = seed;
   context.max_proposals = 1;
   return context;
 }
 
 PlanningContext SasrecContext(uint64_t seed, vmle::v1::Direction direction) {
-  return ContextFor(space::ToProto(trainer::DefaultSearchSpace(trainer::Backbone::kSASRec)), seed, direction);
+  return ContextFor(space::ToProto(space::DefaultSearchSpace(space::Backbone::kSASRec)), seed, direction);
 }
 
 vmle::v1::SearchSpace FloatSpace(const std::vector<std::pair<std::string, std::pair<double, double>>>& params) {

@@ -7,6 +7,8 @@
 #include <optional>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "common/space/search_space.h"
 #include "services/agent/planner/planner.h"
 #include "vmle/v1/common.pb.h"
 #include "vmle/v1/study.pb.h"
@@ -15,6 +17,12 @@ namespace vmle::agent::testing {
 
 // A context over the full SASRec default space, no history, one proposal wanted.
 PlanningContext SasrecContext(uint64_t seed, vmle::v1::Direction direction = vmle::v1::DIRECTION_MAXIMIZE);
+
+// The typed tables of `wire`, a space of SASRec parameters only: each domain from the
+// wire, the rest of its definition from the backbone's, and the middle of the domain
+// as the default when it excludes the backbone's. INVALID_ARGUMENT naming a parameter
+// the backbone lacks or a malformed definition.
+absl::StatusOr<space::SearchSpace> TypedSpace(const vmle::v1::SearchSpace& wire);
 
 // A context over `space` (params of the SASRec backbone).
 PlanningContext ContextFor(const vmle::v1::SearchSpace& space, uint64_t seed, vmle::v1::Direction direction);

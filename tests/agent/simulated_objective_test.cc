@@ -8,13 +8,13 @@
 #include <cmath>
 #include <cstdio>
 
+#include "common/space/space_proto.h"
 #include "services/agent/planner/space_sampling.h"
-#include "services/trainer/space/space_proto.h"
 
 namespace vmle::agent::sim {
 namespace {
 
-const trainer::SearchSpace& Sasrec() { return trainer::DefaultSearchSpace(trainer::Backbone::kSASRec); }
+const space::SearchSpace& Sasrec() { return space::DefaultSearchSpace(space::Backbone::kSASRec); }
 
 // Valid random configurations of the SASRec space.
 std::vector<vmle::v1::Configuration> RandomConfigs(int n, uint64_t seed) {
@@ -40,7 +40,7 @@ double Correlation(const std::vector<double>& a, const std::vector<double>& b) {
 }
 
 vmle::v1::Configuration With(vmle::v1::Configuration c, const std::string& name, double value) {
-  if (Sasrec().Find(name)->type == trainer::ParamType::kInt) {
+  if (Sasrec().Find(name)->type == space::ParamType::kInt) {
     (*c.mutable_values())[name].set_int_value(std::llround(value));
   } else {
     (*c.mutable_values())[name].set_float_value(value);
@@ -150,7 +150,7 @@ TEST(SimulatedObjectiveTest, OptimumIsTheMaximumAndInterior) {
     random_best = std::max(random_best, v);
   }
   EXPECT_LT(random_best, 0.95 * objective.Optimum()) << "random search must not find the optimum by luck";
-  for (const trainer::ParamSpec& p : Sasrec().params) {
+  for (const space::ParamSpec& p : Sasrec().params) {
     if (!IsNumeric(p)) continue;
     for (double du : {-0.03, 0.03}) {
       const vmle::v1::Configuration c = WithText(best, p.name, space::ValueText(FromUnit(p, ToUnit(p, ValueOf(p, best)) + du)));

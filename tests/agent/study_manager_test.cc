@@ -106,6 +106,7 @@ TEST(StudyManagerTest, RefusesInvalidSpecsNamingTheField) {
          p->mutable_float_range()->set_max(2.0);
        },
        "dropout"},
+      {[](auto& s) { s.mutable_search_space()->add_params()->set_name("no_such_knob"); }, "no_such_knob"},
       {[](auto& s) { s.mutable_early_stopping()->set_grace_epochs(-1); }, "spec.early_stopping.grace_epochs"},
       {[](auto& s) { s.set_device("tpu"); }, "spec.device"},
   };

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <set>
 
+#include "common/space/space_proto.h"
 #include "services/agent/planner/planner_factory.h"
 #include "services/agent/planner/space_sampling.h"
 #include "services/sim/simulated_objective.h"
@@ -140,7 +141,7 @@ TEST(TpeTest, BeatsRandomSearchOnTheSimulatedObjective) {
   const testing::ObjectiveFn f = [&](const vmle::v1::Configuration& c, int number) {
     return objective.Run(c, static_cast<uint64_t>(number)).validation.ndcg_at_10();
   };
-  const vmle::v1::SearchSpace space = testing::SasrecContext(0).space;
+  const vmle::v1::SearchSpace space = space::ToProto(testing::SasrecContext(0).space);
   const double tpe = MeanBest("tpe", space, kMax, kSeeds, 40, 1, f);
   const double random = MeanBest("random", space, kMax, kSeeds, 40, 1, f);
   RecordProperty("sim_tpe_mean_best", std::to_string(tpe));

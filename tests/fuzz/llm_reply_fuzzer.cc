@@ -8,8 +8,8 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "common/space/space_proto.h"
 #include "services/agent/planner/llm/llm_reply.h"
-#include "services/trainer/space/space_proto.h"
 
 namespace {
 
@@ -31,8 +31,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
   const uint8_t control = data[0];
   const std::string_view reply(reinterpret_cast<const char*>(data + 1), size - 1);
-  const auto backbone = (control & 4) ? vmle::trainer::Backbone::kHSTU : vmle::trainer::Backbone::kSASRec;
-  const vmle::trainer::SearchSpace& space = vmle::trainer::DefaultSearchSpace(backbone);
+  const auto backbone = (control & 4) ? vmle::space::Backbone::kHSTU : vmle::space::Backbone::kSASRec;
+  const vmle::space::SearchSpace& space = vmle::space::DefaultSearchSpace(backbone);
   switch (control & 3) {
     case 0: {
       // The complete default configuration of each backbone, as a study starts from.
@@ -40,7 +40,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         auto* configs = new vmle::v1::Configuration[2];
         for (int b = 0; b < 2; ++b) {
           auto config = vmle::space::CompleteConfiguration(
-              vmle::trainer::DefaultSearchSpace(b ? vmle::trainer::Backbone::kHSTU : vmle::trainer::Backbone::kSASRec),
+              vmle::space::DefaultSearchSpace(b ? vmle::space::Backbone::kHSTU : vmle::space::Backbone::kSASRec),
               {});
           if (!config.ok()) std::abort();
           configs[b] = *config;

@@ -7,7 +7,7 @@
 
 #include "services/trainer/model/factory.h"
 #include "services/trainer/model/hstu.h"
-#include "services/trainer/train/train_config.h"
+#include "services/trainer/util/configuration.h"
 
 namespace vmle::trainer {
 namespace {

@@ -8,8 +8,8 @@
 
 #include "services/trainer/model/factory.h"
 #include "services/trainer/train/loss.h"
-#include "services/trainer/train/train_config.h"
 #include "services/trainer/train/training_set.h"
+#include "services/trainer/util/configuration.h"
 
 namespace vmle::trainer {
 namespace {

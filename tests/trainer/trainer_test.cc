@@ -9,7 +9,7 @@
 #include "services/trainer/data/split.h"
 #include "services/trainer/data/synthetic.h"
 #include "services/trainer/eval/evaluator.h"
-#include "services/trainer/space/search_space.h"
+#include "services/trainer/util/configuration.h"
 
 namespace vmle::trainer {
 namespace {

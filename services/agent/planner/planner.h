@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/space/search_space.h"
 #include "vmle/v1/memory.pb.h"
 #include "vmle/v1/study.pb.h"
 
@@ -33,9 +34,10 @@ namespace vmle::agent {
 struct PlanningContext {
   // The study as submitted (objective, budget, planner options, seed).
   vmle::v1::StudySpec spec;
-  // The effective search space: the backbone's default narrowed by the study, with
-  // parameters fixed by spec.fixed removed.
-  vmle::v1::SearchSpace space;
+  // The effective search space as typed tables (common/space/search_space.h), built
+  // once when the agent accepts the study: the backbone's default narrowed by the
+  // study, with parameters fixed by spec.fixed removed.
+  space::SearchSpace space;
   // Finished trials (succeeded, failed, stopped) in trial-number order, test metrics
   // and per-epoch metrics cleared (Reflect receives its trial whole). A trial's
   // objective_value is the validation metric of spec.objective.

@@ -2,15 +2,14 @@
 
 #include <utility>
 
-#include "services/trainer/space/space_proto.h"
+#include "common/space/space_proto.h"
+#include "common/status/status_macros.h"
 
 namespace vmle::agent {
 
-absl::StatusOr<PlanningRound> PlanningRound::Start(const PlanningContext& context, std::string planner) {
-  absl::StatusOr<trainer::SearchSpace> space = PlanningSpace(context.space, context.spec.backbone());
-  if (!space.ok()) return space.status();
+PlanningRound PlanningRound::Start(const PlanningContext& context, std::string planner) {
   PlanningRound round;
-  round.space_ = *std::move(space);
+  round.space_ = context.space;
   round.fixed_ = context.spec.fixed();
   round.planner_ = std::move(planner);
   round.wanted_ = context.max_proposals;
@@ -21,20 +20,28 @@ absl::StatusOr<PlanningRound> PlanningRound::Start(const PlanningContext& contex
   return round;
 }
 
-std::optional<vmle::v1::Configuration> PlanningRound::Admit(const vmle::v1::Configuration& candidate) const {
+absl::StatusOr<vmle::v1::Configuration> PlanningRound::Check(const vmle::v1::Configuration& candidate) const {
   vmle::v1::Configuration merged = fixed_;
-  for (const trainer::ParamSpec& p : space_.params) (*merged.mutable_values())[p.name] = ValueOf(p, candidate);
+  for (const space::ParamSpec& p : space_.params) (*merged.mutable_values())[p.name] = ValueOf(p, candidate);
   ResetInactive(space_, &merged);
-  if (taken_.contains(ConfigKey(space_, merged))) return std::nullopt;
-  if (!space::CompleteConfiguration(space_, merged).ok()) return std::nullopt;
+  RETURN_IF_ERROR(space::CompleteConfiguration(space_, merged).status());
+  if (taken_.contains(ConfigKey(space_, merged))) {
+    return absl::AlreadyExistsError("the configuration repeats a finished, running or already proposed trial");
+  }
   vmle::v1::Configuration out;
-  for (const trainer::ParamSpec& p : space_.params) (*out.mutable_values())[p.name] = merged.values().at(p.name);
+  for (const space::ParamSpec& p : space_.params) (*out.mutable_values())[p.name] = merged.values().at(p.name);
   return out;
+}
+
+std::optional<vmle::v1::Configuration> PlanningRound::Admit(const vmle::v1::Configuration& candidate) const {
+  absl::StatusOr<vmle::v1::Configuration> checked = Check(candidate);
+  if (!checked.ok()) return std::nullopt;
+  return *std::move(checked);
 }
 
 void PlanningRound::AddReplicate(const vmle::v1::Configuration& of, std::string hypothesis) {
   PlannedTrial trial;
-  for (const trainer::ParamSpec& p : space_.params) (*trial.config.mutable_values())[p.name] = ValueOf(p, of);
+  for (const space::ParamSpec& p : space_.params) (*trial.config.mutable_values())[p.name] = ValueOf(p, of);
   trial.proposal.set_hypothesis(std::move(hypothesis));
   trial.proposal.set_planner(planner_);
   trials_.push_back(std::move(trial));

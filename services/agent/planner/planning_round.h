@@ -1,7 +1,7 @@
-// One call of a classical planner's Propose: the planning space built from the
-// context, the configurations already taken (finished, pending and proposed in this
-// round) and the proposals collected so far. Grid, random and tpe share it so that
-// every proposal is complete, valid and distinct in the same way.
+// One call of a classical planner's Propose: the context's space, the configurations
+// already taken (finished, pending and proposed in this round) and the proposals
+// collected so far. Grid, random and tpe share it so that every proposal is
+// complete, valid and distinct in the same way.
 //
 // Not thread-safe; lives for one Propose call.
 #pragma once
@@ -20,10 +20,9 @@ namespace vmle::agent {
 
 class PlanningRound {
  public:
-  // INVALID_ARGUMENT when the context's space cannot be read (see PlanningSpace).
-  static absl::StatusOr<PlanningRound> Start(const PlanningContext& context, std::string planner);
+  static PlanningRound Start(const PlanningContext& context, std::string planner);
 
-  const trainer::SearchSpace& space() const { return space_; }
+  const space::SearchSpace& space() const { return space_; }
   // Trials of the study proposed before this round (finished and pending).
   int proposed_before() const { return proposed_before_; }
   // Trials proposed so far, this round's included.
@@ -33,8 +32,11 @@ class PlanningRound {
 
   // `candidate` made complete over the space (defaults filled in, inactive
   // parameters reset) and checked with the study's fixed parameters by
-  // vmle::space::CompleteConfiguration; nullopt when the combination is invalid or the
-  // configuration was already taken. The result names exactly the space's parameters.
+  // vmle::space::CompleteConfiguration: INVALID_ARGUMENT naming the parameter when the
+  // combination is invalid, ALREADY_EXISTS when the configuration was already taken.
+  // The result names exactly the space's parameters.
+  absl::StatusOr<vmle::v1::Configuration> Check(const vmle::v1::Configuration& candidate) const;
+  // Check without the reason: nullopt when the candidate is not admitted.
   std::optional<vmle::v1::Configuration> Admit(const vmle::v1::Configuration& candidate) const;
 
   // Records an admitted configuration as this round's next proposal.
@@ -50,7 +52,7 @@ class PlanningRound {
  private:
   PlanningRound() = default;
 
-  trainer::SearchSpace space_;
+  space::SearchSpace space_;
   vmle::v1::Configuration fixed_;
   std::string planner_;
   int wanted_ = 0;

@@ -4,13 +4,13 @@
 #include <cmath>
 #include <cstdlib>
 
-#include "services/trainer/space/space_proto.h"
+#include "common/space/space_proto.h"
 
 namespace vmle::agent {
 namespace {
 
-using trainer::ParamSpec;
-using trainer::ParamType;
+using space::ParamSpec;
+using space::ParamType;
 
 constexpr double kTwoPi = 6.283185307179586;
 
@@ -57,7 +57,7 @@ vmle::v1::ParamValue FloatValue(double v) {
 }
 
 // The value of the condition parameter `name` in `config`, as text.
-std::string ConditionText(const trainer::SearchSpace& space, const std::string& name,
+std::string ConditionText(const space::SearchSpace& space, const std::string& name,
                           const vmle::v1::Configuration& config) {
   if (const ParamSpec* cond = space.Find(name); cond != nullptr) {
     return space::ValueText(ValueOf(*cond, config));
@@ -65,7 +65,7 @@ std::string ConditionText(const trainer::SearchSpace& space, const std::string& 
   if (auto it = config.values().find(name); it != config.values().end()) {
     return space::ValueText(it->second);
   }
-  const ParamSpec* base = trainer::DefaultSearchSpace(space.backbone).Find(name);
+  const ParamSpec* base = space::DefaultSearchSpace(space.backbone).Find(name);
   return base == nullptr ? "" : base->default_value;
 }
 
@@ -94,39 +94,6 @@ uint64_t DeriveSeed(uint64_t seed, uint64_t index) {
   Rng mix(seed ^ (index * 0xd1b54a32d192ed03ULL + 0x8cb92ba72f3d8dd7ULL));
   mix.Next();
   return mix.Next();
-}
-
-absl::StatusOr<trainer::SearchSpace> PlanningSpace(const vmle::v1::SearchSpace& space,
-                                                   vmle::v1::Backbone backbone) {
-  const vmle::v1::Backbone b =
-      space.backbone() != vmle::v1::BACKBONE_UNSPECIFIED ? space.backbone() : backbone;
-  absl::StatusOr<trainer::Backbone> tb = space::ToTrainerBackbone(b);
-  if (!tb.ok()) return tb.status();
-  const trainer::SearchSpace& defaults = trainer::DefaultSearchSpace(*tb);
-  trainer::SearchSpace out;
-  out.backbone = *tb;
-  for (const vmle::v1::ParamSpec& wire : space.params()) {
-    const ParamSpec* base = defaults.Find(wire.name());
-    if (base == nullptr && wire.domain_case() == vmle::v1::ParamSpec::DOMAIN_NOT_SET) {
-      return absl::InvalidArgumentError("search space: parameter '" + wire.name() +
-                                        "': no domain and not a parameter of the backbone");
-    }
-    ParamSpec p = space::FromProto(wire, base);
-    if (!wire.condition_param().empty()) {
-      p.condition_param = wire.condition_param();
-      p.condition_value = space::ValueText(wire.condition_value());
-    }
-    if (p.default_value.empty() && base != nullptr) p.default_value = base->default_value;
-    if (!trainer::ValidateValue(p, p.default_value).ok()) {
-      // A narrowing that excludes the backbone's default starts from its middle.
-      p.default_value = space::ValueText(IsNumeric(p) ? FromUnit(p, 0.5) : FromChoice(p, 0));
-    }
-    if (trainer::Status s = trainer::ValidateParamSpec(p); !s.ok()) {
-      return absl::InvalidArgumentError("search space: " + s.message());
-    }
-    out.params.push_back(std::move(p));
-  }
-  return out;
 }
 
 vmle::v1::ParamValue DefaultValue(const ParamSpec& param) {
@@ -201,31 +168,31 @@ vmle::v1::ParamValue ValueOf(const ParamSpec& param, const vmle::v1::Configurati
   return it->second;
 }
 
-bool IsActive(const trainer::SearchSpace& space, const ParamSpec& param, const vmle::v1::Configuration& config) {
+bool IsActive(const space::SearchSpace& space, const ParamSpec& param, const vmle::v1::Configuration& config) {
   if (param.condition_param.empty()) return true;
   return ConditionText(space, param.condition_param, config) == param.condition_value;
 }
 
-void ResetInactive(const trainer::SearchSpace& space, vmle::v1::Configuration* config) {
+void ResetInactive(const space::SearchSpace& space, vmle::v1::Configuration* config) {
   for (const ParamSpec& p : space.params) {
     if (!IsActive(space, p, *config)) (*config->mutable_values())[p.name] = DefaultValue(p);
   }
 }
 
-vmle::v1::Configuration DefaultConfiguration(const trainer::SearchSpace& space) {
+vmle::v1::Configuration DefaultConfiguration(const space::SearchSpace& space) {
   vmle::v1::Configuration out;
   for (const ParamSpec& p : space.params) (*out.mutable_values())[p.name] = DefaultValue(p);
   return out;
 }
 
-vmle::v1::Configuration SampleConfiguration(const trainer::SearchSpace& space, Rng& rng) {
+vmle::v1::Configuration SampleConfiguration(const space::SearchSpace& space, Rng& rng) {
   vmle::v1::Configuration out;
   for (const ParamSpec& p : space.params) (*out.mutable_values())[p.name] = SampleValue(p, rng);
   ResetInactive(space, &out);
   return out;
 }
 
-std::vector<double> Encode(const trainer::SearchSpace& space, const vmle::v1::Configuration& config) {
+std::vector<double> Encode(const space::SearchSpace& space, const vmle::v1::Configuration& config) {
   std::vector<double> out;
   out.reserve(space.params.size());
   for (const ParamSpec& p : space.params) {
@@ -235,7 +202,7 @@ std::vector<double> Encode(const trainer::SearchSpace& space, const vmle::v1::Co
   return out;
 }
 
-vmle::v1::Configuration Decode(const trainer::SearchSpace& space, const std::vector<double>& point) {
+vmle::v1::Configuration Decode(const space::SearchSpace& space, const std::vector<double>& point) {
   vmle::v1::Configuration out;
   for (size_t i = 0; i < space.params.size() && i < point.size(); ++i) {
     const ParamSpec& p = space.params[i];
@@ -246,7 +213,7 @@ vmle::v1::Configuration Decode(const trainer::SearchSpace& space, const std::vec
   return out;
 }
 
-std::string ConfigKey(const trainer::SearchSpace& space, const vmle::v1::Configuration& config) {
+std::string ConfigKey(const space::SearchSpace& space, const vmle::v1::Configuration& config) {
   std::string key;
   for (const ParamSpec& p : space.params) {
     const vmle::v1::ParamValue v = IsActive(space, p, config) ? ValueOf(p, config) : DefaultValue(p);

@@ -1,10 +1,9 @@
 // Sampling and encoding of configurations over a search space, shared by the
 // classical planners (grid, random, tpe).
 //
-// A planner receives the wire SearchSpace (PlanningContext.space); PlanningSpace
-// turns it into the trainer's tables (services/trainer/space/search_space.h) so that
-// values are checked by the same code the workers use. Values are typed wire
-// ParamValues throughout.
+// A planner receives the study's space as typed tables (PlanningContext.space,
+// common/space/search_space.h), so values are checked by the same code the workers
+// use. Values are typed wire ParamValues throughout.
 //
 // The unit encoding maps a numeric parameter onto [0, 1]: linear in the value, or in
 // its logarithm when log_scale is set; integers occupy equal slices of [0, 1] (on a
@@ -23,8 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "absl/status/statusor.h"
-#include "services/trainer/space/search_space.h"
+#include "common/space/search_space.h"
 #include "vmle/v1/common.pb.h"
 
 namespace vmle::agent {
@@ -49,62 +47,55 @@ class Rng {
 // A seed for the `index`-th draw of a study seeded with `seed` (a hash of both).
 uint64_t DeriveSeed(uint64_t seed, uint64_t index);
 
-// The trainer's tables for a wire space: each parameter's domain from the wire, the
-// backbone's definition where the wire leaves a part out (description, condition,
-// default). `backbone` is used when space.backbone is unspecified. INVALID_ARGUMENT
-// naming the parameter when a definition is malformed or unknown to the backbone.
-absl::StatusOr<trainer::SearchSpace> PlanningSpace(const vmle::v1::SearchSpace& space,
-                                                   vmle::v1::Backbone backbone);
-
 // The parameter's default as a typed value.
-vmle::v1::ParamValue DefaultValue(const trainer::ParamSpec& param);
+vmle::v1::ParamValue DefaultValue(const space::ParamSpec& param);
 
 // One value drawn independently: uniform over the unit encoding (log-uniform for
 // log-scale parameters, uniform over integers and over choices).
-vmle::v1::ParamValue SampleValue(const trainer::ParamSpec& param, Rng& rng);
+vmle::v1::ParamValue SampleValue(const space::ParamSpec& param, Rng& rng);
 
 // Numeric parameters: the unit coordinate of `value` (clamped into [0, 1]), and the
 // value at unit coordinate `u` (integers rounded and snapped to min + n * step, always
 // inside the bounds).
-double ToUnit(const trainer::ParamSpec& param, const vmle::v1::ParamValue& value);
-vmle::v1::ParamValue FromUnit(const trainer::ParamSpec& param, double u);
+double ToUnit(const space::ParamSpec& param, const vmle::v1::ParamValue& value);
+vmle::v1::ParamValue FromUnit(const space::ParamSpec& param, double u);
 
 // Categorical and bool parameters: the number of choices, the index of `value`
 // (0 when it is not a choice), and the value of a choice index.
-int NumChoices(const trainer::ParamSpec& param);
-int ChoiceIndex(const trainer::ParamSpec& param, const vmle::v1::ParamValue& value);
-vmle::v1::ParamValue FromChoice(const trainer::ParamSpec& param, int index);
+int NumChoices(const space::ParamSpec& param);
+int ChoiceIndex(const space::ParamSpec& param, const vmle::v1::ParamValue& value);
+vmle::v1::ParamValue FromChoice(const space::ParamSpec& param, int index);
 
 // True for int and float parameters.
-bool IsNumeric(const trainer::ParamSpec& param);
+bool IsNumeric(const space::ParamSpec& param);
 
 // The value of `param` in `config`, or its default when `config` does not name it.
-vmle::v1::ParamValue ValueOf(const trainer::ParamSpec& param, const vmle::v1::Configuration& config);
+vmle::v1::ParamValue ValueOf(const space::ParamSpec& param, const vmle::v1::Configuration& config);
 
 // Whether `param` matters in `config`: it has no condition, or its condition
 // parameter has the required value (the condition parameter's default when absent or
 // outside the space).
-bool IsActive(const trainer::SearchSpace& space, const trainer::ParamSpec& param,
+bool IsActive(const space::SearchSpace& space, const space::ParamSpec& param,
               const vmle::v1::Configuration& config);
 
 // Sets every inactive conditional parameter of `config` to its default.
-void ResetInactive(const trainer::SearchSpace& space, vmle::v1::Configuration* config);
+void ResetInactive(const space::SearchSpace& space, vmle::v1::Configuration* config);
 
 // Every parameter of the space at its default.
-vmle::v1::Configuration DefaultConfiguration(const trainer::SearchSpace& space);
+vmle::v1::Configuration DefaultConfiguration(const space::SearchSpace& space);
 
 // Every parameter drawn with SampleValue, then inactive ones reset.
-vmle::v1::Configuration SampleConfiguration(const trainer::SearchSpace& space, Rng& rng);
+vmle::v1::Configuration SampleConfiguration(const space::SearchSpace& space, Rng& rng);
 
 // The unit encoding of every parameter, in space order: unit coordinates for numeric
 // parameters, choice indices for the others. Decode inverts it (numeric values
 // rounded as FromUnit does), then resets inactive parameters.
-std::vector<double> Encode(const trainer::SearchSpace& space, const vmle::v1::Configuration& config);
-vmle::v1::Configuration Decode(const trainer::SearchSpace& space, const std::vector<double>& point);
+std::vector<double> Encode(const space::SearchSpace& space, const vmle::v1::Configuration& config);
+vmle::v1::Configuration Decode(const space::SearchSpace& space, const std::vector<double>& point);
 
 // A text key identifying the configuration within the space, for de-duplication:
 // "name=value;" over the space's parameters in space order, defaults filled in and
 // inactive parameters at their defaults. Names outside the space are ignored.
-std::string ConfigKey(const trainer::SearchSpace& space, const vmle::v1::Configuration& config);
+std::string ConfigKey(const space::SearchSpace& space, const vmle::v1::Configuration& config);
 
 }  // namespace vmle::agent

@@ -9,10 +9,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "common/space/space_proto.h"
 #include "services/agent/evidence/evidence.h"
 #include "services/agent/study/internal/ranking.h"
 #include "services/agent/study/objective.h"
-#include "services/trainer/space/space_proto.h"
 
 namespace vmle::agent {
 namespace {

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/logging/logging.h"
+#include "common/space/space_proto.h"
 #include "common/status/message.h"
 #include "common/status/status_macros.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -597,7 +598,7 @@ absl::StatusOr<vmle::v1::StudyReport> StudyManager::Report(const std::string& st
     inputs.reflections = entry->reflections;
     inputs.insights = entry->insights;
     inputs.recalled = entry->recalled;
-    inputs.space = entry->planner_space;
+    inputs.space = space::ToProto(entry->planner_space);
   }
   absl::StatusOr<vmle::v1::CognitionSummary> summary = lookup_->GetCognitionSummary(CognitionId(study_id));
   if (summary.ok()) inputs.cognition = *std::move(summary);

@@ -4,14 +4,14 @@
 #include <set>
 
 #include "absl/strings/match.h"
-#include "absl/strings/string_view.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "common/space/space_proto.h"
 #include "common/status/message.h"
 #include "common/status/status_macros.h"
 #include "services/agent/early_stop/early_stopping.h"
 #include "services/agent/planner/planner_factory.h"
-#include "services/trainer/space/space_proto.h"
 
 namespace vmle::agent {
 namespace {
@@ -221,7 +221,7 @@ absl::StatusOr<vmle::v1::StudySpec> NormalizeStudySpec(const vmle::v1::StudySpec
   RETURN_IF_ERROR(CheckSizes(spec, limits));
   RETURN_IF_ERROR(NormalizeDataset(*spec.mutable_dataset(), limits));
   if (spec.backbone() == vmle::v1::BACKBONE_UNSPECIFIED) spec.set_backbone(vmle::v1::BACKBONE_SASREC);
-  if (absl::Status s = space::ToTrainerBackbone(spec.backbone()).status(); !s.ok()) {
+  if (absl::Status s = space::ToBackbone(spec.backbone()).status(); !s.ok()) {
     return Prefixed("backbone", s);
   }
   RETURN_IF_ERROR(NormalizeObjective(*spec.mutable_objective()));
@@ -237,7 +237,7 @@ absl::StatusOr<vmle::v1::StudySpec> NormalizeStudySpec(const vmle::v1::StudySpec
   if (stopping.reduction_factor() == 0) stopping.set_reduction_factor(3);
   RETURN_IF_ERROR(Prefixed("early_stopping", ValidateEarlyStopping(stopping)));
   RETURN_IF_ERROR(CheckDevice(spec.device()));
-  ASSIGN_OR_RETURN(const trainer::SearchSpace space, StudySearchSpace(spec));
+  ASSIGN_OR_RETURN(const space::SearchSpace space, StudySearchSpace(spec));
   for (const auto& [name, value] : spec.fixed().values()) {
     if (ReservedSettings().count(name) > 0) {
       return Invalid("fixed." + TruncateForMessage(name, 64), "is set by the agent or the worker, not by a study");
@@ -249,24 +249,24 @@ absl::StatusOr<vmle::v1::StudySpec> NormalizeStudySpec(const vmle::v1::StudySpec
   return spec;
 }
 
-absl::StatusOr<trainer::SearchSpace> StudySearchSpace(const vmle::v1::StudySpec& spec) {
-  absl::StatusOr<trainer::SearchSpace> space = space::EffectiveSpace(spec.backbone(), spec.search_space());
+absl::StatusOr<space::SearchSpace> StudySearchSpace(const vmle::v1::StudySpec& spec) {
+  absl::StatusOr<space::SearchSpace> space = space::EffectiveSpace(spec.backbone(), spec.search_space());
   if (!space.ok()) return Prefixed("search_space", space.status());
   return space;
 }
 
-absl::StatusOr<vmle::v1::SearchSpace> PlannerSearchSpace(const vmle::v1::StudySpec& spec) {
-  ASSIGN_OR_RETURN(trainer::SearchSpace space, StudySearchSpace(spec));
-  std::vector<trainer::ParamSpec> kept;
-  for (const trainer::ParamSpec& p : space.params) {
+absl::StatusOr<space::SearchSpace> PlannerSearchSpace(const vmle::v1::StudySpec& spec) {
+  ASSIGN_OR_RETURN(space::SearchSpace space, StudySearchSpace(spec));
+  std::vector<space::ParamSpec> kept;
+  for (const space::ParamSpec& p : space.params) {
     if (spec.fixed().values().count(p.name) == 0) kept.push_back(p);
   }
   space.params = std::move(kept);
-  return space::ToProto(space);
+  return space;
 }
 
 absl::StatusOr<vmle::v1::Configuration> TrialConfiguration(const vmle::v1::StudySpec& spec,
-                                                          const trainer::SearchSpace& space,
+                                                          const space::SearchSpace& space,
                                                           const vmle::v1::Configuration& proposed) {
   vmle::v1::Configuration merged = proposed;
   for (const auto& [name, value] : spec.fixed().values()) (*merged.mutable_values())[name] = value;

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "services/trainer/space/search_space.h"
+#include "common/space/search_space.h"
 #include "vmle/v1/study.pb.h"
 
 namespace vmle::agent {
@@ -41,16 +41,16 @@ absl::StatusOr<vmle::v1::StudySpec> NormalizeStudySpec(const vmle::v1::StudySpec
 // The search space trials of a normalised spec are drawn from: the backbone's default
 // narrowed by spec.search_space (parameters fixed by spec.fixed stay in it; their
 // value is forced).
-absl::StatusOr<trainer::SearchSpace> StudySearchSpace(const vmle::v1::StudySpec& spec);
+absl::StatusOr<space::SearchSpace> StudySearchSpace(const vmle::v1::StudySpec& spec);
 
-// The wire search space a planner explores: StudySearchSpace without the fixed
-// parameters.
-absl::StatusOr<vmle::v1::SearchSpace> PlannerSearchSpace(const vmle::v1::StudySpec& spec);
+// The search space a planner explores: StudySearchSpace without the fixed
+// parameters. Built once per study (PlanningContext.space).
+absl::StatusOr<space::SearchSpace> PlannerSearchSpace(const vmle::v1::StudySpec& spec);
 
 // A planner's configuration with the spec's fixed values laid over it, validated and
 // completed against StudySearchSpace.
 absl::StatusOr<vmle::v1::Configuration> TrialConfiguration(const vmle::v1::StudySpec& spec,
-                                                          const trainer::SearchSpace& space,
+                                                          const space::SearchSpace& space,
                                                           const vmle::v1::Configuration& proposed);
 
 }  // namespace vmle::agent

@@ -19,9 +19,9 @@
 #include "services/trainer/cli/json_writer.h"
 #include "services/trainer/data/readers.h"
 #include "services/trainer/data/synthetic.h"
-#include "services/trainer/space/search_space.h"
 #include "services/trainer/train/trainer.h"
 #include "services/trainer/util/allocator.h"
+#include "services/trainer/util/configuration.h"
 
 namespace vmle::trainer {
 namespace {
@@ -123,13 +123,13 @@ StatusOr<TrainConfig> ConfigFromSettings(const Settings& settings) {
   TrainConfig named;
   for (const auto& [name, value] : settings) {
     if (name != "backbone") continue;
-    TRAINER_ASSIGN_OR_RETURN(named, ApplySettings(TrainConfig{}, {{name, value}}));
+    TRAINER_ASSIGN_OR_RETURN(named, FromAbsl(space::ApplySettings(TrainConfig{}, {{name, value}})));
   }
   const Backbone backbone = named.backbone;
   TRAINER_ASSIGN_OR_RETURN(const TrainConfig reference,
-                           ApplySettings(BackboneBaseConfig(backbone),
-                                         WithDefaults(DefaultSearchSpace(backbone), {})));
-  return ApplySettings(reference, settings);
+                           FromAbsl(space::ApplySettings(space::BackboneBaseConfig(backbone),
+                                                         space::WithDefaults(space::DefaultSearchSpace(backbone), {}))));
+  return FromAbsl(space::ApplySettings(reference, settings));
 }
 
 void WriteMetrics(JsonWriter& json, const RankingMetrics& m) {
@@ -163,7 +163,7 @@ std::string ResultJson(const Args& args, const DatasetProfile& profile, const Tr
       .Key("mean_length").Number(profile.mean_length)
       .EndObject();
   json.Key("config").BeginObject();
-  for (const auto& [name, value] : DescribeConfig(config)) json.Key(name).String(value);
+  for (const auto& [name, value] : space::DescribeConfig(config)) json.Key(name).String(value);
   json.EndObject();
   double train_seconds = 0, eval_seconds = 0;
   int64_t tokens = 0, pairs = 0, targets = 0;

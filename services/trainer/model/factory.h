@@ -4,7 +4,7 @@
 #include <memory>
 
 #include "services/trainer/model/recommender.h"
-#include "services/trainer/train/train_config.h"
+#include "services/trainer/util/configuration.h"
 
 namespace vmle::trainer {
 

@@ -15,11 +15,11 @@
 
 #include <torch/torch.h>
 
+#include "services/trainer/model/dropout.h"
 #include "services/trainer/model/item_embeddings.h"
 #include "services/trainer/model/layers.h"
-#include "services/trainer/model/dropout.h"
-#include "services/trainer/model/model_config.h"
 #include "services/trainer/model/recommender.h"
+#include "services/trainer/util/configuration.h"
 
 namespace vmle::trainer {
 

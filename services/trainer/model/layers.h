@@ -4,8 +4,8 @@
 #include <torch/torch.h>
 
 #include "services/trainer/model/dropout.h"
-#include "services/trainer/model/model_config.h"
 #include "services/trainer/model/sequence_batch.h"
+#include "services/trainer/util/configuration.h"
 
 namespace vmle::trainer {
 

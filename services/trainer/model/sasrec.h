@@ -8,8 +8,8 @@
 
 #include "services/trainer/model/item_embeddings.h"
 #include "services/trainer/model/layers.h"
-#include "services/trainer/model/model_config.h"
 #include "services/trainer/model/recommender.h"
+#include "services/trainer/util/configuration.h"
 
 namespace vmle::trainer {
 

@@ -3,7 +3,7 @@
 
 #include <torch/torch.h>
 
-#include "services/trainer/train/train_config.h"
+#include "services/trainer/util/configuration.h"
 
 namespace vmle::trainer {
 

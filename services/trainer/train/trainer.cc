@@ -96,7 +96,7 @@ StatusOr<TrainResult> TrainOrThrow(const Dataset& dataset, const TrainConfig& in
                                    const TrainHooks& hooks) {
   TrainConfig config = input;
   config.model.num_items = dataset.num_items;
-  TRAINER_RETURN_IF_ERROR(ValidateTrainConfig(config));
+  TRAINER_RETURN_IF_ERROR(FromAbsl(space::ValidateTrainConfig(config)));
   TRAINER_ASSIGN_OR_RETURN(const torch::Device device, ResolveDevice(config.device));
   if (config.threads > 0) torch::set_num_threads(static_cast<int>(config.threads));
   torch::manual_seed(config.seed);

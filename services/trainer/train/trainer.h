@@ -17,7 +17,7 @@
 #include "services/trainer/data/dataset.h"
 #include "services/trainer/eval/metrics.h"
 #include "services/trainer/eval/priors.h"
-#include "services/trainer/train/train_config.h"
+#include "services/trainer/util/configuration.h"
 #include "services/trainer/util/status.h"
 
 namespace vmle::trainer {

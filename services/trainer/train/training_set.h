@@ -24,7 +24,7 @@
 
 #include "services/trainer/data/dataset.h"
 #include "services/trainer/model/sequence_batch.h"
-#include "services/trainer/train/train_config.h"
+#include "services/trainer/util/configuration.h"
 
 namespace vmle::trainer {
 

@@ -1,11 +1,10 @@
 // Error handling for the trainer library.
 //
-// The trainer (data, models, training, evaluation) builds on its own against any
-// libtorch — Debian's 1.13 or the CUDA build bundled with a PyTorch 2.x install on a
-// GPU machine that has no other packages — so it cannot depend on Abseil. This header
-// is its small, dependency-free equivalent of absl::Status / absl::StatusOr: the same
-// code numbers (they are the canonical gRPC codes), so the worker converts a trainer
-// Status to absl::Status or grpc::Status by copying code and message.
+// The trainer's own code (data, models, training, evaluation) reports errors with
+// this small equivalent of absl::Status / absl::StatusOr, which keeps Abseil out of
+// the libtorch-heavy code. The configuration schema it builds on (common/space)
+// reports with absl::Status; util/configuration.h converts at that boundary. The code
+// numbers are the canonical gRPC codes, so a conversion copies code and message.
 //
 // Thread-safety: value types; safe to copy between threads.
 #pragma once

@@ -15,7 +15,7 @@
 #include "services/trainer/data/readers.h"
 #include "services/trainer/data/synthetic.h"
 #include "services/trainer/eval/priors.h"
-#include "services/trainer/space/space_proto.h"
+#include "services/trainer/util/configuration.h"
 
 namespace vmle::worker {
 namespace {
@@ -108,7 +108,7 @@ absl::StatusOr<trainer::SyntheticOptions> SyntheticOptionsFor(const vmle::v1::Da
         "synthetic_users (", options.num_users, ") and synthetic_items (", options.num_items,
         ") must be in [1, ", kMaxSyntheticSize, "] (0 takes the generator's default)"));
   }
-  RETURN_IF_ERROR(space::ToAbsl(trainer::ValidateSyntheticOptions(options)));
+  RETURN_IF_ERROR(trainer::ToAbsl(trainer::ValidateSyntheticOptions(options)));
   return options;
 }
 
@@ -139,7 +139,7 @@ absl::StatusOr<trainer::Dataset> GenerateDataset(const vmle::v1::DatasetSpec& sp
   preprocess.k_core = spec.k_core();
   preprocess.max_length = spec.max_history();
   auto dataset = trainer::Preprocess(ToLog(generated), preprocess, source);
-  if (!dataset.ok()) return space::ToAbsl(dataset.status());
+  if (!dataset.ok()) return trainer::ToAbsl(dataset.status());
   return std::move(*dataset);
 }
 
@@ -150,7 +150,7 @@ absl::StatusOr<trainer::Dataset> ReadFile(const vmle::v1::DatasetSpec& spec,
   auto dataset = trainer::ReadDataset(resolved, format, options);
   if (!dataset.ok()) {
     // The reader names the file it opened; a caller sees the path it gave.
-    const absl::Status status = space::ToAbsl(dataset.status());
+    const absl::Status status = trainer::ToAbsl(dataset.status());
     return absl::Status(status.code(), absl::StrReplaceAll(status.message(), {{resolved, spec.path()}}));
   }
   return std::move(*dataset);

@@ -7,10 +7,10 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/space/space_proto.h"
 #include "common/status/status_macros.h"
-#include "services/trainer/space/search_space.h"
-#include "services/trainer/space/space_proto.h"
 #include "services/trainer/train/trainer.h"
+#include "services/trainer/util/configuration.h"
 
 namespace vmle::worker {
 namespace {
@@ -124,23 +124,23 @@ TrialRunner::TrialRunner(TrialRunnerOptions options) : options_(std::move(option
 
 absl::StatusOr<trainer::TrainConfig> TrialRunner::MakeTrainConfig(
     const vmle::v1::TrialAssignment& assignment) const {
-  ASSIGN_OR_RETURN(const trainer::Backbone backbone, space::ToTrainerBackbone(assignment.backbone()));
+  ASSIGN_OR_RETURN(const space::Backbone backbone, space::ToBackbone(assignment.backbone()));
   ASSIGN_OR_RETURN(std::string metric, SelectMetricName(assignment.objective_metric()));
-  auto config = trainer::ValidateConfiguration(trainer::DefaultSearchSpace(backbone),
-                                               space::ToSettings(assignment.config()));
-  if (!config.ok()) return space::ToAbsl(config.status());
+  absl::StatusOr<space::TrainConfig> config =
+      space::ValidateConfiguration(space::DefaultSearchSpace(backbone), space::ToSettings(assignment.config()));
+  if (!config.ok()) return config.status();
   config->device = options_.device;
   config->threads = options_.threads;
   config->seed = assignment.seed();
   config->select_metric = std::move(metric);
-  RETURN_IF_ERROR(space::ToAbsl(trainer::ValidateTrainConfig(*config)));
+  RETURN_IF_ERROR(space::ValidateTrainConfig(*config));
   return std::move(*config);
 }
 
 absl::Status TrialRunner::CheckDevice() const {
   try {
     const auto device = trainer::ResolveDevice(options_.device);
-    return device.ok() ? absl::OkStatus() : space::ToAbsl(device.status());
+    return device.ok() ? absl::OkStatus() : trainer::ToAbsl(device.status());
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("checking device ", options_.device, ": ", e.what()));
   }

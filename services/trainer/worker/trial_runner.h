@@ -27,7 +27,7 @@
 #include "absl/status/statusor.h"
 #include "common/status/failure_cause.h"
 #include "services/trainer/eval/metrics.h"
-#include "services/trainer/train/train_config.h"
+#include "services/trainer/util/configuration.h"
 #include "services/trainer/util/status.h"
 #include "services/trainer/worker/dataset_cache.h"
 #include "vmle/v1/study.pb.h"

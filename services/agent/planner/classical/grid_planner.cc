@@ -4,9 +4,9 @@
 #include <numeric>
 #include <utility>
 
+#include "common/space/space_proto.h"
 #include "services/agent/planner/planner_options.h"
 #include "services/agent/planner/planning_round.h"
-#include "services/trainer/space/space_proto.h"
 
 namespace vmle::agent {
 namespace {
@@ -19,7 +19,7 @@ struct Axis {
   std::vector<vmle::v1::ParamValue> values;
 };
 
-std::vector<vmle::v1::ParamValue> AxisValues(const trainer::ParamSpec& p, int points) {
+std::vector<vmle::v1::ParamValue> AxisValues(const space::ParamSpec& p, int points) {
   std::vector<vmle::v1::ParamValue> values;
   if (!IsNumeric(p)) {
     for (int i = 0; i < NumChoices(p); ++i) values.push_back(FromChoice(p, i));
@@ -36,10 +36,10 @@ std::vector<vmle::v1::ParamValue> AxisValues(const trainer::ParamSpec& p, int po
   return values;
 }
 
-std::vector<Axis> Axes(const trainer::SearchSpace& space, const GridOptions& options) {
+std::vector<Axis> Axes(const space::SearchSpace& space, const GridOptions& options) {
   std::vector<Axis> axes;
   for (const std::string& name : options.params) {
-    if (const trainer::ParamSpec* p = space.Find(name); p != nullptr) {
+    if (const space::ParamSpec* p = space.Find(name); p != nullptr) {
       axes.push_back({name, AxisValues(*p, options.points)});
     }
   }
@@ -48,7 +48,7 @@ std::vector<Axis> Axes(const trainer::SearchSpace& space, const GridOptions& opt
 
 // The grid point with row-major index `index` (last axis fastest), other parameters
 // at their defaults.
-vmle::v1::Configuration GridPoint(const trainer::SearchSpace& space, const std::vector<Axis>& axes,
+vmle::v1::Configuration GridPoint(const space::SearchSpace& space, const std::vector<Axis>& axes,
                                   int64_t index) {
   vmle::v1::Configuration config = DefaultConfiguration(space);
   for (auto axis = axes.rbegin(); axis != axes.rend(); ++axis) {
@@ -81,9 +81,8 @@ absl::StatusOr<GridOptions> ParseGridOptions(const vmle::v1::PlannerSpec& spec) 
 }
 
 absl::StatusOr<std::vector<PlannedTrial>> GridPlanner::Propose(const PlanningContext& context) {
-  absl::StatusOr<PlanningRound> round = PlanningRound::Start(context, Name());
-  if (!round.ok()) return round.status();
-  const std::vector<Axis> axes = Axes(round->space(), options_);
+  PlanningRound round = PlanningRound::Start(context, Name());
+  const std::vector<Axis> axes = Axes(round.space(), options_);
   int64_t size = 1;
   for (const Axis& axis : axes) {
     size *= static_cast<int64_t>(axis.values.size());
@@ -93,12 +92,12 @@ absl::StatusOr<std::vector<PlannedTrial>> GridPlanner::Propose(const PlanningCon
     }
   }
   const std::vector<int64_t> order = VisitOrder(size, options_.shuffle, context.seed);
-  for (size_t k = 0; k < order.size() && !round->full(); ++k) {
-    std::optional<vmle::v1::Configuration> config = round->Admit(GridPoint(round->space(), axes, order[k]));
+  for (size_t k = 0; k < order.size() && !round.full(); ++k) {
+    std::optional<vmle::v1::Configuration> config = round.Admit(GridPoint(round.space(), axes, order[k]));
     if (!config.has_value()) continue;
-    round->Add(*std::move(config), "grid point " + std::to_string(k + 1) + " of " + std::to_string(size));
+    round.Add(*std::move(config), "grid point " + std::to_string(k + 1) + " of " + std::to_string(size));
   }
-  return round->Take();
+  return round.Take();
 }
 
 }  // namespace vmle::agent

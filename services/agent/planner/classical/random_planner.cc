@@ -15,16 +15,15 @@ bool AddRandomProposal(PlanningRound& round, uint64_t seed) {
 }
 
 absl::StatusOr<std::vector<PlannedTrial>> RandomPlanner::Propose(const PlanningContext& context) {
-  absl::StatusOr<PlanningRound> round = PlanningRound::Start(context, Name());
-  if (!round.ok()) return round.status();
-  if (default_first_ && round->proposed() == 0 && !round->full()) {
-    if (auto config = round->Admit(DefaultConfiguration(round->space())); config.has_value()) {
-      round->Add(*std::move(config), "baseline: the default configuration");
+  PlanningRound round = PlanningRound::Start(context, Name());
+  if (default_first_ && round.proposed() == 0 && !round.full()) {
+    if (auto config = round.Admit(DefaultConfiguration(round.space())); config.has_value()) {
+      round.Add(*std::move(config), "baseline: the default configuration");
     }
   }
-  while (!round->full() && AddRandomProposal(*round, context.seed)) {
+  while (!round.full() && AddRandomProposal(round, context.seed)) {
   }
-  return round->Take();
+  return round.Take();
 }
 
 }  // namespace vmle::agent

@@ -8,9 +8,9 @@
 
 #include "absl/strings/str_format.h"
 #include "services/agent/planner/classical/parzen.h"
+#include "services/agent/planner/classical/random_planner.h"
 #include "services/agent/planner/planner_options.h"
 #include "services/agent/planner/planning_round.h"
-#include "services/agent/planner/classical/random_planner.h"
 
 namespace vmle::agent {
 namespace {
@@ -31,7 +31,7 @@ double Loss(const vmle::v1::Trial& trial, vmle::v1::Direction direction) {
 // l(x) and g(x) of one parameter.
 class ParamModel {
  public:
-  ParamModel(const trainer::SearchSpace& space, const trainer::ParamSpec& param, const std::vector<Config>& below,
+  ParamModel(const space::SearchSpace& space, const space::ParamSpec& param, const std::vector<Config>& below,
              const std::vector<Config>& above, double prior_weight)
       : param_(&param) {
     if (IsNumeric(param)) {
@@ -43,7 +43,7 @@ class ParamModel {
     }
   }
 
-  const trainer::ParamSpec& param() const { return *param_; }
+  const space::ParamSpec& param() const { return *param_; }
 
   // log l(x) - log g(x) at the parameter's value.
   double LogRatio(const vmle::v1::ParamValue& value) const {
@@ -61,14 +61,14 @@ class ParamModel {
   }
 
  private:
-  std::vector<double> UnitPoints(const trainer::SearchSpace& space, const std::vector<Config>& configs) const {
+  std::vector<double> UnitPoints(const space::SearchSpace& space, const std::vector<Config>& configs) const {
     std::vector<double> out;
     for (const Config& c : configs) {
       if (IsActive(space, *param_, c)) out.push_back(ToUnit(*param_, ValueOf(*param_, c)));
     }
     return out;
   }
-  std::vector<int> ChoicePoints(const trainer::SearchSpace& space, const std::vector<Config>& configs) const {
+  std::vector<int> ChoicePoints(const space::SearchSpace& space, const std::vector<Config>& configs) const {
     std::vector<int> out;
     for (const Config& c : configs) {
       if (IsActive(space, *param_, c)) out.push_back(ChoiceIndex(*param_, ValueOf(*param_, c)));
@@ -76,7 +76,7 @@ class ParamModel {
     return out;
   }
 
-  const trainer::ParamSpec* param_;
+  const space::ParamSpec* param_;
   std::optional<NumericParzen> l_num_, g_num_;
   std::optional<CategoricalParzen> l_cat_, g_cat_;
 };
@@ -84,10 +84,10 @@ class ParamModel {
 // The independent TPE model over the whole space.
 class TpeModel {
  public:
-  TpeModel(const trainer::SearchSpace& space, const std::vector<Config>& below, const std::vector<Config>& above,
+  TpeModel(const space::SearchSpace& space, const std::vector<Config>& below, const std::vector<Config>& above,
            double prior_weight)
       : space_(space) {
-    for (const trainer::ParamSpec& p : space.params) models_.emplace_back(space, p, below, above, prior_weight);
+    for (const space::ParamSpec& p : space.params) models_.emplace_back(space, p, below, above, prior_weight);
   }
 
   // Sum of log l - log g over the parameters active in `config`.
@@ -122,7 +122,7 @@ class TpeModel {
   }
 
  private:
-  const trainer::SearchSpace& space_;
+  const space::SearchSpace& space_;
   std::vector<ParamModel> models_;
 };
 
@@ -198,20 +198,19 @@ absl::StatusOr<TpeOptions> ParseTpeOptions(const vmle::v1::PlannerSpec& spec) {
 }
 
 absl::StatusOr<std::vector<PlannedTrial>> TpePlanner::Propose(const PlanningContext& context) {
-  absl::StatusOr<PlanningRound> round = PlanningRound::Start(context, Name());
-  if (!round.ok()) return round.status();
+  PlanningRound round = PlanningRound::Start(context, Name());
   const std::vector<Finished> history = SortedHistory(context);
   const bool any_finite = !history.empty() && history.front().loss < kWorst;
   std::vector<Config> liars;
   for (const vmle::v1::Trial& t : context.pending) liars.push_back(t.config());
-  while (!round->full()) {
-    const bool startup = round->proposed() < options_.n_startup || !any_finite;
-    const bool added = (!startup && AddTpeProposal(*round, options_, history, liars, context.seed)) ||
-                       AddRandomProposal(*round, context.seed);
+  while (!round.full()) {
+    const bool startup = round.proposed() < options_.n_startup || !any_finite;
+    const bool added = (!startup && AddTpeProposal(round, options_, history, liars, context.seed)) ||
+                       AddRandomProposal(round, context.seed);
     if (!added) break;
-    liars.push_back(round->trials().back().config);
+    liars.push_back(round.trials().back().config);
   }
-  return round->Take();
+  return round.Take();
 }
 
 }  // namespace vmle::agent

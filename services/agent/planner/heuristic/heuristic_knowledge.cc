@@ -6,8 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/space/space_proto.h"
 #include "services/agent/planner/space_sampling.h"
-#include "services/trainer/space/space_proto.h"
 
 namespace vmle::agent::heuristic {
 namespace {
@@ -189,8 +189,8 @@ std::string Move::Direction() const {
   return value;
 }
 
-bool Multiplicative(const trainer::ParamSpec& param) {
-  return param.log_scale || (param.type == trainer::ParamType::kInt && param.min > 0 && param.max >= 8 * param.min);
+bool Multiplicative(const space::ParamSpec& param) {
+  return param.log_scale || (param.type == space::ParamType::kInt && param.min > 0 && param.max >= 8 * param.min);
 }
 
 const std::vector<Move>& PriorMoves() {
@@ -198,18 +198,18 @@ const std::vector<Move>& PriorMoves() {
   return *priors;
 }
 
-std::vector<Move> GenericMoves(const trainer::SearchSpace& space) {
+std::vector<Move> GenericMoves(const space::SearchSpace& space) {
   std::vector<Move> out;
-  for (const trainer::ParamSpec& p : space.params) {
+  for (const space::ParamSpec& p : space.params) {
     const std::string mechanism = "explores " + p.name + ": " + p.description;
-    if (p.type == trainer::ParamType::kCategorical || p.type == trainer::ParamType::kBool) {
+    if (p.type == space::ParamType::kCategorical || p.type == space::ParamType::kBool) {
       for (int i = 0; i < NumChoices(p); ++i) {
         out.push_back(Set(p.name, space::ValueText(FromChoice(p, i)), "", mechanism, "an untested setting"));
       }
       continue;
     }
     const bool scale = Multiplicative(p);
-    const double step = p.type == trainer::ParamType::kInt ? 1.0 : 0.1 * (p.max - p.min);
+    const double step = p.type == space::ParamType::kInt ? 1.0 : 0.1 * (p.max - p.min);
     for (int sign : {1, -1}) {
       out.push_back(scale ? Scale(p.name, sign > 0 ? 2.0 : 0.5, "", mechanism, "an untested value")
                           : Shift(p.name, sign * step, "", mechanism, "an untested value"));

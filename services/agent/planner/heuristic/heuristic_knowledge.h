@@ -18,7 +18,7 @@
 #include "absl/strings/string_view.h"
 #include <vector>
 
-#include "services/trainer/space/search_space.h"
+#include "common/space/search_space.h"
 #include "vmle/v1/common.pb.h"
 
 namespace vmle::agent::heuristic {
@@ -77,7 +77,7 @@ struct Move {
 
 // Whether a numeric parameter is stepped by factors rather than by increments:
 // log-scale parameters and integers with a wide range (max >= 8 * min).
-bool Multiplicative(const trainer::ParamSpec& param);
+bool Multiplicative(const space::ParamSpec& param);
 
 // The priors, in the order they are tried.
 const std::vector<Move>& PriorMoves();
@@ -86,7 +86,7 @@ const std::vector<Move>& PriorMoves();
 // parameters up and down; every other choice of categorical and bool ones), with a
 // generic mechanism, for the search after the priors. Multiplicative parameters step
 // by a factor of 2, other integers by 1 and floats by a tenth of their range.
-std::vector<Move> GenericMoves(const trainer::SearchSpace& space);
+std::vector<Move> GenericMoves(const space::SearchSpace& space);
 
 // The prior (or, failing that, a generic text) explaining why moving `knob` in
 // `direction` changes the objective, and what can go wrong.

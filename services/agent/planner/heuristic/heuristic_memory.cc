@@ -13,10 +13,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "common/space/space_proto.h"
 #include "services/agent/planner/heuristic/heuristic_knowledge.h"
 #include "services/agent/planner/heuristic/heuristic_trajectory.h"
 #include "services/agent/planner/space_sampling.h"
-#include "services/trainer/space/space_proto.h"
 
 namespace vmle::agent {
 namespace {
@@ -192,7 +192,7 @@ std::map<StatementKey, Statement> Measure(const Trajectory& t) {
   for (size_t i = 0; i < t.steps().size(); ++i) {
     const Step& s = t.steps()[i];
     if (s.parent < 0 || s.replicate_of >= 0) continue;
-    const trainer::ParamSpec* param = t.space().Find(s.knob);
+    const space::ParamSpec* param = t.space().Find(s.knob);
     const bool from_default =
         param != nullptr && s.from_value == space::ValueText(DefaultValue(*param));
     Statement& st = out[{s.knob, s.direction, from_default}];
@@ -331,13 +331,12 @@ absl::StatusOr<vmle::v1::Reflection> HeuristicReflection(const PlanningContext& 
                                                          const vmle::v1::Trial& finished,
                                                          const HeuristicMemoryOptions& options) {
   auto [full, index] = WithFinished(context, finished);
-  absl::StatusOr<Trajectory> t = Trajectory::Read(full, options.tie_epsilon, EvidenceOptions(full, options));
-  if (!t.ok()) return t.status();
-  const Step& step = t->steps()[static_cast<size_t>(index)];
+  const Trajectory t = Trajectory::Read(full, options.tie_epsilon, EvidenceOptions(full, options));
+  const Step& step = t.steps()[static_cast<size_t>(index)];
   vmle::v1::Reflection r;
   r.set_trial_number(finished.number());
-  r.set_observation(Observation(full, *t, index));
-  FillJudgement(full, *t, step, &r);
+  r.set_observation(Observation(full, t, index));
+  FillJudgement(full, t, step, &r);
   r.set_knob(step.knob == heuristic::kSeveralKnobs ? finished.proposal().changed_dimension() : step.knob);
   if (r.knob().empty() && step.knob == heuristic::kSeveralKnobs) r.set_knob(heuristic::kSeveralKnobs);
   r.set_relative_gain(step.gain);
@@ -347,9 +346,8 @@ absl::StatusOr<vmle::v1::Reflection> HeuristicReflection(const PlanningContext& 
 
 absl::StatusOr<vmle::v1::WorkingInsights> HeuristicInsights(const PlanningContext& context,
                                                             const HeuristicMemoryOptions& options) {
-  absl::StatusOr<Trajectory> t = Trajectory::Read(context, options.tie_epsilon, EvidenceOptions(context, options));
-  if (!t.ok()) return t.status();
-  const std::map<StatementKey, Statement> statements = Measure(*t);
+  const Trajectory t = Trajectory::Read(context, options.tie_epsilon, EvidenceOptions(context, options));
+  const std::map<StatementKey, Statement> statements = Measure(t);
   // One insight per knob: its strongest statement, with the rest of its evidence.
   std::map<std::string, std::vector<const Statement*>> by_knob;
   for (const auto& [key, st] : statements) by_knob[st.knob].push_back(&st);
@@ -391,25 +389,24 @@ absl::StatusOr<vmle::v1::WorkingInsights> HeuristicInsights(const PlanningContex
 
 absl::StatusOr<vmle::v1::CognitionSummary> HeuristicSummary(const PlanningContext& context,
                                                             const HeuristicMemoryOptions& options) {
-  absl::StatusOr<Trajectory> t = Trajectory::Read(context, options.tie_epsilon, EvidenceOptions(context, options));
-  if (!t.ok()) return t.status();
-  const int best = t->Best();
+  const Trajectory t = Trajectory::Read(context, options.tie_epsilon, EvidenceOptions(context, options));
+  const int best = t.Best();
   if (best < 0) return absl::FailedPreconditionError("no trial of the study succeeded; nothing to distill");
-  const std::map<StatementKey, Statement> statements = Measure(*t);
+  const std::map<StatementKey, Statement> statements = Measure(t);
   vmle::v1::CognitionSummary s;
   s.set_dataset_name(context.spec.dataset().name());
   s.set_backbone(context.spec.backbone());
   for (vmle::v1::CognitionRule& r : Rules(context, statements, options.tie_epsilon)) *s.add_rules() = std::move(r);
-  for (std::string& d : SearchOrder(*t)) s.add_search_order(std::move(d));
+  for (std::string& d : SearchOrder(t)) s.add_search_order(std::move(d));
   for (std::string& f : FailedAttempts(statements)) s.add_failed_attempts(std::move(f));
-  *s.mutable_best_config() = t->history()[static_cast<size_t>(best)].config();
+  *s.mutable_best_config() = t.history()[static_cast<size_t>(best)].config();
   // The best configuration's mean over its seeds.
-  const evidence::Group& group = t->evidence().groups()[static_cast<size_t>(t->evidence().GroupOf(best))];
+  const evidence::Group& group = t.evidence().groups()[static_cast<size_t>(t.evidence().GroupOf(best))];
   s.set_best_value(context.spec.objective().direction() == vmle::v1::DIRECTION_MINIMIZE ? -group.Mean()
                                                                                        : group.Mean());
   if (context.profile.has_value()) *s.mutable_dataset_profile() = *context.profile;
   s.set_objective_metric(context.spec.objective().metric());
-  s.set_prose(Prose(context, *t, s));
+  s.set_prose(Prose(context, t, s));
   return s;
 }
 

@@ -6,17 +6,17 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "common/space/space_proto.h"
 #include "services/agent/planner/space_sampling.h"
-#include "services/trainer/space/space_proto.h"
 
 namespace vmle::agent::heuristic {
 namespace {
 
 // A numeric value clamped into the parameter's domain and typed.
-vmle::v1::ParamValue NumericValue(const trainer::ParamSpec& p, double v) {
+vmle::v1::ParamValue NumericValue(const space::ParamSpec& p, double v) {
   v = std::clamp(v, p.min, p.max);
   vmle::v1::ParamValue out;
-  if (p.type == trainer::ParamType::kInt) {
+  if (p.type == space::ParamType::kInt) {
     int64_t i = std::llround(v);
     if (p.step > 0) {
       const int64_t base = static_cast<int64_t>(p.min);
@@ -31,7 +31,7 @@ vmle::v1::ParamValue NumericValue(const trainer::ParamSpec& p, double v) {
 }
 
 // The value `move` gives `p` from `current`; nullopt when it is not in the domain.
-std::optional<vmle::v1::ParamValue> NextValue(const trainer::ParamSpec& p, const vmle::v1::ParamValue& current,
+std::optional<vmle::v1::ParamValue> NextValue(const space::ParamSpec& p, const vmle::v1::ParamValue& current,
                                               const Move& move) {
   if (!IsNumeric(p)) {
     if (move.kind != MoveKind::kSet) return std::nullopt;
@@ -51,13 +51,13 @@ std::optional<vmle::v1::ParamValue> NextValue(const trainer::ParamSpec& p, const
   return NumericValue(p, target);
 }
 
-bool SwitchedOn(const trainer::ParamSpec& p, const vmle::v1::ParamValue& value) {
-  if (p.type == trainer::ParamType::kBool) return value.bool_value();
+bool SwitchedOn(const space::ParamSpec& p, const vmle::v1::ParamValue& value) {
+  if (p.type == space::ParamType::kBool) return value.bool_value();
   return IsNumeric(p) && NumberOf(value) > 0;
 }
 
 // The prior's step for (knob, direction), or the generic one.
-std::optional<Move> StepFor(const trainer::SearchSpace& space, const std::string& knob, const std::string& direction) {
+std::optional<Move> StepFor(const space::SearchSpace& space, const std::string& knob, const std::string& direction) {
   for (const Move& m : PriorMoves()) {
     if (m.knob == knob && m.Direction() == direction && m.kind != MoveKind::kSet) return m;
   }
@@ -69,7 +69,7 @@ std::optional<Move> StepFor(const trainer::SearchSpace& space, const std::string
 
 // Half the step of (knob, direction) in both directions, the rule's first: the
 // optimum of a related dataset lies near the transferred value, not at it.
-std::vector<Move> Retune(const trainer::SearchSpace& space, const Move& base, const std::string& direction) {
+std::vector<Move> Retune(const space::SearchSpace& space, const Move& base, const std::string& direction) {
   std::optional<Move> step = StepFor(space, base.knob, "up");
   std::vector<Move> out;
   if (!step.has_value()) return out;
@@ -88,9 +88,9 @@ std::vector<Move> Retune(const trainer::SearchSpace& space, const Move& base, co
 }
 
 // The moves a rule suggests from `from` (see TransferredMoves).
-std::vector<Move> RuleMoves(const trainer::SearchSpace& space, const vmle::v1::CognitionRule& rule,
+std::vector<Move> RuleMoves(const space::SearchSpace& space, const vmle::v1::CognitionRule& rule,
                             const vmle::v1::CognitionSummary& summary, const vmle::v1::Configuration& from) {
-  const trainer::ParamSpec* p = space.Find(rule.knob());
+  const space::ParamSpec* p = space.Find(rule.knob());
   if (p == nullptr) return {};
   Move move;
   move.knob = rule.knob();
@@ -122,12 +122,12 @@ std::vector<Move> RuleMoves(const trainer::SearchSpace& space, const vmle::v1::C
 
 }  // namespace
 
-std::optional<vmle::v1::Configuration> ApplyMove(const trainer::SearchSpace& space,
+std::optional<vmle::v1::Configuration> ApplyMove(const space::SearchSpace& space,
                                                  const vmle::v1::Configuration& from, const Move& move) {
-  const trainer::ParamSpec* p = space.Find(move.knob);
+  const space::ParamSpec* p = space.Find(move.knob);
   if (p == nullptr) return std::nullopt;
   if (!move.needs.empty()) {
-    const trainer::ParamSpec* need = space.Find(move.needs);
+    const space::ParamSpec* need = space.Find(move.needs);
     if (need == nullptr || !SwitchedOn(*need, ValueOf(*need, from))) return std::nullopt;
   }
   const vmle::v1::ParamValue current = ValueOf(*p, from);
@@ -141,7 +141,7 @@ std::optional<vmle::v1::Configuration> ApplyMove(const trainer::SearchSpace& spa
 std::optional<Move> Continuation(const Trajectory& trajectory, int index) {
   const Step& step = trajectory.steps()[static_cast<size_t>(index)];
   if (!trajectory.Helped(step)) return std::nullopt;
-  const trainer::ParamSpec* p = trajectory.space().Find(step.knob);
+  const space::ParamSpec* p = trajectory.space().Find(step.knob);
   if (p == nullptr || !IsNumeric(*p)) return std::nullopt;
   const double from = std::strtod(step.from_value.c_str(), nullptr);
   const double to = std::strtod(step.to_value.c_str(), nullptr);
@@ -163,7 +163,7 @@ std::optional<Move> Continuation(const Trajectory& trajectory, int index) {
 
 std::optional<Move> EpochBudget(const Trajectory& trajectory, int index) {
   const vmle::v1::Trial& trial = trajectory.history()[static_cast<size_t>(index)];
-  const trainer::ParamSpec* p = trajectory.space().Find("max_epochs");
+  const space::ParamSpec* p = trajectory.space().Find("max_epochs");
   if (p == nullptr || !IsNumeric(*p) || trial.best_epoch() <= 0) return std::nullopt;
   const double epochs = std::strtod(space::ValueText(ValueOf(*p, trial.config())).c_str(), nullptr);
   if (trial.best_epoch() < epochs || epochs >= p->max) return std::nullopt;
@@ -183,7 +183,7 @@ std::vector<Move> Refinements(const Trajectory& trajectory) {
   std::vector<Move> out;
   std::vector<std::string> seen;
   for (const Step& step : trajectory.steps()) {
-    const trainer::ParamSpec* p = trajectory.space().Find(step.knob);
+    const space::ParamSpec* p = trajectory.space().Find(step.knob);
     if (!trajectory.Helped(step) || p == nullptr || !IsNumeric(*p)) continue;
     if (std::find(seen.begin(), seen.end(), step.knob) != seen.end()) continue;
     seen.push_back(step.knob);
@@ -204,7 +204,7 @@ std::vector<Move> Refinements(const Trajectory& trajectory) {
   return out;
 }
 
-std::vector<TransferredMove> TransferredMoves(const trainer::SearchSpace& space,
+std::vector<TransferredMove> TransferredMoves(const space::SearchSpace& space,
                                               const std::vector<vmle::v1::CognitionSummary>& recalled,
                                               const std::optional<vmle::v1::DatasetProfile>& profile,
                                               const vmle::v1::Configuration& from) {
@@ -240,13 +240,13 @@ std::vector<std::pair<std::string, std::string>> TransferredFailures(
 }
 
 std::optional<std::pair<vmle::v1::Configuration, std::string>> TransferredConfiguration(
-    const trainer::SearchSpace& space, const std::vector<vmle::v1::CognitionSummary>& recalled,
+    const space::SearchSpace& space, const std::vector<vmle::v1::CognitionSummary>& recalled,
     vmle::v1::Backbone backbone) {
   for (const vmle::v1::CognitionSummary& summary : recalled) {
     const bool same_backbone = summary.backbone() == backbone || summary.backbone() == vmle::v1::BACKBONE_UNSPECIFIED;
     if (!same_backbone || summary.best_config().values().empty()) continue;
     vmle::v1::Configuration config = DefaultConfiguration(space);
-    for (const trainer::ParamSpec& p : space.params) {
+    for (const space::ParamSpec& p : space.params) {
       auto it = summary.best_config().values().find(p.name);
       if (it == summary.best_config().values().end()) continue;
       Move set{p.name, MoveKind::kSet, 0, space::ValueText(it->second), "", "", "", ""};

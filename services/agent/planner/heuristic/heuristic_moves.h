@@ -21,7 +21,7 @@ namespace vmle::agent::heuristic {
 // integers rounded onto their step, floats kept to 4 significant digits. nullopt
 // when the parameter is not in `space`, the value would not change, or the
 // parameter named by move.needs is off in `from`.
-std::optional<vmle::v1::Configuration> ApplyMove(const trainer::SearchSpace& space,
+std::optional<vmle::v1::Configuration> ApplyMove(const space::SearchSpace& space,
                                                  const vmle::v1::Configuration& from, const Move& move);
 
 // The line search: when the step that produced the trial `index` helped and changed
@@ -58,7 +58,7 @@ struct TransferredMove {
 // the generic) step, in the rule's direction first, then the other; when the summary
 // has no value for the knob, it moves by the prior's (or the generic) step; when
 // `from` is beyond the value, the rule has nothing to add.
-std::vector<TransferredMove> TransferredMoves(const trainer::SearchSpace& space,
+std::vector<TransferredMove> TransferredMoves(const space::SearchSpace& space,
                                               const std::vector<vmle::v1::CognitionSummary>& recalled,
                                               const std::optional<vmle::v1::DatasetProfile>& profile,
                                               const vmle::v1::Configuration& from);
@@ -72,7 +72,7 @@ std::vector<std::pair<std::string, std::string>> TransferredFailures(
 // over the space (parameters it does not name at their defaults); nullopt when
 // there is none.
 std::optional<std::pair<vmle::v1::Configuration, std::string>> TransferredConfiguration(
-    const trainer::SearchSpace& space, const std::vector<vmle::v1::CognitionSummary>& recalled,
+    const space::SearchSpace& space, const std::vector<vmle::v1::CognitionSummary>& recalled,
     vmle::v1::Backbone backbone);
 
 }  // namespace vmle::agent::heuristic

@@ -6,14 +6,14 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_format.h"
+#include "common/space/space_proto.h"
+#include "services/agent/planner/classical/random_planner.h"
 #include "services/agent/planner/heuristic/heuristic_knowledge.h"
 #include "services/agent/planner/heuristic/heuristic_memory.h"
 #include "services/agent/planner/heuristic/heuristic_moves.h"
 #include "services/agent/planner/heuristic/heuristic_trajectory.h"
 #include "services/agent/planner/planner_options.h"
 #include "services/agent/planner/planning_round.h"
-#include "services/agent/planner/classical/random_planner.h"
-#include "services/trainer/space/space_proto.h"
 
 namespace vmle::agent {
 namespace {
@@ -75,15 +75,15 @@ bool CoverageDue(const Trajectory& trajectory, int window) {
 
 // Priors are advice about the reference configuration: once a knob is off its
 // default (by an earlier change or a transfer), line search and refinement take over.
-bool AtDefault(const trainer::SearchSpace& space, const vmle::v1::Configuration& config, const std::string& knob) {
-  const trainer::ParamSpec* p = space.Find(knob);
+bool AtDefault(const space::SearchSpace& space, const vmle::v1::Configuration& config, const std::string& knob) {
+  const space::ParamSpec* p = space.Find(knob);
   return p != nullptr && space::ValueText(ValueOf(*p, config)) == space::ValueText(DefaultValue(*p));
 }
 
 // Candidates 3-7 of the protocol (heuristic_planner.h).
 std::vector<Candidate> MoveCandidates(const RoundState& s) {
   const PlanningContext& context = *s.context;
-  const trainer::SearchSpace& space = s.trajectory->space();
+  const space::SearchSpace& space = s.trajectory->space();
   std::vector<Candidate> fresh, deferred, waiting;
   auto add = [&](std::vector<Candidate>& to, std::string kind, Move move, std::string source) {
     const bool hurt = s.failed.contains(KnobDirection{move.knob, move.Direction()});
@@ -245,12 +245,12 @@ vmle::v1::Proposal ProposalFor(const RoundState& s, const Candidate& c, double t
 // all taken.
 void AddRandomChanges(const RoundState& s, PlanningRound& round, std::vector<vmle::v1::Proposal>& proposals,
                       double tie_epsilon) {
-  const trainer::SearchSpace& space = round.space();
+  const space::SearchSpace& space = round.space();
   while (!round.full()) {
     Rng rng(DeriveSeed(s.context->seed ^ kHeuristicStream, static_cast<uint64_t>(round.proposed())));
     std::string knob;
     std::optional<vmle::v1::Configuration> config = DrawAdmitted(round, kMaxDraws, [&] {
-      const trainer::ParamSpec& p = space.params[static_cast<size_t>(rng.Below(space.params.size()))];
+      const space::ParamSpec& p = space.params[static_cast<size_t>(rng.Below(space.params.size()))];
       knob = p.name;
       vmle::v1::Configuration c = s.from;
       (*c.mutable_values())[p.name] = SampleValue(p, rng);
@@ -283,30 +283,28 @@ absl::StatusOr<HeuristicOptions> ParseHeuristicOptions(const vmle::v1::PlannerSp
 }
 
 absl::StatusOr<std::vector<PlannedTrial>> HeuristicPlanner::Propose(const PlanningContext& context) {
-  absl::StatusOr<PlanningRound> round = PlanningRound::Start(context, Name());
-  if (!round.ok()) return round.status();
-  absl::StatusOr<Trajectory> trajectory =
+  PlanningRound round = PlanningRound::Start(context, Name());
+  const Trajectory trajectory =
       Trajectory::Read(context, options_.tie_epsilon,
                        heuristic::StudyEvidenceOptions(context, options_.noise_prior, options_.max_seeds));
-  if (!trajectory.ok()) return trajectory.status();
-  RoundState state = StateOf(context, *trajectory);
-  const std::string default_key = ConfigKey(round->space(), DefaultConfiguration(round->space()));
+  RoundState state = StateOf(context, trajectory);
+  const std::string default_key = ConfigKey(round.space(), DefaultConfiguration(round.space()));
   for (const vmle::v1::Trial& t : context.pending) {
-    if (t.number() == 1 && ConfigKey(round->space(), t.config()) == default_key) state.baseline_number = 1;
+    if (t.number() == 1 && ConfigKey(round.space(), t.config()) == default_key) state.baseline_number = 1;
   }
-  if (round->proposed_before() == 0) state.baseline_number = 1;  // proposed below, as trial 1
+  if (round.proposed_before() == 0) state.baseline_number = 1;  // proposed below, as trial 1
   std::vector<vmle::v1::Proposal> proposals;
   bool transfer_tried = false;
   for (const auto* trials : {&context.history, &context.pending}) {
     for (const vmle::v1::Trial& t : *trials) transfer_tried = transfer_tried || t.proposal().changed_dimension() == "transfer";
   }
   const bool transfer_due = options_.transfer_best && !transfer_tried &&
-                            heuristic::TransferredConfiguration(trajectory->space(), context.recalled,
+                            heuristic::TransferredConfiguration(trajectory.space(), context.recalled,
                                                                 context.spec.backbone())
                                 .has_value();
-  AddReplicates(state, transfer_due, *round, proposals);
-  if (round->proposed_before() == 0 && !round->full()) {
-    if (auto config = round->Admit(DefaultConfiguration(round->space())); config.has_value()) {
+  AddReplicates(state, transfer_due, round, proposals);
+  if (round.proposed_before() == 0 && !round.full()) {
+    if (auto config = round.Admit(DefaultConfiguration(round.space())); config.has_value()) {
       vmle::v1::Proposal p;
       p.set_planner(Name());
       p.set_hypothesis("baseline: the default configuration, the reference every later change is measured against");
@@ -314,21 +312,21 @@ absl::StatusOr<std::vector<PlannedTrial>> HeuristicPlanner::Propose(const Planni
       p.set_risk("none: it is the reference");
       p.set_rollback("nothing to roll back to; it becomes the first best");
       proposals.push_back(p);
-      round->Add(*std::move(config), p.hypothesis());
+      round.Add(*std::move(config), p.hypothesis());
     }
   }
   for (const Candidate& c : Candidates(state, options_)) {
-    if (round->full()) break;
+    if (round.full()) break;
     std::optional<vmle::v1::Configuration> config =
-        c.config.has_value() ? c.config : heuristic::ApplyMove(round->space(), state.from, c.move);
+        c.config.has_value() ? c.config : heuristic::ApplyMove(round.space(), state.from, c.move);
     if (!config.has_value()) continue;
-    std::optional<vmle::v1::Configuration> admitted = round->Admit(*config);
+    std::optional<vmle::v1::Configuration> admitted = round.Admit(*config);
     if (!admitted.has_value()) continue;
     proposals.push_back(ProposalFor(state, c, options_.tie_epsilon));
-    round->Add(*std::move(admitted), proposals.back().hypothesis());
+    round.Add(*std::move(admitted), proposals.back().hypothesis());
   }
-  AddRandomChanges(state, *round, proposals, options_.tie_epsilon);
-  std::vector<PlannedTrial> trials = round->Take();
+  AddRandomChanges(state, round, proposals, options_.tie_epsilon);
+  std::vector<PlannedTrial> trials = round.Take();
   for (size_t i = 0; i < trials.size(); ++i) trials[i].proposal = proposals[i];
   return trials;
 }

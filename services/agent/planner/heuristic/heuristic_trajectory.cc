@@ -8,8 +8,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/hash/hash.h"
 #include "absl/strings/str_format.h"
+#include "common/space/space_proto.h"
 #include "services/agent/planner/space_sampling.h"
-#include "services/trainer/space/space_proto.h"
 
 namespace vmle::agent::heuristic {
 namespace {
@@ -29,7 +29,7 @@ double RelativeChange(double to, double from) {
 
 // Per parameter, the indices of the parameter and of those conditional on it: the
 // group that changes together when the parameter changes.
-std::vector<std::vector<size_t>> Groups(const trainer::SearchSpace& space) {
+std::vector<std::vector<size_t>> Groups(const space::SearchSpace& space) {
   std::vector<std::vector<size_t>> groups(space.params.size());
   for (size_t p = 0; p < space.params.size(); ++p) {
     groups[p].push_back(p);
@@ -62,18 +62,15 @@ double NumberOf(const vmle::v1::ParamValue& value) {
   return 0.0;
 }
 
-std::string DirectionOf(const trainer::ParamSpec& param, const vmle::v1::ParamValue& from,
+std::string DirectionOf(const space::ParamSpec& param, const vmle::v1::ParamValue& from,
                         const vmle::v1::ParamValue& to) {
   if (IsNumeric(param)) return NumberOf(to) >= NumberOf(from) ? "up" : "down";
   return space::ValueText(to);
 }
 
-absl::StatusOr<Trajectory> Trajectory::Read(const PlanningContext& context, double tie_epsilon,
-                                            evidence::Options evidence) {
-  absl::StatusOr<trainer::SearchSpace> space = PlanningSpace(context.space, context.spec.backbone());
-  if (!space.ok()) return space.status();
+Trajectory Trajectory::Read(const PlanningContext& context, double tie_epsilon, evidence::Options evidence) {
   Trajectory t;
-  t.space_ = *std::move(space);
+  t.space_ = context.space;
   t.history_ = context.history;
   t.tie_epsilon_ = tie_epsilon;
   t.direction_ = context.spec.objective().direction();
@@ -83,7 +80,7 @@ absl::StatusOr<Trajectory> Trajectory::Read(const PlanningContext& context, doub
     vmle::v1::Configuration config = trial.config();
     ResetInactive(t.space_, &config);
     std::vector<std::string> texts;
-    for (const trainer::ParamSpec& p : t.space_.params) texts.push_back(space::ValueText(ValueOf(p, config)));
+    for (const space::ParamSpec& p : t.space_.params) texts.push_back(space::ValueText(ValueOf(p, config)));
     t.values_.push_back(std::move(texts));
   }
   t.evidence_ = std::make_shared<const evidence::StudyEvidence>(
@@ -152,7 +149,7 @@ void Trajectory::FindParents() {
         if (step.parent >= 0 && (step.parent == derived || (j != derived && Estimate(j) <= Estimate(step.parent)))) {
           continue;
         }
-        const trainer::ParamSpec& param = space_.params[p];
+        const space::ParamSpec& param = space_.params[p];
         step.parent = j;
         step.knob = param.name;
         step.from_value = values_[static_cast<size_t>(j)][p];
@@ -178,7 +175,7 @@ void Trajectory::FindParents() {
   }
 }
 
-vmle::v1::ParamValue Trajectory::ValueAt(int index, const trainer::ParamSpec& param) const {
+vmle::v1::ParamValue Trajectory::ValueAt(int index, const space::ParamSpec& param) const {
   return ValueOf(param, history_[static_cast<size_t>(index)].config());
 }
 
@@ -186,7 +183,7 @@ std::pair<int, double> Trajectory::Complexity(int index) const {
   int changed = 0;
   double size = 1.0;
   for (size_t p = 0; p < space_.params.size(); ++p) {
-    const trainer::ParamSpec& param = space_.params[p];
+    const space::ParamSpec& param = space_.params[p];
     if (values_[static_cast<size_t>(index)][p] != space::ValueText(DefaultValue(param))) ++changed;
     if (param.name == "hidden_dim" || param.name == "num_blocks") size *= NumberOf(ValueAt(index, param));
   }

@@ -23,9 +23,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/space/search_space.h"
 #include "services/agent/evidence/evidence.h"
 #include "services/agent/planner/planner.h"
-#include "services/trainer/space/search_space.h"
 
 namespace vmle::agent::heuristic {
 
@@ -58,15 +58,14 @@ struct Step {
 
 class Trajectory {
  public:
-  // INVALID_ARGUMENT when the context's space cannot be read. Ties: scores within
+  // Ties: scores within
   // `tie_epsilon` (relative) of the best count as equal, and the simpler
   // configuration wins (fewer parameters away from the defaults, then the smaller
   // model, then the earlier trial). `evidence` sets the noise prior and the seeds of
   // intensification (its tie and simpler are these).
-  static absl::StatusOr<Trajectory> Read(const PlanningContext& context, double tie_epsilon,
-                                         evidence::Options evidence = {});
+  static Trajectory Read(const PlanningContext& context, double tie_epsilon, evidence::Options evidence = {});
 
-  const trainer::SearchSpace& space() const { return space_; }
+  const space::SearchSpace& space() const { return space_; }
   const std::vector<vmle::v1::Trial>& history() const { return history_; }
   const std::vector<Step>& steps() const { return steps_; }
   double tie_epsilon() const { return tie_epsilon_; }
@@ -95,7 +94,7 @@ class Trajectory {
   static constexpr double kClearLoss = 3.0;
 
   // The parameter's value in a history trial's configuration.
-  vmle::v1::ParamValue ValueAt(int index, const trainer::ParamSpec& param) const;
+  vmle::v1::ParamValue ValueAt(int index, const space::ParamSpec& param) const;
 
  private:
   Trajectory() = default;
@@ -105,7 +104,7 @@ class Trajectory {
 
   evidence::Options EvidenceOptions() const;
 
-  trainer::SearchSpace space_;
+  space::SearchSpace space_;
   std::vector<vmle::v1::Trial> history_;
   vmle::v1::Direction direction_ = vmle::v1::DIRECTION_MAXIMIZE;
   evidence::Options evidence_options_;
@@ -127,7 +126,7 @@ double NumberOf(const vmle::v1::ParamValue& value);
 
 // The direction of a change of `param` from `from` to `to`: "up"/"down" for numeric
 // parameters, the new value's text otherwise.
-std::string DirectionOf(const trainer::ParamSpec& param, const vmle::v1::ParamValue& from,
+std::string DirectionOf(const space::ParamSpec& param, const vmle::v1::ParamValue& from,
                         const vmle::v1::ParamValue& to);
 
 }  // namespace vmle::agent::heuristic

@@ -7,11 +7,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/logging/logging.h"
+#include "common/space/space_proto.h"
 #include "services/agent/planner/llm/llm_prompts.h"
 #include "services/agent/planner/llm/llm_reply.h"
 #include "services/agent/planner/llm/llm_session.h"
 #include "services/agent/planner/planning_round.h"
-#include "services/trainer/space/space_proto.h"
 
 namespace vmle::agent {
 namespace {
@@ -23,38 +23,21 @@ struct ProposeCall {
   std::string planner;
   const LlmPlannerParts& parts;
   // The prompt for `wanted` proposals.
-  std::function<std::vector<llm::ChatMessage>(const PlanningContext&, const trainer::SearchSpace&, int)> messages;
+  std::function<std::vector<llm::ChatMessage>(const PlanningContext&, const space::SearchSpace&, int)> messages;
   // Values of parameters a reply leaves out.
   Configuration base;
 };
 
-// The candidate as admitted into the round, or why not: the parameter
-// CompleteConfiguration names, or the trial it repeats.
-absl::StatusOr<Configuration> Check(const PlanningRound& round, const Configuration& fixed,
-                                    const Configuration& candidate) {
-  Configuration merged = fixed;
-  for (const trainer::ParamSpec& p : round.space().params) (*merged.mutable_values())[p.name] = ValueOf(p, candidate);
-  ResetInactive(round.space(), &merged);
-  if (absl::StatusOr<Configuration> complete = space::CompleteConfiguration(round.space(), merged); !complete.ok()) {
-    return complete.status();
-  }
-  std::optional<Configuration> admitted = round.Admit(candidate);
-  if (!admitted.has_value()) {
-    return absl::AlreadyExistsError("the configuration repeats a finished, running or already proposed trial");
-  }
-  return *std::move(admitted);
-}
-
 // Reads one reply into `round`, keeping its valid new proposals (and their reasons in
 // `reasons`); an error lists what was rejected while proposals are still wanted.
-absl::Status Accept(const std::string& reply, const ProposeCall& call, const PlanningContext& context,
-                    PlanningRound& round, std::vector<vmle::v1::Proposal>& reasons) {
+absl::Status Accept(const std::string& reply, const ProposeCall& call, PlanningRound& round,
+                    std::vector<vmle::v1::Proposal>& reasons) {
   absl::StatusOr<ReplyProposals> parsed = ParseProposals(reply, round.space(), call.base);
   if (!parsed.ok()) return parsed.status();
   std::vector<std::string> errors = parsed->errors;
   for (size_t i = 0; i < parsed->proposals.size() && !round.full(); ++i) {
     ReplyProposal& p = parsed->proposals[i];
-    absl::StatusOr<Configuration> admitted = Check(round, context.spec.fixed(), p.config);
+    absl::StatusOr<Configuration> admitted = round.Check(p.config);
     if (!admitted.ok()) {
       errors.push_back(absl::StrCat("proposal ", i + 1, ": ", admitted.status().message()));
       continue;
@@ -91,15 +74,14 @@ absl::StatusOr<std::vector<PlannedTrial>> FallBack(const ProposeCall& call, Plan
 }
 
 absl::StatusOr<std::vector<PlannedTrial>> ProposeWithLlm(const ProposeCall& call, const PlanningContext& context) {
-  absl::StatusOr<PlanningRound> round = PlanningRound::Start(context, call.planner);
-  if (!round.ok()) return round.status();
+  PlanningRound round = PlanningRound::Start(context, call.planner);
   if (context.max_proposals <= 0) return std::vector<PlannedTrial>{};
   std::vector<vmle::v1::Proposal> reasons;
-  LlmSession session(*call.parts.client, call.messages(context, round->space(), context.max_proposals),
+  LlmSession session(*call.parts.client, call.messages(context, round.space(), context.max_proposals),
                      call.parts.max_repairs);
   absl::StatusOr<bool> done = session.Ask<bool>(
       [&](const std::string& reply) -> absl::StatusOr<bool> {
-        if (absl::Status s = Accept(reply, call, context, *round, reasons); !s.ok()) return s;
+        if (absl::Status s = Accept(reply, call, round, reasons); !s.ok()) return s;
         return true;
       },
       [&](const std::string& error) {
@@ -107,7 +89,7 @@ absl::StatusOr<std::vector<PlannedTrial>> ProposeWithLlm(const ProposeCall& call
         return RepairMessage(error, accepted, context.max_proposals - accepted);
       });
   if (!done.ok() && IsReplayError(done.status())) return done.status();
-  std::vector<PlannedTrial> trials = round->Take();
+  std::vector<PlannedTrial> trials = round.Take();
   for (size_t i = 0; i < trials.size(); ++i) trials[i].proposal = reasons[i];
   if (done.ok()) return trials;
   absl::StatusOr<std::vector<PlannedTrial>> rest = FallBack(call, context, trials, std::string(done.status().message()));
@@ -132,10 +114,6 @@ double RelativeGain(const PlanningContext& context, const vmle::v1::Trial& finis
 
 std::string AskAgain(const std::string& error) { return RepairMessage(error, 0, 0); }
 
-absl::StatusOr<trainer::SearchSpace> SpaceOf(const PlanningContext& context) {
-  return PlanningSpace(context.space, context.spec.backbone());
-}
-
 }  // namespace
 
 absl::StatusOr<std::vector<PlannedTrial>> LlmPlanner::Propose(const PlanningContext& context) {
@@ -146,9 +124,7 @@ absl::StatusOr<std::vector<PlannedTrial>> LlmPlanner::Propose(const PlanningCont
 
 absl::StatusOr<std::optional<vmle::v1::Reflection>> LlmPlanner::Reflect(const PlanningContext& context,
                                                                         const vmle::v1::Trial& finished) {
-  absl::StatusOr<trainer::SearchSpace> space = SpaceOf(context);
-  if (!space.ok()) return space.status();
-  LlmSession session(*parts_.client, ReflectMessages(context, *space, finished), parts_.max_repairs);
+  LlmSession session(*parts_.client, ReflectMessages(context, context.space, finished), parts_.max_repairs);
   absl::StatusOr<vmle::v1::Reflection> reflection =
       session.Ask<vmle::v1::Reflection>([](const std::string& reply) { return ParseReflection(reply); }, AskAgain);
   if (!reflection.ok()) {
@@ -167,11 +143,9 @@ absl::StatusOr<std::optional<vmle::v1::WorkingInsights>> LlmPlanner::Consolidate
 }
 
 absl::StatusOr<std::optional<vmle::v1::CognitionSummary>> LlmPlanner::Distill(const PlanningContext& context) {
-  absl::StatusOr<trainer::SearchSpace> space = SpaceOf(context);
-  if (!space.ok()) return space.status();
-  LlmSession session(*parts_.client, DistillMessages(context, *space), parts_.max_repairs);
+  LlmSession session(*parts_.client, DistillMessages(context, context.space), parts_.max_repairs);
   absl::StatusOr<vmle::v1::CognitionSummary> summary = session.Ask<vmle::v1::CognitionSummary>(
-      [&](const std::string& reply) { return ParseSummary(reply, *space); }, AskAgain);
+      [&](const std::string& reply) { return ParseSummary(reply, context.space); }, AskAgain);
   if (!summary.ok()) {
     if (IsReplayError(summary.status())) return summary.status();
     log::Warn("LLM distillation falls back", {{"reason", std::string(summary.status().message())}});

@@ -5,10 +5,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/space/space_proto.h"
 #include "nlohmann/json.hpp"
 #include "services/agent/evidence/evidence.h"
 #include "services/agent/planner/space_sampling.h"
-#include "services/trainer/space/space_proto.h"
 
 namespace vmle::agent {
 namespace {
@@ -68,9 +68,9 @@ json JsonValue(const vmle::v1::ParamValue& v) {
 
 // The configuration as a JSON object in space order; with `changes_only`, only the
 // parameters that differ from their defaults.
-std::string ConfigText(const trainer::SearchSpace& space, const vmle::v1::Configuration& config, bool changes_only) {
+std::string ConfigText(const space::SearchSpace& space, const vmle::v1::Configuration& config, bool changes_only) {
   json out = json::object();
-  for (const trainer::ParamSpec& p : space.params) {
+  for (const space::ParamSpec& p : space.params) {
     const vmle::v1::ParamValue v = ValueOf(p, config);
     if (changes_only && space::ValueText(v) == space::ValueText(DefaultValue(p))) continue;
     out[p.name] = JsonValue(v);
@@ -78,24 +78,24 @@ std::string ConfigText(const trainer::SearchSpace& space, const vmle::v1::Config
   return out.dump();
 }
 
-std::string DomainText(const trainer::ParamSpec& p) {
+std::string DomainText(const space::ParamSpec& p) {
   switch (p.type) {
-    case trainer::ParamType::kInt:
+    case space::ParamType::kInt:
       return absl::StrCat("int in [", Number(p.min), ", ", Number(p.max), "]", p.log_scale ? ", log scale" : "",
                           p.step > 0 ? absl::StrCat(", multiple of ", p.step, " above the minimum") : "");
-    case trainer::ParamType::kFloat:
+    case space::ParamType::kFloat:
       return absl::StrCat("float in [", Number(p.min), ", ", Number(p.max), "]", p.log_scale ? ", log scale" : "");
-    case trainer::ParamType::kCategorical:
+    case space::ParamType::kCategorical:
       return absl::StrCat("one of \"", absl::StrJoin(p.choices, "\", \""), "\"");
-    case trainer::ParamType::kBool:
+    case space::ParamType::kBool:
       return "true or false";
   }
   return "";
 }
 
-std::string SpaceSection(const trainer::SearchSpace& space) {
+std::string SpaceSection(const space::SearchSpace& space) {
   std::string out = "## Search space\n";
-  for (const trainer::ParamSpec& p : space.params) {
+  for (const space::ParamSpec& p : space.params) {
     absl::StrAppend(&out, "- ", p.name, ": ", DomainText(p), "; default ", p.default_value, ".");
     if (!p.description.empty()) absl::StrAppend(&out, " ", p.description);
     if (!p.condition_param.empty()) absl::StrAppend(&out, " (only when ", p.condition_param, " = ", p.condition_value, ")");
@@ -138,7 +138,7 @@ std::string Outcome(const Trial& t) {
   }
 }
 
-std::string TrialTable(const PlanningContext& context, const trainer::SearchSpace& space) {
+std::string TrialTable(const PlanningContext& context, const space::SearchSpace& space) {
   std::string out = absl::StrCat("## Trials (", ObjectiveText(context.spec),
                                  "; configuration shown as changes from the defaults)\n");
   if (context.history.empty()) return out + "none yet\n";
@@ -150,7 +150,7 @@ std::string TrialTable(const PlanningContext& context, const trainer::SearchSpac
   return out;
 }
 
-std::string PendingSection(const PlanningContext& context, const trainer::SearchSpace& space) {
+std::string PendingSection(const PlanningContext& context, const space::SearchSpace& space) {
   if (context.pending.empty()) return "";
   std::string out = "## Running now (do not propose these again)\n";
   for (const Trial& t : context.pending) {
@@ -159,7 +159,7 @@ std::string PendingSection(const PlanningContext& context, const trainer::Search
   return out;
 }
 
-std::string BestSection(const PlanningContext& context, const trainer::SearchSpace& space) {
+std::string BestSection(const PlanningContext& context, const space::SearchSpace& space) {
   const Trial* best = BestTrial(context);
   if (best == nullptr) return "## Current best\nnone yet: start from the default configuration\n";
   std::string out = absl::StrCat("## Current best\ntrial ", best->number(), ", ", ObjectiveText(context.spec), " = ",
@@ -210,9 +210,9 @@ std::string MemorySections(const PlanningContext& context) {
   return out;
 }
 
-std::string SystemText(const trainer::SearchSpace& space) {
+std::string SystemText(const space::SearchSpace& space) {
   return absl::StrCat(
-      "You are an experienced machine learning engineer tuning a ", std::string(trainer::BackboneName(space.backbone)),
+      "You are an experienced machine learning engineer tuning a ", std::string(space::BackboneName(space.backbone)),
       " sequential recommender. Follow this protocol: the first trial is the plain default configuration; after "
       "that change one dimension of the current best per proposal, keep a change only if the validation objective "
       "improves, prefer the simpler configuration on ties, and move to an untried dimension when the last rounds "
@@ -238,7 +238,7 @@ const Trial* BestTrial(const PlanningContext& context) {
   return best;
 }
 
-std::vector<llm::ChatMessage> LlmProposeMessages(const PlanningContext& context, const trainer::SearchSpace& space,
+std::vector<llm::ChatMessage> LlmProposeMessages(const PlanningContext& context, const space::SearchSpace& space,
                                                  int wanted) {
   std::string user = absl::StrCat("## Objective\n", ObjectiveText(context.spec), "; trial budget ",
                                   context.spec.budget().max_trials(), ", trials so far ",
@@ -253,7 +253,7 @@ std::vector<llm::ChatMessage> LlmProposeMessages(const PlanningContext& context,
   return {{"system", SystemText(space)}, {"user", user}};
 }
 
-std::vector<llm::ChatMessage> OproProposeMessages(const PlanningContext& context, const trainer::SearchSpace& space,
+std::vector<llm::ChatMessage> OproProposeMessages(const PlanningContext& context, const space::SearchSpace& space,
                                                   int wanted) {
   const bool minimise = Minimise(context.spec);
   std::vector<const Trial*> scored;
@@ -267,7 +267,7 @@ std::vector<llm::ChatMessage> OproProposeMessages(const PlanningContext& context
   if (scored.size() > kOproTrajectory) scored.resize(kOproTrajectory);
   std::reverse(scored.begin(), scored.end());
   std::string user = absl::StrCat(
-      "Your task is to find a configuration of a ", std::string(trainer::BackboneName(space.backbone)),
+      "Your task is to find a configuration of a ", std::string(space::BackboneName(space.backbone)),
       " sequential recommender with the ", minimise ? "lowest" : "highest", " score, the ",
       ObjectiveText(context.spec), ". Below are earlier configurations with their scores, in ascending order of "
       "quality (the best last).\n\n");
@@ -283,7 +283,7 @@ std::vector<llm::ChatMessage> OproProposeMessages(const PlanningContext& context
   return {{"user", user}};
 }
 
-std::vector<llm::ChatMessage> ReflectMessages(const PlanningContext& context, const trainer::SearchSpace& space,
+std::vector<llm::ChatMessage> ReflectMessages(const PlanningContext& context, const space::SearchSpace& space,
                                               const Trial& finished) {
   std::string curve;
   for (const vmle::v1::EpochMetrics& e : finished.epochs()) {
@@ -303,7 +303,7 @@ std::vector<llm::ChatMessage> ReflectMessages(const PlanningContext& context, co
   return {{"system", SystemText(space)}, {"user", user}};
 }
 
-std::vector<llm::ChatMessage> DistillMessages(const PlanningContext& context, const trainer::SearchSpace& space) {
+std::vector<llm::ChatMessage> DistillMessages(const PlanningContext& context, const space::SearchSpace& space) {
   std::string user = absl::StrCat("## Objective\n", ObjectiveText(context.spec), "\n", ProfileSection(context),
                                   SpaceSection(space), BestSection(context, space), TrialTable(context, space),
                                   MemorySections(context));

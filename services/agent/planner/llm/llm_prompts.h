@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
+#include "common/space/search_space.h"
 #include "services/agent/llm/llm_client.h"
 #include "services/agent/planner/planner.h"
-#include "services/trainer/space/search_space.h"
 #include "vmle/v1/study.pb.h"
 
 namespace vmle::agent {
@@ -29,22 +29,22 @@ std::string ObjectiveText(const vmle::v1::StudySpec& spec);
 const vmle::v1::Trial* BestTrial(const PlanningContext& context);
 
 // llm: the system and user messages asking for `wanted` proposals.
-std::vector<llm::ChatMessage> LlmProposeMessages(const PlanningContext& context, const trainer::SearchSpace& space,
+std::vector<llm::ChatMessage> LlmProposeMessages(const PlanningContext& context, const space::SearchSpace& space,
                                                  int wanted);
 
 // opro: the meta-prompt of Yang et al. (2023): the task, the search space and the
 // best trials as (configuration, score) pairs sorted from worst to best; nothing else.
-std::vector<llm::ChatMessage> OproProposeMessages(const PlanningContext& context, const trainer::SearchSpace& space,
+std::vector<llm::ChatMessage> OproProposeMessages(const PlanningContext& context, const space::SearchSpace& space,
                                                   int wanted);
 
 // llm: a reflection on `finished` (its change, outcome against the best before it,
 // validation curve) as JSON {observation, explanation, generalized_rule, next_action}.
-std::vector<llm::ChatMessage> ReflectMessages(const PlanningContext& context, const trainer::SearchSpace& space,
+std::vector<llm::ChatMessage> ReflectMessages(const PlanningContext& context, const space::SearchSpace& space,
                                               const vmle::v1::Trial& finished);
 
 // llm: the cognition summary of the study as JSON {prose, rules, search_order,
 // failed_attempts}.
-std::vector<llm::ChatMessage> DistillMessages(const PlanningContext& context, const trainer::SearchSpace& space);
+std::vector<llm::ChatMessage> DistillMessages(const PlanningContext& context, const space::SearchSpace& space);
 
 // The follow-up user message after an unusable reply: the error and, when some
 // proposals were accepted already, how many more are wanted.

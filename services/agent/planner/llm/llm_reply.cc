@@ -4,9 +4,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/space/space_proto.h"
 #include "nlohmann/json.hpp"
 #include "services/agent/planner/space_sampling.h"
-#include "services/trainer/space/space_proto.h"
 
 namespace vmle::agent {
 namespace {
@@ -45,7 +45,7 @@ absl::StatusOr<std::string> StringField(const json& object, const std::string& k
 }
 
 // A JSON value as the text TypedValue reads for `param`.
-absl::StatusOr<std::string> ValueText(const trainer::ParamSpec& param, const json& value, const std::string& path) {
+absl::StatusOr<std::string> ValueText(const space::ParamSpec& param, const json& value, const std::string& path) {
   if (value.is_string()) return value.get<std::string>();
   if (value.is_boolean()) return std::string(value.get<bool>() ? "true" : "false");
   if (value.is_number_integer()) return value.dump();
@@ -53,23 +53,23 @@ absl::StatusOr<std::string> ValueText(const trainer::ParamSpec& param, const jso
     const double v = value.get<double>();
     // Integral floats such as 64.0 read as ints; beyond int64 (where the cast is
     // undefined) they stay as written, which TypedValue refuses.
-    if (param.type == trainer::ParamType::kInt && std::isfinite(v) && v == std::floor(v) &&
+    if (param.type == space::ParamType::kInt && std::isfinite(v) && v == std::floor(v) &&
         std::fabs(v) < 9.2e18) {
       return std::to_string(static_cast<int64_t>(v));
     }
     return value.dump();
   }
-  return Bad(path, "expected a " + std::string(trainer::ParamTypeName(param.type)) + " value, got " + value.dump());
+  return Bad(path, "expected a " + std::string(space::ParamTypeName(param.type)) + " value, got " + value.dump());
 }
 
-absl::StatusOr<vmle::v1::Configuration> ReadConfiguration(const json& object, const trainer::SearchSpace& space,
+absl::StatusOr<vmle::v1::Configuration> ReadConfiguration(const json& object, const space::SearchSpace& space,
                                                           const vmle::v1::Configuration& base,
                                                           const std::string& path) {
   if (!object.is_object()) return Bad(path, "expected an object of parameter values");
   vmle::v1::Configuration config;
-  for (const trainer::ParamSpec& p : space.params) (*config.mutable_values())[p.name] = ValueOf(p, base);
+  for (const space::ParamSpec& p : space.params) (*config.mutable_values())[p.name] = ValueOf(p, base);
   for (const auto& [name, value] : object.items()) {
-    const trainer::ParamSpec* param = space.Find(name);
+    const space::ParamSpec* param = space.Find(name);
     if (param == nullptr) return Bad(path + "." + name, "not a parameter of the search space");
     absl::StatusOr<std::string> text = ValueText(*param, value, path + "." + name);
     if (!text.ok()) return text.status();
@@ -80,7 +80,7 @@ absl::StatusOr<vmle::v1::Configuration> ReadConfiguration(const json& object, co
   return config;
 }
 
-absl::StatusOr<ReplyProposal> ReadProposal(const json& item, const trainer::SearchSpace& space,
+absl::StatusOr<ReplyProposal> ReadProposal(const json& item, const space::SearchSpace& space,
                                            const vmle::v1::Configuration& base, const std::string& path) {
   if (!item.is_object()) return Bad(path, "expected an object");
   const auto config = item.find("configuration");
@@ -103,7 +103,7 @@ absl::StatusOr<ReplyProposal> ReadProposal(const json& item, const trainer::Sear
   return out;
 }
 
-absl::StatusOr<ReplyProposals> ReadProposals(const json& doc, const trainer::SearchSpace& space,
+absl::StatusOr<ReplyProposals> ReadProposals(const json& doc, const space::SearchSpace& space,
                                              const vmle::v1::Configuration& base) {
   ReplyProposals out;
   if (doc.contains("configuration")) {
@@ -138,7 +138,7 @@ absl::StatusOr<std::vector<std::string>> StringList(const json& doc, const std::
   return out;
 }
 
-absl::StatusOr<vmle::v1::CognitionRule> ReadRule(const json& item, const trainer::SearchSpace& space,
+absl::StatusOr<vmle::v1::CognitionRule> ReadRule(const json& item, const space::SearchSpace& space,
                                                  const std::string& path) {
   if (!item.is_object()) return Bad(path, "expected an object");
   vmle::v1::CognitionRule rule;
@@ -164,7 +164,7 @@ absl::StatusOr<vmle::v1::CognitionRule> ReadRule(const json& item, const trainer
   return rule;
 }
 
-absl::StatusOr<vmle::v1::CognitionSummary> ReadSummary(const json& doc, const trainer::SearchSpace& space) {
+absl::StatusOr<vmle::v1::CognitionSummary> ReadSummary(const json& doc, const space::SearchSpace& space) {
   vmle::v1::CognitionSummary summary;
   absl::StatusOr<std::string> prose = StringField(doc, "prose", "", true);
   if (!prose.ok()) return prose.status();
@@ -200,7 +200,7 @@ auto WithObject(std::string_view reply, Read read) -> decltype(read(json())) {
 
 }  // namespace
 
-absl::StatusOr<ReplyProposals> ParseProposals(std::string_view reply, const trainer::SearchSpace& space,
+absl::StatusOr<ReplyProposals> ParseProposals(std::string_view reply, const space::SearchSpace& space,
                                               const vmle::v1::Configuration& base) {
   return WithObject(reply, [&](const json& doc) { return ReadProposals(doc, space, base); });
 }
@@ -222,7 +222,7 @@ absl::StatusOr<vmle::v1::Reflection> ParseReflection(std::string_view reply) {
   });
 }
 
-absl::StatusOr<vmle::v1::CognitionSummary> ParseSummary(std::string_view reply, const trainer::SearchSpace& space) {
+absl::StatusOr<vmle::v1::CognitionSummary> ParseSummary(std::string_view reply, const space::SearchSpace& space) {
   return WithObject(reply, [&](const json& doc) { return ReadSummary(doc, space); });
 }
 

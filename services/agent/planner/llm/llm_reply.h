@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "services/trainer/space/search_space.h"
+#include "common/space/search_space.h"
 #include "vmle/v1/memory.pb.h"
 #include "vmle/v1/study.pb.h"
 
@@ -33,7 +33,7 @@ struct ReplyProposals {
   std::vector<ReplyProposal> proposals;
   std::vector<std::string> errors;
 };
-absl::StatusOr<ReplyProposals> ParseProposals(std::string_view reply, const trainer::SearchSpace& space,
+absl::StatusOr<ReplyProposals> ParseProposals(std::string_view reply, const space::SearchSpace& space,
                                               const vmle::v1::Configuration& base);
 
 // {observation, explanation, generalized_rule, next_action}, all non-empty strings.
@@ -41,6 +41,6 @@ absl::StatusOr<vmle::v1::Reflection> ParseReflection(std::string_view reply);
 
 // {prose, rules, search_order, failed_attempts}; every rule's knob must be a
 // parameter of `space`, its confidence in [0, 1].
-absl::StatusOr<vmle::v1::CognitionSummary> ParseSummary(std::string_view reply, const trainer::SearchSpace& space);
+absl::StatusOr<vmle::v1::CognitionSummary> ParseSummary(std::string_view reply, const space::SearchSpace& space);
 
 }  // namespace vmle::agent

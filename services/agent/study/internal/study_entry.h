@@ -16,9 +16,9 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/space/search_space.h"
 #include "services/agent/evidence/evidence.h"
 #include "services/agent/planner/planner.h"
-#include "services/trainer/space/search_space.h"
 #include "vmle/v1/memory.pb.h"
 #include "vmle/v1/study.pb.h"
 #include "vmle/v1/trial_queue.pb.h"
@@ -57,8 +57,8 @@ struct StudyEntry {
   vmle::v1::Study study;
   // The space trials are validated against (narrowed, fixed parameters included)
   // and the one the planner explores (fixed parameters removed).
-  trainer::SearchSpace space;
-  vmle::v1::SearchSpace planner_space;
+  space::SearchSpace space;
+  space::SearchSpace planner_space;
   std::unique_ptr<Planner> planner;
   // By trial number, and trial id -> number.
   std::map<int, TrialState> trials;

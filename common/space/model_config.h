@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-namespace vmle::trainer {
+namespace vmle::space {
 
 // Absolute: learned embeddings added to the input. Rope: rotary query/key positions.
 // RelativeBias: a learned bias per (head, bucketed distance) added to attention logits.
@@ -57,4 +57,4 @@ struct ModelConfig {
   int64_t attention_dim = 16;
 };
 
-}  // namespace vmle::trainer
+}  // namespace vmle::space

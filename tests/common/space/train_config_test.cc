@@ -1,15 +1,15 @@
-#include "services/trainer/train/train_config.h"
+#include "common/space/train_config.h"
 
 #include <gtest/gtest.h>
 
-namespace vmle::trainer {
+namespace vmle::space {
 namespace {
 
 void ExpectInvalid(const std::vector<std::pair<std::string, std::string>>& settings,
                    const std::string& needle) {
   const auto result = ApplySettings(TrainConfig{}, settings);
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(result.status().message().find(needle), std::string::npos) << result.status().message();
 }
 
@@ -80,4 +80,4 @@ TEST(TrainConfigTest, EveryKindOfBadSettingNamesTheParameter) {
 }
 
 }  // namespace
-}  // namespace vmle::trainer
+}  // namespace vmle::space

@@ -1,6 +1,6 @@
 // The search space and configurations in their wire form (vmle.v1.SearchSpace,
-// Configuration): conversions to and from the trainer's tables (search_space.h), so
-// the agent, the worker and the CLI validate with the same code. Errors are
+// Configuration): conversions to and from the tables of search_space.h, so the
+// agent, the worker and the CLI validate with the same code. Errors are
 // INVALID_ARGUMENT naming the parameter.
 #pragma once
 
@@ -9,40 +9,37 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "services/trainer/space/search_space.h"
+#include "common/space/search_space.h"
 #include "vmle/v1/common.pb.h"
 
 namespace vmle::space {
 
-// The trainer's backbone for a wire backbone; INVALID_ARGUMENT for unspecified ones.
-absl::StatusOr<trainer::Backbone> ToTrainerBackbone(vmle::v1::Backbone backbone);
-vmle::v1::Backbone ToProtoBackbone(trainer::Backbone backbone);
+// The backbone of a wire backbone; INVALID_ARGUMENT for unspecified ones.
+absl::StatusOr<Backbone> ToBackbone(vmle::v1::Backbone backbone);
+vmle::v1::Backbone ToProtoBackbone(Backbone backbone);
 
-// A trainer Status as an absl::Status with the same code and message.
-absl::Status ToAbsl(const trainer::Status& status);
-
-vmle::v1::SearchSpace ToProto(const trainer::SearchSpace& space);
-vmle::v1::ParamSpec ToProto(const trainer::ParamSpec& param);
+vmle::v1::SearchSpace ToProto(const SearchSpace& space);
+vmle::v1::ParamSpec ToProto(const ParamSpec& param);
 // One wire parameter definition (its domain may be absent: the backbone's is kept).
-trainer::ParamSpec FromProto(const vmle::v1::ParamSpec& param, const trainer::ParamSpec* base);
+ParamSpec FromProto(const vmle::v1::ParamSpec& param, const ParamSpec* base);
 
 // The backbone's default space narrowed by a study's `narrowing` (may be empty).
-absl::StatusOr<trainer::SearchSpace> EffectiveSpace(vmle::v1::Backbone backbone,
+absl::StatusOr<SearchSpace> EffectiveSpace(vmle::v1::Backbone backbone,
                                                     const vmle::v1::SearchSpace& narrowing);
 
 // A value as ApplySettings reads it: ints in decimal, floats in shortest round-trip
 // form, bools as true/false. An unset value is "".
 std::string ValueText(const vmle::v1::ParamValue& value);
 // The typed wire value of `text` for `param` (validated).
-absl::StatusOr<vmle::v1::ParamValue> TypedValue(const trainer::ParamSpec& param, std::string_view text);
+absl::StatusOr<vmle::v1::ParamValue> TypedValue(const ParamSpec& param, std::string_view text);
 
 // The configuration's values as name=value settings, sorted by name.
-trainer::Settings ToSettings(const vmle::v1::Configuration& config);
+Settings ToSettings(const vmle::v1::Configuration& config);
 
 // Validates `config` against `space` (search_space.h, ValidateConfiguration) and
 // returns it complete: every parameter of the space present and typed, plus the
 // fixed settings it named outside the space, as text-typed categorical values.
-absl::StatusOr<vmle::v1::Configuration> CompleteConfiguration(const trainer::SearchSpace& space,
+absl::StatusOr<vmle::v1::Configuration> CompleteConfiguration(const SearchSpace& space,
                                                              const vmle::v1::Configuration& config);
 
 }  // namespace vmle::space

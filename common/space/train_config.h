@@ -1,5 +1,6 @@
 // Everything that defines one training run: the model architecture, the loss, the
-// optimiser, early stopping and where it runs. Parsed from `name=value` pairs (the
+// optimiser, early stopping and where it runs. Free of libtorch, so the agent and the
+// CLI share it with the trainer. Parsed from `name=value` pairs (the
 // `--set` flags of vmle-train and the configurations of trials); every error names
 // the offending parameter.
 #pragma once
@@ -9,18 +10,20 @@
 #include <string>
 #include <vector>
 
-#include "services/trainer/model/model_config.h"
-#include "services/trainer/util/status.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/space/model_config.h"
 
-namespace vmle::trainer {
+namespace vmle::space {
 
 enum class Backbone { kSASRec, kHSTU };
 enum class LossKind { kSampledSoftmax, kFullSoftmax, kBce };
 enum class TrainTargets { kAllPositions, kLastPosition };
 enum class OptimizerKind { kAdam, kAdamW };
-// How the itemCF prior normalises a neighbour's co-occurrence count (eval/priors.h).
+// How the itemCF prior normalises a neighbour's co-occurrence count
+// (services/trainer/eval/priors.h).
 enum class ItemCfNormKind { kSqrt, kCount, kNone };
-// How an epoch's examples become batches (training_set.h).
+// How an epoch's examples become batches (services/trainer/train/training_set.h).
 enum class Batching { kPacked, kRandom, kLengthBuckets };
 
 struct TrainConfig {
@@ -59,7 +62,8 @@ struct TrainConfig {
   // Validation metric that selects the epoch: recall@{5,10,20}, ndcg@{5,10,20}, mrr.
   std::string select_metric = "recall@10";
   int64_t eval_batch_size = 256;
-  // Training-split priors blended into the scores at ranking time (eval/priors.h):
+  // Training-split priors blended into the scores at ranking time
+  // (services/trainer/eval/priors.h):
   // weights in [0, 1]; 0 disables a prior. The model keeps 1 minus their sum; when
   // they sum to more than 1 they are scaled to sum to 1 (the model then weighs
   // nothing), so every combination in range is a valid configuration.
@@ -68,7 +72,8 @@ struct TrainConfig {
   // History items the transition and itemCF priors start from.
   int64_t prior_recent_k = 1;
   // Item co-occurrence (itemCF) prior: its blend weight, the co-occurrence window, the
-  // neighbours kept per item and how a neighbour's count is normalised (eval/priors.h).
+  // neighbours kept per item and how a neighbour's count is normalised
+  // (services/trainer/eval/priors.h).
   double itemcf_prior_weight = 0;
   int64_t itemcf_window = 3;
   int64_t itemcf_topk = 50;
@@ -91,11 +96,11 @@ struct TrainConfig {
 // names, unparsable values, out-of-range values and inconsistent combinations
 // (e.g. hidden_dim not divisible by num_heads) are INVALID_ARGUMENT naming the
 // parameter. Booleans accept true/false/1/0; enums their lower-case names.
-StatusOr<TrainConfig> ApplySettings(const TrainConfig& base,
-                                    const std::vector<std::pair<std::string, std::string>>& settings);
+absl::StatusOr<TrainConfig> ApplySettings(const TrainConfig& base,
+                                          const std::vector<std::pair<std::string, std::string>>& settings);
 
 // Checks a whole configuration (ranges and combinations); the error names a parameter.
-Status ValidateTrainConfig(const TrainConfig& config);
+absl::Status ValidateTrainConfig(const TrainConfig& config);
 
 // Every parameter name with its current value, for logs and reports.
 std::map<std::string, std::string> DescribeConfig(const TrainConfig& config);
@@ -103,4 +108,4 @@ std::map<std::string, std::string> DescribeConfig(const TrainConfig& config);
 // Names of the metrics select_metric accepts.
 const std::vector<std::string>& MetricNames();
 
-}  // namespace vmle::trainer
+}  // namespace vmle::space

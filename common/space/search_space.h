@@ -3,7 +3,7 @@
 // backbone; the agent's planners sample from it, the study validator checks
 // narrowings and fixed parameters against it, and the trainer validates the
 // configurations it is given with it. Values travel as text, exactly as
-// ApplySettings (train/train_config.h) reads them.
+// ApplySettings (train_config.h) reads them.
 //
 // Thread-safe: the tables are immutable after first use.
 #pragma once
@@ -14,10 +14,11 @@
 #include <utility>
 #include <vector>
 
-#include "services/trainer/train/train_config.h"
-#include "services/trainer/util/status.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/space/train_config.h"
 
-namespace vmle::trainer {
+namespace vmle::space {
 
 enum class ParamType { kInt, kFloat, kCategorical, kBool };
 
@@ -66,24 +67,24 @@ TrainConfig BackboneBaseConfig(Backbone backbone);
 // Checks one parameter's definition: bounds ordered, log scale only with min > 0,
 // integer bounds whole, choices present and distinct, the default inside the domain.
 // The error names the parameter.
-Status ValidateParamSpec(const ParamSpec& spec);
+absl::Status ValidateParamSpec(const ParamSpec& spec);
 
 // Checks one value against its parameter: type, bounds, step, choice. The error names
 // the parameter and what was expected.
-Status ValidateValue(const ParamSpec& spec, std::string_view value);
+absl::Status ValidateValue(const ParamSpec& spec, std::string_view value);
 
 // A study's narrowing of the default space: every parameter must exist in `base`
 // with the same type, its bounds inside the base bounds, its choices a subset of the
 // base choices, its default inside its own domain. Parameters not narrowed keep the
 // base definition. The error names the parameter.
-StatusOr<SearchSpace> NarrowSearchSpace(const SearchSpace& base, const std::vector<ParamSpec>& narrowing);
+absl::StatusOr<SearchSpace> NarrowSearchSpace(const SearchSpace& base, const std::vector<ParamSpec>& narrowing);
 
 // A configuration for `space`: every named parameter is either in the space (and its
 // value inside its domain there) or a fixed training setting ApplySettings knows
 // (threads, device, seed, ...); then the combination is checked (e.g. num_heads
 // dividing hidden_dim). Returns the complete training configuration, space defaults
 // filled in. The error names the parameter.
-StatusOr<TrainConfig> ValidateConfiguration(const SearchSpace& space, const Settings& settings);
+absl::StatusOr<TrainConfig> ValidateConfiguration(const SearchSpace& space, const Settings& settings);
 
 // `settings` with every parameter of the space that it does not name added at its
 // default, in space order after the given ones.
@@ -95,4 +96,4 @@ std::string_view ParamTypeName(ParamType type);
 // The backbone's name as configurations spell it ("sasrec", "hstu").
 std::string_view BackboneName(Backbone backbone);
 
-}  // namespace vmle::trainer
+}  // namespace vmle::space

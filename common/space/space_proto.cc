@@ -1,4 +1,4 @@
-#include "services/trainer/space/space_proto.h"
+#include "common/space/space_proto.h"
 
 #include <algorithm>
 #include <charconv>
@@ -7,9 +7,6 @@
 
 namespace vmle::space {
 namespace {
-
-using trainer::ParamSpec;
-using trainer::ParamType;
 
 std::string ShortestDouble(double v) {
   char buf[64];
@@ -27,27 +24,22 @@ std::string BackboneLabel(vmle::v1::Backbone backbone) {
 
 }  // namespace
 
-absl::StatusOr<trainer::Backbone> ToTrainerBackbone(vmle::v1::Backbone backbone) {
+absl::StatusOr<Backbone> ToBackbone(vmle::v1::Backbone backbone) {
   switch (backbone) {
-    case vmle::v1::BACKBONE_SASREC: return trainer::Backbone::kSASRec;
-    case vmle::v1::BACKBONE_HSTU: return trainer::Backbone::kHSTU;
+    case vmle::v1::BACKBONE_SASREC: return Backbone::kSASRec;
+    case vmle::v1::BACKBONE_HSTU: return Backbone::kHSTU;
     default: break;
   }
   return absl::InvalidArgumentError("backbone: expected BACKBONE_SASREC or BACKBONE_HSTU, got " +
                                     BackboneLabel(backbone));
 }
 
-vmle::v1::Backbone ToProtoBackbone(trainer::Backbone backbone) {
+vmle::v1::Backbone ToProtoBackbone(Backbone backbone) {
   switch (backbone) {
-    case trainer::Backbone::kSASRec: return vmle::v1::BACKBONE_SASREC;
-    case trainer::Backbone::kHSTU: return vmle::v1::BACKBONE_HSTU;
+    case Backbone::kSASRec: return vmle::v1::BACKBONE_SASREC;
+    case Backbone::kHSTU: return vmle::v1::BACKBONE_HSTU;
   }
   return vmle::v1::BACKBONE_UNSPECIFIED;
-}
-
-absl::Status ToAbsl(const trainer::Status& status) {
-  if (status.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(status.code()), status.message());
 }
 
 vmle::v1::ParamSpec ToProto(const ParamSpec& p) {
@@ -85,7 +77,7 @@ vmle::v1::ParamSpec ToProto(const ParamSpec& p) {
   return out;
 }
 
-vmle::v1::SearchSpace ToProto(const trainer::SearchSpace& space) {
+vmle::v1::SearchSpace ToProto(const SearchSpace& space) {
   vmle::v1::SearchSpace out;
   out.set_backbone(ToProtoBackbone(space.backbone));
   for (const ParamSpec& p : space.params) *out.add_params() = ToProto(p);
@@ -129,11 +121,11 @@ ParamSpec FromProto(const vmle::v1::ParamSpec& param, const ParamSpec* base) {
   return p;
 }
 
-absl::StatusOr<trainer::SearchSpace> EffectiveSpace(vmle::v1::Backbone backbone,
+absl::StatusOr<SearchSpace> EffectiveSpace(vmle::v1::Backbone backbone,
                                                     const vmle::v1::SearchSpace& narrowing) {
-  absl::StatusOr<trainer::Backbone> b = ToTrainerBackbone(backbone);
+  absl::StatusOr<Backbone> b = ToBackbone(backbone);
   if (!b.ok()) return b.status();
-  const trainer::SearchSpace& base = trainer::DefaultSearchSpace(*b);
+  const SearchSpace& base = DefaultSearchSpace(*b);
   if (narrowing.backbone() != vmle::v1::BACKBONE_UNSPECIFIED && narrowing.backbone() != backbone) {
     return absl::InvalidArgumentError("search_space.backbone: " +
                                       BackboneLabel(narrowing.backbone()) +
@@ -145,12 +137,12 @@ absl::StatusOr<trainer::SearchSpace> EffectiveSpace(vmle::v1::Backbone backbone,
     params.push_back(FromProto(p, base.Find(p.name())));
     if (base.Find(p.name()) == nullptr && p.domain_case() == vmle::v1::ParamSpec::DOMAIN_NOT_SET) {
       return absl::InvalidArgumentError("search_space: parameter '" + p.name() + "': not in the " +
-                                        std::string(trainer::BackboneName(*b)) + " search space");
+                                        std::string(BackboneName(*b)) + " search space");
     }
   }
-  trainer::StatusOr<trainer::SearchSpace> out = trainer::NarrowSearchSpace(base, params);
+  absl::StatusOr<SearchSpace> out = NarrowSearchSpace(base, params);
   if (!out.ok()) {
-    return absl::InvalidArgumentError("search_space: " + out.status().message());
+    return absl::InvalidArgumentError("search_space: " + std::string(out.status().message()));
   }
   return *std::move(out);
 }
@@ -167,7 +159,7 @@ std::string ValueText(const vmle::v1::ParamValue& value) {
 }
 
 absl::StatusOr<vmle::v1::ParamValue> TypedValue(const ParamSpec& param, std::string_view text) {
-  if (trainer::Status s = trainer::ValidateValue(param, text); !s.ok()) return ToAbsl(s);
+  if (absl::Status s = ValidateValue(param, text); !s.ok()) return s;
   vmle::v1::ParamValue out;
   const std::string t(text);
   switch (param.type) {
@@ -179,26 +171,26 @@ absl::StatusOr<vmle::v1::ParamValue> TypedValue(const ParamSpec& param, std::str
   return out;
 }
 
-trainer::Settings ToSettings(const vmle::v1::Configuration& config) {
+Settings ToSettings(const vmle::v1::Configuration& config) {
   const std::map<std::string, vmle::v1::ParamValue> sorted(config.values().begin(), config.values().end());
-  trainer::Settings out;
+  Settings out;
   for (const auto& [name, value] : sorted) out.emplace_back(name, ValueText(value));
   return out;
 }
 
-absl::StatusOr<vmle::v1::Configuration> CompleteConfiguration(const trainer::SearchSpace& space,
+absl::StatusOr<vmle::v1::Configuration> CompleteConfiguration(const SearchSpace& space,
                                                              const vmle::v1::Configuration& config) {
   for (const auto& [name, value] : config.values()) {
     if (value.kind_case() == vmle::v1::ParamValue::KIND_NOT_SET) {
       return absl::InvalidArgumentError("parameter '" + name + "': no value");
     }
   }
-  const trainer::Settings settings = ToSettings(config);
-  if (auto checked = trainer::ValidateConfiguration(space, settings); !checked.ok()) {
-    return ToAbsl(checked.status());
+  const Settings settings = ToSettings(config);
+  if (auto checked = ValidateConfiguration(space, settings); !checked.ok()) {
+    return checked.status();
   }
   vmle::v1::Configuration out;
-  for (const auto& [name, text] : trainer::WithDefaults(space, settings)) {
+  for (const auto& [name, text] : WithDefaults(space, settings)) {
     const ParamSpec* p = space.Find(name);
     vmle::v1::ParamValue value;
     if (p != nullptr) {

@@ -1,4 +1,4 @@
-#include "services/trainer/train/train_config.h"
+#include "common/space/train_config.h"
 
 #include <algorithm>
 #include <charconv>
@@ -6,14 +6,16 @@
 #include <functional>
 #include <sstream>
 
-namespace vmle::trainer {
+#include "common/status/status_macros.h"
+
+namespace vmle::space {
 namespace {
 
-Status Invalid(const std::string& name, const std::string& what) {
-  return InvalidArgumentError("parameter '" + name + "': " + what);
+absl::Status Invalid(const std::string& name, const std::string& what) {
+  return absl::InvalidArgumentError("parameter '" + name + "': " + what);
 }
 
-StatusOr<int64_t> ParseInt(const std::string& name, const std::string& text) {
+absl::StatusOr<int64_t> ParseInt(const std::string& name, const std::string& text) {
   int64_t v = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || end != text.data() + text.size()) {
@@ -22,7 +24,7 @@ StatusOr<int64_t> ParseInt(const std::string& name, const std::string& text) {
   return v;
 }
 
-StatusOr<double> ParseDouble(const std::string& name, const std::string& text) {
+absl::StatusOr<double> ParseDouble(const std::string& name, const std::string& text) {
   try {
     size_t used = 0;
     const double v = std::stod(text, &used);
@@ -33,14 +35,14 @@ StatusOr<double> ParseDouble(const std::string& name, const std::string& text) {
   }
 }
 
-StatusOr<bool> ParseBool(const std::string& name, const std::string& text) {
+absl::StatusOr<bool> ParseBool(const std::string& name, const std::string& text) {
   if (text == "true" || text == "1") return true;
   if (text == "false" || text == "0") return false;
   return Invalid(name, "expected true or false, got \"" + text + "\"");
 }
 
 template <typename E>
-StatusOr<E> ParseEnum(const std::string& name, const std::string& text,
+absl::StatusOr<E> ParseEnum(const std::string& name, const std::string& text,
                       const std::vector<std::pair<std::string, E>>& choices) {
   std::string names;
   for (const auto& [label, value] : choices) {
@@ -84,7 +86,7 @@ const std::vector<std::pair<std::string, PoolingKind>> kPoolings = {
 
 // One settable parameter: how to parse a value into the config and how to print it.
 struct Param {
-  std::function<Status(TrainConfig&, const std::string& name, const std::string& value)> set;
+  std::function<absl::Status(TrainConfig&, const std::string& name, const std::string& value)> set;
   std::function<std::string(const TrainConfig&)> get;
 };
 
@@ -95,14 +97,14 @@ std::string ToText(const T& v) {
   return out.str();
 }
 
-StatusOr<bool> ParseBoolValue(const std::string& name, const std::string& text) {
+absl::StatusOr<bool> ParseBoolValue(const std::string& name, const std::string& text) {
   return ParseBool(name, text);
 }
 std::string BoolText(const bool& v) { return v ? "true" : "false"; }
-StatusOr<std::string> ParseText(const std::string&, const std::string& text) { return text; }
+absl::StatusOr<std::string> ParseText(const std::string&, const std::string& text) { return text; }
 std::string Text(const std::string& v) { return v; }
-StatusOr<uint64_t> ParseSeed(const std::string& name, const std::string& text) {
-  TRAINER_ASSIGN_OR_RETURN(int64_t v, ParseInt(name, text));
+absl::StatusOr<uint64_t> ParseSeed(const std::string& name, const std::string& text) {
+  ASSIGN_OR_RETURN(int64_t v, ParseInt(name, text));
   return static_cast<uint64_t>(v);
 }
 
@@ -119,9 +121,9 @@ auto Model(T ModelConfig::*field) {
 // A parameter stored at ref(config), read by `parse` and written by `print`.
 template <typename T, typename Parse, typename Print, typename Ref>
 Param Typed(Parse parse, Print print, Ref ref) {
-  return {[parse, ref](TrainConfig& c, const std::string& n, const std::string& v) -> Status {
-            TRAINER_ASSIGN_OR_RETURN(ref(c), parse(n, v));
-            return OkStatus();
+  return {[parse, ref](TrainConfig& c, const std::string& n, const std::string& v) -> absl::Status {
+            ASSIGN_OR_RETURN(ref(c), parse(n, v));
+            return absl::OkStatus();
           },
           [print, ref](const TrainConfig& c) { return print(ref(const_cast<TrainConfig&>(c))); }};
 }
@@ -194,21 +196,21 @@ const std::map<std::string, Param>& Params() {
   return *params;
 }
 
-Status CheckRange(const std::string& name, double value, double lo, double hi) {
+absl::Status CheckRange(const std::string& name, double value, double lo, double hi) {
   if (value < lo || value > hi) {
     return Invalid(name, "must be in [" + ToText(lo) + ", " + ToText(hi) + "], got " + ToText(value));
   }
-  return OkStatus();
+  return absl::OkStatus();
 }
 
 // SASRec splits hidden_dim into heads; HSTU gives every head its own linear_dim and
 // attention_dim. Rotary positions rotate pairs of query/key coordinates.
-Status CheckHeads(Backbone backbone, const ModelConfig& m) {
+absl::Status CheckHeads(Backbone backbone, const ModelConfig& m) {
   if (backbone == Backbone::kHSTU) {
     if (m.positions == PositionKind::kRope && m.attention_dim % 2 != 0) {
       return Invalid("positions", "rope needs an even attention_dim, got " + ToText(m.attention_dim));
     }
-    return OkStatus();
+    return absl::OkStatus();
   }
   if (m.hidden_dim % m.num_heads != 0) {
     return Invalid("num_heads", "must divide hidden_dim (" + ToText(m.hidden_dim) + "), got " +
@@ -217,7 +219,7 @@ Status CheckHeads(Backbone backbone, const ModelConfig& m) {
   if (m.positions == PositionKind::kRope && (m.hidden_dim / m.num_heads) % 2 != 0) {
     return Invalid("positions", "rope needs an even head dimension (hidden_dim / num_heads)");
   }
-  return OkStatus();
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -228,43 +230,43 @@ const std::vector<std::string>& MetricNames() {
   return *names;
 }
 
-Status ValidateTrainConfig(const TrainConfig& c) {
+absl::Status ValidateTrainConfig(const TrainConfig& c) {
   const ModelConfig& m = c.model;
-  TRAINER_RETURN_IF_ERROR(CheckRange("hidden_dim", m.hidden_dim, 4, 4096));
-  TRAINER_RETURN_IF_ERROR(CheckRange("num_blocks", m.num_blocks, 1, 24));
-  TRAINER_RETURN_IF_ERROR(CheckRange("num_heads", m.num_heads, 1, 64));
-  TRAINER_RETURN_IF_ERROR(CheckRange("linear_dim", m.linear_dim, 1, 4096));
-  TRAINER_RETURN_IF_ERROR(CheckRange("attention_dim", m.attention_dim, 1, 4096));
-  TRAINER_RETURN_IF_ERROR(CheckHeads(c.backbone, m));
-  TRAINER_RETURN_IF_ERROR(CheckRange("dropout", m.dropout, 0, 0.95));
-  TRAINER_RETURN_IF_ERROR(CheckRange("attn_dropout", m.attn_dropout, 0, 0.95));
-  TRAINER_RETURN_IF_ERROR(CheckRange("max_len", m.max_len, 2, 4096));
-  TRAINER_RETURN_IF_ERROR(CheckRange("ffn_multiplier", m.ffn_multiplier, 1, 16));
-  TRAINER_RETURN_IF_ERROR(CheckRange("pooling_k", m.pooling_k, 1, 4096));
-  TRAINER_RETURN_IF_ERROR(CheckRange("temperature", m.temperature, 1e-3, 10));
-  TRAINER_RETURN_IF_ERROR(CheckRange("num_negatives", c.num_negatives, 1, 1000000));
-  TRAINER_RETURN_IF_ERROR(CheckRange("lr", c.lr, 1e-7, 1.0));
+  RETURN_IF_ERROR(CheckRange("hidden_dim", m.hidden_dim, 4, 4096));
+  RETURN_IF_ERROR(CheckRange("num_blocks", m.num_blocks, 1, 24));
+  RETURN_IF_ERROR(CheckRange("num_heads", m.num_heads, 1, 64));
+  RETURN_IF_ERROR(CheckRange("linear_dim", m.linear_dim, 1, 4096));
+  RETURN_IF_ERROR(CheckRange("attention_dim", m.attention_dim, 1, 4096));
+  RETURN_IF_ERROR(CheckHeads(c.backbone, m));
+  RETURN_IF_ERROR(CheckRange("dropout", m.dropout, 0, 0.95));
+  RETURN_IF_ERROR(CheckRange("attn_dropout", m.attn_dropout, 0, 0.95));
+  RETURN_IF_ERROR(CheckRange("max_len", m.max_len, 2, 4096));
+  RETURN_IF_ERROR(CheckRange("ffn_multiplier", m.ffn_multiplier, 1, 16));
+  RETURN_IF_ERROR(CheckRange("pooling_k", m.pooling_k, 1, 4096));
+  RETURN_IF_ERROR(CheckRange("temperature", m.temperature, 1e-3, 10));
+  RETURN_IF_ERROR(CheckRange("num_negatives", c.num_negatives, 1, 1000000));
+  RETURN_IF_ERROR(CheckRange("lr", c.lr, 1e-7, 1.0));
   if (c.lr <= 0) return Invalid("lr", "must be > 0");
-  TRAINER_RETURN_IF_ERROR(CheckRange("weight_decay", c.weight_decay, 0, 1));
-  TRAINER_RETURN_IF_ERROR(CheckRange("adam_beta1", c.adam_beta1, 0, 0.99999));
-  TRAINER_RETURN_IF_ERROR(CheckRange("adam_beta2", c.adam_beta2, 0, 0.99999999));
-  TRAINER_RETURN_IF_ERROR(CheckRange("grad_clip", c.grad_clip, 0, 1e6));
-  TRAINER_RETURN_IF_ERROR(CheckRange("batch_size", c.batch_size, 1, 65536));
-  TRAINER_RETURN_IF_ERROR(CheckRange("max_epochs", c.max_epochs, 1, 10000));
-  TRAINER_RETURN_IF_ERROR(CheckRange("early_stop_patience", c.early_stop_patience, 0, 10000));
-  TRAINER_RETURN_IF_ERROR(CheckRange("early_stop_min_delta", c.early_stop_min_delta, 0.0, 1.0));
-  TRAINER_RETURN_IF_ERROR(CheckRange("eval_batch_size", c.eval_batch_size, 1, 1 << 20));
-  TRAINER_RETURN_IF_ERROR(CheckRange("threads", c.threads, 0, 1024));
-  TRAINER_RETURN_IF_ERROR(CheckRange("popularity_prior_weight", c.popularity_prior_weight, 0, 1));
-  TRAINER_RETURN_IF_ERROR(CheckRange("transition_prior_weight", c.transition_prior_weight, 0, 1));
-  TRAINER_RETURN_IF_ERROR(CheckRange("itemcf_prior_weight", c.itemcf_prior_weight, 0, 1));
-  TRAINER_RETURN_IF_ERROR(CheckRange("prior_recent_k", c.prior_recent_k, 1, 50));
-  TRAINER_RETURN_IF_ERROR(CheckRange("itemcf_window", c.itemcf_window, 1, 50));
-  TRAINER_RETURN_IF_ERROR(CheckRange("itemcf_topk", c.itemcf_topk, 1, 10000));
-  TRAINER_RETURN_IF_ERROR(CheckRange("rerank_topk", c.rerank_topk, 0, 10000));
-  TRAINER_RETURN_IF_ERROR(CheckRange("rerank_popularity_weight", c.rerank_popularity_weight, 0, 1));
-  TRAINER_RETURN_IF_ERROR(CheckRange("rerank_transition_weight", c.rerank_transition_weight, 0, 1));
-  TRAINER_RETURN_IF_ERROR(CheckRange("rerank_itemcf_weight", c.rerank_itemcf_weight, 0, 1));
+  RETURN_IF_ERROR(CheckRange("weight_decay", c.weight_decay, 0, 1));
+  RETURN_IF_ERROR(CheckRange("adam_beta1", c.adam_beta1, 0, 0.99999));
+  RETURN_IF_ERROR(CheckRange("adam_beta2", c.adam_beta2, 0, 0.99999999));
+  RETURN_IF_ERROR(CheckRange("grad_clip", c.grad_clip, 0, 1e6));
+  RETURN_IF_ERROR(CheckRange("batch_size", c.batch_size, 1, 65536));
+  RETURN_IF_ERROR(CheckRange("max_epochs", c.max_epochs, 1, 10000));
+  RETURN_IF_ERROR(CheckRange("early_stop_patience", c.early_stop_patience, 0, 10000));
+  RETURN_IF_ERROR(CheckRange("early_stop_min_delta", c.early_stop_min_delta, 0.0, 1.0));
+  RETURN_IF_ERROR(CheckRange("eval_batch_size", c.eval_batch_size, 1, 1 << 20));
+  RETURN_IF_ERROR(CheckRange("threads", c.threads, 0, 1024));
+  RETURN_IF_ERROR(CheckRange("popularity_prior_weight", c.popularity_prior_weight, 0, 1));
+  RETURN_IF_ERROR(CheckRange("transition_prior_weight", c.transition_prior_weight, 0, 1));
+  RETURN_IF_ERROR(CheckRange("itemcf_prior_weight", c.itemcf_prior_weight, 0, 1));
+  RETURN_IF_ERROR(CheckRange("prior_recent_k", c.prior_recent_k, 1, 50));
+  RETURN_IF_ERROR(CheckRange("itemcf_window", c.itemcf_window, 1, 50));
+  RETURN_IF_ERROR(CheckRange("itemcf_topk", c.itemcf_topk, 1, 10000));
+  RETURN_IF_ERROR(CheckRange("rerank_topk", c.rerank_topk, 0, 10000));
+  RETURN_IF_ERROR(CheckRange("rerank_popularity_weight", c.rerank_popularity_weight, 0, 1));
+  RETURN_IF_ERROR(CheckRange("rerank_transition_weight", c.rerank_transition_weight, 0, 1));
+  RETURN_IF_ERROR(CheckRange("rerank_itemcf_weight", c.rerank_itemcf_weight, 0, 1));
   const auto& metrics = MetricNames();
   if (std::find(metrics.begin(), metrics.end(), c.select_metric) == metrics.end()) {
     return Invalid("select_metric", "expected one of recall@5, recall@10, recall@20, ndcg@5, "
@@ -273,10 +275,10 @@ Status ValidateTrainConfig(const TrainConfig& c) {
   if (c.device != "cpu" && c.device.rfind("cuda", 0) != 0) {
     return Invalid("device", "expected cpu or cuda:N, got \"" + c.device + "\"");
   }
-  return OkStatus();
+  return absl::OkStatus();
 }
 
-StatusOr<TrainConfig> ApplySettings(
+absl::StatusOr<TrainConfig> ApplySettings(
     const TrainConfig& base, const std::vector<std::pair<std::string, std::string>>& settings) {
   TrainConfig config = base;
   const auto& params = Params();
@@ -285,11 +287,11 @@ StatusOr<TrainConfig> ApplySettings(
     if (it == params.end()) {
       std::string known;
       for (const auto& [n, p] : params) known += (known.empty() ? "" : ", ") + n;
-      return InvalidArgumentError("unknown parameter '" + name + "'; known: " + known);
+      return absl::InvalidArgumentError("unknown parameter '" + name + "'; known: " + known);
     }
-    TRAINER_RETURN_IF_ERROR(it->second.set(config, name, value));
+    RETURN_IF_ERROR(it->second.set(config, name, value));
   }
-  TRAINER_RETURN_IF_ERROR(ValidateTrainConfig(config));
+  RETURN_IF_ERROR(ValidateTrainConfig(config));
   return config;
 }
 
@@ -299,4 +301,4 @@ std::map<std::string, std::string> DescribeConfig(const TrainConfig& config) {
   return out;
 }
 
-}  // namespace vmle::trainer
+}  // namespace vmle::space

@@ -1,13 +1,13 @@
 // The search space as data: defaults validate, and every kind of bad parameter
 // definition, narrowing or configuration is refused with a message naming it.
-#include "services/trainer/space/search_space.h"
+#include "common/space/search_space.h"
 
 #include <algorithm>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-namespace vmle::trainer {
+namespace vmle::space {
 namespace {
 
 using ::testing::HasSubstr;
@@ -15,8 +15,8 @@ using ::testing::HasSubstr;
 const SearchSpace& Sasrec() { return DefaultSearchSpace(Backbone::kSASRec); }
 const SearchSpace& Hstu() { return DefaultSearchSpace(Backbone::kHSTU); }
 
-void ExpectInvalid(const Status& status, const std::string& fragment) {
-  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << status.message();
+void ExpectInvalid(const absl::Status& status, const std::string& fragment) {
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status.message();
   EXPECT_THAT(status.message(), HasSubstr(fragment));
 }
 
@@ -54,7 +54,7 @@ TEST(SearchSpaceTest, BackbonesHaveTheirNamesAndOwnParameters) {
 }
 
 TEST(SearchSpaceTest, HstuDefaultsValidateAndAreTheHstuReference) {
-  const StatusOr<TrainConfig> c = ValidateConfiguration(Hstu(), {});
+  const absl::StatusOr<TrainConfig> c = ValidateConfiguration(Hstu(), {});
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_EQ(c->backbone, Backbone::kHSTU);
   EXPECT_EQ(c->model.hidden_dim, 128);
@@ -82,11 +82,11 @@ TEST(SearchSpaceTest, HstuDefaultsValidateAndAreTheHstuReference) {
 }
 
 TEST(SearchSpaceTest, SasrecDefaultsKeepRawDotProducts) {
-  const StatusOr<TrainConfig> c = ValidateConfiguration(Sasrec(), {});
+  const absl::StatusOr<TrainConfig> c = ValidateConfiguration(Sasrec(), {});
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_FALSE(c->model.embedding_norm);
   EXPECT_EQ(c->model.positions, PositionKind::kAbsolute);
-  const StatusOr<TrainConfig> normed =
+  const absl::StatusOr<TrainConfig> normed =
       ValidateConfiguration(Sasrec(), {{"embedding_norm", "true"}, {"temperature", "0.1"},
                                        {"positions", "relative_bias"}});
   ASSERT_TRUE(normed.ok()) << normed.status().message();
@@ -122,14 +122,14 @@ TEST(SearchSpaceTest, RejectsEachKindOfBadHstuConfiguration) {
 }
 
 TEST(SearchSpaceTest, DefaultsValidateAndAreTheReferenceConfiguration) {
-  const StatusOr<TrainConfig> config = ValidateConfiguration(Sasrec(), {});
+  const absl::StatusOr<TrainConfig> config = ValidateConfiguration(Sasrec(), {});
   ASSERT_TRUE(config.ok()) << config.status().message();
   const TrainConfig reference;
   EXPECT_EQ(DescribeConfig(*config), DescribeConfig(reference));
 }
 
 TEST(SearchSpaceTest, ConfigurationValuesAreApplied) {
-  const StatusOr<TrainConfig> config =
+  const absl::StatusOr<TrainConfig> config =
       ValidateConfiguration(Sasrec(), {{"hidden_dim", "64"}, {"loss", "bce"}, {"threads", "2"}});
   ASSERT_TRUE(config.ok()) << config.status().message();
   EXPECT_EQ(config->model.hidden_dim, 64);
@@ -205,7 +205,7 @@ TEST(SearchSpaceTest, NarrowingKeepsOtherParametersAndChecksBounds) {
   opt.name = "optimizer";
   opt.type = ParamType::kCategorical;
   opt.choices = {"adamw"};
-  const StatusOr<SearchSpace> narrowed = NarrowSearchSpace(Sasrec(), {lr, opt});
+  const absl::StatusOr<SearchSpace> narrowed = NarrowSearchSpace(Sasrec(), {lr, opt});
   ASSERT_TRUE(narrowed.ok()) << narrowed.status().message();
   EXPECT_EQ(narrowed->params.size(), Sasrec().params.size());
   EXPECT_DOUBLE_EQ(narrowed->Find("lr")->max, 1e-3);
@@ -254,9 +254,9 @@ TEST(SearchSpaceTest, WithDefaultsFillsEveryParameterOnce) {
 }
 
 }  // namespace
-}  // namespace vmle::trainer
+}  // namespace vmle::space
 
-namespace vmle::trainer {
+namespace vmle::space {
 namespace {
 
 // A study fixes a parameter by removing it from the space the planner explores; the
@@ -267,10 +267,10 @@ TEST(SearchSpaceTest, ParameterRemovedFromTheSpaceStaysValidForItsBackbone) {
   space.params.erase(std::remove_if(space.params.begin(), space.params.end(),
                                     [](const ParamSpec& p) { return p.name == "hidden_dim"; }),
                      space.params.end());
-  const StatusOr<TrainConfig> config = ValidateConfiguration(space, {{"hidden_dim", "16"}});
+  const absl::StatusOr<TrainConfig> config = ValidateConfiguration(space, {{"hidden_dim", "16"}});
   ASSERT_TRUE(config.ok()) << config.status().message();
   EXPECT_EQ(config->model.hidden_dim, 16);
 }
 
 }  // namespace
-}  // namespace vmle::trainer
+}  // namespace vmle::space

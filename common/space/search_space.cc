@@ -1,4 +1,4 @@
-#include "services/trainer/space/search_space.h"
+#include "common/space/search_space.h"
 
 #include <algorithm>
 #include <charconv>
@@ -6,11 +6,13 @@
 #include <set>
 #include <sstream>
 
-namespace vmle::trainer {
+#include "common/status/status_macros.h"
+
+namespace vmle::space {
 namespace {
 
-Status Invalid(std::string_view name, const std::string& what) {
-  return InvalidArgumentError("parameter '" + std::string(name) + "': " + what);
+absl::Status Invalid(std::string_view name, const std::string& what) {
+  return absl::InvalidArgumentError("parameter '" + std::string(name) + "': " + what);
 }
 
 std::string Num(double v) {
@@ -162,7 +164,7 @@ std::vector<ParamSpec> SharedParams(const SharedDefaults& d) {
 SearchSpace SasrecSpace() {
   SearchSpace s;
   s.backbone = Backbone::kSASRec;
-  // The reference configuration (the trainer's defaults, train/train_config.h).
+  // The reference configuration (the defaults of train_config.h).
   s.params = SharedParams({.hidden_dim = 128, .num_blocks = 1, .num_heads = 1, .max_len = 50,
                            .batch_size = 256, .num_negatives = 500, .dropout = 0.2,
                            .attn_dropout = 0.2, .lr = 3e-4, .weight_decay = 1e-5,
@@ -244,8 +246,8 @@ TrainConfig BackboneBaseConfig(Backbone backbone) {
   return config;
 }
 
-Status ValidateParamSpec(const ParamSpec& p) {
-  if (p.name.empty()) return InvalidArgumentError("a parameter has no name");
+absl::Status ValidateParamSpec(const ParamSpec& p) {
+  if (p.name.empty()) return absl::InvalidArgumentError("a parameter has no name");
   switch (p.type) {
     case ParamType::kInt:
     case ParamType::kFloat:
@@ -272,13 +274,13 @@ Status ValidateParamSpec(const ParamSpec& p) {
       if (!p.choices.empty()) return Invalid(p.name, "a bool parameter has no choices");
       break;
   }
-  if (Status s = ValidateValue(p, p.default_value); !s.ok()) {
-    return Invalid(p.name, "default: " + s.message());
+  if (absl::Status s = ValidateValue(p, p.default_value); !s.ok()) {
+    return Invalid(p.name, "default: " + std::string(s.message()));
   }
-  return OkStatus();
+  return absl::OkStatus();
 }
 
-Status ValidateValue(const ParamSpec& p, std::string_view value) {
+absl::Status ValidateValue(const ParamSpec& p, std::string_view value) {
   const std::string text(value);
   switch (p.type) {
     case ParamType::kInt: {
@@ -291,7 +293,7 @@ Status ValidateValue(const ParamSpec& p, std::string_view value) {
         return Invalid(p.name, "must be " + Num(p.min) + " + a multiple of " + std::to_string(p.step) +
                                    ", got " + text);
       }
-      return OkStatus();
+      return absl::OkStatus();
     }
     case ParamType::kFloat: {
       double v = 0;
@@ -299,22 +301,22 @@ Status ValidateValue(const ParamSpec& p, std::string_view value) {
       if (v < p.min || v > p.max) {
         return Invalid(p.name, "must be in [" + Num(p.min) + ", " + Num(p.max) + "], got " + text);
       }
-      return OkStatus();
+      return absl::OkStatus();
     }
     case ParamType::kCategorical: {
-      if (std::find(p.choices.begin(), p.choices.end(), text) != p.choices.end()) return OkStatus();
+      if (std::find(p.choices.begin(), p.choices.end(), text) != p.choices.end()) return absl::OkStatus();
       std::string names;
       for (const std::string& c : p.choices) names += (names.empty() ? "" : ", ") + c;
       return Invalid(p.name, "expected one of " + names + ", got \"" + text + "\"");
     }
     case ParamType::kBool:
-      if (text == "true" || text == "false") return OkStatus();
+      if (text == "true" || text == "false") return absl::OkStatus();
       return Invalid(p.name, "expected true or false, got \"" + text + "\"");
   }
   return Invalid(p.name, "unknown type");
 }
 
-StatusOr<SearchSpace> NarrowSearchSpace(const SearchSpace& base, const std::vector<ParamSpec>& narrowing) {
+absl::StatusOr<SearchSpace> NarrowSearchSpace(const SearchSpace& base, const std::vector<ParamSpec>& narrowing) {
   SearchSpace out = base;
   std::set<std::string> seen;
   for (const ParamSpec& n : narrowing) {
@@ -358,7 +360,7 @@ StatusOr<SearchSpace> NarrowSearchSpace(const SearchSpace& base, const std::vect
         merged.default_value = n.choices.front();
       }
     }
-    TRAINER_RETURN_IF_ERROR(ValidateParamSpec(merged));
+    RETURN_IF_ERROR(ValidateParamSpec(merged));
     for (ParamSpec& p : out.params) {
       if (p.name == n.name) p = merged;
     }
@@ -389,13 +391,13 @@ std::string_view OtherBackboneWith(Backbone backbone, std::string_view name) {
 
 }  // namespace
 
-StatusOr<TrainConfig> ValidateConfiguration(const SearchSpace& space, const Settings& settings) {
+absl::StatusOr<TrainConfig> ValidateConfiguration(const SearchSpace& space, const Settings& settings) {
   std::set<std::string> seen;
   for (const auto& [name, value] : settings) {
     if (!seen.insert(name).second) return Invalid(name, "set twice");
     if (name == "backbone") return Invalid(name, "is chosen by the study, not the configuration");
     if (const ParamSpec* p = space.Find(name); p != nullptr) {
-      TRAINER_RETURN_IF_ERROR(ValidateValue(*p, value));
+      RETURN_IF_ERROR(ValidateValue(*p, value));
     } else if (const std::string_view owner = OtherBackboneWith(space.backbone, name);
                !owner.empty() && DefaultSearchSpace(space.backbone).Find(name) == nullptr) {
       return Invalid(name, "not in the " + std::string(BackboneName(space.backbone)) +
@@ -407,4 +409,4 @@ StatusOr<TrainConfig> ValidateConfiguration(const SearchSpace& space, const Sett
   return ApplySettings(BackboneBaseConfig(space.backbone), WithDefaults(space, settings));
 }
 
-}  // namespace vmle::trainer
+}  // namespace vmle::space
