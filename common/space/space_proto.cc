@@ -122,7 +122,7 @@ ParamSpec FromProto(const vmle::v1::ParamSpec& param, const ParamSpec* base) {
 }
 
 absl::StatusOr<SearchSpace> EffectiveSpace(vmle::v1::Backbone backbone,
-                                                    const vmle::v1::SearchSpace& narrowing) {
+                                           const vmle::v1::SearchSpace& narrowing) {
   absl::StatusOr<Backbone> b = ToBackbone(backbone);
   if (!b.ok()) return b.status();
   const SearchSpace& base = DefaultSearchSpace(*b);
@@ -179,7 +179,7 @@ Settings ToSettings(const vmle::v1::Configuration& config) {
 }
 
 absl::StatusOr<vmle::v1::Configuration> CompleteConfiguration(const SearchSpace& space,
-                                                             const vmle::v1::Configuration& config) {
+                                                              const vmle::v1::Configuration& config) {
   for (const auto& [name, value] : config.values()) {
     if (value.kind_case() == vmle::v1::ParamValue::KIND_NOT_SET) {
       return absl::InvalidArgumentError("parameter '" + name + "': no value");

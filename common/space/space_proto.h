@@ -25,7 +25,7 @@ ParamSpec FromProto(const vmle::v1::ParamSpec& param, const ParamSpec* base);
 
 // The backbone's default space narrowed by a study's `narrowing` (may be empty).
 absl::StatusOr<SearchSpace> EffectiveSpace(vmle::v1::Backbone backbone,
-                                                    const vmle::v1::SearchSpace& narrowing);
+                                           const vmle::v1::SearchSpace& narrowing);
 
 // A value as ApplySettings reads it: ints in decimal, floats in shortest round-trip
 // form, bools as true/false. An unset value is "".
@@ -40,6 +40,6 @@ Settings ToSettings(const vmle::v1::Configuration& config);
 // returns it complete: every parameter of the space present and typed, plus the
 // fixed settings it named outside the space, as text-typed categorical values.
 absl::StatusOr<vmle::v1::Configuration> CompleteConfiguration(const SearchSpace& space,
-                                                             const vmle::v1::Configuration& config);
+                                                              const vmle::v1::Configuration& config);
 
 }  // namespace vmle::space

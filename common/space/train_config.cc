@@ -43,7 +43,7 @@ absl::StatusOr<bool> ParseBool(const std::string& name, const std::string& text)
 
 template <typename E>
 absl::StatusOr<E> ParseEnum(const std::string& name, const std::string& text,
-                      const std::vector<std::pair<std::string, E>>& choices) {
+                            const std::vector<std::pair<std::string, E>>& choices) {
   std::string names;
   for (const auto& [label, value] : choices) {
     if (label == text) return value;

@@ -3,7 +3,7 @@
 //
 // Contract:
 //  * Input: a configuration named as in the SASRec default search space
-//    (services/trainer/space/search_space.h); parameters it does not name take the
+//    (common/space/search_space.h); parameters it does not name take the
 //    space's defaults, names outside the space are ignored. Numeric values may be
 //    int, float or text; out-of-range values are clamped, never refused.
 //  * Run(config, trial_seed) is a pure function of (dataset, config, trial_seed): the

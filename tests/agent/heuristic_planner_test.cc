@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "common/space/space_proto.h"
 #include "services/agent/planner/heuristic/heuristic_trajectory.h"
 #include "services/agent/planner/space_sampling.h"
 #include "tests/agent/heuristic_test_util.h"

@@ -14,7 +14,6 @@
 #include <sstream>
 
 #include "absl/strings/match.h"
-#include "common/space/space_proto.h"
 #include "services/agent/llm/http_llm_client.h"
 #include "services/agent/planner/llm/llm_planner.h"
 #include "services/agent/planner/planner_factory.h"

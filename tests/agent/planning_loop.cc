@@ -9,25 +9,14 @@
 #include "common/space/space_proto.h"
 #include "common/status/status_macros.h"
 #include "services/agent/evidence/evidence.h"
-#include "services/agent/planner/space_sampling.h"
 
 namespace vmle::agent::testing {
 
 absl::StatusOr<space::SearchSpace> TypedSpace(const vmle::v1::SearchSpace& wire) {
-  const space::SearchSpace& defaults = space::DefaultSearchSpace(space::Backbone::kSASRec);
+  ASSIGN_OR_RETURN(const space::SearchSpace full, space::EffectiveSpace(vmle::v1::BACKBONE_SASREC, wire));
   space::SearchSpace out;
-  for (const vmle::v1::ParamSpec& p : wire.params()) {
-    const space::ParamSpec* base = defaults.Find(p.name());
-    if (base == nullptr) return absl::InvalidArgumentError("not a SASRec parameter: " + p.name());
-    space::ParamSpec typed = space::FromProto(p, base);
-    if (typed.default_value.empty()) typed.default_value = base->default_value;
-    if (!space::ValidateValue(typed, typed.default_value).ok()) {
-      // A domain that excludes the backbone's default starts from its middle.
-      typed.default_value = space::ValueText(IsNumeric(typed) ? FromUnit(typed, 0.5) : FromChoice(typed, 0));
-    }
-    RETURN_IF_ERROR(space::ValidateParamSpec(typed));
-    out.params.push_back(std::move(typed));
-  }
+  out.backbone = full.backbone;
+  for (const vmle::v1::ParamSpec& p : wire.params()) out.params.push_back(*full.Find(p.name()));
   return out;
 }
 

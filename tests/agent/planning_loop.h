@@ -18,10 +18,9 @@ namespace vmle::agent::testing {
 // A context over the full SASRec default space, no history, one proposal wanted.
 PlanningContext SasrecContext(uint64_t seed, vmle::v1::Direction direction = vmle::v1::DIRECTION_MAXIMIZE);
 
-// The typed tables of `wire`, a space of SASRec parameters only: each domain from the
-// wire, the rest of its definition from the backbone's, and the middle of the domain
-// as the default when it excludes the backbone's. INVALID_ARGUMENT naming a parameter
-// the backbone lacks or a malformed definition.
+// The typed tables of `wire`, a space of SASRec parameters only: the parameters it
+// names, narrowed as a study's search space is (space::EffectiveSpace).
+// INVALID_ARGUMENT naming a parameter the backbone lacks or a malformed definition.
 absl::StatusOr<space::SearchSpace> TypedSpace(const vmle::v1::SearchSpace& wire);
 
 // A context over `space` (params of the SASRec backbone).

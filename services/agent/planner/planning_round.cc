@@ -24,10 +24,11 @@ absl::StatusOr<vmle::v1::Configuration> PlanningRound::Check(const vmle::v1::Con
   vmle::v1::Configuration merged = fixed_;
   for (const space::ParamSpec& p : space_.params) (*merged.mutable_values())[p.name] = ValueOf(p, candidate);
   ResetInactive(space_, &merged);
-  RETURN_IF_ERROR(space::CompleteConfiguration(space_, merged).status());
+  // Taken first: cheap, and every configuration taken was valid.
   if (taken_.contains(ConfigKey(space_, merged))) {
     return absl::AlreadyExistsError("the configuration repeats a finished, running or already proposed trial");
   }
+  RETURN_IF_ERROR(space::CompleteConfiguration(space_, merged).status());
   vmle::v1::Configuration out;
   for (const space::ParamSpec& p : space_.params) (*out.mutable_values())[p.name] = merged.values().at(p.name);
   return out;

@@ -266,8 +266,8 @@ absl::StatusOr<space::SearchSpace> PlannerSearchSpace(const vmle::v1::StudySpec&
 }
 
 absl::StatusOr<vmle::v1::Configuration> TrialConfiguration(const vmle::v1::StudySpec& spec,
-                                                          const space::SearchSpace& space,
-                                                          const vmle::v1::Configuration& proposed) {
+                                                           const space::SearchSpace& space,
+                                                           const vmle::v1::Configuration& proposed) {
   vmle::v1::Configuration merged = proposed;
   for (const auto& [name, value] : spec.fixed().values()) (*merged.mutable_values())[name] = value;
   return space::CompleteConfiguration(space, merged);

@@ -50,7 +50,7 @@ absl::StatusOr<space::SearchSpace> PlannerSearchSpace(const vmle::v1::StudySpec&
 // A planner's configuration with the spec's fixed values laid over it, validated and
 // completed against StudySearchSpace.
 absl::StatusOr<vmle::v1::Configuration> TrialConfiguration(const vmle::v1::StudySpec& spec,
-                                                          const space::SearchSpace& space,
-                                                          const vmle::v1::Configuration& proposed);
+                                                           const space::SearchSpace& space,
+                                                           const vmle::v1::Configuration& proposed);
 
 }  // namespace vmle::agent

@@ -1,9 +1,9 @@
 // Error handling for the trainer library.
 //
 // The trainer's own code (data, models, training, evaluation) reports errors with
-// this small equivalent of absl::Status / absl::StatusOr, which keeps Abseil out of
-// the libtorch-heavy code. The configuration schema it builds on (common/space)
-// reports with absl::Status; util/configuration.h converts at that boundary. The code
+// this small equivalent of absl::Status / absl::StatusOr. The configuration schema it
+// builds on (common/space) reports with absl::Status; util/configuration.h converts
+// at that boundary. The code
 // numbers are the canonical gRPC codes, so a conversion copies code and message.
 //
 // Thread-safety: value types; safe to copy between threads.

@@ -33,8 +33,7 @@ struct HeuristicMemoryOptions {
 // generalized_rule ("raising dropout helps when mean_length < 10"), next_action,
 // knob (the changed parameter, "transfer"/"several" for a multi-parameter jump, ""
 // for the first trial), relative_gain (against the parent trial, or against the best
-// before it without a parent) and author "heuristic". INVALID_ARGUMENT when the
-// context's space cannot be read.
+// before it without a parent) and author "heuristic".
 absl::StatusOr<vmle::v1::Reflection> HeuristicReflection(const PlanningContext& context,
                                                          const vmle::v1::Trial& finished,
                                                          const HeuristicMemoryOptions& options);

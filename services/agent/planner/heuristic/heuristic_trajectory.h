@@ -22,7 +22,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/status/statusor.h"
 #include "common/space/search_space.h"
 #include "services/agent/evidence/evidence.h"
 #include "services/agent/planner/planner.h"
@@ -58,10 +57,9 @@ struct Step {
 
 class Trajectory {
  public:
-  // Ties: scores within
-  // `tie_epsilon` (relative) of the best count as equal, and the simpler
-  // configuration wins (fewer parameters away from the defaults, then the smaller
-  // model, then the earlier trial). `evidence` sets the noise prior and the seeds of
+  // Ties: scores within `tie_epsilon` (relative) of the best count as equal, and the
+  // simpler configuration wins (fewer parameters away from the defaults, then the
+  // smaller model, then the earlier trial). `evidence` sets the noise prior and the seeds of
   // intensification (its tie and simpler are these).
   static Trajectory Read(const PlanningContext& context, double tie_epsilon, evidence::Options evidence = {});
 

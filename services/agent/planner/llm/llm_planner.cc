@@ -7,7 +7,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/logging/logging.h"
-#include "common/space/space_proto.h"
 #include "services/agent/planner/llm/llm_prompts.h"
 #include "services/agent/planner/llm/llm_reply.h"
 #include "services/agent/planner/llm/llm_session.h"
