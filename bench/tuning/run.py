@@ -37,7 +37,8 @@ Studies already finished under --out are not run again (delete a study's folder 
 rerun it); --analyze_only only reads them. A run longer than one machine's lifetime
 keeps its finished studies with --kept DIR (a folder in the repository, say): each
 finished study's record (its trials CSV, log, command, commit, exit status and wall
-time; not its state directory) is copied there, and a later run with the same --kept
+time; not its state directory, except a transfer run's distillation studies, whose
+state the transfer arms start from) is copied there, and a later run with the same --kept
 starts from them, so only unfinished studies run again. Each study's trials are read back as the
 `vmle trials --csv` table by starting vmle-memory and vmle-agent on its state
 directory after `vmle tune` has exited. LLM planners (llm, opro) run only when an
@@ -58,6 +59,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
@@ -283,22 +285,39 @@ class Runner:
 # What a finished study's folder holds besides its state directory: enough to report it.
 # `rc` is copied last, so a record whose copy was interrupted is not taken as finished.
 KEPT_FILES = ('commit.txt', 'wall_seconds', 'tune.log', 'trials.csv', 'command.txt', 'study.yaml', 'rc')
+# A distillation study's state (the memory store holding its cognition summary, which
+# the transfer arms start from), kept as one archive without RocksDB's info logs.
+STATE_ARCHIVE = 'state.tar.gz'
 
 
 def keep_study(kept, label, d):
-    """Copies a study's record (not its state) to KEPT/studies/LABEL when it finished
-    cleanly with its trials exported. A distillation study's record is kept too, but not
-    the state its transfer arms start from: arms still to run after a restore need
-    --source_state/--control_state (main says so)."""
+    """Copies a study's record to KEPT/studies/LABEL when it finished cleanly with its
+    trials exported; a distillation study's state too (STATE_ARCHIVE, a few hundred KB),
+    so transfer arms still to run after a restore start from the same summary."""
     if read(os.path.join(d, 'rc')) != '0' or not os.path.exists(os.path.join(d, 'trials.csv')):
         return
     dest = os.path.join(kept, 'studies', label)
     os.makedirs(dest, exist_ok=True)
     if os.path.exists(os.path.join(dest, 'rc')):
         os.remove(os.path.join(dest, 'rc'))
-    for name in KEPT_FILES:
+    if label.startswith('distill-') and os.path.isdir(os.path.join(d, 'state')):
+        def no_info_logs(info):
+            return None if os.path.basename(info.name).startswith('LOG') else info
+        with tarfile.open(os.path.join(dest, STATE_ARCHIVE), 'w:gz') as tar:
+            tar.add(os.path.join(d, 'state'), arcname='state', filter=no_info_logs)
+    for name in KEPT_FILES:  # rc last: a record with rc is complete
         if os.path.exists(os.path.join(d, name)):
             shutil.copy2(os.path.join(d, name), os.path.join(dest, name))
+
+
+def extract_state(archive, dest):
+    """Unpacks a kept STATE_ARCHIVE into DEST (refusing members outside DEST/state)."""
+    with tarfile.open(archive, 'r:gz') as tar:
+        for m in tar.getmembers():
+            parts = m.name.split('/')
+            if m.name.startswith('/') or '..' in parts or parts[0] != 'state' or not (m.isdir() or m.isfile()):
+                sys.exit(f'run.py: {archive}: unexpected member {m.name[:200]!r}')
+        tar.extractall(dest)
 
 
 def restore_kept(kept, out):
@@ -314,6 +333,8 @@ def restore_kept(kept, out):
             continue
         shutil.rmtree(dest, ignore_errors=True)  # an interrupted attempt here is superseded
         os.makedirs(dest)
+        if os.path.exists(os.path.join(src, STATE_ARCHIVE)):
+            extract_state(os.path.join(src, STATE_ARCHIVE), dest)
         for name in KEPT_FILES:
             if os.path.exists(os.path.join(src, name)):
                 shutil.copy2(os.path.join(src, name), os.path.join(dest, name))
@@ -901,7 +922,7 @@ def main():
                       not os.path.exists(os.path.join(a.out, 'studies', f'transfer-{tag}-seed{s}', 'rc'))]
             if to_run and not os.path.isdir(os.path.join(state, 'state')):
                 sys.exit(f'run.py: the "{tag}" arm still has seeds {to_run} to run, but {state} has no state '
-                         f'(a distillation restored from --kept keeps no state): give {flag}, or delete '
+                         f'(a distillation kept before its state was): give {flag}, or delete '
                          f'{os.path.dirname(state)} to distill again')
         arms = {'with (summary of ' + dataset_name(a.source) + ')': ('with', src),
                 'without (fresh state)': ('without', None),
@@ -934,6 +955,8 @@ def main():
             for label, s in pre.items():
                 if s is None or s['rc'] != 0:
                     errors.append(f'{label}: the distillation study failed')
+                elif not os.path.isdir(os.path.join(a.out, 'studies', label, 'state', 'state', 'memory')):
+                    errors.append(f'{label}: its state (the summary the transfer arms start from) is missing')
             for s in groups[next(iter(arms))]:
                 if not s['recalled']:
                     errors.append(f'{s["label"]}: did not recall the source summary')
