@@ -14,7 +14,6 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "prometheus/registry.h"
 #include "services/agent/planner/planner_factory.h"
-#include "services/agent/study/internal/ranking.h"
 #include "services/agent/study/internal/study_entry.h"
 #include "services/agent/study/internal/study_state.h"
 #include "services/agent/study/internal/time_util.h"
@@ -24,8 +23,6 @@
 namespace vmle::agent {
 namespace {
 
-using internal::Finished;
-using internal::FromTimestamp;
 using internal::StateName;
 using internal::StudyEntry;
 using internal::ToTimestamp;
@@ -81,8 +78,18 @@ absl::StatusOr<std::vector<T>> Page(const std::vector<T>& all, int page_size, co
 StudyManager::StudyManager(Options options)
     : options_(std::move(options)),
       memory_(*options_.memory),
-      lookup_(memory_.WithOptions(MemoryClient::Options{.call_timeout = absl::Seconds(1),
-                                                        .max_attempts = 1})) {
+      ledger_(StudyLedger::Options{
+          .memory = options_.memory,
+          .watch_hub = &watch_hub_,
+          .make_planner = options_.make_planner,
+          .lease_duration = options_.lease_duration,
+          .workers_survive_restart = options_.workers_survive_restart,
+          // Leases skip a study while it writes: waiting callers may lease from it
+          // now, if it has anything queued.
+          .slot_released = [this](const StudyEntry& entry)
+              ABSL_NO_THREAD_SAFETY_ANALYSIS { WakeLeasersLocked(entry); },
+      }),
+      mu_(ledger_.mu()) {
   if (options_.registry != nullptr) {
     metrics_ = std::make_unique<AgentMetrics>(*options_.registry);
   } else {
@@ -117,14 +124,11 @@ absl::StatusOr<std::unique_ptr<StudyManager>> StudyManager::Start(Options option
 StudyManager::~StudyManager() { Stop(); }
 
 void StudyManager::Stop() {
-  memory_.Shutdown();
-  lookup_->Shutdown();
+  ledger_.Stop();
   if (cancel_calls_ != nullptr) cancel_calls_->store(true);
   LeaseLine::Taken waiting;
   {
     absl::MutexLock lock(&mu_);
-    stopping_ = true;
-    for (auto& [id, entry] : studies_) entry->slot_cv.SignalAll();
     work_cv_.SignalAll();
     waiting = lease_line_.TakeAll();
   }
@@ -144,139 +148,9 @@ void StudyManager::Stop() {
   }
   watch_hub_.Stop();
   if (planning_thread_.joinable()) planning_thread_.join();
-  // A step running now sees stopping_ at its next check; none starts after this.
+  // A step running now sees the ledger stopping at its next check; none starts after this.
   if (step_pool_ != nullptr) step_pool_->Stop();
   if (sweep_thread_.joinable()) sweep_thread_.join();
-}
-
-absl::Status StudyManager::ReloadUnfinished() {
-  ASSIGN_OR_RETURN(std::vector<vmle::v1::Study> studies,
-                   memory_.ListStudies({vmle::v1::STUDY_STATE_PENDING, vmle::v1::STUDY_STATE_RUNNING}));
-  std::vector<std::unique_ptr<StudyEntry>> loaded;
-  for (const vmle::v1::Study& study : studies) {
-    absl::StatusOr<std::unique_ptr<StudyEntry>> entry = LoadEntry(study, memory_);
-    if (absl::IsUnavailable(entry.status())) return entry.status();
-    if (!entry.ok()) {
-      log::Error("cannot resume study", {{"study", study.id()}, {"error", std::string(entry.status().message())}});
-      continue;
-    }
-    loaded.push_back(*std::move(entry));
-  }
-  absl::MutexLock lock(&mu_);
-  if (stopping_) return absl::UnavailableError("the agent is shutting down");
-  for (std::unique_ptr<StudyEntry>& entry : loaded) {
-    const vmle::v1::Study& study = entry->study;
-    for (const auto& [number, t] : entry->trials) study_of_trial_[t.trial.id()] = study.id();
-    log::Info("resuming study", {{"study", study.id()},
-                                 {"trials", std::to_string(entry->trials.size())},
-                                 {"queued", std::to_string(entry->queue.size())},
-                                 {"running", std::to_string(entry->running())}});
-    const std::string id = study.id();
-    studies_.try_emplace(id, std::move(entry));
-  }
-  loaded_ = true;
-  work_pending_ = true;
-  log::Info("agent ready", {{"unfinished_studies", std::to_string(studies.size())}});
-  return absl::OkStatus();
-}
-
-absl::Status StudyManager::CheckServingLocked() const {
-  if (stopping_) return absl::UnavailableError("the agent is shutting down");
-  if (!loaded_) {
-    return absl::UnavailableError("the agent is loading its studies from the memory service; retry shortly");
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<std::unique_ptr<StudyEntry>> StudyManager::NewEntry(const vmle::v1::Study& study) {
-  auto entry = std::make_unique<StudyEntry>();
-  entry->study = study;
-  ASSIGN_OR_RETURN(entry->space, StudySearchSpace(study.spec()));
-  ASSIGN_OR_RETURN(entry->planner_space, PlannerSearchSpace(study.spec()));
-  absl::StatusOr<std::unique_ptr<Planner>> planner = options_.make_planner(study.spec().planner(), study.id());
-  if (planner.ok()) {
-    entry->planner = *std::move(planner);
-  } else if (entry->Active()) {
-    return planner.status();
-  }
-  entry->run_started = FromTimestamp(study.created_at());
-  return entry;
-}
-
-absl::StatusOr<std::unique_ptr<StudyEntry>> StudyManager::LoadEntry(const vmle::v1::Study& study,
-                                                                    MemoryClient& memory) {
-  ASSIGN_OR_RETURN(std::unique_ptr<StudyEntry> entry, NewEntry(study));
-  ASSIGN_OR_RETURN(std::vector<Trial> trials, memory.ListTrials(study.id()));
-  const absl::Time now = absl::Now();
-  for (Trial& t : trials) {
-    internal::TrialState& state = entry->trials[t.number()];
-    entry->number_of[t.id()] = t.number();
-    if (t.status() == vmle::v1::TRIAL_STATUS_QUEUED) entry->queue.push_back(t.number());
-    // A running trial's worker may still be alive: give it a full lease to check in.
-    if (t.status() == vmle::v1::TRIAL_STATUS_RUNNING) {
-      state.lease_deadline = options_.workers_survive_restart ? now + options_.lease_duration : now;
-    }
-    state.trial = std::move(t);
-  }
-  ASSIGN_OR_RETURN(std::vector<StudyEvent> events, memory.ListEvents(study.id(), 0));
-  for (const StudyEvent& e : events) {
-    entry->next_sequence = std::max(entry->next_sequence, e.sequence() + 1);
-    if (e.type() == StudyEvent::TYPE_STUDY_RESUMED) {
-      entry->run_started = FromTimestamp(e.time());
-      entry->first_trial_of_run = static_cast<int>(e.value());
-    }
-  }
-  ASSIGN_OR_RETURN(entry->reflections, memory.ListReflections(study.id()));
-  for (const auto& r : entry->reflections) entry->reflected.insert(r.trial_number());
-  absl::StatusOr<vmle::v1::WorkingInsights> insights = memory.GetInsights(study.id());
-  if (insights.ok()) {
-    entry->insights = *std::move(insights);
-  } else if (!absl::IsNotFound(insights.status())) {
-    return insights.status();
-  }
-  for (const std::string& id : study.recalled_summary_ids()) {
-    absl::StatusOr<vmle::v1::CognitionSummary> summary = memory.GetCognitionSummary(id);
-    if (absl::IsUnavailable(summary.status())) return summary.status();
-    if (summary.ok()) entry->recalled.push_back(*std::move(summary));
-  }
-  entry->recall_done = !study.recalled_summary_ids().empty();
-  watch_hub_.Publish(study.id(), std::move(events), entry->Ended(), entry->study.version());
-  return entry;
-}
-
-StudyEntry* StudyManager::FindLocked(const std::string& study_id) {
-  auto it = studies_.find(study_id);
-  return it == studies_.end() ? nullptr : it->second.get();
-}
-
-absl::StatusOr<StudyEntry*> StudyManager::FindOrLoadLocked(const std::string& study_id) {
-  if (study_id.empty()) return absl::InvalidArgumentError("study_id: required");
-  if (StudyEntry* e = FindLocked(study_id); e != nullptr) return e;
-  mu_.Unlock();
-  absl::StatusOr<std::unique_ptr<StudyEntry>> entry = [&]() -> absl::StatusOr<std::unique_ptr<StudyEntry>> {
-    absl::StatusOr<vmle::v1::Study> study = lookup_->GetStudy(study_id);
-    if (absl::IsNotFound(study.status())) {
-      return absl::NotFoundError("no study with id \"" + TruncateForMessage(study_id, 200) + "\"");
-    }
-    if (!study.ok()) return study.status();
-    return LoadEntry(*study, *lookup_);
-  }();
-  mu_.Lock();
-  if (StudyEntry* e = FindLocked(study_id); e != nullptr) return e;  // loaded meanwhile
-  if (!entry.ok()) return entry.status();
-  for (const auto& [number, t] : (*entry)->trials) study_of_trial_[t.trial.id()] = study_id;
-  StudyEntry* raw = entry->get();
-  studies_.try_emplace(study_id, *std::move(entry));
-  return raw;
-}
-
-StudyManager::WriteSlot::~WriteSlot() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-  if (!held_) return;
-  entry_.writing = false;
-  entry_.slot_cv.SignalAll();
-  // Leases skip a study while it writes: waiting callers may lease from it now, if it
-  // has anything queued.
-  manager_.WakeLeasersLocked(entry_);
 }
 
 void StudyManager::WakeLeasersLocked(const StudyEntry& entry) {
@@ -290,115 +164,6 @@ void StudyManager::WakeALeaseThread() {
   lease_wake_ = true;
 }
 
-absl::Status StudyManager::WriteSlot::Acquire(absl::Duration wait) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-  manager_.mu_.AssertHeld();
-  const absl::Time deadline = absl::Now() + wait;
-  while (entry_.writing) {
-    if (manager_.stopping_) return absl::UnavailableError("the agent is shutting down");
-    if (entry_.slot_cv.WaitWithDeadline(&manager_.mu_, deadline) && entry_.writing) {
-      return absl::UnavailableError(absl::StrCat("study ", entry_.study.id(),
-                                                 " is waiting for the memory service to store its last change; retry"));
-    }
-  }
-  entry_.writing = held_ = true;
-  if (entry_.stale) return manager_.RefreshLocked(entry_);
-  return absl::OkStatus();
-}
-
-absl::Status StudyManager::RefreshLocked(StudyEntry& entry) {
-  const std::string id = entry.study.id();
-  const int64_t after = entry.next_sequence - 1;
-  mu_.Unlock();
-  absl::StatusOr<vmle::v1::Study> study = memory_.GetStudy(id);
-  absl::StatusOr<std::vector<Trial>> trials =
-      study.ok() ? memory_.ListTrials(id) : absl::StatusOr<std::vector<Trial>>(study.status());
-  absl::StatusOr<std::vector<StudyEvent>> events =
-      trials.ok() ? memory_.ListEvents(id, after) : absl::StatusOr<std::vector<StudyEvent>>(trials.status());
-  mu_.Lock();
-  if (!events.ok()) return events.status();
-  const absl::Time now = absl::Now();
-  entry.study = *std::move(study);
-  for (Trial& t : *trials) {
-    internal::TrialState& state = entry.trials[t.number()];
-    // A lease stored by a write whose caller gave up was handed to no worker: it
-    // expires now and the trial is queued again.
-    if (t.status() == vmle::v1::TRIAL_STATUS_RUNNING && t.lease_id() != state.trial.lease_id()) {
-      state.lease_deadline = now;
-    }
-    entry.number_of[t.id()] = t.number();
-    study_of_trial_[t.id()] = id;
-    state.trial = std::move(t);
-  }
-  // The queue keeps its order; trials queued by the write that landed join at its end.
-  std::deque<int> kept;
-  for (int number : entry.queue) {
-    if (entry.trials[number].trial.status() == vmle::v1::TRIAL_STATUS_QUEUED) kept.push_back(number);
-  }
-  for (const auto& [number, state] : entry.trials) {
-    if (state.trial.status() == vmle::v1::TRIAL_STATUS_QUEUED &&
-        std::find(kept.begin(), kept.end(), number) == kept.end()) {
-      kept.push_back(number);
-    }
-  }
-  entry.queue = std::move(kept);
-  for (const StudyEvent& e : *events) entry.next_sequence = std::max(entry.next_sequence, e.sequence() + 1);
-  entry.stale = false;
-  log::Info("study re-read from the memory service", {{"study", id}, {"version", std::to_string(entry.study.version())}});
-  watch_hub_.Publish(id, *std::move(events), entry.Ended(), entry.study.version());
-  return absl::OkStatus();
-}
-
-StudyEvent StudyManager::MakeEvent(const StudyEntry& entry, StudyEvent::Type type, const std::string& trial_id,
-                                   std::string message) const {
-  StudyEvent e;
-  e.set_study_id(entry.study.id());
-  e.set_type(type);
-  *e.mutable_time() = ToTimestamp(absl::Now());
-  e.set_trial_id(trial_id);
-  e.set_message(std::move(message));
-  return e;
-}
-
-absl::Status StudyManager::CommitLocked(StudyEntry& entry, vmle::v1::Study study, absl::Span<const Trial> trials,
-                                        std::vector<StudyEvent> events) {
-  for (const Trial& trial : trials) internal::Recount(entry, trial, study);
-  return WriteRecountedLocked(entry, std::move(study), trials, std::move(events));
-}
-
-absl::Status StudyManager::WriteRecountedLocked(StudyEntry& entry, vmle::v1::Study study,
-                                                absl::Span<const Trial> trials, std::vector<StudyEvent> events) {
-  *study.mutable_updated_at() = ToTimestamp(absl::Now());
-  for (size_t i = 0; i < events.size(); ++i) {
-    events[i].set_sequence(entry.next_sequence + static_cast<int64_t>(i));
-    events[i].set_study_state(study.state());
-  }
-  const int64_t expected = entry.study.version();
-  mu_.Unlock();
-  absl::StatusOr<int64_t> version = memory_.Commit(trials, study, events, expected);
-  mu_.Lock();
-  if (!version.ok()) {
-    log::Warn("memory write failed", {{"study", study.id()}, {"error", std::string(version.status().message())}});
-    const absl::Status& s = version.status();
-    if (absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s) || absl::IsAborted(s)) {
-      // Whether it landed is unknown (or the stored study moved on): read it back first.
-      entry.stale = true;
-      return absl::UnavailableError(absl::StrCat("the memory service did not store the change (",
-                                                 TruncateForMessage(s.message(), 200), "); retry"));
-    }
-    return s;
-  }
-  study.set_version(*version);
-  entry.study = std::move(study);
-  for (const Trial& trial : trials) {
-    entry.trials[trial.number()].trial = trial;
-    entry.number_of[trial.id()] = trial.number();
-    study_of_trial_[trial.id()] = entry.study.id();
-  }
-  entry.next_sequence += static_cast<int64_t>(events.size());
-  watch_hub_.Publish(entry.study.id(), std::move(events), entry.Ended(), entry.study.version());
-  return absl::OkStatus();
-}
-
 absl::StatusOr<vmle::v1::Study> StudyManager::Submit(const vmle::v1::SubmitStudyRequest& request,
                                                      const std::string& caller) {
   if (request.request_id().size() > kMaxRequestIdBytes) {
@@ -409,11 +174,11 @@ absl::StatusOr<vmle::v1::Study> StudyManager::Submit(const vmle::v1::SubmitStudy
   std::string id = request.request_id().empty() ? NewStudyId() : RequestStudyId(caller, request.request_id());
   absl::MutexLock submitting(&submit_mu_);
   absl::MutexLock lock(&mu_);
-  RETURN_IF_ERROR(CheckServingLocked());
+  RETURN_IF_ERROR(ledger_.CheckServingLocked());
   // A generated id names a study of this second, which this agent holds if it exists.
-  while (request.request_id().empty() && studies_.count(id) > 0) id = NewStudyId();
+  while (request.request_id().empty() && ledger_.FindLocked(id) != nullptr) id = NewStudyId();
   if (!request.request_id().empty()) {
-    absl::StatusOr<StudyEntry*> existing = FindOrLoadLocked(id);
+    absl::StatusOr<StudyEntry*> existing = ledger_.FindOrLoadLocked(id);
     if (existing.ok()) {
       vmle::v1::StudySpec stored = (*existing)->study.spec();
       // A resumed study's budget grew after submission; the rest must match.
@@ -432,21 +197,17 @@ absl::StatusOr<vmle::v1::Study> StudyManager::Submit(const vmle::v1::SubmitStudy
   *study.mutable_spec() = spec;
   study.set_state(vmle::v1::STUDY_STATE_PENDING);
   *study.mutable_created_at() = ToTimestamp(absl::Now());
-  absl::StatusOr<std::unique_ptr<StudyEntry>> entry = NewEntry(study);
+  absl::StatusOr<std::unique_ptr<StudyEntry>> entry = ledger_.NewEntry(study);
   if (!entry.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("spec.planner: ", entry.status().message()));
   }
   (*entry)->run_started = absl::Now();
-  StudyEvent submitted = MakeEvent(
+  StudyEvent submitted = StudyLedger::MakeEvent(
       **entry, StudyEvent::TYPE_STUDY_SUBMITTED, "",
       absl::StrCat("study submitted: ", spec.dataset().name(), ", ", spec.planner().name(), " planner, ",
                    spec.budget().max_trials(), " trials, ", spec.budget().parallelism(), " in parallel"));
-  // Nobody else sees the new entry until it is stored.
-  (*entry)->writing = true;
-  RETURN_IF_ERROR(CommitLocked(**entry, study, nullptr, {submitted}));
-  (*entry)->writing = false;
-  const vmle::v1::Study stored = (*entry)->study;
-  studies_.try_emplace(id, *std::move(entry));
+  ASSIGN_OR_RETURN(StudyEntry * created, ledger_.CreateLocked(*std::move(entry), {submitted}));
+  const vmle::v1::Study stored = created->study;
   log::Info("study submitted", {{"study", id}, {"planner", spec.planner().name()},
                                 {"dataset", spec.dataset().name()}});
   work_pending_ = true;
@@ -457,7 +218,7 @@ absl::StatusOr<vmle::v1::Study> StudyManager::Submit(const vmle::v1::SubmitStudy
 absl::Status StudyManager::CheckActiveStudiesLocked() const {
   if (options_.max_active_studies <= 0) return absl::OkStatus();
   int active = 0;
-  for (const auto& [id, entry] : studies_) {
+  for (const auto& [id, entry] : ledger_.StudiesLocked()) {
     const vmle::v1::StudyState state = entry->study.state();
     active += state == vmle::v1::STUDY_STATE_PENDING || state == vmle::v1::STUDY_STATE_RUNNING;
   }
@@ -469,8 +230,8 @@ absl::Status StudyManager::CheckActiveStudiesLocked() const {
 
 absl::StatusOr<vmle::v1::Study> StudyManager::GetStudy(const std::string& study_id) {
   absl::MutexLock lock(&mu_);
-  RETURN_IF_ERROR(CheckServingLocked());
-  ASSIGN_OR_RETURN(StudyEntry * entry, FindOrLoadLocked(study_id));
+  RETURN_IF_ERROR(ledger_.CheckServingLocked());
+  ASSIGN_OR_RETURN(StudyEntry * entry, ledger_.FindOrLoadLocked(study_id));
   return entry->study;
 }
 
@@ -478,7 +239,7 @@ absl::StatusOr<vmle::v1::ListStudiesResponse> StudyManager::ListStudies(
     const vmle::v1::ListStudiesRequest& request) {
   {
     absl::MutexLock lock(&mu_);
-    RETURN_IF_ERROR(CheckServingLocked());
+    RETURN_IF_ERROR(ledger_.CheckServingLocked());
   }
   if (request.page_size() < 0) return absl::InvalidArgumentError("page_size: must be >= 0");
   std::vector<StudyState> states;
@@ -486,7 +247,7 @@ absl::StatusOr<vmle::v1::ListStudiesResponse> StudyManager::ListStudies(
     if (!vmle::v1::StudyState_IsValid(s)) return absl::InvalidArgumentError("states: unknown state " + std::to_string(s));
     states.push_back(static_cast<StudyState>(s));
   }
-  ASSIGN_OR_RETURN(std::vector<vmle::v1::Study> all, lookup_->ListStudies(states));
+  ASSIGN_OR_RETURN(std::vector<vmle::v1::Study> all, ledger_.lookup().ListStudies(states));
   vmle::v1::ListStudiesResponse response;
   std::string next;
   ASSIGN_OR_RETURN(std::vector<vmle::v1::Study> page, Page(all, request.page_size(), request.page_token(), &next));
@@ -500,8 +261,8 @@ absl::StatusOr<vmle::v1::ListTrialsResponse> StudyManager::ListTrials(const vmle
   std::vector<Trial> all;
   {
     absl::MutexLock lock(&mu_);
-    RETURN_IF_ERROR(CheckServingLocked());
-    ASSIGN_OR_RETURN(StudyEntry * entry, FindOrLoadLocked(request.study_id()));
+    RETURN_IF_ERROR(ledger_.CheckServingLocked());
+    ASSIGN_OR_RETURN(StudyEntry * entry, ledger_.FindOrLoadLocked(request.study_id()));
     for (const auto& [number, t] : entry->trials) all.push_back(t.trial);
   }
   vmle::v1::ListTrialsResponse response;
@@ -517,18 +278,18 @@ absl::Status StudyManager::Watch(const vmle::v1::WatchStudyRequest& request,
                                  const std::function<bool()>& cancelled) {
   {
     absl::MutexLock lock(&mu_);
-    RETURN_IF_ERROR(CheckServingLocked());
+    RETURN_IF_ERROR(ledger_.CheckServingLocked());
     // Held (or read now): its events are in the hub.
-    RETURN_IF_ERROR(FindOrLoadLocked(request.study_id()).status());
+    RETURN_IF_ERROR(ledger_.FindOrLoadLocked(request.study_id()).status());
   }
   return watch_hub_.Watch(request.study_id(), request.after_sequence(), write, cancelled);
 }
 
 absl::StatusOr<vmle::v1::Study> StudyManager::Cancel(const vmle::v1::CancelStudyRequest& request) {
   absl::MutexLock lock(&mu_);
-  RETURN_IF_ERROR(CheckServingLocked());
-  ASSIGN_OR_RETURN(StudyEntry * entry, FindOrLoadLocked(request.study_id()));
-  WriteSlot slot(*this, *entry);
+  RETURN_IF_ERROR(ledger_.CheckServingLocked());
+  ASSIGN_OR_RETURN(StudyEntry * entry, ledger_.FindOrLoadLocked(request.study_id()));
+  WriteSlot slot(ledger_, *entry);
   RETURN_IF_ERROR(slot.Acquire(kSlotWait));
   if (!entry->Active()) {
     return absl::FailedPreconditionError(absl::StrCat("study ", request.study_id(), " is already ",
@@ -546,9 +307,9 @@ absl::StatusOr<vmle::v1::Study> StudyManager::Resume(const vmle::v1::ResumeStudy
         absl::StrCat("additional_trials: must be > 0, got ", request.additional_trials()));
   }
   absl::MutexLock lock(&mu_);
-  RETURN_IF_ERROR(CheckServingLocked());
-  ASSIGN_OR_RETURN(StudyEntry * entry, FindOrLoadLocked(request.study_id()));
-  WriteSlot slot(*this, *entry);
+  RETURN_IF_ERROR(ledger_.CheckServingLocked());
+  ASSIGN_OR_RETURN(StudyEntry * entry, ledger_.FindOrLoadLocked(request.study_id()));
+  WriteSlot slot(ledger_, *entry);
   RETURN_IF_ERROR(slot.Acquire(kSlotWait));
   const StudyState state = entry->study.state();
   if (state != vmle::v1::STUDY_STATE_SUCCEEDED && state != vmle::v1::STUDY_STATE_CANCELLED) {
@@ -571,11 +332,11 @@ absl::StatusOr<vmle::v1::Study> StudyManager::Resume(const vmle::v1::ResumeStudy
   study.clear_error();
   study.clear_finished_at();
   const int first = entry->trials.empty() ? 1 : entry->trials.rbegin()->first + 1;
-  StudyEvent resumed = MakeEvent(*entry, StudyEvent::TYPE_STUDY_RESUMED, "",
+  StudyEvent resumed = StudyLedger::MakeEvent(*entry, StudyEvent::TYPE_STUDY_RESUMED, "",
                                  absl::StrCat("study resumed with ", request.additional_trials(),
                                               " more trials (", max_trials, " in all)"));
   resumed.set_value(first);
-  RETURN_IF_ERROR(CommitLocked(*entry, study, nullptr, {resumed}));
+  RETURN_IF_ERROR(ledger_.CommitLocked(*entry, study, nullptr, {resumed}));
   entry->ending = false;
   entry->exhausted = false;
   entry->end_reason.clear();
@@ -591,8 +352,8 @@ absl::StatusOr<vmle::v1::StudyReport> StudyManager::Report(const std::string& st
   ReportInputs inputs;
   {
     absl::MutexLock lock(&mu_);
-    RETURN_IF_ERROR(CheckServingLocked());
-    ASSIGN_OR_RETURN(StudyEntry * entry, FindOrLoadLocked(study_id));
+    RETURN_IF_ERROR(ledger_.CheckServingLocked());
+    ASSIGN_OR_RETURN(StudyEntry * entry, ledger_.FindOrLoadLocked(study_id));
     inputs.study = entry->study;
     for (const auto& [number, t] : entry->trials) inputs.trials.push_back(t.trial);
     inputs.reflections = entry->reflections;
@@ -600,7 +361,7 @@ absl::StatusOr<vmle::v1::StudyReport> StudyManager::Report(const std::string& st
     inputs.recalled = entry->recalled;
     inputs.space = space::ToProto(entry->planner_space);
   }
-  absl::StatusOr<vmle::v1::CognitionSummary> summary = lookup_->GetCognitionSummary(CognitionId(study_id));
+  absl::StatusOr<vmle::v1::CognitionSummary> summary = ledger_.lookup().GetCognitionSummary(CognitionId(study_id));
   if (summary.ok()) inputs.cognition = *std::move(summary);
   return BuildReport(inputs);
 }

@@ -15,10 +15,11 @@
 // wall-time limits, gauges). All stop and join in Stop() or the destructor. Every
 // public method is thread-safe; Lease and Watch block, LeaseAsync does not.
 //
-// Locking: one mutex guards the in-memory state, and no call to the memory service is
-// made while it is held. A change to a study holds that study's write slot from its
-// decision until its write is applied, so each study's changes are ordered while
-// different studies commit concurrently; reads (GetStudy, ListTrials, Heartbeat)
+// Locking: the studies live in the StudyLedger (study_ledger.h), whose one mutex
+// guards the in-memory state; no call to the memory service is made while it is held.
+// A change to a study holds that study's write slot from its decision until its
+// write is applied, so each study's changes are ordered while different studies
+// commit concurrently; reads (GetStudy, ListTrials, Heartbeat)
 // answer from the state already held while a write is in flight. Events go to the
 // WatchHub (watch_hub.h) once applied, and WatchStudy calls follow them there, on the
 // hub's own lock and each study's own condition variable. Progress
@@ -62,6 +63,7 @@
 #include "services/agent/study/lease_line.h"
 #include "services/agent/study/memory_client.h"
 #include "services/agent/study/step_pool.h"
+#include "services/agent/study/study_ledger.h"
 #include "services/agent/study/study_spec.h"
 #include "services/agent/study/watch_hub.h"
 #include "vmle/v1/study_service.pb.h"
@@ -72,15 +74,6 @@ class Registry;
 }
 
 namespace vmle::agent {
-
-namespace internal {
-struct StudyEntry;
-}
-
-// Builds the planner of a study (planner/planner_factory.h by default), given its spec
-// and its id.
-using PlannerMaker =
-    std::function<absl::StatusOr<std::unique_ptr<Planner>>(const vmle::v1::PlannerSpec&, const std::string&)>;
 
 class StudyManager {
  public:
@@ -175,8 +168,8 @@ class StudyManager {
 
  private:
   using StudyEntry = internal::StudyEntry;
-  // Longest wait for a study's write slot before a change answers UNAVAILABLE.
-  static constexpr absl::Duration kSlotWait = absl::Seconds(3);
+  using WriteSlot = StudyLedger::WriteSlot;
+  static constexpr absl::Duration kSlotWait = StudyLedger::kSlotWait;
   struct WorkerState {
     std::string state;  // "idle", "busy"
     absl::Time last_seen;
@@ -184,69 +177,18 @@ class StudyManager {
 
   explicit StudyManager(Options options);
 
-  // Loading.
-  absl::Status ReloadUnfinished();
-  // UNAVAILABLE while the unfinished studies are being reloaded or after Stop().
-  absl::Status CheckServingLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // RESOURCE_EXHAUSTED when Options::max_active_studies are pending or running.
   absl::Status CheckActiveStudiesLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Reads a study's trials, events and memory through `memory` (no lock held).
-  absl::StatusOr<std::unique_ptr<StudyEntry>> LoadEntry(const vmle::v1::Study& study, MemoryClient& memory);
-  absl::StatusOr<std::unique_ptr<StudyEntry>> NewEntry(const vmle::v1::Study& study);
-  StudyEntry* FindLocked(const std::string& study_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // A held study, or one read from the memory service with one quick try (releasing
-  // mu_ meanwhile): UNAVAILABLE when it does not answer.
-  absl::StatusOr<StudyEntry*> FindOrLoadLocked(const std::string& study_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // The write slot of a study (see Locking above), released when the slot goes out of
-  // scope with mu_ held. Acquire waits up to `wait` for the change in flight (and
-  // answers UNAVAILABLE after it), then re-reads the study when its last write's
-  // outcome is unknown. Waiting releases mu_.
-  class WriteSlot {
-   public:
-    WriteSlot(StudyManager& manager, StudyEntry& entry) : manager_(manager), entry_(entry) {}
-    ~WriteSlot();
-    WriteSlot(const WriteSlot&) = delete;
-    WriteSlot& operator=(const WriteSlot&) = delete;
-    absl::Status Acquire(absl::Duration wait);
-
-   private:
-    StudyManager& manager_;
-    StudyEntry& entry_;
-    bool held_ = false;
-  };
   // Wakes a lease thread when `entry` has trials waiting LeaseTrial calls can lease
   // now (not while it writes: its slot's release wakes them).
   void WakeLeasersLocked(const StudyEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Wakes a lease thread.
   void WakeALeaseThread() ABSL_LOCKS_EXCLUDED(arrivals_mu_);
-  // Re-reads a study's stored record, trials and new events (releasing mu_ meanwhile)
-  // after a write whose outcome is unknown; the slot is held.
-  absl::Status RefreshLocked(StudyEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-
-  // Writes `study` and `trials` (several of the study, each with its own number: a
-  // group commit) with `events` through the memory service, then applies them to
-  // `entry`: the only way stored state changes. The study's counters, best and noise
-  // are recounted with the trials first (internal::Recount). The entry's write slot
-  // must be held; mu_ is released during the write.
-  absl::Status CommitLocked(StudyEntry& entry, vmle::v1::Study study, absl::Span<const vmle::v1::Trial> trials,
-                            std::vector<vmle::v1::StudyEvent> events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The same with one trial, or none when `trial` is null.
-  absl::Status CommitLocked(StudyEntry& entry, vmle::v1::Study study, const vmle::v1::Trial* trial,
-                            std::vector<vmle::v1::StudyEvent> events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return CommitLocked(entry, std::move(study), absl::Span<const vmle::v1::Trial>(trial, trial == nullptr ? 0 : 1),
-                        std::move(events));
-  }
-  // CommitLocked for a `study` whose counters, best and noise already count `trials`,
-  // for a caller that needed them to word its events.
-  absl::Status WriteRecountedLocked(StudyEntry& entry, vmle::v1::Study study, absl::Span<const vmle::v1::Trial> trials,
-                                    std::vector<vmle::v1::StudyEvent> events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Writes the progress reports waiting in entry.progress (those whose lease still
   // holds) in one write, and answers each: the group commit of a study's reports.
   // The study must not be writing; takes its write slot meanwhile.
   void WriteProgressLocked(StudyEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  vmle::v1::StudyEvent MakeEvent(const StudyEntry& entry, vmle::v1::StudyEvent::Type type,
-                                 const std::string& trial_id, std::string message) const;
 
   // Trial transitions (study_manager_queue.cc).
   // The study of a trial a worker names.
@@ -302,16 +244,20 @@ class StudyManager {
   void UpdateGaugesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Options options_;
-  // Writes and reloads: bounded retries. Lookups that answer a caller: one quick try.
+  // Writes and reads of memory (reflections, insights, cognition): bounded retries.
   MemoryClient& memory_;
-  std::unique_ptr<MemoryClient> lookup_;
+  // Every study's events and their watchers (its own lock, taken after mu_).
+  WatchHub watch_hub_;
+  // The studies and their write-through commits; its lock is mu_.
+  StudyLedger ledger_;
   // Metrics go to options_.registry, or to a private registry when none is given.
   std::shared_ptr<prometheus::Registry> own_registry_;
   std::unique_ptr<AgentMetrics> metrics_;
 
   // Submissions one at a time (a request_id is looked up, then created).
   absl::Mutex submit_mu_ ABSL_ACQUIRED_BEFORE(mu_);
-  mutable absl::Mutex mu_;
+  // The ledger's lock: guards every study and the state below marked so.
+  absl::Mutex& mu_;
   // Wakes the planning coordinator (a trial finished, a study arrived) and the
   // sweeper, which both wait on it: signalled to all.
   absl::CondVar work_cv_;
@@ -327,14 +273,7 @@ class StudyManager {
   bool lease_wake_ ABSL_GUARDED_BY(arrivals_mu_) = false;
   bool lease_stop_ ABSL_GUARDED_BY(arrivals_mu_) = false;
   std::atomic<uint64_t> next_lease_ticket_{1};
-  // Every study's events and their watchers (its own lock, taken after mu_).
-  WatchHub watch_hub_;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  bool loaded_ ABSL_GUARDED_BY(mu_) = false;
   bool work_pending_ ABSL_GUARDED_BY(mu_) = false;
-  std::map<std::string, std::unique_ptr<StudyEntry>> studies_ ABSL_GUARDED_BY(mu_);
-  // Trial id -> study id, for the TrialQueue calls.
-  absl::flat_hash_map<std::string, std::string> study_of_trial_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, WorkerState> workers_ ABSL_GUARDED_BY(mu_);
   int64_t lease_ticks_ ABSL_GUARDED_BY(mu_) = 0;
 

@@ -40,9 +40,9 @@ absl::Status StudyManager::BeginEndingLocked(StudyEntry& entry, const std::strin
     trial.set_status(vmle::v1::TRIAL_STATUS_STOPPED);
     trial.set_error("not started: " + reason);
     *trial.mutable_finished_at() = ToTimestamp(absl::Now());
-    StudyEvent stopped = MakeEvent(entry, StudyEvent::TYPE_TRIAL_STOPPED, trial.id(),
+    StudyEvent stopped = StudyLedger::MakeEvent(entry, StudyEvent::TYPE_TRIAL_STOPPED, trial.id(),
                                    absl::StrCat("trial ", trial.number(), " not started: ", reason));
-    RETURN_IF_ERROR(CommitLocked(entry, entry.study, &trial, {stopped}));
+    RETURN_IF_ERROR(ledger_.CommitLocked(entry, entry.study, &trial, {stopped}));
     metrics_->TrialTransition("stopped");
     entry.queue.pop_front();
   }
@@ -51,8 +51,8 @@ absl::Status StudyManager::BeginEndingLocked(StudyEntry& entry, const std::strin
     study.set_state(vmle::v1::STUDY_STATE_CANCELLED);
     study.set_end_reason(reason);
     *study.mutable_finished_at() = ToTimestamp(absl::Now());
-    StudyEvent cancelled = MakeEvent(entry, StudyEvent::TYPE_STUDY_CANCELLED, "", "study cancelled: " + reason);
-    RETURN_IF_ERROR(CommitLocked(entry, study, nullptr, {cancelled}));
+    StudyEvent cancelled = StudyLedger::MakeEvent(entry, StudyEvent::TYPE_STUDY_CANCELLED, "", "study cancelled: " + reason);
+    RETURN_IF_ERROR(ledger_.CommitLocked(entry, study, nullptr, {cancelled}));
     metrics_->RemoveBest(entry.study.id());
   }
   work_pending_ = true;
@@ -107,14 +107,14 @@ absl::Status StudyManager::CheckStopLocked(StudyEntry& entry) {
 void StudyManager::SweepLoop() {
   absl::Time last_gauges = absl::InfinitePast();
   absl::MutexLock lock(&mu_);
-  while (!stopping_) {
+  while (!ledger_.StoppingLocked()) {
     work_cv_.WaitWithTimeout(&mu_, options_.sweep_interval);
-    if (stopping_) break;
+    if (ledger_.StoppingLocked()) break;
     ExpireLeasesLocked();
-    for (auto& [id, entry] : studies_) {
+    for (auto& [id, entry] : ledger_.StudiesLocked()) {
       // An ending whose queued trials could not all be stopped yet (a failed write).
       if (entry->Active() && entry->ending && !entry->queue.empty() && !entry->writing) {
-        WriteSlot slot(*this, *entry);
+        WriteSlot slot(ledger_, *entry);
         if (slot.Acquire(absl::ZeroDuration()).ok()) {
           if (absl::Status s = BeginEndingLocked(*entry, entry->end_reason, entry->final_state); !s.ok()) {
             log::Warn("cannot end study yet", {{"study", id}, {"error", std::string(s.message())}});
@@ -124,7 +124,7 @@ void StudyManager::SweepLoop() {
       }
       StudyState final_state;
       if (entry->Active() && !entry->ending && !entry->writing && !StopReasonLocked(*entry, &final_state).empty()) {
-        WriteSlot slot(*this, *entry);
+        WriteSlot slot(ledger_, *entry);
         if (!slot.Acquire(absl::ZeroDuration()).ok()) continue;
         if (absl::Status s = CheckStopLocked(*entry); !s.ok()) {
           log::Warn("cannot end study yet", {{"study", id}, {"error", std::string(s.message())}});
@@ -141,7 +141,7 @@ void StudyManager::SweepLoop() {
 void StudyManager::UpdateGaugesLocked() {
   std::map<std::string, int> studies, trials, workers;
   int queued = 0;
-  for (const auto& [id, entry] : studies_) {
+  for (const auto& [id, entry] : ledger_.StudiesLocked()) {
     ++studies[StateName(entry->study.state())];
     queued += static_cast<int>(entry->queue.size());
     for (const auto& [number, t] : entry->trials) {

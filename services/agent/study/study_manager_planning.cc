@@ -55,19 +55,23 @@ vmle::v1::Proposal CheckedSeedPlan(const std::string& study_id, const std::funct
 
 void StudyManager::PlanningLoop() {
   for (;;) {
-    const absl::Status loaded = ReloadUnfinished();
-    if (loaded.ok()) break;
-    log::Warn("cannot load unfinished studies yet", {{"error", std::string(loaded.message())}});
+    const absl::StatusOr<int> loaded = ledger_.ReloadUnfinished();
+    if (loaded.ok()) {
+      log::Info("agent ready", {{"unfinished_studies", std::to_string(*loaded)}});
+      break;
+    }
+    log::Warn("cannot load unfinished studies yet", {{"error", std::string(loaded.status().message())}});
     absl::MutexLock lock(&mu_);
-    if (stopping_) return;
+    if (ledger_.StoppingLocked()) return;
     work_cv_.WaitWithTimeout(&mu_, absl::Seconds(1));
   }
   absl::MutexLock lock(&mu_);
+  work_pending_ = true;
   for (;;) {
-    if (!work_pending_ && !stopping_) work_cv_.WaitWithTimeout(&mu_, absl::Seconds(1));
-    if (stopping_) return;
+    if (!work_pending_ && !ledger_.StoppingLocked()) work_cv_.WaitWithTimeout(&mu_, absl::Seconds(1));
+    if (ledger_.StoppingLocked()) return;
     work_pending_ = false;
-    for (auto& [id, entry] : studies_) {
+    for (auto& [id, entry] : ledger_.StudiesLocked()) {
       if (entry->Active()) step_pool_->Queue(id);
     }
   }
@@ -77,8 +81,8 @@ void StudyManager::StepStudy(const std::string& study_id) {
   StudyEntry* entry = nullptr;
   {
     absl::MutexLock lock(&mu_);
-    entry = FindLocked(study_id);
-    if (entry == nullptr || !entry->Active() || stopping_) return;
+    entry = ledger_.FindLocked(study_id);
+    if (entry == nullptr || !entry->Active() || ledger_.StoppingLocked()) return;
   }
   ReflectPending(*entry);
   RecallIfReady(*entry);
@@ -158,11 +162,11 @@ void StudyManager::ReflectPending(StudyEntry& entry) {
     entry.reflected.insert(trial.number());
     entry.reflections.push_back(r);
     context.reflections = entry.reflections;
-    StudyEvent event = MakeEvent(entry, StudyEvent::TYPE_REFLECTION, trial.id(),
+    StudyEvent event = StudyLedger::MakeEvent(entry, StudyEvent::TYPE_REFLECTION, trial.id(),
                                  absl::StrCat("reflection on trial ", trial.number(), ": ", r.observation()));
-    WriteSlot slot(*this, entry);
+    WriteSlot slot(ledger_, entry);
     absl::Status s = slot.Acquire(kSlotWait);
-    if (s.ok()) s = CommitLocked(entry, entry.study, nullptr, {event});
+    if (s.ok()) s = ledger_.CommitLocked(entry, entry.study, nullptr, {event});
     if (!s.ok()) {
       log::Warn("cannot record reflection event", {{"trial", trial.id()}, {"error", std::string(s.message())}});
     }
@@ -221,7 +225,7 @@ void StudyManager::RecallIfReady(StudyEntry& entry) {
     recalled.push_back(scored.summary());
   }
   if (!recalled.empty()) {
-    WriteSlot slot(*this, entry);
+    WriteSlot slot(ledger_, entry);
     if (!slot.Acquire(kSlotWait).ok()) return;
     if (entry.study.recalled_summary_ids_size() > 0) {  // stored by a write whose answer was lost
       entry.recalled = std::move(recalled);
@@ -230,7 +234,7 @@ void StudyManager::RecallIfReady(StudyEntry& entry) {
     }
     study = entry.study;  // as stored now
     for (const auto& summary : recalled) study.add_recalled_summary_ids(summary.id());
-    if (absl::Status s = CommitLocked(entry, study, nullptr, {}); !s.ok()) return;
+    if (absl::Status s = ledger_.CommitLocked(entry, study, nullptr, {}); !s.ok()) return;
     log::Info("recalled cognition summaries", {{"study", study.id()}, {"count", std::to_string(recalled.size())}});
   }
   entry.recalled = std::move(recalled);
@@ -262,7 +266,7 @@ void StudyManager::ProposeIfRoom(StudyEntry& entry) {
   absl::StatusOr<std::vector<PlannedTrial>> proposals = planner->Propose(context);
   metrics_->PlanningSeconds(absl::ToDoubleSeconds(absl::Now() - started));
   absl::MutexLock lock(&mu_);
-  WriteSlot slot(*this, entry);
+  WriteSlot slot(ledger_, entry);
   if (!slot.Acquire(kSlotWait).ok()) {
     work_pending_ = true;  // try again on the next round
     return;
@@ -318,12 +322,12 @@ void StudyManager::ProposeIfRoom(StudyEntry& entry) {
     const int seed_from = trial.proposal().seed_from();
     trial.set_seed(seed_from > 0 ? trial_at(seed_from)->seed()
                                  : evidence::FreshSeed(entry.study.spec().seed(), number));
-    events.push_back(MakeEvent(entry, StudyEvent::TYPE_TRIAL_QUEUED, trial.id(),
+    events.push_back(StudyLedger::MakeEvent(entry, StudyEvent::TYPE_TRIAL_QUEUED, trial.id(),
                                absl::StrCat("trial ", number, " queued: ",
                                             planned.proposal.hypothesis().empty() ? planner->Name()
                                                                                   : planned.proposal.hypothesis())));
     if (planned.proposal.fallback()) {
-      events.push_back(MakeEvent(entry, StudyEvent::TYPE_PLANNER_FALLBACK, trial.id(),
+      events.push_back(StudyLedger::MakeEvent(entry, StudyEvent::TYPE_PLANNER_FALLBACK, trial.id(),
                                  "planner fell back: " + planned.proposal.fallback_reason()));
     }
     trials.push_back(std::move(trial));
@@ -331,7 +335,7 @@ void StudyManager::ProposeIfRoom(StudyEntry& entry) {
   if (trials.empty()) return;
   vmle::v1::Study study = entry.study;
   if (study.state() == vmle::v1::STUDY_STATE_PENDING) study.set_state(vmle::v1::STUDY_STATE_RUNNING);
-  if (absl::Status s = CommitLocked(entry, std::move(study), trials, std::move(events)); !s.ok()) {
+  if (absl::Status s = ledger_.CommitLocked(entry, std::move(study), trials, std::move(events)); !s.ok()) {
     work_pending_ = true;  // try again on the next round
     return;
   }
@@ -346,7 +350,7 @@ void StudyManager::FailStudyLocked(StudyEntry& entry, const std::string& error) 
   log::Error("study failed", {{"study", entry.study.id()}, {"error", error}});
   vmle::v1::Study study = entry.study;
   study.set_error(error);
-  if (absl::Status s = CommitLocked(entry, study, nullptr, {}); !s.ok()) return;
+  if (absl::Status s = ledger_.CommitLocked(entry, study, nullptr, {}); !s.ok()) return;
   if (absl::Status s = BeginEndingLocked(entry, error, vmle::v1::STUDY_STATE_FAILED); !s.ok()) {
     log::Warn("cannot end study yet", {{"study", entry.study.id()}, {"error", std::string(s.message())}});
   }
@@ -407,7 +411,7 @@ void StudyManager::FinishIfDone(StudyEntry& entry) {
     absl::StrAppend(&message, "; cognition summary ", summary->id(), " stored (", summary->rules_size(), " rules)");
   }
   absl::MutexLock lock(&mu_);
-  WriteSlot slot(*this, entry);
+  WriteSlot slot(ledger_, entry);
   if (!slot.Acquire(kSlotWait).ok()) {
     work_pending_ = true;
     return;
@@ -418,9 +422,9 @@ void StudyManager::FinishIfDone(StudyEntry& entry) {
   study.set_end_reason(reason);
   if (final_state == vmle::v1::STUDY_STATE_FAILED && study.error().empty()) study.set_error(reason);
   *study.mutable_finished_at() = ToTimestamp(absl::Now());
-  StudyEvent finished = MakeEvent(entry, StudyEvent::TYPE_STUDY_FINISHED, "", message);
+  StudyEvent finished = StudyLedger::MakeEvent(entry, StudyEvent::TYPE_STUDY_FINISHED, "", message);
   finished.set_value(study.best_value());
-  if (absl::Status s = CommitLocked(entry, study, nullptr, {finished}); !s.ok()) {
+  if (absl::Status s = ledger_.CommitLocked(entry, study, nullptr, {finished}); !s.ok()) {
     work_pending_ = true;
     return;
   }

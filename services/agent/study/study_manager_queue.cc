@@ -156,7 +156,7 @@ void StudyManager::LeaseLoop(bool sweeps) {
         joined.swap(arrivals_);
         withdrawn.swap(withdrawn_);
       }
-      const absl::Status serving = CheckServingLocked();
+      const absl::Status serving = ledger_.CheckServingLocked();
       const absl::Time now = absl::Now();
       for (auto& w : joined) {
         if (!serving.ok()) {
@@ -177,7 +177,7 @@ void StudyManager::LeaseLoop(bool sweeps) {
       // turn; LeaseToWaitersLocked may release the lock, so the line is looked at anew.
       bool leased = false;
       for (const std::string& device : lease_line_.Devices()) {
-        if (stopping_) break;
+        if (ledger_.StoppingLocked()) break;
         if (LeaseToWaitersLocked(device, &answered)) {
           leased = true;
           break;
@@ -196,7 +196,7 @@ StudyEntry* StudyManager::PickStudyLocked(const std::string& device) {
   // parallelism, then the one served longest ago.
   StudyEntry* pick = nullptr;
   double pick_load = 0;
-  for (auto& [id, entry] : studies_) {
+  for (auto& [id, entry] : ledger_.StudiesLocked()) {
     // A study whose last change is still being written is served once it is stored.
     if (entry->queue.empty() || !entry->Active() || entry->ending || entry->writing ||
         !DeviceMatches(entry->study.spec().device(), device)) {
@@ -216,7 +216,7 @@ bool StudyManager::LeaseToWaitersLocked(const std::string& device, LeaseLine::Ta
   StudyEntry* pick = PickStudyLocked(device);
   if (pick == nullptr) return false;
   StudyEntry& entry = *pick;
-  WriteSlot slot(*this, entry);
+  WriteSlot slot(ledger_, entry);
   if (!slot.Acquire(absl::ZeroDuration()).ok()) return false;
   if (entry.queue.empty() || !entry.Active() || entry.ending) return false;
   // The waiting callers this study can serve, oldest first, one queued trial each.
@@ -237,7 +237,7 @@ bool StudyManager::LeaseToWaitersLocked(const std::string& device, LeaseLine::Ta
     *trial.mutable_lease_expires_at() = ToTimestamp(now + options_.lease_duration);
     *trial.mutable_started_at() = ToTimestamp(now);
     trial.clear_epochs();
-    events.push_back(MakeEvent(entry, StudyEvent::TYPE_TRIAL_STARTED, trial.id(),
+    events.push_back(StudyLedger::MakeEvent(entry, StudyEvent::TYPE_TRIAL_STARTED, trial.id(),
                                absl::StrCat("trial ", trial.number(), " started on ", w.worker_id(), " (",
                                             w.device().empty() ? "cpu" : w.device(),
                                             trial.attempts() > 1 ? absl::StrCat(", attempt ", trial.attempts())
@@ -245,7 +245,7 @@ bool StudyManager::LeaseToWaitersLocked(const std::string& device, LeaseLine::Ta
                                             ")")));
     trials.push_back(std::move(trial));
   }
-  const absl::Status written = CommitLocked(entry, entry.study, trials, std::move(events));
+  const absl::Status written = ledger_.CommitLocked(entry, entry.study, trials, std::move(events));
   for (size_t i = 0; i < batch.size(); ++i) {
     LeaseLine::Waiter& w = *batch[i];
     if (!written.ok()) {
@@ -281,15 +281,10 @@ bool StudyManager::LeaseToWaitersLocked(const std::string& device, LeaseLine::Ta
 
 absl::StatusOr<StudyEntry*> StudyManager::StudyOfTrialLocked(const std::string& trial_id,
                                                              const std::string& lease_id) {
-  RETURN_IF_ERROR(CheckServingLocked());
+  RETURN_IF_ERROR(ledger_.CheckServingLocked());
   if (trial_id.empty()) return absl::InvalidArgumentError("trial_id: required");
   if (lease_id.empty()) return absl::InvalidArgumentError("lease_id: required");
-  auto it = study_of_trial_.find(trial_id);
-  StudyEntry* entry = it == study_of_trial_.end() ? nullptr : FindLocked(it->second);
-  if (entry == nullptr || !entry->number_of.contains(trial_id)) {
-    return absl::NotFoundError("no trial with id \"" + TruncateForMessage(trial_id, 200) + "\"");
-  }
-  return entry;
+  return ledger_.StudyOfTrialLocked(trial_id);
 }
 
 absl::StatusOr<Trial*> StudyManager::CheckLeaseLocked(StudyEntry& entry, const std::string& trial_id,
@@ -368,9 +363,9 @@ absl::StatusOr<vmle::v1::ReportProgressResponse> StudyManager::Progress(
       continue;
     }
     const bool timed_out = entry.slot_cv.WaitWithDeadline(&mu_, deadline);
-    if ((timed_out || stopping_) && !pending.taken && !pending.done) {
+    if ((timed_out || ledger_.StoppingLocked()) && !pending.taken && !pending.done) {
       entry.progress.erase(std::find(entry.progress.begin(), entry.progress.end(), &pending));
-      return absl::UnavailableError(stopping_ ? std::string("the agent is shutting down")
+      return absl::UnavailableError(ledger_.StoppingLocked() ? std::string("the agent is shutting down")
                                               : absl::StrCat("study ", entry.study.id(),
                                                              " is waiting for the memory service to store its "
                                                              "last change; retry"));
@@ -397,7 +392,7 @@ void StudyManager::WriteProgressLocked(StudyEntry& entry) {
       p->done = true;
     }
   };
-  WriteSlot slot(*this, entry);
+  WriteSlot slot(ledger_, entry);
   if (absl::Status s = slot.Acquire(absl::ZeroDuration()); !s.ok()) return finish(batch, s);
   vmle::v1::Study study = entry.study;
   const vmle::v1::Metric metric = study.spec().objective().metric();
@@ -425,7 +420,7 @@ void StudyManager::WriteProgressLocked(StudyEntry& entry) {
       *study.mutable_dataset_profile() = request.dataset_profile();
       work_pending_ = true;
     }
-    StudyEvent progress = MakeEvent(entry, StudyEvent::TYPE_TRIAL_PROGRESS, trial.id(),
+    StudyEvent progress = StudyLedger::MakeEvent(entry, StudyEvent::TYPE_TRIAL_PROGRESS, trial.id(),
                                     absl::StrCat("trial ", trial.number(), " epoch ", epoch.epoch(), ": ",
                                                  Describe(metric, MetricValue(epoch.validation(), metric))));
     *progress.mutable_epoch() = epoch;
@@ -434,7 +429,7 @@ void StudyManager::WriteProgressLocked(StudyEntry& entry) {
     written.push_back(p);
   }
   if (written.empty()) return;
-  if (absl::Status s = CommitLocked(entry, std::move(study), trials, std::move(events)); !s.ok()) {
+  if (absl::Status s = ledger_.CommitLocked(entry, std::move(study), trials, std::move(events)); !s.ok()) {
     return finish(written, s);
   }
   metrics_->ProgressWrite(written.size());
@@ -458,7 +453,7 @@ absl::Status StudyManager::Complete(const vmle::v1::CompleteTrialRequest& reques
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(StudyEntry * found, StudyOfTrialLocked(request.trial_id(), request.lease_id()));
   StudyEntry& entry = *found;
-  WriteSlot slot(*this, entry);
+  WriteSlot slot(ledger_, entry);
   RETURN_IF_ERROR(slot.Acquire(kSlotWait));
   internal::TrialState& state = entry.trials[entry.number_of.at(request.trial_id())];
   // A retried report whose first try was stored (its answer was lost) succeeds.
@@ -497,7 +492,7 @@ absl::Status StudyManager::Complete(const vmle::v1::CompleteTrialRequest& reques
       trial.proposal().replicate_of() > 0 ? absl::StrCat(" (replicate of trial ", trial.proposal().replicate_of(), ")")
                                           : "";
   std::vector<StudyEvent> events;
-  events.push_back(MakeEvent(entry, stopped ? StudyEvent::TYPE_TRIAL_STOPPED : StudyEvent::TYPE_TRIAL_FINISHED,
+  events.push_back(StudyLedger::MakeEvent(entry, stopped ? StudyEvent::TYPE_TRIAL_STOPPED : StudyEvent::TYPE_TRIAL_FINISHED,
                              trial.id(),
                              absl::StrCat("trial ", trial.number(), replicate, stopped ? " stopped early" : " finished",
                                           ": ", Describe(metric, trial.objective_value()),
@@ -509,12 +504,12 @@ absl::Status StudyManager::Complete(const vmle::v1::CompleteTrialRequest& reques
     const int best_number = entry.number_of.contains(ranked.best_trial_id())
                                 ? entry.number_of.at(ranked.best_trial_id())
                                 : trial.number();
-    events.push_back(MakeEvent(entry, StudyEvent::TYPE_NEW_BEST, ranked.best_trial_id(),
+    events.push_back(StudyLedger::MakeEvent(entry, StudyEvent::TYPE_NEW_BEST, ranked.best_trial_id(),
                                absl::StrFormat("new best: trial %d, val %s %.4f%s", best_number, MetricLabel(metric),
                                                ranked.best_value(), over)));
     events.back().set_value(ranked.best_value());
   }
-  RETURN_IF_ERROR(WriteRecountedLocked(entry, std::move(ranked), absl::MakeConstSpan(&trial, 1), std::move(events)));
+  RETURN_IF_ERROR(ledger_.WriteRecountedLocked(entry, std::move(ranked), absl::MakeConstSpan(&trial, 1), std::move(events)));
   metrics_->TrialTransition(stopped ? "stopped" : "succeeded");
   metrics_->TrialDuration(absl::ToDoubleSeconds(now - internal::FromTimestamp(trial.started_at())));
   workers_[trial.worker_id()] = {"idle", now};
@@ -531,7 +526,7 @@ absl::Status StudyManager::Fail(const vmle::v1::FailTrialRequest& request) {
   }
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(StudyEntry * entry, StudyOfTrialLocked(request.trial_id(), request.lease_id()));
-  WriteSlot slot(*this, *entry);
+  WriteSlot slot(ledger_, *entry);
   RETURN_IF_ERROR(slot.Acquire(kSlotWait));
   ASSIGN_OR_RETURN(Trial * trial, CheckLeaseLocked(*entry, request.trial_id(), request.lease_id()));
   workers_[trial->worker_id()] = {"idle", absl::Now()};
@@ -552,10 +547,10 @@ absl::Status StudyManager::RequeueOrFailLocked(StudyEntry& entry, Trial trial, c
     trial.clear_worker_id();
     trial.clear_lease_expires_at();
     trial.clear_epochs();
-    events.push_back(MakeEvent(entry, StudyEvent::TYPE_TRIAL_QUEUED, trial.id(),
+    events.push_back(StudyLedger::MakeEvent(entry, StudyEvent::TYPE_TRIAL_QUEUED, trial.id(),
                                absl::StrCat("trial ", trial.number(), " queued again after ", cause, " (attempt ",
                                             trial.attempts(), " of ", 1 + retries, "): ", error)));
-    RETURN_IF_ERROR(CommitLocked(entry, entry.study, &trial, std::move(events)));
+    RETURN_IF_ERROR(ledger_.CommitLocked(entry, entry.study, &trial, std::move(events)));
     entry.queue.push_front(trial.number());
     metrics_->TrialTransition("requeued");
     WakeLeasersLocked(entry);
@@ -566,9 +561,9 @@ absl::Status StudyManager::RequeueOrFailLocked(StudyEntry& entry, Trial trial, c
   trial.set_error(error);
   trial.set_failure_cause(cause);
   *trial.mutable_finished_at() = ToTimestamp(absl::Now());
-  events.push_back(MakeEvent(entry, live ? StudyEvent::TYPE_TRIAL_FAILED : StudyEvent::TYPE_TRIAL_STOPPED,
+  events.push_back(StudyLedger::MakeEvent(entry, live ? StudyEvent::TYPE_TRIAL_FAILED : StudyEvent::TYPE_TRIAL_STOPPED,
                              trial.id(), absl::StrCat("trial ", trial.number(), " failed (", cause, "): ", error)));
-  RETURN_IF_ERROR(CommitLocked(entry, entry.study, &trial, std::move(events)));
+  RETURN_IF_ERROR(ledger_.CommitLocked(entry, entry.study, &trial, std::move(events)));
   metrics_->TrialTransition(live ? "failed" : "stopped");
   work_pending_ = true;
   work_cv_.SignalAll();
@@ -577,7 +572,7 @@ absl::Status StudyManager::RequeueOrFailLocked(StudyEntry& entry, Trial trial, c
     // Every other trial would fail the same way: the dataset is unusable.
     vmle::v1::Study study = entry.study;
     study.set_error("dataset " + study.spec().dataset().name() + " cannot be used: " + error);
-    RETURN_IF_ERROR(CommitLocked(entry, study, nullptr, {}));
+    RETURN_IF_ERROR(ledger_.CommitLocked(entry, study, nullptr, {}));
     return BeginEndingLocked(entry, study.error(), vmle::v1::STUDY_STATE_FAILED);
   }
   return CheckStopLocked(entry);
@@ -585,7 +580,7 @@ absl::Status StudyManager::RequeueOrFailLocked(StudyEntry& entry, Trial trial, c
 
 void StudyManager::ExpireLeasesLocked() {
   const absl::Time now = absl::Now();
-  for (auto& [id, entry] : studies_) {
+  for (auto& [id, entry] : ledger_.StudiesLocked()) {
     auto expired = [now](const internal::TrialState& state) {
       return state.trial.status() == vmle::v1::TRIAL_STATUS_RUNNING && state.lease_deadline < now;
     };
@@ -593,7 +588,7 @@ void StudyManager::ExpireLeasesLocked() {
         std::none_of(entry->trials.begin(), entry->trials.end(), [&](const auto& t) { return expired(t.second); })) {
       continue;
     }
-    WriteSlot slot(*this, *entry);
+    WriteSlot slot(ledger_, *entry);
     if (!slot.Acquire(absl::ZeroDuration()).ok()) continue;
     for (auto& [number, state] : entry->trials) {
       if (!expired(state)) continue;
