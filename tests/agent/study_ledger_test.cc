@@ -14,10 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
-#include "grpcpp/create_channel.h"
-#include "services/agent/study/internal/time_util.h"
-#include "services/agent/study/study_spec.h"
-#include "tests/agent/agent_test_util.h"
+#include "tests/agent/core_parts.h"
 
 namespace vmle::agent::testing {
 namespace {
@@ -26,90 +23,15 @@ using internal::StudyEntry;
 using vmle::v1::StudyEvent;
 using vmle::v1::Trial;
 
-vmle::v1::Study NewStudy(const std::string& id) {
-  absl::StatusOr<vmle::v1::StudySpec> spec = NormalizeStudySpec(SimSpec("random", 4, 2), SpecLimits{});
-  EXPECT_TRUE(spec.ok()) << spec.status();
-  vmle::v1::Study study;
-  study.set_id(id);
-  *study.mutable_spec() = *spec;
-  study.set_state(vmle::v1::STUDY_STATE_RUNNING);
-  *study.mutable_created_at() = internal::ToTimestamp(absl::Now());
-  return study;
-}
-
-Trial NewTrial(const std::string& study_id, int number, vmle::v1::TrialStatus status) {
-  Trial t;
-  t.set_id(absl::StrCat(study_id, "-t", number));
-  t.set_study_id(study_id);
-  t.set_number(number);
-  t.set_status(status);
-  t.set_seed(number);
-  if (status == vmle::v1::TRIAL_STATUS_RUNNING) {
-    t.set_attempts(1);
-    t.set_worker_id("w-1");
-    t.set_lease_id(absl::StrCat("ls-", number));
-  }
-  return t;
-}
-
 class StudyLedgerTest : public ::testing::Test {
  protected:
-  StudyLedgerTest() { client_ = NewClient(); }
-
-  std::unique_ptr<MemoryClient> NewClient() {
-    return std::make_unique<MemoryClient>(
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", cluster_.memory_port()), grpc::InsecureChannelCredentials()),
-        MemoryClient::Options{.call_timeout = absl::Milliseconds(500), .max_attempts = 2});
-  }
-
-  // A ledger on the memory service, with its own hub; its unfinished studies reloaded.
-  std::unique_ptr<StudyLedger> NewLedger(WatchHub& hub, bool workers_survive_restart = true) {
-    StudyLedger::Options options;
-    options.memory = client_.get();
-    options.watch_hub = &hub;
-    options.make_planner = [](const vmle::v1::PlannerSpec&, const std::string&) {
-      return absl::StatusOr<std::unique_ptr<Planner>>(std::unique_ptr<Planner>());
-    };
-    options.lease_duration = absl::Seconds(30);
-    options.workers_survive_restart = workers_survive_restart;
-    options.slot_released = [this](const StudyEntry&) { ++released_; };
-    auto ledger = std::make_unique<StudyLedger>(std::move(options));
-    EXPECT_TRUE(ledger->ReloadUnfinished().ok());
-    return ledger;
-  }
-
-  // Creates a study held by `ledger`, with its submission event.
-  StudyEntry* Create(StudyLedger& ledger, const std::string& id) {
-    absl::MutexLock lock(&ledger.mu());
-    absl::StatusOr<std::unique_ptr<StudyEntry>> entry = ledger.NewEntry(NewStudy(id));
-    EXPECT_TRUE(entry.ok()) << entry.status();
-    StudyEvent submitted = StudyLedger::MakeEvent(**entry, StudyEvent::TYPE_STUDY_SUBMITTED, "", "submitted");
-    absl::StatusOr<StudyEntry*> created = ledger.CreateLocked(*std::move(entry), {submitted});
-    EXPECT_TRUE(created.ok()) << created.status();
-    return created.ok() ? *created : nullptr;
-  }
-
-  // Commits `trials` to the study with one event each.
-  absl::Status Commit(StudyLedger& ledger, StudyEntry& entry, const std::vector<Trial>& trials) {
-    absl::MutexLock lock(&ledger.mu());
-    StudyLedger::WriteSlot slot(ledger, entry);
-    if (absl::Status s = slot.Acquire(StudyLedger::kSlotWait); !s.ok()) return s;
-    std::vector<StudyEvent> events;
-    for (const Trial& t : trials) {
-      events.push_back(StudyLedger::MakeEvent(entry, StudyEvent::TYPE_TRIAL_QUEUED, t.id(), "queued"));
-    }
-    return ledger.CommitLocked(entry, entry.study, trials, std::move(events));
-  }
-
-  InProcessCluster cluster_;
-  std::unique_ptr<MemoryClient> client_;
-  std::atomic<int> released_{0};
+  CoreParts parts_;
 };
 
 TEST_F(StudyLedgerTest, ServesOnlyOnceReloadedAndUntilStopped) {
   WatchHub hub;
   StudyLedger::Options options;
-  options.memory = client_.get();
+  options.memory = &parts_.client();
   options.watch_hub = &hub;
   StudyLedger ledger(options);
   {
@@ -131,10 +53,10 @@ TEST_F(StudyLedgerTest, ServesOnlyOnceReloadedAndUntilStopped) {
 
 TEST_F(StudyLedgerTest, CreateStoresTheStudyBeforeHoldingIt) {
   WatchHub hub;
-  auto ledger = NewLedger(hub);
-  StudyEntry* entry = Create(*ledger, "st-a");
+  auto ledger = parts_.NewLedger(hub);
+  StudyEntry* entry = CoreParts::Create(*ledger, NewStudy("st-a"));
   ASSERT_NE(entry, nullptr);
-  absl::StatusOr<vmle::v1::Study> stored = client_->GetStudy("st-a");
+  absl::StatusOr<vmle::v1::Study> stored = parts_.client().GetStudy("st-a");
   ASSERT_TRUE(stored.ok()) << stored.status();
   {
     absl::MutexLock lock(&ledger->mu());
@@ -153,19 +75,19 @@ TEST_F(StudyLedgerTest, CreateStoresTheStudyBeforeHoldingIt) {
 
 TEST_F(StudyLedgerTest, CommitWritesThenAppliesAndPublishes) {
   WatchHub hub;
-  auto ledger = NewLedger(hub);
-  StudyEntry* entry = Create(*ledger, "st-b");
+  auto ledger = parts_.NewLedger(hub);
+  StudyEntry* entry = CoreParts::Create(*ledger, NewStudy("st-b"));
   ASSERT_NE(entry, nullptr);
-  const int released_before = released_;
-  ASSERT_TRUE(Commit(*ledger, *entry,
+  const int released_before = parts_.released();
+  ASSERT_TRUE(CoreParts::Commit(*ledger, *entry,
                      {NewTrial("st-b", 1, vmle::v1::TRIAL_STATUS_QUEUED),
                       NewTrial("st-b", 2, vmle::v1::TRIAL_STATUS_QUEUED)})
                   .ok());
-  EXPECT_EQ(released_, released_before + 1);
-  absl::StatusOr<std::vector<Trial>> stored = client_->ListTrials("st-b");
+  EXPECT_EQ(parts_.released(), released_before + 1);
+  absl::StatusOr<std::vector<Trial>> stored = parts_.client().ListTrials("st-b");
   ASSERT_TRUE(stored.ok()) << stored.status();
   EXPECT_EQ(stored->size(), 2u);
-  absl::StatusOr<std::vector<StudyEvent>> events = client_->ListEvents("st-b", 0);
+  absl::StatusOr<std::vector<StudyEvent>> events = parts_.client().ListEvents("st-b", 0);
   ASSERT_TRUE(events.ok());
   ASSERT_EQ(events->size(), 3u);
   for (size_t i = 0; i < events->size(); ++i) {
@@ -178,7 +100,7 @@ TEST_F(StudyLedgerTest, CommitWritesThenAppliesAndPublishes) {
   EXPECT_EQ(entry->next_sequence, 4);
   // Counters are recounted with the trials.
   EXPECT_EQ(entry->study.trials_total(), 2);
-  EXPECT_EQ(entry->study.version(), client_->GetStudy("st-b")->version());
+  EXPECT_EQ(entry->study.version(), parts_.client().GetStudy("st-b")->version());
   absl::StatusOr<StudyEntry*> of_trial = ledger->StudyOfTrialLocked("st-b-t2");
   ASSERT_TRUE(of_trial.ok());
   EXPECT_EQ(*of_trial, entry);
@@ -187,15 +109,15 @@ TEST_F(StudyLedgerTest, CommitWritesThenAppliesAndPublishes) {
 TEST_F(StudyLedgerTest, ReloadHoldsUnfinishedStudiesWithTheirQueueAndLeases) {
   {
     WatchHub hub;
-    auto ledger = NewLedger(hub);
-    StudyEntry* entry = Create(*ledger, "st-c");
+    auto ledger = parts_.NewLedger(hub);
+    StudyEntry* entry = CoreParts::Create(*ledger, NewStudy("st-c"));
     ASSERT_NE(entry, nullptr);
-    ASSERT_TRUE(Commit(*ledger, *entry,
+    ASSERT_TRUE(CoreParts::Commit(*ledger, *entry,
                        {NewTrial("st-c", 1, vmle::v1::TRIAL_STATUS_RUNNING),
                         NewTrial("st-c", 2, vmle::v1::TRIAL_STATUS_QUEUED),
                         NewTrial("st-c", 3, vmle::v1::TRIAL_STATUS_QUEUED)})
                     .ok());
-    StudyEntry* done = Create(*ledger, "st-done");
+    StudyEntry* done = CoreParts::Create(*ledger, NewStudy("st-done"));
     ASSERT_NE(done, nullptr);
     absl::MutexLock lock(&ledger->mu());
     StudyLedger::WriteSlot slot(*ledger, *done);
@@ -208,7 +130,7 @@ TEST_F(StudyLedgerTest, ReloadHoldsUnfinishedStudiesWithTheirQueueAndLeases) {
     SCOPED_TRACE(survive ? "workers survive" : "workers died with the agent");
     WatchHub hub;
     const absl::Time before = absl::Now();
-    auto ledger = NewLedger(hub, survive);
+    auto ledger = parts_.NewLedger(hub, true, survive);
     absl::MutexLock lock(&ledger->mu());
     ASSERT_EQ(ledger->StudiesLocked().size(), 1u);
     StudyEntry* entry = ledger->FindLocked("st-c");
@@ -233,7 +155,7 @@ TEST_F(StudyLedgerTest, ReloadHoldsUnfinishedStudiesWithTheirQueueAndLeases) {
 
 TEST_F(StudyLedgerTest, LookupsNameTheFieldAndBoundTheId) {
   WatchHub hub;
-  auto ledger = NewLedger(hub);
+  auto ledger = parts_.NewLedger(hub);
   absl::MutexLock lock(&ledger->mu());
   EXPECT_THAT(ledger->FindOrLoadLocked("").status(), StatusIs(absl::StatusCode::kInvalidArgument, "study_id"));
   EXPECT_THAT(ledger->FindOrLoadLocked("st-none").status(), StatusIs(absl::StatusCode::kNotFound, "st-none"));
@@ -249,9 +171,9 @@ TEST_F(StudyLedgerTest, LookupsNameTheFieldAndBoundTheId) {
 
 TEST_F(StudyLedgerTest, WriteSlotsOrderOneStudyAndNotAnother) {
   WatchHub hub;
-  auto ledger = NewLedger(hub);
-  StudyEntry* a = Create(*ledger, "st-d");
-  StudyEntry* b = Create(*ledger, "st-e");
+  auto ledger = parts_.NewLedger(hub);
+  StudyEntry* a = CoreParts::Create(*ledger, NewStudy("st-d"));
+  StudyEntry* b = CoreParts::Create(*ledger, NewStudy("st-e"));
   ASSERT_NE(a, nullptr);
   ASSERT_NE(b, nullptr);
   absl::Notification acquired;
@@ -290,25 +212,25 @@ TEST_F(StudyLedgerTest, WriteSlotsOrderOneStudyAndNotAnother) {
 
 TEST_F(StudyLedgerTest, AWriteThatLostARaceIsReadBackBeforeTheNextChange) {
   WatchHub hub;
-  auto ledger = NewLedger(hub);
-  StudyEntry* entry = Create(*ledger, "st-f");
+  auto ledger = parts_.NewLedger(hub);
+  StudyEntry* entry = CoreParts::Create(*ledger, NewStudy("st-f"));
   ASSERT_NE(entry, nullptr);
   // The stored study moves on behind the ledger's back (as when a write's first try
   // landed but its answer was lost): a trial queued, an event appended.
-  vmle::v1::Study stored = *client_->GetStudy("st-f");
+  vmle::v1::Study stored = *parts_.client().GetStudy("st-f");
   const Trial behind = NewTrial("st-f", 1, vmle::v1::TRIAL_STATUS_QUEUED);
   StudyEvent queued;
   queued.set_study_id("st-f");
   queued.set_sequence(2);
   queued.set_type(StudyEvent::TYPE_TRIAL_QUEUED);
   queued.set_trial_id(behind.id());
-  ASSERT_TRUE(client_->Commit(&behind, stored, {queued}, stored.version()).ok());
+  ASSERT_TRUE(parts_.client().Commit(&behind, stored, {queued}, stored.version()).ok());
   const int64_t version_before = [&] {
     absl::MutexLock lock(&ledger->mu());
     return entry->study.version();
   }();
   // The ledger's next write expects the old version: refused, nothing applied.
-  absl::Status lost = Commit(*ledger, *entry, {NewTrial("st-f", 9, vmle::v1::TRIAL_STATUS_QUEUED)});
+  absl::Status lost = CoreParts::Commit(*ledger, *entry, {NewTrial("st-f", 9, vmle::v1::TRIAL_STATUS_QUEUED)});
   EXPECT_THAT(lost, StatusIs(absl::StatusCode::kUnavailable, "retry"));
   {
     absl::MutexLock lock(&ledger->mu());
@@ -318,23 +240,23 @@ TEST_F(StudyLedgerTest, AWriteThatLostARaceIsReadBackBeforeTheNextChange) {
   }
   // The next slot re-reads the stored study first: the trial written meanwhile is held
   // and queued, the event published, and the change then lands.
-  ASSERT_TRUE(Commit(*ledger, *entry, {NewTrial("st-f", 2, vmle::v1::TRIAL_STATUS_QUEUED)}).ok());
+  ASSERT_TRUE(CoreParts::Commit(*ledger, *entry, {NewTrial("st-f", 2, vmle::v1::TRIAL_STATUS_QUEUED)}).ok());
   absl::MutexLock lock(&ledger->mu());
   EXPECT_FALSE(entry->stale);
   EXPECT_EQ(entry->trials.count(1), 1u);
-  EXPECT_EQ(std::vector<int>(entry->queue.begin(), entry->queue.end()), (std::vector<int>{1}));
+  EXPECT_EQ(std::vector<int>(entry->queue.begin(), entry->queue.end()), (std::vector<int>{1, 2}));
   EXPECT_EQ(entry->next_sequence, 4);
   EXPECT_EQ(hub.LastSequence("st-f"), 3);
-  EXPECT_EQ(client_->ListTrials("st-f")->size(), 2u);
+  EXPECT_EQ(parts_.client().ListTrials("st-f")->size(), 2u);
 }
 
 TEST_F(StudyLedgerTest, NothingIsAppliedWhileTheMemoryServiceIsDown) {
   WatchHub hub;
-  auto ledger = NewLedger(hub);
-  StudyEntry* entry = Create(*ledger, "st-g");
+  auto ledger = parts_.NewLedger(hub);
+  StudyEntry* entry = CoreParts::Create(*ledger, NewStudy("st-g"));
   ASSERT_NE(entry, nullptr);
-  cluster_.StopMemory();
-  absl::Status s = Commit(*ledger, *entry, {NewTrial("st-g", 1, vmle::v1::TRIAL_STATUS_QUEUED)});
+  parts_.cluster().StopMemory();
+  absl::Status s = CoreParts::Commit(*ledger, *entry, {NewTrial("st-g", 1, vmle::v1::TRIAL_STATUS_QUEUED)});
   EXPECT_THAT(s, StatusIs(absl::StatusCode::kUnavailable, "did not store"));
   absl::MutexLock lock(&ledger->mu());
   EXPECT_TRUE(entry->trials.empty());

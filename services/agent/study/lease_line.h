@@ -1,6 +1,6 @@
 // LeaseLine: the LeaseTrial calls waiting for a trial, oldest first, and which of
 // them a study can serve. Part of the lease queue: a waiting call holds no thread,
-// only its place in this line. The StudyManager's lease threads take from the line
+// only its place in this line. The LeaseQueue's lease threads take from the line
 // every waiting call a study can serve and lease them one queued trial each in one
 // write (a group commit), then answer each through its `done`.
 //
@@ -12,8 +12,8 @@
 // Device matching: a study asking for "" takes any worker, "cuda" any cuda:N,
 // anything else that exact device (DeviceMatches).
 //
-// Threads: not synchronised; the owner guards the line with a lock of its own
-// (StudyManager::mu_).
+// Threads: not synchronised; the owner guards the line (the LeaseQueue, with the
+// ledger's lock).
 #pragma once
 
 #include <cstddef>

@@ -253,7 +253,7 @@ StudyEvent StudyLedger::MakeEvent(const StudyEntry& entry, StudyEvent::Type type
 
 absl::Status StudyLedger::CommitLocked(StudyEntry& entry, vmle::v1::Study study, absl::Span<const Trial> trials,
                                        std::vector<StudyEvent> events) {
-  for (const Trial& trial : trials) internal::Recount(entry, trial, study);
+  internal::Recount(entry, trials, study);
   return WriteRecountedLocked(entry, std::move(study), trials, std::move(events));
 }
 

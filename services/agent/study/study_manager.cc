@@ -75,9 +75,18 @@ absl::StatusOr<std::vector<T>> Page(const std::vector<T>& all, int page_size, co
 
 }  // namespace
 
+std::unique_ptr<AgentMetrics> NewMetrics(prometheus::Registry* registry,
+                                        std::shared_ptr<prometheus::Registry>* own) {
+  if (registry == nullptr) {
+    *own = std::make_shared<prometheus::Registry>();
+    registry = own->get();
+  }
+  return std::make_unique<AgentMetrics>(*registry);
+}
+
 StudyManager::StudyManager(Options options)
     : options_(std::move(options)),
-      memory_(*options_.memory),
+      metrics_(NewMetrics(options_.registry, &own_registry_)),
       ledger_(StudyLedger::Options{
           .memory = options_.memory,
           .watch_hub = &watch_hub_,
@@ -87,16 +96,18 @@ StudyManager::StudyManager(Options options)
           // Leases skip a study while it writes: waiting callers may lease from it
           // now, if it has anything queued.
           .slot_released = [this](const StudyEntry& entry)
-              ABSL_NO_THREAD_SAFETY_ANALYSIS { WakeLeasersLocked(entry); },
+              ABSL_NO_THREAD_SAFETY_ANALYSIS { queue_.WakeLeasersLocked(entry); },
       }),
-      mu_(ledger_.mu()) {
-  if (options_.registry != nullptr) {
-    metrics_ = std::make_unique<AgentMetrics>(*options_.registry);
-  } else {
-    own_registry_ = std::make_shared<prometheus::Registry>();
-    metrics_ = std::make_unique<AgentMetrics>(*own_registry_);
-  }
-}
+      mu_(ledger_.mu()),
+      ending_(ledger_, *metrics_, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { planning_.NewWorkLocked(); }),
+      queue_(LeaseQueue::Options{.lease_duration = options_.lease_duration,
+                                 .heartbeat_interval = options_.heartbeat_interval,
+                                 .max_lease_wait = options_.max_lease_wait,
+                                 .lease_threads = options_.lease_threads},
+             ledger_, ending_, *metrics_, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { planning_.NewWorkLocked(); }),
+      planning_(PlanningDriver::Options{.planning_threads = options_.planning_threads, .recall_k = options_.recall_k},
+                ledger_, ending_, *options_.memory, *metrics_,
+                [this](const StudyEntry& entry) ABSL_NO_THREAD_SAFETY_ANALYSIS { queue_.WakeLeasersLocked(entry); }) {}
 
 absl::StatusOr<std::unique_ptr<StudyManager>> StudyManager::Start(Options options) {
   if (options.memory == nullptr) return absl::InvalidArgumentError("StudyManager needs a memory client");
@@ -111,13 +122,9 @@ absl::StatusOr<std::unique_ptr<StudyManager>> StudyManager::Start(Options option
   std::unique_ptr<StudyManager> manager(new StudyManager(std::move(options)));
   StudyManager* m = manager.get();
   m->cancel_calls_ = std::move(cancel);
-  m->step_pool_ = std::make_unique<StepPool>(m->options_.planning_threads,
-                                             [m](const std::string& study_id) { m->StepStudy(study_id); });
-  m->planning_thread_ = std::thread([m] { m->PlanningLoop(); });
+  m->planning_.Start();
+  m->queue_.Start();
   m->sweep_thread_ = std::thread([m] { m->SweepLoop(); });
-  for (int i = 0; i < std::max(1, m->options_.lease_threads); ++i) {
-    m->lease_threads_.emplace_back([m, i] { m->LeaseLoop(/*sweeps=*/i == 0); });
-  }
   return manager;
 }
 
@@ -126,42 +133,14 @@ StudyManager::~StudyManager() { Stop(); }
 void StudyManager::Stop() {
   ledger_.Stop();
   if (cancel_calls_ != nullptr) cancel_calls_->store(true);
-  LeaseLine::Taken waiting;
   {
     absl::MutexLock lock(&mu_);
-    work_cv_.SignalAll();
-    waiting = lease_line_.TakeAll();
+    sweep_cv_.SignalAll();
   }
-  {
-    absl::MutexLock lock(&arrivals_mu_);
-    lease_stop_ = true;
-    for (auto& w : arrivals_) waiting.push_back(std::move(w));
-    arrivals_.clear();
-  }
-  for (auto& w : waiting) {
-    w->result = absl::UnavailableError("the agent is shutting down");
-    w->Answer();
-  }
-  // A lease thread in a write answers its callers before it returns.
-  for (std::thread& t : lease_threads_) {
-    if (t.joinable()) t.join();
-  }
+  queue_.Stop();
   watch_hub_.Stop();
-  if (planning_thread_.joinable()) planning_thread_.join();
-  // A step running now sees the ledger stopping at its next check; none starts after this.
-  if (step_pool_ != nullptr) step_pool_->Stop();
+  planning_.Stop();
   if (sweep_thread_.joinable()) sweep_thread_.join();
-}
-
-void StudyManager::WakeLeasersLocked(const StudyEntry& entry) {
-  if (entry.writing || entry.queue.empty() || !lease_line_.AnyMatching(entry.study.spec().device())) return;
-  WakeALeaseThread();
-}
-
-void StudyManager::WakeALeaseThread() {
-  // Waiters on arrivals_mu_ see the flag when it is released (absl::Condition).
-  absl::MutexLock lock(&arrivals_mu_);
-  lease_wake_ = true;
 }
 
 absl::StatusOr<vmle::v1::Study> StudyManager::Submit(const vmle::v1::SubmitStudyRequest& request,
@@ -210,8 +189,7 @@ absl::StatusOr<vmle::v1::Study> StudyManager::Submit(const vmle::v1::SubmitStudy
   const vmle::v1::Study stored = created->study;
   log::Info("study submitted", {{"study", id}, {"planner", spec.planner().name()},
                                 {"dataset", spec.dataset().name()}});
-  work_pending_ = true;
-  work_cv_.SignalAll();
+  planning_.NewWorkLocked();
   return stored;
 }
 
@@ -289,14 +267,14 @@ absl::StatusOr<vmle::v1::Study> StudyManager::Cancel(const vmle::v1::CancelStudy
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(ledger_.CheckServingLocked());
   ASSIGN_OR_RETURN(StudyEntry * entry, ledger_.FindOrLoadLocked(request.study_id()));
-  WriteSlot slot(ledger_, *entry);
-  RETURN_IF_ERROR(slot.Acquire(kSlotWait));
+  StudyLedger::WriteSlot slot(ledger_, *entry);
+  RETURN_IF_ERROR(slot.Acquire(StudyLedger::kSlotWait));
   if (!entry->Active()) {
     return absl::FailedPreconditionError(absl::StrCat("study ", request.study_id(), " is already ",
                                                       StateName(entry->study.state())));
   }
   const std::string reason = request.reason().empty() ? "cancelled by the user" : request.reason();
-  RETURN_IF_ERROR(BeginEndingLocked(*entry, reason, vmle::v1::STUDY_STATE_CANCELLED));
+  RETURN_IF_ERROR(ending_.BeginLocked(*entry, reason, vmle::v1::STUDY_STATE_CANCELLED));
   log::Info("study cancelled", {{"study", request.study_id()}, {"reason", reason}});
   return entry->study;
 }
@@ -309,8 +287,8 @@ absl::StatusOr<vmle::v1::Study> StudyManager::Resume(const vmle::v1::ResumeStudy
   absl::MutexLock lock(&mu_);
   RETURN_IF_ERROR(ledger_.CheckServingLocked());
   ASSIGN_OR_RETURN(StudyEntry * entry, ledger_.FindOrLoadLocked(request.study_id()));
-  WriteSlot slot(ledger_, *entry);
-  RETURN_IF_ERROR(slot.Acquire(kSlotWait));
+  StudyLedger::WriteSlot slot(ledger_, *entry);
+  RETURN_IF_ERROR(slot.Acquire(StudyLedger::kSlotWait));
   const StudyState state = entry->study.state();
   if (state != vmle::v1::STUDY_STATE_SUCCEEDED && state != vmle::v1::STUDY_STATE_CANCELLED) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -343,8 +321,7 @@ absl::StatusOr<vmle::v1::Study> StudyManager::Resume(const vmle::v1::ResumeStudy
   entry->run_started = absl::Now();
   entry->first_trial_of_run = first;
   for (auto& [number, t] : entry->trials) t.stop_requested = false;
-  work_pending_ = true;
-  work_cv_.SignalAll();
+  planning_.NewWorkLocked();
   return entry->study;
 }
 
@@ -365,6 +342,33 @@ absl::StatusOr<vmle::v1::StudyReport> StudyManager::Report(const std::string& st
   if (summary.ok()) inputs.cognition = *std::move(summary);
   return BuildReport(inputs);
 }
+
+uint64_t StudyManager::LeaseAsync(const vmle::v1::LeaseTrialRequest& request, LeaseLine::Done done,
+                                  std::function<bool()> cancelled) {
+  return queue_.LeaseAsync(request, std::move(done), std::move(cancelled));
+}
+
+void StudyManager::CancelLease(uint64_t ticket) { queue_.CancelLease(ticket); }
+
+absl::StatusOr<vmle::v1::LeaseTrialResponse> StudyManager::Lease(const vmle::v1::LeaseTrialRequest& request,
+                                                                 const std::function<bool()>& cancelled) {
+  return queue_.Lease(request, cancelled);
+}
+
+absl::StatusOr<vmle::v1::ReportProgressResponse> StudyManager::Progress(
+    const vmle::v1::ReportProgressRequest& request) {
+  return queue_.Progress(request);
+}
+
+absl::StatusOr<vmle::v1::HeartbeatResponse> StudyManager::Heartbeat(const vmle::v1::HeartbeatRequest& request) {
+  return queue_.Heartbeat(request);
+}
+
+absl::Status StudyManager::Complete(const vmle::v1::CompleteTrialRequest& request) {
+  return queue_.Complete(request);
+}
+
+absl::Status StudyManager::Fail(const vmle::v1::FailTrialRequest& request) { return queue_.Fail(request); }
 
 absl::StatusOr<vmle::v1::UploadTranscriptResponse> StudyManager::UploadTranscript(
     const vmle::v1::UploadTranscriptRequest& request) {

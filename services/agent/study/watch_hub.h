@@ -1,7 +1,7 @@
 // WatchHub: the event log of every study the agent holds, and the WatchStudy calls
 // that follow it.
 //
-// Contract: the study ledger (StudyManager) publishes a study's events after they
+// Contract: the study ledger (study_ledger.h) publishes a study's events after they
 // are stored and applied, in sequence order, together with whether the study has
 // ended (no longer active and no trial running). A watcher gets every event after
 // the sequence it names, in order and each once, then the live ones, and returns

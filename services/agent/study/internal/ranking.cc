@@ -1,6 +1,7 @@
 #include "services/agent/study/internal/ranking.h"
 
 #include <algorithm>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -23,27 +24,35 @@ void Count(const vmle::v1::Trial& t, int sign, vmle::v1::Study& study) {
 
 bool Ran(const vmle::v1::Trial& t) { return Finished(t) && t.attempts() > 0; }
 
-void Rank(const StudyEntry& entry, const vmle::v1::Trial& changed, vmle::v1::Study& study) {
-  // The finished trials in number order, `changed` in its place; not copied.
+void Rank(const StudyEntry& entry, absl::Span<const vmle::v1::Trial> changed, vmle::v1::Study& study) {
+  // The finished trials in number order, each changed one in its place; not copied.
+  std::map<int, size_t> changed_at;  // number -> index in `changed`
+  for (size_t i = 0; i < changed.size(); ++i) changed_at[changed[i].number()] = i;
+  std::vector<std::string> changed_keys(changed.size());
   std::vector<const vmle::v1::Trial*> ran;
   std::vector<const std::string*> keys;
-  ran.reserve(entry.trials.size() + 1);
-  keys.reserve(entry.trials.size() + 1);
-  const std::string changed_key = evidence::ConfigurationKey(changed.config());
-  auto add = [&](const vmle::v1::Trial& t, const std::string& key) {
-    if (!Ran(t)) return;
-    ran.push_back(&t);
-    keys.push_back(&key);
+  ran.reserve(entry.trials.size() + changed.size());
+  keys.reserve(entry.trials.size() + changed.size());
+  auto add_changed = [&](size_t i) {
+    if (!Ran(changed[i])) return;
+    changed_keys[i] = evidence::ConfigurationKey(changed[i].config());
+    ran.push_back(&changed[i]);
+    keys.push_back(&changed_keys[i]);
   };
-  bool placed = false;
+  auto next_changed = changed_at.begin();
   for (const auto& [number, state] : entry.trials) {
-    if (!placed && number >= changed.number()) {
-      add(changed, changed_key);
-      placed = true;
+    for (; next_changed != changed_at.end() && next_changed->first < number; ++next_changed) {
+      add_changed(next_changed->second);
     }
-    if (number != changed.number()) add(state.trial, state.ConfigKey());
+    if (next_changed != changed_at.end() && next_changed->first == number) {
+      add_changed(next_changed->second);
+      ++next_changed;
+    } else if (Ran(state.trial)) {
+      ran.push_back(&state.trial);
+      keys.push_back(&state.ConfigKey());
+    }
   }
-  if (!placed) add(changed, changed_key);
+  for (; next_changed != changed_at.end(); ++next_changed) add_changed(next_changed->second);
   const vmle::v1::Direction direction = study.spec().objective().direction();
   const evidence::StudyEvidence e =
       evidence::StudyEvidence::Read(ran, direction, RankingOptions(study, ran), &keys);
@@ -87,10 +96,14 @@ evidence::Options RankingOptions(const vmle::v1::Study& study, const std::vector
   return options;
 }
 
-void Recount(const StudyEntry& entry, const vmle::v1::Trial& changed, vmle::v1::Study& study) {
-  if (auto it = entry.trials.find(changed.number()); it != entry.trials.end()) Count(it->second.trial, -1, study);
-  Count(changed, +1, study);
-  if (Finished(changed)) Rank(entry, changed, study);
+void Recount(const StudyEntry& entry, absl::Span<const vmle::v1::Trial> changed, vmle::v1::Study& study) {
+  bool finished = false;
+  for (const vmle::v1::Trial& t : changed) {
+    if (auto it = entry.trials.find(t.number()); it != entry.trials.end()) Count(it->second.trial, -1, study);
+    Count(t, +1, study);
+    finished = finished || Finished(t);
+  }
+  if (finished) Rank(entry, changed, study);
 }
 
 }  // namespace vmle::agent::internal

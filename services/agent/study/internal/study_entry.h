@@ -1,6 +1,6 @@
-// What the StudyManager holds for one study in memory: the stored records plus the
+// What the StudyLedger holds for one study in memory: the stored records plus the
 // volatile bookkeeping (queue order, lease deadlines, stop requests). Guarded by the
-// manager's mutex, except `planner`, which only the thread stepping the study touches.
+// ledger's mutex, except `planner`, which only the thread stepping the study touches.
 #pragma once
 
 #include <deque>
@@ -85,7 +85,7 @@ struct StudyEntry {
   int first_trial_of_run = 1;
   // Leases handed out, for fairness between studies.
   int64_t last_lease_tick = 0;
-  // A change of this study is being decided and written (StudyManager::WriteSlot).
+  // A change of this study is being decided and written (StudyLedger::WriteSlot).
   bool writing = false;
   // Signalled when `writing` turns false (or the manager stops).
   absl::CondVar slot_cv;

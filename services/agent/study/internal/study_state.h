@@ -1,4 +1,4 @@
-// Small facts about trials and studies the StudyManager's files share.
+// Small facts about trials and studies the agent core's parts share.
 #pragma once
 
 #include "vmle/v1/study.pb.h"

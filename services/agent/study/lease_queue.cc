@@ -1,4 +1,5 @@
-// The TrialQueue side of the StudyManager: leases, heartbeats, progress, results.
+#include "services/agent/study/lease_queue.h"
+
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -17,7 +18,6 @@
 #include "services/agent/study/internal/study_entry.h"
 #include "services/agent/study/internal/time_util.h"
 #include "services/agent/study/objective.h"
-#include "services/agent/study/study_manager.h"
 
 namespace vmle::agent {
 namespace {
@@ -50,7 +50,61 @@ std::string Describe(vmle::v1::Metric metric, double value) {
 
 }  // namespace
 
-uint64_t StudyManager::LeaseAsync(const vmle::v1::LeaseTrialRequest& request, LeaseLine::Done done,
+LeaseQueue::LeaseQueue(Options options, StudyLedger& ledger, StudyEnding& ending, AgentMetrics& metrics,
+                       std::function<void()> new_work)
+    : options_(std::move(options)), ledger_(ledger), ending_(ending), metrics_(metrics), new_work_(std::move(new_work)) {}
+
+LeaseQueue::~LeaseQueue() { Stop(); }
+
+void LeaseQueue::Start() {
+  for (int i = 0; i < std::max(1, options_.lease_threads); ++i) {
+    threads_.emplace_back([this, i] { LeaseLoop(/*sweeps=*/i == 0); });
+  }
+}
+
+void LeaseQueue::Stop() {
+  LeaseLine::Taken waiting;
+  {
+    absl::MutexLock lock(&ledger_.mu());
+    waiting = lease_line_.TakeAll();
+  }
+  {
+    absl::MutexLock lock(&arrivals_mu_);
+    lease_stop_ = true;
+    for (auto& w : arrivals_) waiting.push_back(std::move(w));
+    arrivals_.clear();
+  }
+  for (auto& w : waiting) {
+    w->result = absl::UnavailableError("the agent is shutting down");
+    w->Answer();
+  }
+  // A lease thread in a write answers its callers before it returns.
+  for (std::thread& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+}
+
+void LeaseQueue::WakeLeasersLocked(const StudyEntry& entry) {
+  if (entry.writing || entry.queue.empty() || !lease_line_.AnyMatching(entry.study.spec().device())) return;
+  WakeALeaseThread();
+}
+
+void LeaseQueue::WakeALeaseThread() {
+  // Waiters on arrivals_mu_ see the flag when it is released (absl::Condition).
+  absl::MutexLock lock(&arrivals_mu_);
+  lease_wake_ = true;
+}
+
+std::map<std::string, int> LeaseQueue::WorkersLocked(absl::Time now, absl::Duration recent) const {
+  std::map<std::string, int> by_state;
+  for (const auto& [id, w] : workers_) {
+    if (now - w.last_seen <= recent) ++by_state[w.state];
+  }
+  return by_state;
+}
+
+uint64_t LeaseQueue::LeaseAsync(const vmle::v1::LeaseTrialRequest& request, LeaseLine::Done done,
                                   std::function<bool()> cancelled) {
   const vmle::v1::WorkerInfo& worker = request.worker();
   if (worker.worker_id().empty()) {
@@ -65,7 +119,7 @@ uint64_t StudyManager::LeaseAsync(const vmle::v1::LeaseTrialRequest& request, Le
                                                                    : absl::Seconds(request.wait_seconds()),
                                        options_.max_lease_wait);
   auto waiter = std::make_unique<LeaseLine::Waiter>();
-  waiter->ticket = next_lease_ticket_.fetch_add(1);
+  waiter->ticket = next_ticket_.fetch_add(1);
   waiter->worker = worker;
   waiter->deadline = absl::Now() + wait;
   waiter->cancelled = std::move(cancelled);
@@ -84,7 +138,7 @@ uint64_t StudyManager::LeaseAsync(const vmle::v1::LeaseTrialRequest& request, Le
   return 0;
 }
 
-void StudyManager::CancelLease(uint64_t ticket) {
+void LeaseQueue::CancelLease(uint64_t ticket) {
   if (ticket == 0) return;
   std::unique_ptr<LeaseLine::Waiter> waiter;
   {
@@ -100,7 +154,7 @@ void StudyManager::CancelLease(uint64_t ticket) {
   waiter->Answer();
 }
 
-absl::StatusOr<vmle::v1::LeaseTrialResponse> StudyManager::Lease(const vmle::v1::LeaseTrialRequest& request,
+absl::StatusOr<vmle::v1::LeaseTrialResponse> LeaseQueue::Lease(const vmle::v1::LeaseTrialRequest& request,
                                                                  const std::function<bool()>& cancelled) {
   struct Answer {
     absl::Mutex mu;
@@ -129,7 +183,7 @@ absl::StatusOr<vmle::v1::LeaseTrialResponse> StudyManager::Lease(const vmle::v1:
   return std::move(answer->result);
 }
 
-void StudyManager::LeaseLoop(bool sweeps) {
+void LeaseQueue::LeaseLoop(bool sweeps) {
   absl::Time next_deadline = absl::InfiniteFuture();
   for (;;) {
     {
@@ -146,8 +200,8 @@ void StudyManager::LeaseLoop(bool sweeps) {
     }
     LeaseLine::Taken answered;
     {
-      absl::MutexLock lock(&mu_);
-      // Taken and put in the line under mu_, so a ticket withdrawn meanwhile is found
+      absl::MutexLock lock(&ledger_.mu());
+      // Taken and put in the line under the ledger's lock, so a ticket withdrawn meanwhile is found
       // in the line by the next pass.
       LeaseLine::Taken joined;
       std::vector<uint64_t> withdrawn;
@@ -191,7 +245,7 @@ void StudyManager::LeaseLoop(bool sweeps) {
   }
 }
 
-StudyEntry* StudyManager::PickStudyLocked(const std::string& device) {
+StudyEntry* LeaseQueue::PickStudyLocked(const std::string& device) {
   // Fair across studies: the one with the fewest running trials for its
   // parallelism, then the one served longest ago.
   StudyEntry* pick = nullptr;
@@ -212,11 +266,11 @@ StudyEntry* StudyManager::PickStudyLocked(const std::string& device) {
   return pick;
 }
 
-bool StudyManager::LeaseToWaitersLocked(const std::string& device, LeaseLine::Taken* answered) {
+bool LeaseQueue::LeaseToWaitersLocked(const std::string& device, LeaseLine::Taken* answered) {
   StudyEntry* pick = PickStudyLocked(device);
   if (pick == nullptr) return false;
   StudyEntry& entry = *pick;
-  WriteSlot slot(ledger_, entry);
+  StudyLedger::WriteSlot slot(ledger_, entry);
   if (!slot.Acquire(absl::ZeroDuration()).ok()) return false;
   if (entry.queue.empty() || !entry.Active() || entry.ending) return false;
   // The waiting callers this study can serve, oldest first, one queued trial each.
@@ -259,7 +313,7 @@ bool StudyManager::LeaseToWaitersLocked(const std::string& device, LeaseLine::Ta
     state.stop_requested = false;
     entry.last_lease_tick = ++lease_ticks_;
     workers_[trial.worker_id()] = {"busy", now};
-    metrics_->TrialTransition("running");
+    metrics_.TrialTransition("running");
     vmle::v1::TrialAssignment a;
     a.set_trial_id(trial.id());
     a.set_study_id(entry.study.id());
@@ -274,12 +328,12 @@ bool StudyManager::LeaseToWaitersLocked(const std::string& device, LeaseLine::Ta
     a.set_seed(trial.seed());
     *w.result->mutable_assignment() = std::move(a);
   }
-  if (written.ok()) metrics_->LeaseWrite(batch.size());
+  if (written.ok()) metrics_.LeaseWrite(batch.size());
   for (auto& w : batch) answered->push_back(std::move(w));
   return true;
 }
 
-absl::StatusOr<StudyEntry*> StudyManager::StudyOfTrialLocked(const std::string& trial_id,
+absl::StatusOr<StudyEntry*> LeaseQueue::StudyOfTrialLocked(const std::string& trial_id,
                                                              const std::string& lease_id) {
   RETURN_IF_ERROR(ledger_.CheckServingLocked());
   if (trial_id.empty()) return absl::InvalidArgumentError("trial_id: required");
@@ -287,7 +341,7 @@ absl::StatusOr<StudyEntry*> StudyManager::StudyOfTrialLocked(const std::string& 
   return ledger_.StudyOfTrialLocked(trial_id);
 }
 
-absl::StatusOr<Trial*> StudyManager::CheckLeaseLocked(StudyEntry& entry, const std::string& trial_id,
+absl::StatusOr<Trial*> LeaseQueue::CheckLeaseLocked(StudyEntry& entry, const std::string& trial_id,
                                                       const std::string& lease_id) {
   internal::TrialState& state = entry.trials[entry.number_of.at(trial_id)];
   if (state.trial.status() != vmle::v1::TRIAL_STATUS_RUNNING || state.trial.lease_id() != lease_id ||
@@ -299,9 +353,9 @@ absl::StatusOr<Trial*> StudyManager::CheckLeaseLocked(StudyEntry& entry, const s
   return &state.trial;
 }
 
-absl::StatusOr<vmle::v1::HeartbeatResponse> StudyManager::Heartbeat(const vmle::v1::HeartbeatRequest& request) {
+absl::StatusOr<vmle::v1::HeartbeatResponse> LeaseQueue::Heartbeat(const vmle::v1::HeartbeatRequest& request) {
   // Needs no write: a lease outlives a memory service that does not answer.
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&ledger_.mu());
   ASSIGN_OR_RETURN(StudyEntry * entry, StudyOfTrialLocked(request.trial_id(), request.lease_id()));
   ASSIGN_OR_RETURN(Trial * trial, CheckLeaseLocked(*entry, request.trial_id(), request.lease_id()));
   internal::TrialState& state = entry->trials[trial->number()];
@@ -314,7 +368,7 @@ absl::StatusOr<vmle::v1::HeartbeatResponse> StudyManager::Heartbeat(const vmle::
   return response;
 }
 
-bool StudyManager::EarlyStopLocked(const StudyEntry& entry, const Trial& trial, std::string* reason) const {
+bool LeaseQueue::EarlyStopLocked(const StudyEntry& entry, const Trial& trial, std::string* reason) const {
   const vmle::v1::StudySpec& spec = entry.study.spec();
   const vmle::v1::EarlyStoppingRule rule = spec.early_stopping().rule();
   if (rule == vmle::v1::EARLY_STOPPING_RULE_OFF || rule == vmle::v1::EARLY_STOPPING_RULE_UNSPECIFIED) return false;
@@ -334,12 +388,12 @@ bool StudyManager::EarlyStopLocked(const StudyEntry& entry, const Trial& trial, 
   return decision.stop;
 }
 
-absl::StatusOr<vmle::v1::ReportProgressResponse> StudyManager::Progress(
+absl::StatusOr<vmle::v1::ReportProgressResponse> LeaseQueue::Progress(
     const vmle::v1::ReportProgressRequest& request) {
   const vmle::v1::EpochMetrics& epoch = request.epoch();
   if (epoch.epoch() < 1) return absl::InvalidArgumentError("epoch.epoch: must be >= 1");
   RETURN_IF_ERROR(CheckMetrics("epoch.validation", epoch.validation()));
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&ledger_.mu());
   ASSIGN_OR_RETURN(StudyEntry * found, StudyOfTrialLocked(request.trial_id(), request.lease_id()));
   StudyEntry& entry = *found;
   internal::TrialState& state = entry.trials[entry.number_of.at(request.trial_id())];
@@ -351,18 +405,18 @@ absl::StatusOr<vmle::v1::ReportProgressResponse> StudyManager::Progress(
   internal::PendingProgress pending;
   pending.request = &request;
   entry.progress.push_back(&pending);
-  const absl::Time deadline = absl::Now() + kSlotWait;
+  const absl::Time deadline = absl::Now() + StudyLedger::kSlotWait;
   while (!pending.done) {
     if (pending.taken) {
       // In a write now: answered when it returns (the slot's release signals).
-      entry.slot_cv.Wait(&mu_);
+      entry.slot_cv.Wait(&ledger_.mu());
       continue;
     }
     if (!entry.writing) {
       WriteProgressLocked(entry);
       continue;
     }
-    const bool timed_out = entry.slot_cv.WaitWithDeadline(&mu_, deadline);
+    const bool timed_out = entry.slot_cv.WaitWithDeadline(&ledger_.mu(), deadline);
     if ((timed_out || ledger_.StoppingLocked()) && !pending.taken && !pending.done) {
       entry.progress.erase(std::find(entry.progress.begin(), entry.progress.end(), &pending));
       return absl::UnavailableError(ledger_.StoppingLocked() ? std::string("the agent is shutting down")
@@ -375,7 +429,7 @@ absl::StatusOr<vmle::v1::ReportProgressResponse> StudyManager::Progress(
   return pending.response;
 }
 
-void StudyManager::WriteProgressLocked(StudyEntry& entry) {
+void LeaseQueue::WriteProgressLocked(StudyEntry& entry) {
   // At most this many reports in one write; the rest go in the next.
   constexpr size_t kMaxBatch = 256;
   std::vector<internal::PendingProgress*> batch;
@@ -392,7 +446,7 @@ void StudyManager::WriteProgressLocked(StudyEntry& entry) {
       p->done = true;
     }
   };
-  WriteSlot slot(ledger_, entry);
+  StudyLedger::WriteSlot slot(ledger_, entry);
   if (absl::Status s = slot.Acquire(absl::ZeroDuration()); !s.ok()) return finish(batch, s);
   vmle::v1::Study study = entry.study;
   const vmle::v1::Metric metric = study.spec().objective().metric();
@@ -418,7 +472,7 @@ void StudyManager::WriteProgressLocked(StudyEntry& entry) {
     *trial.add_epochs() = epoch;
     if (request.has_dataset_profile() && !study.has_dataset_profile()) {
       *study.mutable_dataset_profile() = request.dataset_profile();
-      work_pending_ = true;
+      new_work_();
     }
     StudyEvent progress = StudyLedger::MakeEvent(entry, StudyEvent::TYPE_TRIAL_PROGRESS, trial.id(),
                                     absl::StrCat("trial ", trial.number(), " epoch ", epoch.epoch(), ": ",
@@ -432,7 +486,7 @@ void StudyManager::WriteProgressLocked(StudyEntry& entry) {
   if (absl::Status s = ledger_.CommitLocked(entry, std::move(study), trials, std::move(events)); !s.ok()) {
     return finish(written, s);
   }
-  metrics_->ProgressWrite(written.size());
+  metrics_.ProgressWrite(written.size());
   for (internal::PendingProgress* p : written) {
     internal::TrialState& state = entry.trials[entry.number_of.at(p->request->trial_id())];
     std::string reason;
@@ -447,14 +501,14 @@ void StudyManager::WriteProgressLocked(StudyEntry& entry) {
   }
 }
 
-absl::Status StudyManager::Complete(const vmle::v1::CompleteTrialRequest& request) {
+absl::Status LeaseQueue::Complete(const vmle::v1::CompleteTrialRequest& request) {
   RETURN_IF_ERROR(CheckMetrics("validation", request.validation()));
   RETURN_IF_ERROR(CheckMetrics("test", request.test()));
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&ledger_.mu());
   ASSIGN_OR_RETURN(StudyEntry * found, StudyOfTrialLocked(request.trial_id(), request.lease_id()));
   StudyEntry& entry = *found;
-  WriteSlot slot(ledger_, entry);
-  RETURN_IF_ERROR(slot.Acquire(kSlotWait));
+  StudyLedger::WriteSlot slot(ledger_, entry);
+  RETURN_IF_ERROR(slot.Acquire(StudyLedger::kSlotWait));
   internal::TrialState& state = entry.trials[entry.number_of.at(request.trial_id())];
   // A retried report whose first try was stored (its answer was lost) succeeds.
   if ((state.trial.status() == vmle::v1::TRIAL_STATUS_SUCCEEDED ||
@@ -481,7 +535,7 @@ absl::Status StudyManager::Complete(const vmle::v1::CompleteTrialRequest& reques
   }
   // The best and the noise by the evidence once this result counts (internal/ranking.h).
   vmle::v1::Study ranked = study;
-  internal::Recount(entry, trial, ranked);
+  internal::Recount(entry, absl::MakeConstSpan(&trial, 1), ranked);
   const bool new_best = ranked.has_best() && ranked.best_trial_id() != study.best_trial_id();
   std::string noise;
   if (ranked.noise().degrees_of_freedom() > 0) {
@@ -510,24 +564,23 @@ absl::Status StudyManager::Complete(const vmle::v1::CompleteTrialRequest& reques
     events.back().set_value(ranked.best_value());
   }
   RETURN_IF_ERROR(ledger_.WriteRecountedLocked(entry, std::move(ranked), absl::MakeConstSpan(&trial, 1), std::move(events)));
-  metrics_->TrialTransition(stopped ? "stopped" : "succeeded");
-  metrics_->TrialDuration(absl::ToDoubleSeconds(now - internal::FromTimestamp(trial.started_at())));
+  metrics_.TrialTransition(stopped ? "stopped" : "succeeded");
+  metrics_.TrialDuration(absl::ToDoubleSeconds(now - internal::FromTimestamp(trial.started_at())));
   workers_[trial.worker_id()] = {"idle", now};
-  work_pending_ = true;
-  work_cv_.SignalAll();
-  return CheckStopLocked(entry);
+  new_work_();
+  return ending_.CheckLocked(entry);
 }
 
-absl::Status StudyManager::Fail(const vmle::v1::FailTrialRequest& request) {
+absl::Status LeaseQueue::Fail(const vmle::v1::FailTrialRequest& request) {
   const std::string cause = request.failure_cause().empty() ? "internal" : request.failure_cause();
   if (!IsWorkerFailureCause(cause)) {
     return absl::InvalidArgumentError(absl::StrCat("failure_cause: \"", TruncateForMessage(cause, 40),
                                                    "\" is not one of ", absl::StrJoin(kWorkerFailureCauses, ", ")));
   }
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&ledger_.mu());
   ASSIGN_OR_RETURN(StudyEntry * entry, StudyOfTrialLocked(request.trial_id(), request.lease_id()));
-  WriteSlot slot(ledger_, *entry);
-  RETURN_IF_ERROR(slot.Acquire(kSlotWait));
+  StudyLedger::WriteSlot slot(ledger_, *entry);
+  RETURN_IF_ERROR(slot.Acquire(StudyLedger::kSlotWait));
   ASSIGN_OR_RETURN(Trial * trial, CheckLeaseLocked(*entry, request.trial_id(), request.lease_id()));
   workers_[trial->worker_id()] = {"idle", absl::Now()};
   // A worker's error text is kept, cut to what a report can show.
@@ -535,7 +588,7 @@ absl::Status StudyManager::Fail(const vmle::v1::FailTrialRequest& request) {
                              request.retryable());
 }
 
-absl::Status StudyManager::RequeueOrFailLocked(StudyEntry& entry, Trial trial, const std::string& error,
+absl::Status LeaseQueue::RequeueOrFailLocked(StudyEntry& entry, Trial trial, const std::string& error,
                                                const std::string& cause, bool retryable) {
   const int retries = entry.study.spec().budget().max_trial_retries();
   const bool live = entry.Active() && !entry.ending;
@@ -552,7 +605,7 @@ absl::Status StudyManager::RequeueOrFailLocked(StudyEntry& entry, Trial trial, c
                                             trial.attempts(), " of ", 1 + retries, "): ", error)));
     RETURN_IF_ERROR(ledger_.CommitLocked(entry, entry.study, &trial, std::move(events)));
     entry.queue.push_front(trial.number());
-    metrics_->TrialTransition("requeued");
+    metrics_.TrialTransition("requeued");
     WakeLeasersLocked(entry);
     return absl::OkStatus();
   }
@@ -564,21 +617,20 @@ absl::Status StudyManager::RequeueOrFailLocked(StudyEntry& entry, Trial trial, c
   events.push_back(StudyLedger::MakeEvent(entry, live ? StudyEvent::TYPE_TRIAL_FAILED : StudyEvent::TYPE_TRIAL_STOPPED,
                              trial.id(), absl::StrCat("trial ", trial.number(), " failed (", cause, "): ", error)));
   RETURN_IF_ERROR(ledger_.CommitLocked(entry, entry.study, &trial, std::move(events)));
-  metrics_->TrialTransition(live ? "failed" : "stopped");
-  work_pending_ = true;
-  work_cv_.SignalAll();
+  metrics_.TrialTransition(live ? "failed" : "stopped");
+  new_work_();
   log::Warn("trial failed", {{"study", entry.study.id()}, {"trial", trial.id()}, {"cause", cause}, {"error", error}});
   if (live && cause == kCauseBadData) {
     // Every other trial would fail the same way: the dataset is unusable.
     vmle::v1::Study study = entry.study;
     study.set_error("dataset " + study.spec().dataset().name() + " cannot be used: " + error);
     RETURN_IF_ERROR(ledger_.CommitLocked(entry, study, nullptr, {}));
-    return BeginEndingLocked(entry, study.error(), vmle::v1::STUDY_STATE_FAILED);
+    return ending_.BeginLocked(entry, study.error(), vmle::v1::STUDY_STATE_FAILED);
   }
-  return CheckStopLocked(entry);
+  return ending_.CheckLocked(entry);
 }
 
-void StudyManager::ExpireLeasesLocked() {
+void LeaseQueue::ExpireLeasesLocked() {
   const absl::Time now = absl::Now();
   for (auto& [id, entry] : ledger_.StudiesLocked()) {
     auto expired = [now](const internal::TrialState& state) {
@@ -588,11 +640,11 @@ void StudyManager::ExpireLeasesLocked() {
         std::none_of(entry->trials.begin(), entry->trials.end(), [&](const auto& t) { return expired(t.second); })) {
       continue;
     }
-    WriteSlot slot(ledger_, *entry);
+    StudyLedger::WriteSlot slot(ledger_, *entry);
     if (!slot.Acquire(absl::ZeroDuration()).ok()) continue;
     for (auto& [number, state] : entry->trials) {
       if (!expired(state)) continue;
-      metrics_->LeaseExpired();
+      metrics_.LeaseExpired();
       const std::string worker = state.trial.worker_id();
       workers_.erase(worker);
       log::Warn("lease expired", {{"study", id}, {"trial", state.trial.id()}, {"worker", worker}});

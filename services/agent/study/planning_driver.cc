@@ -1,7 +1,5 @@
-// The planning thread of the StudyManager: reflection on finished trials, recall of
-// cognition summaries, new proposals and the end of studies. Planner calls (which
-// may wait for an LLM) run without the manager's lock; what they return is applied
-// under it after checking that the study is still in a state that accepts it.
+#include "services/agent/study/planning_driver.h"
+
 #include <algorithm>
 #include <functional>
 
@@ -13,7 +11,7 @@
 #include "services/agent/study/internal/time_util.h"
 #include "services/agent/study/objective.h"
 #include "services/agent/study/report.h"
-#include "services/agent/study/study_manager.h"
+#include "services/agent/study/study_spec.h"
 
 namespace vmle::agent {
 namespace {
@@ -53,7 +51,35 @@ vmle::v1::Proposal CheckedSeedPlan(const std::string& study_id, const std::funct
 
 }  // namespace
 
-void StudyManager::PlanningLoop() {
+PlanningDriver::PlanningDriver(Options options, StudyLedger& ledger, StudyEnding& ending, MemoryClient& memory,
+                               AgentMetrics& metrics, std::function<void(const StudyEntry&)> queued)
+    : options_(options), ledger_(ledger), ending_(ending), memory_(memory), metrics_(metrics),
+      queued_(std::move(queued)) {}
+
+PlanningDriver::~PlanningDriver() { Stop(); }
+
+void PlanningDriver::Start() {
+  step_pool_ = std::make_unique<StepPool>(options_.planning_threads,
+                                          [this](const std::string& study_id) { StepStudy(study_id); });
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void PlanningDriver::Stop() {
+  {
+    absl::MutexLock lock(&ledger_.mu());
+    work_cv_.SignalAll();
+  }
+  if (thread_.joinable()) thread_.join();
+  // A step running now sees the ledger stopping at its next check; none starts after this.
+  if (step_pool_ != nullptr) step_pool_->Stop();
+}
+
+void PlanningDriver::NewWorkLocked() {
+  work_pending_ = true;
+  work_cv_.SignalAll();
+}
+
+void PlanningDriver::Loop() {
   for (;;) {
     const absl::StatusOr<int> loaded = ledger_.ReloadUnfinished();
     if (loaded.ok()) {
@@ -61,14 +87,14 @@ void StudyManager::PlanningLoop() {
       break;
     }
     log::Warn("cannot load unfinished studies yet", {{"error", std::string(loaded.status().message())}});
-    absl::MutexLock lock(&mu_);
+    absl::MutexLock lock(&ledger_.mu());
     if (ledger_.StoppingLocked()) return;
-    work_cv_.WaitWithTimeout(&mu_, absl::Seconds(1));
+    work_cv_.WaitWithTimeout(&ledger_.mu(), absl::Seconds(1));
   }
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&ledger_.mu());
   work_pending_ = true;
   for (;;) {
-    if (!work_pending_ && !ledger_.StoppingLocked()) work_cv_.WaitWithTimeout(&mu_, absl::Seconds(1));
+    if (!work_pending_ && !ledger_.StoppingLocked()) work_cv_.WaitWithTimeout(&ledger_.mu(), absl::Seconds(1));
     if (ledger_.StoppingLocked()) return;
     work_pending_ = false;
     for (auto& [id, entry] : ledger_.StudiesLocked()) {
@@ -77,10 +103,10 @@ void StudyManager::PlanningLoop() {
   }
 }
 
-void StudyManager::StepStudy(const std::string& study_id) {
+void PlanningDriver::StepStudy(const std::string& study_id) {
   StudyEntry* entry = nullptr;
   {
-    absl::MutexLock lock(&mu_);
+    absl::MutexLock lock(&ledger_.mu());
     entry = ledger_.FindLocked(study_id);
     if (entry == nullptr || !entry->Active() || ledger_.StoppingLocked()) return;
   }
@@ -90,7 +116,7 @@ void StudyManager::StepStudy(const std::string& study_id) {
   ProposeIfRoom(*entry);
 }
 
-PlanningContext StudyManager::ContextLocked(StudyEntry& entry) const {
+PlanningContext PlanningDriver::ContextOf(StudyEntry& entry) {
   PlanningContext context;
   context.spec = entry.study.spec();
   context.space = entry.planner_space;
@@ -118,11 +144,11 @@ PlanningContext StudyManager::ContextLocked(StudyEntry& entry) const {
   return context;
 }
 
-void StudyManager::ReflectPending(StudyEntry& entry) {
+void PlanningDriver::ReflectPending(StudyEntry& entry) {
   PlanningContext context;
   std::vector<Trial> todo;
   {
-    absl::MutexLock lock(&mu_);
+    absl::MutexLock lock(&ledger_.mu());
     if (entry.planner == nullptr) return;
     for (const auto& [number, state] : entry.trials) {
       if (Evaluated(state.trial) && entry.reflected.count(number) == 0) todo.push_back(state.trial);
@@ -132,7 +158,7 @@ void StudyManager::ReflectPending(StudyEntry& entry) {
       for (const Trial& t : todo) entry.reflected.insert(t.number());
       return;
     }
-    context = ContextLocked(entry);
+    context = ContextOf(entry);
   }
   for (Trial& trial : todo) {
     trial.clear_test();
@@ -142,7 +168,7 @@ void StudyManager::ReflectPending(StudyEntry& entry) {
                                       {"error", std::string(reflection.status().message())}});
     }
     if (!reflection.ok() || !reflection->has_value()) {
-      absl::MutexLock lock(&mu_);
+      absl::MutexLock lock(&ledger_.mu());
       entry.reflected.insert(trial.number());
       continue;
     }
@@ -154,18 +180,18 @@ void StudyManager::ReflectPending(StudyEntry& entry) {
     if (absl::Status s = memory_.PutReflection(r); !s.ok()) {
       // Reflected again on a later round.
       log::Warn("cannot store reflection", {{"trial", trial.id()}, {"error", std::string(s.message())}});
-      absl::MutexLock lock(&mu_);
+      absl::MutexLock lock(&ledger_.mu());
       work_pending_ = true;
       return;
     }
-    absl::MutexLock lock(&mu_);
+    absl::MutexLock lock(&ledger_.mu());
     entry.reflected.insert(trial.number());
     entry.reflections.push_back(r);
     context.reflections = entry.reflections;
     StudyEvent event = StudyLedger::MakeEvent(entry, StudyEvent::TYPE_REFLECTION, trial.id(),
                                  absl::StrCat("reflection on trial ", trial.number(), ": ", r.observation()));
-    WriteSlot slot(ledger_, entry);
-    absl::Status s = slot.Acquire(kSlotWait);
+    StudyLedger::WriteSlot slot(ledger_, entry);
+    absl::Status s = slot.Acquire(StudyLedger::kSlotWait);
     if (s.ok()) s = ledger_.CommitLocked(entry, entry.study, nullptr, {event});
     if (!s.ok()) {
       log::Warn("cannot record reflection event", {{"trial", trial.id()}, {"error", std::string(s.message())}});
@@ -174,7 +200,7 @@ void StudyManager::ReflectPending(StudyEntry& entry) {
   if (!context.spec.planner().memory_off()) ConsolidateInsights(entry, context);
 }
 
-void StudyManager::ConsolidateInsights(StudyEntry& entry, PlanningContext context) {
+void PlanningDriver::ConsolidateInsights(StudyEntry& entry, PlanningContext context) {
   absl::StatusOr<std::optional<vmle::v1::WorkingInsights>> insights = entry.planner->Consolidate(context);
   if (!insights.ok()) {
     log::Warn("consolidation failed", {{"study", context.spec.name()},
@@ -184,7 +210,7 @@ void StudyManager::ConsolidateInsights(StudyEntry& entry, PlanningContext contex
   if (!insights->has_value()) return;
   vmle::v1::WorkingInsights stored = **insights;
   {
-    absl::MutexLock lock(&mu_);
+    absl::MutexLock lock(&ledger_.mu());
     stored.set_study_id(entry.study.id());
     stored.set_through_trial(entry.reflections.empty() ? 0 : entry.reflections.back().trial_number());
   }
@@ -193,15 +219,15 @@ void StudyManager::ConsolidateInsights(StudyEntry& entry, PlanningContext contex
     log::Warn("cannot store working insights", {{"study", stored.study_id()}, {"error", std::string(s.message())}});
     return;
   }
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&ledger_.mu());
   entry.insights = std::move(stored);
 }
 
-void StudyManager::RecallIfReady(StudyEntry& entry) {
+void PlanningDriver::RecallIfReady(StudyEntry& entry) {
   vmle::v1::Backbone backbone;
   vmle::v1::DatasetProfile profile;
   {
-    absl::MutexLock lock(&mu_);
+    absl::MutexLock lock(&ledger_.mu());
     if (entry.recall_done || !entry.study.has_dataset_profile()) return;
     if (entry.study.spec().planner().transfer_off()) {
       entry.recall_done = true;
@@ -212,7 +238,7 @@ void StudyManager::RecallIfReady(StudyEntry& entry) {
   }
   absl::StatusOr<std::vector<vmle::v1::ScoredCognitionSummary>> found =
       memory_.RetrieveCognition(backbone, profile, options_.recall_k);
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&ledger_.mu());
   if (!found.ok()) {
     log::Warn("cannot recall cognition summaries", {{"study", entry.study.id()},
                                                     {"error", std::string(found.status().message())}});
@@ -225,8 +251,8 @@ void StudyManager::RecallIfReady(StudyEntry& entry) {
     recalled.push_back(scored.summary());
   }
   if (!recalled.empty()) {
-    WriteSlot slot(ledger_, entry);
-    if (!slot.Acquire(kSlotWait).ok()) return;
+    StudyLedger::WriteSlot slot(ledger_, entry);
+    if (!slot.Acquire(StudyLedger::kSlotWait).ok()) return;
     if (entry.study.recalled_summary_ids_size() > 0) {  // stored by a write whose answer was lost
       entry.recalled = std::move(recalled);
       entry.recall_done = true;
@@ -241,11 +267,11 @@ void StudyManager::RecallIfReady(StudyEntry& entry) {
   entry.recall_done = true;
 }
 
-void StudyManager::ProposeIfRoom(StudyEntry& entry) {
+void PlanningDriver::ProposeIfRoom(StudyEntry& entry) {
   PlanningContext context;
   Planner* planner = nullptr;
   {
-    absl::MutexLock lock(&mu_);
+    absl::MutexLock lock(&ledger_.mu());
     if (!entry.Active() || entry.ending || entry.exhausted || entry.planner == nullptr) return;
     const vmle::v1::Budget& budget = entry.study.spec().budget();
     const int busy = static_cast<int>(entry.queue.size()) + entry.running();
@@ -258,16 +284,16 @@ void StudyManager::ProposeIfRoom(StudyEntry& entry) {
       if (!entry.trials.empty() && busy > 0) return;
       slots = 1;
     }
-    context = ContextLocked(entry);
+    context = ContextOf(entry);
     context.max_proposals = slots;
     planner = entry.planner.get();
   }
   const absl::Time started = absl::Now();
   absl::StatusOr<std::vector<PlannedTrial>> proposals = planner->Propose(context);
-  metrics_->PlanningSeconds(absl::ToDoubleSeconds(absl::Now() - started));
-  absl::MutexLock lock(&mu_);
-  WriteSlot slot(ledger_, entry);
-  if (!slot.Acquire(kSlotWait).ok()) {
+  metrics_.PlanningSeconds(absl::ToDoubleSeconds(absl::Now() - started));
+  absl::MutexLock lock(&ledger_.mu());
+  StudyLedger::WriteSlot slot(ledger_, entry);
+  if (!slot.Acquire(StudyLedger::kSlotWait).ok()) {
     work_pending_ = true;  // try again on the next round
     return;
   }
@@ -341,27 +367,27 @@ void StudyManager::ProposeIfRoom(StudyEntry& entry) {
   }
   for (const Trial& t : trials) {
     entry.queue.push_back(t.number());
-    metrics_->TrialTransition("queued");
+    metrics_.TrialTransition("queued");
   }
-  WakeLeasersLocked(entry);
+  queued_(entry);
 }
 
-void StudyManager::FailStudyLocked(StudyEntry& entry, const std::string& error) {
+void PlanningDriver::FailStudyLocked(StudyEntry& entry, const std::string& error) {
   log::Error("study failed", {{"study", entry.study.id()}, {"error", error}});
   vmle::v1::Study study = entry.study;
   study.set_error(error);
   if (absl::Status s = ledger_.CommitLocked(entry, study, nullptr, {}); !s.ok()) return;
-  if (absl::Status s = BeginEndingLocked(entry, error, vmle::v1::STUDY_STATE_FAILED); !s.ok()) {
+  if (absl::Status s = ending_.BeginLocked(entry, error, vmle::v1::STUDY_STATE_FAILED); !s.ok()) {
     log::Warn("cannot end study yet", {{"study", entry.study.id()}, {"error", std::string(s.message())}});
   }
 }
 
-void StudyManager::FinishIfDone(StudyEntry& entry) {
+void PlanningDriver::FinishIfDone(StudyEntry& entry) {
   PlanningContext context;
   vmle::v1::StudyState final_state;
   std::string reason;
   {
-    absl::MutexLock lock(&mu_);
+    absl::MutexLock lock(&ledger_.mu());
     if (!entry.Active() || !entry.queue.empty() || entry.running() > 0) return;
     const int max_trials = entry.study.spec().budget().max_trials();
     if (entry.ending) {
@@ -376,7 +402,7 @@ void StudyManager::FinishIfDone(StudyEntry& entry) {
     } else {
       return;
     }
-    context = ContextLocked(entry);
+    context = ContextOf(entry);
   }
   std::optional<vmle::v1::CognitionSummary> summary;
   if (final_state == vmle::v1::STUDY_STATE_SUCCEEDED && entry.planner != nullptr) {
@@ -391,7 +417,7 @@ void StudyManager::FinishIfDone(StudyEntry& entry) {
   std::string message = absl::StrCat("study finished: ", reason);
   if (summary.has_value()) {
     {
-      absl::MutexLock lock(&mu_);
+      absl::MutexLock lock(&ledger_.mu());
       const vmle::v1::Study& study = entry.study;
       summary->set_id(CognitionId(study.id()));
       summary->set_source_study_id(study.id());
@@ -404,15 +430,15 @@ void StudyManager::FinishIfDone(StudyEntry& entry) {
     if (absl::StatusOr<std::string> id = memory_.PutCognitionSummary(*summary); !id.ok()) {
       log::Warn("cannot store cognition summary",
                 {{"study", summary->source_study_id()}, {"error", std::string(id.status().message())}});
-      absl::MutexLock lock(&mu_);
+      absl::MutexLock lock(&ledger_.mu());
       work_pending_ = true;  // finish on a later round, with the summary
       return;
     }
     absl::StrAppend(&message, "; cognition summary ", summary->id(), " stored (", summary->rules_size(), " rules)");
   }
-  absl::MutexLock lock(&mu_);
-  WriteSlot slot(ledger_, entry);
-  if (!slot.Acquire(kSlotWait).ok()) {
+  absl::MutexLock lock(&ledger_.mu());
+  StudyLedger::WriteSlot slot(ledger_, entry);
+  if (!slot.Acquire(StudyLedger::kSlotWait).ok()) {
     work_pending_ = true;
     return;
   }
@@ -428,7 +454,7 @@ void StudyManager::FinishIfDone(StudyEntry& entry) {
     work_pending_ = true;
     return;
   }
-  metrics_->RemoveBest(study.id());
+  metrics_.RemoveBest(study.id());
   log::Info("study finished", {{"study", study.id()}, {"reason", reason}});
 }
 

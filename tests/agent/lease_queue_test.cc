@@ -1,0 +1,279 @@
+// The lease queue through its header, on a real memory service: a lease is stored
+// before it is handed out, a waiting call holds no thread and gets a trial queued
+// later, heartbeats and results check the lease, a retried result succeeds, expired
+// leases requeue, devices match, studies are served fairly, and bad requests name
+// their field.
+#include "services/agent/study/lease_queue.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "tests/agent/core_parts.h"
+
+namespace vmle::agent::testing {
+namespace {
+
+using internal::StudyEntry;
+using vmle::v1::Trial;
+
+class LeaseQueueTest : public ::testing::Test {
+ protected:
+  LeaseQueueTest() : ledger_(parts_.NewLedger(hub_)), ending_(*ledger_, parts_.metrics(), [this] { ++new_work_; }) {}
+  ~LeaseQueueTest() override {
+    ledger_->Stop();
+    if (queue_ != nullptr) queue_->Stop();
+  }
+
+  void StartQueue(absl::Duration lease_duration = absl::Seconds(30)) {
+    queue_ = std::make_unique<LeaseQueue>(
+        LeaseQueue::Options{.lease_duration = lease_duration,
+                            .heartbeat_interval = absl::Seconds(1),
+                            .max_lease_wait = absl::Seconds(10),
+                            .lease_threads = 2},
+        *ledger_, ending_, parts_.metrics(), [this] { ++new_work_; });
+    parts_.on_slot_released = [this](const StudyEntry& entry)
+                                  ABSL_NO_THREAD_SAFETY_ANALYSIS { queue_->WakeLeasersLocked(entry); };
+    queue_->Start();
+  }
+
+  // A study with `queued` trials queued, on `device`.
+  StudyEntry* StudyWithQueue(const std::string& id, int queued, const std::string& device = "",
+                             int parallelism = 2) {
+    vmle::v1::Study study = NewStudy(id, "random", 8, parallelism);
+    study.mutable_spec()->set_device(device);
+    StudyEntry* entry = CoreParts::Create(*ledger_, study);
+    EXPECT_NE(entry, nullptr);
+    if (entry == nullptr) return nullptr;
+    std::vector<Trial> trials;
+    for (int n = 1; n <= queued; ++n) trials.push_back(NewTrial(id, n, vmle::v1::TRIAL_STATUS_QUEUED));
+    EXPECT_TRUE(CoreParts::Commit(*ledger_, *entry, trials).ok());
+    return entry;
+  }
+
+  static vmle::v1::LeaseTrialRequest Request(const std::string& worker, const std::string& device = "",
+                                             int wait_seconds = 5) {
+    vmle::v1::LeaseTrialRequest request;
+    request.mutable_worker()->set_worker_id(worker);
+    request.mutable_worker()->set_device(device);
+    request.set_wait_seconds(wait_seconds);
+    return request;
+  }
+
+  absl::StatusOr<vmle::v1::LeaseTrialResponse> Lease(const vmle::v1::LeaseTrialRequest& request) {
+    return queue_->Lease(request, [] { return false; });
+  }
+
+  Trial HeldTrial(StudyEntry& entry, int number) {
+    absl::MutexLock lock(&ledger_->mu());
+    return entry.trials.at(number).trial;
+  }
+
+  CoreParts parts_;
+  WatchHub hub_;
+  std::unique_ptr<StudyLedger> ledger_;
+  StudyEnding ending_;
+  std::unique_ptr<LeaseQueue> queue_;
+  std::atomic<int> new_work_{0};
+};
+
+TEST_F(LeaseQueueTest, ALeaseIsStoredBeforeItIsHandedOut) {
+  StudyEntry* entry = StudyWithQueue("st-a", 2);
+  ASSERT_NE(entry, nullptr);
+  StartQueue();
+  absl::StatusOr<vmle::v1::LeaseTrialResponse> leased = Lease(Request("w-1"));
+  ASSERT_TRUE(leased.ok()) << leased.status();
+  ASSERT_TRUE(leased->has_assignment());
+  const vmle::v1::TrialAssignment& a = leased->assignment();
+  EXPECT_EQ(a.trial_id(), "st-a-t1");
+  EXPECT_EQ(a.study_id(), "st-a");
+  EXPECT_FALSE(a.lease_id().empty());
+  EXPECT_EQ(a.heartbeat_seconds(), 1);
+  absl::StatusOr<std::vector<Trial>> stored = parts_.client().ListTrials("st-a");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ((*stored)[0].status(), vmle::v1::TRIAL_STATUS_RUNNING);
+  EXPECT_EQ((*stored)[0].lease_id(), a.lease_id());
+  EXPECT_EQ((*stored)[0].worker_id(), "w-1");
+  EXPECT_EQ((*stored)[0].attempts(), 1);
+  absl::MutexLock lock(&ledger_->mu());
+  EXPECT_EQ(std::vector<int>(entry->queue.begin(), entry->queue.end()), (std::vector<int>{2}));
+}
+
+TEST_F(LeaseQueueTest, AWaitingCallGetsATrialQueuedLater) {
+  StudyEntry* entry = StudyWithQueue("st-w", 0);
+  ASSERT_NE(entry, nullptr);
+  StartQueue();
+  absl::Notification answered;
+  absl::StatusOr<vmle::v1::LeaseTrialResponse> result;
+  const uint64_t ticket = queue_->LeaseAsync(Request("w-1", "", 10), [&](auto r) {
+    result = std::move(r);
+    answered.Notify();
+  });
+  EXPECT_NE(ticket, 0u);
+  EXPECT_FALSE(answered.WaitForNotificationWithTimeout(absl::Milliseconds(300)));
+  // Queued now: the slot's release wakes a lease thread.
+  ASSERT_TRUE(CoreParts::Commit(*ledger_, *entry, {NewTrial("st-w", 1, vmle::v1::TRIAL_STATUS_QUEUED)}).ok());
+  ASSERT_TRUE(answered.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->assignment().trial_id(), "st-w-t1");
+}
+
+TEST_F(LeaseQueueTest, AWithdrawnCallIsAnsweredWithoutATrial) {
+  StartQueue();
+  absl::Notification answered;
+  absl::StatusOr<vmle::v1::LeaseTrialResponse> result;
+  const uint64_t ticket = queue_->LeaseAsync(Request("w-1", "", 60), [&](auto r) {
+    result = std::move(r);
+    answered.Notify();
+  });
+  queue_->CancelLease(ticket);
+  ASSERT_TRUE(answered.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  ASSERT_TRUE(result.ok());
+  EXPECT_FALSE(result->has_assignment());
+}
+
+TEST_F(LeaseQueueTest, HeartbeatsAndResultsCheckTheLeaseAndARetriedResultSucceeds) {
+  StudyEntry* entry = StudyWithQueue("st-h", 1);
+  ASSERT_NE(entry, nullptr);
+  StartQueue();
+  absl::StatusOr<vmle::v1::LeaseTrialResponse> leased = Lease(Request("w-1"));
+  ASSERT_TRUE(leased.ok() && leased->has_assignment());
+  const std::string trial_id = leased->assignment().trial_id();
+  const std::string lease_id = leased->assignment().lease_id();
+
+  vmle::v1::HeartbeatRequest beat;
+  beat.set_trial_id(trial_id);
+  beat.set_lease_id("ls-someone-else");
+  EXPECT_EQ(queue_->Heartbeat(beat).status().code(), absl::StatusCode::kFailedPrecondition);
+  beat.set_lease_id(lease_id);
+  absl::StatusOr<vmle::v1::HeartbeatResponse> alive = queue_->Heartbeat(beat);
+  ASSERT_TRUE(alive.ok()) << alive.status();
+  EXPECT_FALSE(alive->stop());
+
+  vmle::v1::ReportProgressRequest progress;
+  progress.set_trial_id(trial_id);
+  progress.set_lease_id(lease_id);
+  progress.mutable_epoch()->set_epoch(1);
+  progress.mutable_epoch()->mutable_validation()->set_ndcg_at_10(0.04);
+  absl::StatusOr<vmle::v1::ReportProgressResponse> reported = queue_->Progress(progress);
+  ASSERT_TRUE(reported.ok()) << reported.status();
+  EXPECT_EQ(reported->action(), vmle::v1::ReportProgressResponse::ACTION_CONTINUE);
+  EXPECT_EQ(HeldTrial(*entry, 1).epochs_size(), 1);
+
+  const int work_before = new_work_;
+  vmle::v1::CompleteTrialRequest done;
+  done.set_trial_id(trial_id);
+  done.set_lease_id(lease_id);
+  done.mutable_validation()->set_ndcg_at_10(0.05);
+  done.set_best_epoch(1);
+  ASSERT_TRUE(queue_->Complete(done).ok());
+  EXPECT_GT(new_work_, work_before);
+  const Trial finished = HeldTrial(*entry, 1);
+  EXPECT_EQ(finished.status(), vmle::v1::TRIAL_STATUS_SUCCEEDED);
+  EXPECT_DOUBLE_EQ(finished.objective_value(), 0.05);
+  // Its answer was lost: the retry succeeds and changes nothing.
+  ASSERT_TRUE(queue_->Complete(done).ok());
+  EXPECT_EQ(parts_.client().ListTrials("st-h")->at(0).status(), vmle::v1::TRIAL_STATUS_SUCCEEDED);
+  // Another lease's result is refused: the worker abandons the trial.
+  done.set_lease_id("ls-someone-else");
+  EXPECT_EQ(queue_->Complete(done).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(LeaseQueueTest, AnExpiredLeaseIsQueuedAgain) {
+  StudyEntry* entry = StudyWithQueue("st-x", 1);
+  ASSERT_NE(entry, nullptr);
+  StartQueue(absl::Milliseconds(100));
+  absl::StatusOr<vmle::v1::LeaseTrialResponse> leased = Lease(Request("w-1"));
+  ASSERT_TRUE(leased.ok() && leased->has_assignment());
+  absl::SleepFor(absl::Milliseconds(200));
+  {
+    absl::MutexLock lock(&ledger_->mu());
+    queue_->ExpireLeasesLocked();
+  }
+  Trial requeued = HeldTrial(*entry, 1);
+  // Queued again, or already leased again by a waiting lease thread: either way a new
+  // attempt, and the old lease is void.
+  EXPECT_NE(requeued.lease_id(), leased->assignment().lease_id());
+  EXPECT_NE(requeued.error().find("lease_expired"), std::string::npos) << requeued.error();
+  vmle::v1::HeartbeatRequest beat;
+  beat.set_trial_id(requeued.id());
+  beat.set_lease_id(leased->assignment().lease_id());
+  EXPECT_EQ(queue_->Heartbeat(beat).status().code(), absl::StatusCode::kFailedPrecondition);
+  absl::StatusOr<vmle::v1::LeaseTrialResponse> again = Lease(Request("w-2"));
+  ASSERT_TRUE(again.ok() && again->has_assignment());
+  EXPECT_EQ(again->assignment().trial_id(), "st-x-t1");
+  EXPECT_EQ(HeldTrial(*entry, 1).attempts(), 2);
+}
+
+TEST_F(LeaseQueueTest, WorkersLeaseOnlyWhatTheirDeviceMatches) {
+  ASSERT_NE(StudyWithQueue("st-gpu", 1, "cuda"), nullptr);
+  StartQueue();
+  absl::StatusOr<vmle::v1::LeaseTrialResponse> cpu = Lease(Request("w-cpu", "cpu", 1));
+  ASSERT_TRUE(cpu.ok());
+  EXPECT_FALSE(cpu->has_assignment());
+  absl::StatusOr<vmle::v1::LeaseTrialResponse> gpu = Lease(Request("w-gpu", "cuda:1", 1));
+  ASSERT_TRUE(gpu.ok());
+  ASSERT_TRUE(gpu->has_assignment());
+  EXPECT_EQ(gpu->assignment().study_id(), "st-gpu");
+}
+
+TEST_F(LeaseQueueTest, StudiesAreServedFairly) {
+  StudyEntry* a = StudyWithQueue("st-fa", 3, "", 3);
+  StudyEntry* b = StudyWithQueue("st-fb", 3, "", 3);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  StartQueue();
+  std::map<std::string, int> by_study;
+  for (int i = 0; i < 4; ++i) {
+    absl::StatusOr<vmle::v1::LeaseTrialResponse> leased = Lease(Request(absl::StrCat("w-", i)));
+    ASSERT_TRUE(leased.ok() && leased->has_assignment());
+    ++by_study[leased->assignment().study_id()];
+  }
+  EXPECT_EQ(by_study["st-fa"], 2);
+  EXPECT_EQ(by_study["st-fb"], 2);
+}
+
+TEST_F(LeaseQueueTest, BadRequestsNameTheirField) {
+  StartQueue();
+  auto refused = [&](const vmle::v1::LeaseTrialRequest& request) {
+    absl::StatusOr<vmle::v1::LeaseTrialResponse> r = Lease(request);
+    return r.status();
+  };
+  EXPECT_THAT(refused(Request("")), StatusIs(absl::StatusCode::kInvalidArgument, "worker.worker_id"));
+  EXPECT_THAT(refused(Request("w-1", "", -1)), StatusIs(absl::StatusCode::kInvalidArgument, "wait_seconds"));
+  vmle::v1::FailTrialRequest fail;
+  fail.set_trial_id("t");
+  fail.set_lease_id("l");
+  fail.set_failure_cause("gremlins");
+  EXPECT_THAT(queue_->Fail(fail), StatusIs(absl::StatusCode::kInvalidArgument, "failure_cause"));
+  vmle::v1::ReportProgressRequest progress;
+  EXPECT_THAT(queue_->Progress(progress).status(), StatusIs(absl::StatusCode::kInvalidArgument, "epoch.epoch"));
+  vmle::v1::HeartbeatRequest beat;
+  beat.set_lease_id("l");
+  EXPECT_THAT(queue_->Heartbeat(beat).status(), StatusIs(absl::StatusCode::kInvalidArgument, "trial_id"));
+  beat.set_trial_id(std::string(100000, 'x'));
+  absl::Status unknown = queue_->Heartbeat(beat).status();
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kNotFound);
+  EXPECT_LT(unknown.message().size(), 400u);
+}
+
+TEST_F(LeaseQueueTest, StopAnswersWaitingCallsUnavailable) {
+  StartQueue();
+  absl::Notification answered;
+  absl::Status status;
+  queue_->LeaseAsync(Request("w-1", "", 60), [&](auto r) {
+    status = r.status();
+    answered.Notify();
+  });
+  ledger_->Stop();
+  queue_->Stop();
+  ASSERT_TRUE(answered.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace vmle::agent::testing

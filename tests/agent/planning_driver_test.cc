@@ -1,0 +1,175 @@
+// The planning driver through its header, on a real memory service with the ledger:
+// it reloads the unfinished studies, queues a round's proposals up to the study's
+// parallelism in one write, finishes a study whose budget is used, and fails a study
+// whose planner fails or proposes an invalid configuration, naming why.
+#include "services/agent/study/planning_driver.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/agent/core_parts.h"
+
+namespace vmle::agent::testing {
+namespace {
+
+using internal::StudyEntry;
+using vmle::v1::Trial;
+
+// A planner whose proposals come from a function.
+class ScriptedPlanner : public Planner {
+ public:
+  explicit ScriptedPlanner(std::function<absl::StatusOr<std::vector<PlannedTrial>>(const PlanningContext&)> propose)
+      : propose_(std::move(propose)) {}
+  std::string Name() const override { return "scripted"; }
+  absl::StatusOr<std::vector<PlannedTrial>> Propose(const PlanningContext& context) override {
+    return propose_(context);
+  }
+
+ private:
+  std::function<absl::StatusOr<std::vector<PlannedTrial>>(const PlanningContext&)> propose_;
+};
+
+class PlanningDriverTest : public ::testing::Test {
+ protected:
+  ~PlanningDriverTest() override {
+    if (ledger_ != nullptr) ledger_->Stop();
+    if (driver_ != nullptr) driver_->Stop();
+  }
+
+  // A ledger not yet reloaded (the driver does it), its ending, and a driver.
+  void Assemble(PlannerMaker make_planner = {}) {
+    ledger_ = parts_.NewLedger(hub_, /*reload=*/false, true, std::move(make_planner));
+    ending_ = std::make_unique<StudyEnding>(*ledger_, parts_.metrics(),
+                                            [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { driver_->NewWorkLocked(); });
+    driver_ = std::make_unique<PlanningDriver>(PlanningDriver::Options{.planning_threads = 2, .recall_k = 3},
+                                               *ledger_, *ending_, parts_.client(), parts_.metrics(),
+                                               [this](const StudyEntry&) { ++queued_; });
+  }
+
+  // Waits until `done` holds for the study (with the ledger's lock held).
+  bool WaitFor(StudyEntry& entry, const std::function<bool(const StudyEntry&)>& done) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    while (absl::Now() < deadline) {
+      {
+        absl::MutexLock lock(&ledger_->mu());
+        if (done(entry)) return true;
+      }
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return false;
+  }
+
+  // Stores every queued trial of the study as succeeded, then tells the driver.
+  void CompleteQueued(StudyEntry& entry) {
+    std::vector<Trial> done;
+    {
+      absl::MutexLock lock(&ledger_->mu());
+      for (int number : entry.queue) {
+        Trial t = entry.trials.at(number).trial;
+        t.set_status(vmle::v1::TRIAL_STATUS_SUCCEEDED);
+        t.set_attempts(1);
+        t.mutable_validation()->set_ndcg_at_10(0.01 * number);
+        t.set_objective_value(0.01 * number);
+        *t.mutable_finished_at() = internal::ToTimestamp(absl::Now());
+        done.push_back(t);
+      }
+      entry.queue.clear();
+    }
+    ASSERT_TRUE(CoreParts::Commit(*ledger_, entry, done).ok());
+    absl::MutexLock lock(&ledger_->mu());
+    driver_->NewWorkLocked();
+  }
+
+  CoreParts parts_;
+  WatchHub hub_;
+  std::unique_ptr<StudyLedger> ledger_;
+  std::unique_ptr<StudyEnding> ending_;
+  std::unique_ptr<PlanningDriver> driver_;
+  std::atomic<int> queued_{0};
+};
+
+TEST_F(PlanningDriverTest, ReloadsThenQueuesUpToTheParallelismInOneWrite) {
+  Assemble();
+  StudyEntry* entry = CoreParts::Create(*ledger_, NewStudy("st-q", "random", 5, 2));
+  ASSERT_NE(entry, nullptr);
+  {
+    absl::MutexLock lock(&ledger_->mu());
+    EXPECT_FALSE(ledger_->CheckServingLocked().ok());
+  }
+  driver_->Start();
+  ASSERT_TRUE(WaitFor(*entry, [](const StudyEntry& e) { return e.queue.size() == 2; }));
+  absl::SleepFor(absl::Milliseconds(200));
+  absl::MutexLock lock(&ledger_->mu());
+  EXPECT_TRUE(ledger_->CheckServingLocked().ok());
+  // Never more than the parallelism, both stored by one write, then announced.
+  EXPECT_EQ(entry->trials.size(), 2u);
+  EXPECT_EQ(entry->study.version(), 2);
+  EXPECT_GE(queued_, 1);
+  for (const auto& [number, state] : entry->trials) {
+    EXPECT_EQ(state.trial.status(), vmle::v1::TRIAL_STATUS_QUEUED);
+    EXPECT_EQ(state.trial.proposal().planner(), "random");
+    EXPECT_GT(state.trial.config().values_size(), 0);
+  }
+  EXPECT_NE(entry->trials.at(1).trial.seed(), entry->trials.at(2).trial.seed());
+}
+
+TEST_F(PlanningDriverTest, FinishesAStudyOnceItsBudgetIsUsed) {
+  Assemble();
+  StudyEntry* entry = CoreParts::Create(*ledger_, NewStudy("st-f", "random", 3, 2));
+  ASSERT_NE(entry, nullptr);
+  driver_->Start();
+  for (int round = 0; round < 2; ++round) {
+    ASSERT_TRUE(WaitFor(*entry, [](const StudyEntry& e) { return !e.queue.empty(); }));
+    CompleteQueued(*entry);
+  }
+  ASSERT_TRUE(WaitFor(*entry, [](const StudyEntry& e) { return !e.Active(); }));
+  absl::MutexLock lock(&ledger_->mu());
+  EXPECT_EQ(entry->trials.size(), 3u);
+  EXPECT_EQ(entry->study.state(), vmle::v1::STUDY_STATE_SUCCEEDED);
+  EXPECT_EQ(entry->study.end_reason(), "budget of 3 trials used");
+  EXPECT_EQ(entry->study.best_trial_id(), "st-f-t3");
+}
+
+TEST_F(PlanningDriverTest, APlannerThatFailsFailsTheStudyNamingIt) {
+  Assemble([](const vmle::v1::PlannerSpec&, const std::string&) -> absl::StatusOr<std::unique_ptr<Planner>> {
+    return std::make_unique<ScriptedPlanner>(
+        [](const PlanningContext&) { return absl::InternalError("out of ideas"); });
+  });
+  StudyEntry* entry = CoreParts::Create(*ledger_, NewStudy("st-x"));
+  ASSERT_NE(entry, nullptr);
+  driver_->Start();
+  ASSERT_TRUE(WaitFor(*entry, [](const StudyEntry& e) { return !e.Active(); }));
+  absl::MutexLock lock(&ledger_->mu());
+  EXPECT_EQ(entry->study.state(), vmle::v1::STUDY_STATE_FAILED);
+  EXPECT_EQ(entry->study.error(), "planner scripted failed: out of ideas");
+  EXPECT_TRUE(entry->trials.empty());
+}
+
+TEST_F(PlanningDriverTest, AnInvalidProposalFailsTheStudyNamingTheParameter) {
+  Assemble([](const vmle::v1::PlannerSpec&, const std::string&) -> absl::StatusOr<std::unique_ptr<Planner>> {
+    return std::make_unique<ScriptedPlanner>([](const PlanningContext&) {
+      PlannedTrial bad;
+      (*bad.config.mutable_values())["lr"].set_float_value(5.0);
+      return std::vector<PlannedTrial>{bad};
+    });
+  });
+  StudyEntry* entry = CoreParts::Create(*ledger_, NewStudy("st-i"));
+  ASSERT_NE(entry, nullptr);
+  driver_->Start();
+  ASSERT_TRUE(WaitFor(*entry, [](const StudyEntry& e) { return !e.Active(); }));
+  absl::MutexLock lock(&ledger_->mu());
+  EXPECT_EQ(entry->study.state(), vmle::v1::STUDY_STATE_FAILED);
+  EXPECT_NE(entry->study.error().find("planner scripted proposed an invalid configuration"), std::string::npos)
+      << entry->study.error();
+  EXPECT_NE(entry->study.error().find("lr"), std::string::npos) << entry->study.error();
+  // Nothing of the refused round was stored.
+  EXPECT_TRUE(entry->trials.empty());
+}
+
+}  // namespace
+}  // namespace vmle::agent::testing
