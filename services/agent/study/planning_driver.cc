@@ -6,7 +6,6 @@
 #include "absl/strings/str_cat.h"
 #include "common/logging/logging.h"
 #include "services/agent/evidence/evidence.h"
-#include "services/agent/study/internal/ranking.h"
 #include "services/agent/study/internal/study_entry.h"
 #include "services/agent/study/internal/time_util.h"
 #include "services/agent/study/objective.h"

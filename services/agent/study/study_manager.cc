@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <random>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"

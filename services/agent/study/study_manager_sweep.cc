@@ -3,25 +3,15 @@
 #include <map>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/str_cat.h"
 #include "common/logging/logging.h"
-#include "common/status/status_macros.h"
 #include "services/agent/study/internal/study_entry.h"
 #include "services/agent/study/internal/study_state.h"
-#include "services/agent/study/internal/time_util.h"
-#include "services/agent/study/objective.h"
 #include "services/agent/study/study_manager.h"
 
 namespace vmle::agent {
 
-using internal::Finished;
-using internal::FromTimestamp;
 using internal::StateName;
-using internal::StudyEntry;
-using internal::ToTimestamp;
-using vmle::v1::StudyEvent;
 using vmle::v1::StudyState;
-using vmle::v1::Trial;
 
 void StudyManager::SweepLoop() {
   absl::Time last_gauges = absl::InfinitePast();
@@ -42,7 +32,8 @@ void StudyManager::SweepLoop() {
         continue;
       }
       StudyState final_state;
-      if (entry->Active() && !entry->ending && !entry->writing && !ending_.StopReasonLocked(*entry, &final_state).empty()) {
+      if (entry->Active() && !entry->ending && !entry->writing &&
+          !ending_.StopReasonLocked(*entry, &final_state).empty()) {
         StudyLedger::WriteSlot slot(ledger_, *entry);
         if (!slot.Acquire(absl::ZeroDuration()).ok()) continue;
         if (absl::Status s = ending_.CheckLocked(*entry); !s.ok()) {
