@@ -3,7 +3,8 @@
 // collected so far. Grid, random and tpe share it so that every proposal is
 // complete, valid and distinct in the same way.
 //
-// Not thread-safe; lives for one Propose call.
+// Not thread-safe; lives for one Propose call, and refers to its context's space (the
+// context must outlive the round).
 #pragma once
 
 #include <optional>
@@ -22,7 +23,7 @@ class PlanningRound {
  public:
   static PlanningRound Start(const PlanningContext& context, std::string planner);
 
-  const space::SearchSpace& space() const { return space_; }
+  const space::SearchSpace& space() const { return *space_; }
   // Trials of the study proposed before this round (finished and pending).
   int proposed_before() const { return proposed_before_; }
   // Trials proposed so far, this round's included.
@@ -52,7 +53,7 @@ class PlanningRound {
  private:
   PlanningRound() = default;
 
-  space::SearchSpace space_;
+  const space::SearchSpace* space_ = nullptr;
   vmle::v1::Configuration fixed_;
   std::string planner_;
   int wanted_ = 0;

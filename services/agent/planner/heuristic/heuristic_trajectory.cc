@@ -70,7 +70,7 @@ std::string DirectionOf(const space::ParamSpec& param, const vmle::v1::ParamValu
 
 Trajectory Trajectory::Read(const PlanningContext& context, double tie_epsilon, evidence::Options evidence) {
   Trajectory t;
-  t.space_ = context.space;
+  t.space_ = &context.space;
   t.history_ = context.history;
   t.tie_epsilon_ = tie_epsilon;
   t.direction_ = context.spec.objective().direction();
@@ -78,9 +78,9 @@ Trajectory Trajectory::Read(const PlanningContext& context, double tie_epsilon, 
   for (const vmle::v1::Trial& trial : t.history_) {
     t.scores_.push_back(ScoreOf(trial, context.spec.objective().direction()));
     vmle::v1::Configuration config = trial.config();
-    ResetInactive(t.space_, &config);
+    ResetInactive(*t.space_, &config);
     std::vector<std::string> texts;
-    for (const space::ParamSpec& p : t.space_.params) texts.push_back(space::ValueText(ValueOf(p, config)));
+    for (const space::ParamSpec& p : t.space_->params) texts.push_back(space::ValueText(ValueOf(p, config)));
     t.values_.push_back(std::move(texts));
   }
   t.evidence_ = std::make_shared<const evidence::StudyEvidence>(
@@ -115,8 +115,8 @@ std::string Trajectory::Describe(int index) const {
 // Trials that differ in one parameter group share the hash of everything outside
 // that group: one hash-map probe per group and trial instead of comparing all pairs.
 void Trajectory::FindParents() {
-  const size_t n = space_.params.size();
-  const std::vector<std::vector<size_t>> groups = Groups(space_);
+  const size_t n = space_->params.size();
+  const std::vector<std::vector<size_t>> groups = Groups(*space_);
   absl::flat_hash_map<std::pair<size_t, uint64_t>, std::vector<int>> by_rest;
   for (size_t i = 0; i < history_.size(); ++i) {
     std::vector<uint64_t> h(n);
@@ -149,7 +149,7 @@ void Trajectory::FindParents() {
         if (step.parent >= 0 && (step.parent == derived || (j != derived && Estimate(j) <= Estimate(step.parent)))) {
           continue;
         }
-        const space::ParamSpec& param = space_.params[p];
+        const space::ParamSpec& param = space_->params[p];
         step.parent = j;
         step.knob = param.name;
         step.from_value = values_[static_cast<size_t>(j)][p];
@@ -182,8 +182,8 @@ vmle::v1::ParamValue Trajectory::ValueAt(int index, const space::ParamSpec& para
 std::pair<int, double> Trajectory::Complexity(int index) const {
   int changed = 0;
   double size = 1.0;
-  for (size_t p = 0; p < space_.params.size(); ++p) {
-    const space::ParamSpec& param = space_.params[p];
+  for (size_t p = 0; p < space_->params.size(); ++p) {
+    const space::ParamSpec& param = space_->params[p];
     if (values_[static_cast<size_t>(index)][p] != space::ValueText(DefaultValue(param))) ++changed;
     if (param.name == "hidden_dim" || param.name == "num_blocks") size *= NumberOf(ValueAt(index, param));
   }

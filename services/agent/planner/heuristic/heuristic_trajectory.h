@@ -63,7 +63,7 @@ class Trajectory {
   // intensification (its tie and simpler are these).
   static Trajectory Read(const PlanningContext& context, double tie_epsilon, evidence::Options evidence = {});
 
-  const space::SearchSpace& space() const { return space_; }
+  const space::SearchSpace& space() const { return *space_; }
   const std::vector<vmle::v1::Trial>& history() const { return history_; }
   const std::vector<Step>& steps() const { return steps_; }
   double tie_epsilon() const { return tie_epsilon_; }
@@ -102,7 +102,8 @@ class Trajectory {
 
   evidence::Options EvidenceOptions() const;
 
-  space::SearchSpace space_;
+  // The context's space: the context must outlive the trajectory.
+  const space::SearchSpace* space_ = nullptr;
   std::vector<vmle::v1::Trial> history_;
   vmle::v1::Direction direction_ = vmle::v1::DIRECTION_MAXIMIZE;
   evidence::Options evidence_options_;
