@@ -215,7 +215,7 @@ TEST_F(LeaseQueueTest, WorkersLeaseOnlyWhatTheirDeviceMatches) {
   absl::StatusOr<vmle::v1::LeaseTrialResponse> cpu = Lease(Request("w-cpu", "cpu", 1));
   ASSERT_TRUE(cpu.ok());
   EXPECT_FALSE(cpu->has_assignment());
-  absl::StatusOr<vmle::v1::LeaseTrialResponse> gpu = Lease(Request("w-gpu", "cuda:1", 1));
+  absl::StatusOr<vmle::v1::LeaseTrialResponse> gpu = Lease(Request("w-gpu", "cuda:1", 10));
   ASSERT_TRUE(gpu.ok());
   ASSERT_TRUE(gpu->has_assignment());
   EXPECT_EQ(gpu->assignment().study_id(), "st-gpu");

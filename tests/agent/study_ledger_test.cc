@@ -106,6 +106,28 @@ TEST_F(StudyLedgerTest, CommitWritesThenAppliesAndPublishes) {
   EXPECT_EQ(*of_trial, entry);
 }
 
+TEST_F(StudyLedgerTest, ACommitOfSeveralFinishedTrialsRanksThemAll) {
+  WatchHub hub;
+  auto ledger = parts_.NewLedger(hub);
+  StudyEntry* entry = CoreParts::Create(*ledger, NewStudy("st-r"));
+  ASSERT_NE(entry, nullptr);
+  // Three configurations finished in one write; the best is the first of the batch.
+  std::vector<Trial> finished;
+  for (int n = 1; n <= 3; ++n) {
+    Trial t = NewTrial("st-r", n, vmle::v1::TRIAL_STATUS_SUCCEEDED);
+    t.set_attempts(1);
+    (*t.mutable_config()->mutable_values())["lr"].set_float_value(1e-4 * n);
+    t.set_objective_value(n == 1 ? 0.06 : 0.05 - 0.01 * n);
+    finished.push_back(t);
+  }
+  ASSERT_TRUE(CoreParts::Commit(*ledger, *entry, finished).ok());
+  absl::MutexLock lock(&ledger->mu());
+  EXPECT_EQ(entry->study.trials_succeeded(), 3);
+  EXPECT_TRUE(entry->study.has_best());
+  EXPECT_EQ(entry->study.best_trial_id(), "st-r-t1");
+  EXPECT_DOUBLE_EQ(entry->study.best_value(), 0.06);
+}
+
 TEST_F(StudyLedgerTest, ReloadHoldsUnfinishedStudiesWithTheirQueueAndLeases) {
   {
     WatchHub hub;

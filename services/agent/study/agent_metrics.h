@@ -1,5 +1,5 @@
 // The agent's Prometheus metrics (vmle_agent_*). Gauges are recomputed from the
-// manager's state by its sweeper; counters and histograms are updated where things
+// core's state by the StudyManager's sweeper; counters and histograms are updated where things
 // happen. Thread-safe (prometheus-cpp metrics are).
 #pragma once
 
@@ -35,7 +35,7 @@ class AgentMetrics {
   void SetWorkers(const std::map<std::string, int>& by_state);
   void SetQueueLength(int queued);
   // Best objective of a running study; Remove when it ends. The Set*/Best calls
-  // must be serialised by the caller (the manager calls them under its lock).
+  // must be serialised by the caller (the core calls them under the ledger's lock).
   void SetBest(const std::string& study_id, double value);
   // The relative seed noise of a running study, once replicates measured it.
   void SetNoise(const std::string& study_id, double relative_sd);

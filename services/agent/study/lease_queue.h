@@ -78,7 +78,8 @@ class LeaseQueue {
   void Start();
   // Answers every waiting call UNAVAILABLE (and every later one), then joins the
   // lease threads (one in a write answers its callers first); idempotent. The ledger
-  // must be stopping already.
+  // must be stopping already (StudyLedger::Stop), also before the destructor, which
+  // calls this.
   void Stop();
 
   // Queues a LeaseTrial call: `done` is called once, with a trial, an empty response

@@ -115,7 +115,7 @@ void PlanningDriver::StepStudy(const std::string& study_id) {
   ProposeIfRoom(*entry);
 }
 
-PlanningContext PlanningDriver::ContextOf(StudyEntry& entry) {
+PlanningContext PlanningDriver::ContextLocked(StudyEntry& entry) const {
   PlanningContext context;
   context.spec = entry.study.spec();
   context.space = entry.planner_space;
@@ -157,7 +157,7 @@ void PlanningDriver::ReflectPending(StudyEntry& entry) {
       for (const Trial& t : todo) entry.reflected.insert(t.number());
       return;
     }
-    context = ContextOf(entry);
+    context = ContextLocked(entry);
   }
   for (Trial& trial : todo) {
     trial.clear_test();
@@ -283,7 +283,7 @@ void PlanningDriver::ProposeIfRoom(StudyEntry& entry) {
       if (!entry.trials.empty() && busy > 0) return;
       slots = 1;
     }
-    context = ContextOf(entry);
+    context = ContextLocked(entry);
     context.max_proposals = slots;
     planner = entry.planner.get();
   }
@@ -401,7 +401,7 @@ void PlanningDriver::FinishIfDone(StudyEntry& entry) {
     } else {
       return;
     }
-    context = ContextOf(entry);
+    context = ContextLocked(entry);
   }
   std::optional<vmle::v1::CognitionSummary> summary;
   if (final_state == vmle::v1::STUDY_STATE_SUCCEEDED && entry.planner != nullptr) {

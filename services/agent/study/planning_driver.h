@@ -8,17 +8,20 @@
 //
 // Contract:
 // - Planner calls (which may wait for an LLM) run without the ledger's lock; what they
-//   return is applied under it, with the study's write slot, only while the study is
-//   still in a state that accepts it. Each study's planner is called from one thread
-//   at a time.
+//   return is applied under it only while the study is still in a state that accepts
+//   it, changes of the study's record (proposals, recalled summaries, the end) with
+//   its write slot. Each study's planner is called from one thread at a time.
 // - A round's proposals are validated against the study's space once
 //   (TrialConfiguration) and queued in one write, each with its seed plan checked
 //   against the study (a plan naming an unknown trial is dropped); `queued` is called
 //   afterwards so waiting workers can lease them.
 // - A planner that fails, or proposes an invalid configuration, fails the study
 //   (StudyEnding), naming the planner and the reason.
-// - A write that fails is retried on a later round; nothing is lost: reflections,
-//   insights and summaries are stored before they are applied.
+// - Reflections, insights and cognition summaries are stored in memory before they are
+//   applied. A reflection, a round's proposals, recalled summaries or the end of a
+//   study whose write fails is tried again on a later round; working insights that
+//   cannot be stored are skipped (the next consolidation replaces them), and so is a
+//   reflection's event (the reflection itself is stored).
 //
 // Threads: one coordinator thread (Start to Stop) hands the studies with new work to a
 // StepPool (step_pool.h) of Options::planning_threads steppers, so different studies
@@ -65,17 +68,18 @@ class PlanningDriver {
   // the memory service does not answer), then steps studies until Stop.
   void Start();
   // Joins the coordinator and the steppers; a step running now ends at its next check
-  // of the ledger (which must be stopping already). Idempotent.
+  // of the ledger. The ledger must be stopping already (StudyLedger::Stop), also before
+  // the destructor, which calls this. Idempotent.
   void Stop();
 
   // Something happened that a study's planning may act on: every active study is
   // looked at on the next round.
   void NewWorkLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(ledger_.mu());
 
-  // The planner's view of a study: its trials without epochs and test metrics.
-  static PlanningContext ContextOf(StudyEntry& entry);
-
  private:
+  // The planner's view of a study: its trials without epochs and test metrics.
+  PlanningContext ContextLocked(StudyEntry& entry) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(ledger_.mu());
+
   void Loop();
   // One step of a study, on a thread of the pool (each study on one at a time).
   void StepStudy(const std::string& study_id);

@@ -14,8 +14,8 @@
 //   leaves the study ending, with the trials not yet stopped still queued: calling
 //   Begin again (the sweeper does) goes on from there.
 //
-// Threads: every method requires the ledger's lock and the study's write slot held;
-// writes release the lock meanwhile (study_ledger.h).
+// Threads: every method requires the ledger's lock; BeginLocked and CheckLocked also the
+// study's write slot (their writes release the lock meanwhile, study_ledger.h).
 #pragma once
 
 #include <functional>

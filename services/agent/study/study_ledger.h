@@ -94,8 +94,8 @@ class StudyLedger {
 
   // Reads every pending or running study from the memory service (no lock held while
   // reading) and holds them; a study that cannot be read for another reason than an
-  // unreachable service is logged and skipped. Returns the number held; UNAVAILABLE
-  // (nothing held) when the service does not answer.
+  // unreachable service is logged and skipped. Returns the number of studies read;
+  // UNAVAILABLE (nothing held) when the service does not answer.
   absl::StatusOr<int> ReloadUnfinished() ABSL_LOCKS_EXCLUDED(mu_);
   // UNAVAILABLE while the unfinished studies are being reloaded or after Stop().
   absl::Status CheckServingLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -72,8 +72,6 @@ absl::StatusOr<std::vector<T>> Page(const std::vector<T>& all, int page_size, co
   return out;
 }
 
-}  // namespace
-
 std::unique_ptr<AgentMetrics> NewMetrics(prometheus::Registry* registry,
                                         std::shared_ptr<prometheus::Registry>* own) {
   if (registry == nullptr) {
@@ -82,6 +80,8 @@ std::unique_ptr<AgentMetrics> NewMetrics(prometheus::Registry* registry,
   }
   return std::make_unique<AgentMetrics>(*registry);
 }
+
+}  // namespace
 
 StudyManager::StudyManager(Options options)
     : options_(std::move(options)),
@@ -97,7 +97,6 @@ StudyManager::StudyManager(Options options)
           .slot_released = [this](const StudyEntry& entry)
               ABSL_NO_THREAD_SAFETY_ANALYSIS { queue_.WakeLeasersLocked(entry); },
       }),
-      mu_(ledger_.mu()),
       ending_(ledger_, *metrics_, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { planning_.NewWorkLocked(); }),
       queue_(LeaseQueue::Options{.lease_duration = options_.lease_duration,
                                  .heartbeat_interval = options_.heartbeat_interval,
@@ -133,7 +132,7 @@ void StudyManager::Stop() {
   ledger_.Stop();
   if (cancel_calls_ != nullptr) cancel_calls_->store(true);
   {
-    absl::MutexLock lock(&mu_);
+    absl::MutexLock lock(&ledger_.mu());
     sweep_cv_.SignalAll();
   }
   queue_.Stop();
@@ -151,7 +150,7 @@ absl::StatusOr<vmle::v1::Study> StudyManager::Submit(const vmle::v1::SubmitStudy
   ASSIGN_OR_RETURN(vmle::v1::StudySpec spec, NormalizeStudySpec(request.spec(), options_.limits));
   std::string id = request.request_id().empty() ? NewStudyId() : RequestStudyId(caller, request.request_id());
   absl::MutexLock submitting(&submit_mu_);
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&ledger_.mu());
   RETURN_IF_ERROR(ledger_.CheckServingLocked());
   // A generated id names a study of this second, which this agent holds if it exists.
   while (request.request_id().empty() && ledger_.FindLocked(id) != nullptr) id = NewStudyId();
@@ -206,7 +205,7 @@ absl::Status StudyManager::CheckActiveStudiesLocked() const {
 }
 
 absl::StatusOr<vmle::v1::Study> StudyManager::GetStudy(const std::string& study_id) {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&ledger_.mu());
   RETURN_IF_ERROR(ledger_.CheckServingLocked());
   ASSIGN_OR_RETURN(StudyEntry * entry, ledger_.FindOrLoadLocked(study_id));
   return entry->study;
@@ -215,7 +214,7 @@ absl::StatusOr<vmle::v1::Study> StudyManager::GetStudy(const std::string& study_
 absl::StatusOr<vmle::v1::ListStudiesResponse> StudyManager::ListStudies(
     const vmle::v1::ListStudiesRequest& request) {
   {
-    absl::MutexLock lock(&mu_);
+    absl::MutexLock lock(&ledger_.mu());
     RETURN_IF_ERROR(ledger_.CheckServingLocked());
   }
   if (request.page_size() < 0) return absl::InvalidArgumentError("page_size: must be >= 0");
@@ -237,7 +236,7 @@ absl::StatusOr<vmle::v1::ListTrialsResponse> StudyManager::ListTrials(const vmle
   if (request.page_size() < 0) return absl::InvalidArgumentError("page_size: must be >= 0");
   std::vector<Trial> all;
   {
-    absl::MutexLock lock(&mu_);
+    absl::MutexLock lock(&ledger_.mu());
     RETURN_IF_ERROR(ledger_.CheckServingLocked());
     ASSIGN_OR_RETURN(StudyEntry * entry, ledger_.FindOrLoadLocked(request.study_id()));
     for (const auto& [number, t] : entry->trials) all.push_back(t.trial);
@@ -254,7 +253,7 @@ absl::Status StudyManager::Watch(const vmle::v1::WatchStudyRequest& request,
                                  const std::function<bool(const StudyEvent&)>& write,
                                  const std::function<bool()>& cancelled) {
   {
-    absl::MutexLock lock(&mu_);
+    absl::MutexLock lock(&ledger_.mu());
     RETURN_IF_ERROR(ledger_.CheckServingLocked());
     // Held (or read now): its events are in the hub.
     RETURN_IF_ERROR(ledger_.FindOrLoadLocked(request.study_id()).status());
@@ -263,7 +262,7 @@ absl::Status StudyManager::Watch(const vmle::v1::WatchStudyRequest& request,
 }
 
 absl::StatusOr<vmle::v1::Study> StudyManager::Cancel(const vmle::v1::CancelStudyRequest& request) {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&ledger_.mu());
   RETURN_IF_ERROR(ledger_.CheckServingLocked());
   ASSIGN_OR_RETURN(StudyEntry * entry, ledger_.FindOrLoadLocked(request.study_id()));
   StudyLedger::WriteSlot slot(ledger_, *entry);
@@ -283,7 +282,7 @@ absl::StatusOr<vmle::v1::Study> StudyManager::Resume(const vmle::v1::ResumeStudy
     return absl::InvalidArgumentError(
         absl::StrCat("additional_trials: must be > 0, got ", request.additional_trials()));
   }
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&ledger_.mu());
   RETURN_IF_ERROR(ledger_.CheckServingLocked());
   ASSIGN_OR_RETURN(StudyEntry * entry, ledger_.FindOrLoadLocked(request.study_id()));
   StudyLedger::WriteSlot slot(ledger_, *entry);
@@ -327,7 +326,7 @@ absl::StatusOr<vmle::v1::Study> StudyManager::Resume(const vmle::v1::ResumeStudy
 absl::StatusOr<vmle::v1::StudyReport> StudyManager::Report(const std::string& study_id) {
   ReportInputs inputs;
   {
-    absl::MutexLock lock(&mu_);
+    absl::MutexLock lock(&ledger_.mu());
     RETURN_IF_ERROR(ledger_.CheckServingLocked());
     ASSIGN_OR_RETURN(StudyEntry * entry, ledger_.FindOrLoadLocked(study_id));
     inputs.study = entry->study;

@@ -152,29 +152,27 @@ class StudyManager {
   explicit StudyManager(Options options);
 
   // RESOURCE_EXHAUSTED when Options::max_active_studies are pending or running.
-  absl::Status CheckActiveStudiesLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status CheckActiveStudiesLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(ledger_.mu());
 
-  // The sweeper (study_manager_sweep.cc): expired leases, stop conditions (wall time),
-  // endings whose writes failed, gauges.
+  // The sweeper (study_manager_sweep.cc), every Options::sweep_interval: expired
+  // leases, stop conditions (wall time), endings whose writes failed, gauges.
   void SweepLoop();
-  void UpdateGaugesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void UpdateGaugesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(ledger_.mu());
 
   const Options options_;
   // Metrics go to options_.registry, or to a private registry when none is given.
   std::shared_ptr<prometheus::Registry> own_registry_;
   std::unique_ptr<AgentMetrics> metrics_;
-  // Every study's events and their watchers (its own lock, taken after mu_).
+  // Every study's events and their watchers (its own lock, taken after the ledger's).
   WatchHub watch_hub_;
-  // The studies and their write-through commits; its lock is mu_.
+  // The studies and their write-through commits; its lock is the core's one lock.
   StudyLedger ledger_;
-  // The ledger's lock: guards every study and the state below marked so.
-  absl::Mutex& mu_;
   StudyEnding ending_;
   LeaseQueue queue_;
   PlanningDriver planning_;
 
   // Submissions one at a time (a request_id is looked up, then created).
-  absl::Mutex submit_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  absl::Mutex submit_mu_ ABSL_ACQUIRED_BEFORE(ledger_.mu());
   // Wakes the sweeper at Stop.
   absl::CondVar sweep_cv_;
   // Turned true by Stop: planners' calls out (LLM requests) end at once.

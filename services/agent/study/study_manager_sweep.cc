@@ -15,9 +15,9 @@ using vmle::v1::StudyState;
 
 void StudyManager::SweepLoop() {
   absl::Time last_gauges = absl::InfinitePast();
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&ledger_.mu());
   while (!ledger_.StoppingLocked()) {
-    sweep_cv_.WaitWithTimeout(&mu_, options_.sweep_interval);
+    sweep_cv_.WaitWithTimeout(&ledger_.mu(), options_.sweep_interval);
     if (ledger_.StoppingLocked()) break;
     queue_.ExpireLeasesLocked();
     for (auto& [id, entry] : ledger_.StudiesLocked()) {

@@ -60,7 +60,8 @@ class Trajectory {
   // Ties: scores within `tie_epsilon` (relative) of the best count as equal, and the
   // simpler configuration wins (fewer parameters away from the defaults, then the
   // smaller model, then the earlier trial). `evidence` sets the noise prior and the seeds of
-  // intensification (its tie and simpler are these).
+  // intensification (its tie and simpler are these). The trajectory refers to the
+  // context's space: the context must outlive it.
   static Trajectory Read(const PlanningContext& context, double tie_epsilon, evidence::Options evidence = {});
 
   const space::SearchSpace& space() const { return *space_; }

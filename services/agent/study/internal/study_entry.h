@@ -87,7 +87,7 @@ struct StudyEntry {
   int64_t last_lease_tick = 0;
   // A change of this study is being decided and written (StudyLedger::WriteSlot).
   bool writing = false;
-  // Signalled when `writing` turns false (or the manager stops).
+  // Signalled when `writing` turns false (or the ledger stops).
   absl::CondVar slot_cv;
   // Progress reports waiting for the next write, oldest first.
   std::deque<PendingProgress*> progress;
