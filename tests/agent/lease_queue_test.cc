@@ -64,6 +64,22 @@ class LeaseQueueTest : public ::testing::Test {
     return request;
   }
 
+  // The answer of one LeaseAsync call; shared with the callback, so a call answered
+  // after a failed assertion ended the test writes to live memory.
+  struct Answer {
+    absl::Notification done;
+    absl::StatusOr<vmle::v1::LeaseTrialResponse> result;
+  };
+  std::shared_ptr<Answer> LeaseAsync(const vmle::v1::LeaseTrialRequest& request, uint64_t* ticket = nullptr) {
+    auto answer = std::make_shared<Answer>();
+    const uint64_t t = queue_->LeaseAsync(request, [answer](absl::StatusOr<vmle::v1::LeaseTrialResponse> r) {
+      answer->result = std::move(r);
+      answer->done.Notify();
+    });
+    if (ticket != nullptr) *ticket = t;
+    return answer;
+  }
+
   absl::StatusOr<vmle::v1::LeaseTrialResponse> Lease(const vmle::v1::LeaseTrialRequest& request) {
     return queue_->Lease(request, [] { return false; });
   }
@@ -107,33 +123,25 @@ TEST_F(LeaseQueueTest, AWaitingCallGetsATrialQueuedLater) {
   StudyEntry* entry = StudyWithQueue("st-w", 0);
   ASSERT_NE(entry, nullptr);
   StartQueue();
-  absl::Notification answered;
-  absl::StatusOr<vmle::v1::LeaseTrialResponse> result;
-  const uint64_t ticket = queue_->LeaseAsync(Request("w-1", "", 10), [&](auto r) {
-    result = std::move(r);
-    answered.Notify();
-  });
+  uint64_t ticket = 0;
+  std::shared_ptr<Answer> answer = LeaseAsync(Request("w-1", "", 10), &ticket);
   EXPECT_NE(ticket, 0u);
-  EXPECT_FALSE(answered.WaitForNotificationWithTimeout(absl::Milliseconds(300)));
+  EXPECT_FALSE(answer->done.WaitForNotificationWithTimeout(absl::Milliseconds(300)));
   // Queued now: the slot's release wakes a lease thread.
   ASSERT_TRUE(CoreParts::Commit(*ledger_, *entry, {NewTrial("st-w", 1, vmle::v1::TRIAL_STATUS_QUEUED)}).ok());
-  ASSERT_TRUE(answered.WaitForNotificationWithTimeout(absl::Seconds(5)));
-  ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(result->assignment().trial_id(), "st-w-t1");
+  ASSERT_TRUE(answer->done.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  ASSERT_TRUE(answer->result.ok()) << answer->result.status();
+  EXPECT_EQ(answer->result->assignment().trial_id(), "st-w-t1");
 }
 
 TEST_F(LeaseQueueTest, AWithdrawnCallIsAnsweredWithoutATrial) {
   StartQueue();
-  absl::Notification answered;
-  absl::StatusOr<vmle::v1::LeaseTrialResponse> result;
-  const uint64_t ticket = queue_->LeaseAsync(Request("w-1", "", 60), [&](auto r) {
-    result = std::move(r);
-    answered.Notify();
-  });
+  uint64_t ticket = 0;
+  std::shared_ptr<Answer> answer = LeaseAsync(Request("w-1", "", 60), &ticket);
   queue_->CancelLease(ticket);
-  ASSERT_TRUE(answered.WaitForNotificationWithTimeout(absl::Seconds(5)));
-  ASSERT_TRUE(result.ok());
-  EXPECT_FALSE(result->has_assignment());
+  ASSERT_TRUE(answer->done.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  ASSERT_TRUE(answer->result.ok());
+  EXPECT_FALSE(answer->result->has_assignment());
 }
 
 TEST_F(LeaseQueueTest, HeartbeatsAndResultsCheckTheLeaseAndARetriedResultSucceeds) {
@@ -263,16 +271,11 @@ TEST_F(LeaseQueueTest, BadRequestsNameTheirField) {
 
 TEST_F(LeaseQueueTest, StopAnswersWaitingCallsUnavailable) {
   StartQueue();
-  absl::Notification answered;
-  absl::Status status;
-  queue_->LeaseAsync(Request("w-1", "", 60), [&](auto r) {
-    status = r.status();
-    answered.Notify();
-  });
+  std::shared_ptr<Answer> answer = LeaseAsync(Request("w-1", "", 60));
   ledger_->Stop();
   queue_->Stop();
-  ASSERT_TRUE(answered.WaitForNotificationWithTimeout(absl::Seconds(5)));
-  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  ASSERT_TRUE(answer->done.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  EXPECT_EQ(answer->result.status().code(), absl::StatusCode::kUnavailable);
 }
 
 }  // namespace
