@@ -148,7 +148,7 @@ TEST(BadInputTest, AnUnknownFailureCauseIsRefusedAndTheLeaseKept) {
   vmle::v1::LeaseTrialRequest lease;
   lease.mutable_worker()->set_worker_id("w1");
   lease.set_wait_seconds(5);
-  auto leased = cluster.manager().Lease(lease, [] { return false; });
+  auto leased = cluster.manager().trial_queue().Lease(lease, [] { return false; });
   ASSERT_TRUE(leased.ok() && leased->has_assignment()) << leased.status();
 
   vmle::v1::FailTrialRequest fail;
@@ -156,15 +156,15 @@ TEST(BadInputTest, AnUnknownFailureCauseIsRefusedAndTheLeaseKept) {
   fail.set_lease_id(leased->assignment().lease_id());
   fail.set_error("boom");
   fail.set_failure_cause(std::string(5000, 'q'));
-  const absl::Status refused = cluster.manager().Fail(fail);
+  const absl::Status refused = cluster.manager().trial_queue().Fail(fail);
   EXPECT_THAT(refused, StatusIs(absl::StatusCode::kInvalidArgument, "failure_cause"));
   EXPECT_LT(refused.message().size(), 300u);
   fail.set_failure_cause("lease_expired");  // the agent's own cause, never a worker's
-  EXPECT_THAT(cluster.manager().Fail(fail), StatusIs(absl::StatusCode::kInvalidArgument, "failure_cause"));
+  EXPECT_THAT(cluster.manager().trial_queue().Fail(fail), StatusIs(absl::StatusCode::kInvalidArgument, "failure_cause"));
 
   // The lease is still valid: a known cause is accepted.
   fail.set_failure_cause("nan");
-  EXPECT_TRUE(cluster.manager().Fail(fail).ok());
+  EXPECT_TRUE(cluster.manager().trial_queue().Fail(fail).ok());
 }
 
 TEST(BadInputTest, AnOutOfRangeBackboneIsNamedByItsNumber) {

@@ -135,4 +135,17 @@ class CoreParts {
   std::atomic<int> released_{0};
 };
 
+// A test holding a ledger on the memory service (its unfinished studies reloaded) and
+// its StudyEnding; new_work_ counts the times a part asked for planning.
+class LedgerTest : public ::testing::Test {
+ protected:
+  LedgerTest() : ledger_(parts_.NewLedger(hub_)), ending_(*ledger_, parts_.metrics(), [this] { ++new_work_; }) {}
+
+  CoreParts parts_;
+  WatchHub hub_;
+  std::unique_ptr<StudyLedger> ledger_;
+  StudyEnding ending_;
+  std::atomic<int> new_work_{0};
+};
+
 }  // namespace vmle::agent::testing

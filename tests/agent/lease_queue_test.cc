@@ -21,9 +21,8 @@ namespace {
 using internal::StudyEntry;
 using vmle::v1::Trial;
 
-class LeaseQueueTest : public ::testing::Test {
+class LeaseQueueTest : public LedgerTest {
  protected:
-  LeaseQueueTest() : ledger_(parts_.NewLedger(hub_)), ending_(*ledger_, parts_.metrics(), [this] { ++new_work_; }) {}
   ~LeaseQueueTest() override {
     ledger_->Stop();
     if (queue_ != nullptr) queue_->Stop();
@@ -89,12 +88,7 @@ class LeaseQueueTest : public ::testing::Test {
     return entry.trials.at(number).trial;
   }
 
-  CoreParts parts_;
-  WatchHub hub_;
-  std::unique_ptr<StudyLedger> ledger_;
-  StudyEnding ending_;
   std::unique_ptr<LeaseQueue> queue_;
-  std::atomic<int> new_work_{0};
 };
 
 TEST_F(LeaseQueueTest, ALeaseIsStoredBeforeItIsHandedOut) {

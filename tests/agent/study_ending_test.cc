@@ -16,10 +16,8 @@ namespace {
 using internal::StudyEntry;
 using vmle::v1::Trial;
 
-class StudyEndingTest : public ::testing::Test {
+class StudyEndingTest : public LedgerTest {
  protected:
-  StudyEndingTest() : ledger_(parts_.NewLedger(hub_)), ending_(*ledger_, parts_.metrics(), [this] { ++new_work_; }) {}
-
   // A study held by the ledger with trial 1 running and trials 2 and 3 queued.
   StudyEntry* StudyWithWork(const std::string& id) {
     StudyEntry* entry = CoreParts::Create(*ledger_, NewStudy(id, "random", 6, 3));
@@ -32,12 +30,6 @@ class StudyEndingTest : public ::testing::Test {
                     .ok());
     return entry;
   }
-
-  CoreParts parts_;
-  WatchHub hub_;
-  std::unique_ptr<StudyLedger> ledger_;
-  StudyEnding ending_;
-  int new_work_ = 0;
 };
 
 TEST_F(StudyEndingTest, StopReasonsInOrderWithTheirFinalState) {

@@ -222,7 +222,7 @@ TEST(StudyManagerTest, ExpiredLeaseRequeuesAndLateReportsAreRefused) {
   vmle::v1::LeaseTrialRequest lease;
   lease.mutable_worker()->set_worker_id("lost");
   lease.set_wait_seconds(5);
-  auto first = cluster.manager().Lease(lease, [] { return false; });
+  auto first = cluster.manager().trial_queue().Lease(lease, [] { return false; });
   ASSERT_TRUE(first.ok() && first->has_assignment());
   absl::SleepFor(absl::Milliseconds(900));
 
@@ -230,11 +230,11 @@ TEST(StudyManagerTest, ExpiredLeaseRequeuesAndLateReportsAreRefused) {
   late.set_trial_id(first->assignment().trial_id());
   late.set_lease_id(first->assignment().lease_id());
   late.set_best_epoch(1);
-  EXPECT_THAT(cluster.manager().Complete(late), StatusIs(absl::StatusCode::kFailedPrecondition, "abandon"));
+  EXPECT_THAT(cluster.manager().trial_queue().Complete(late), StatusIs(absl::StatusCode::kFailedPrecondition, "abandon"));
   vmle::v1::HeartbeatRequest heartbeat;
   heartbeat.set_trial_id(late.trial_id());
   heartbeat.set_lease_id(late.lease_id());
-  EXPECT_THAT(cluster.manager().Heartbeat(heartbeat).status(),
+  EXPECT_THAT(cluster.manager().trial_queue().Heartbeat(heartbeat).status(),
               StatusIs(absl::StatusCode::kFailedPrecondition, "no longer valid"));
 
   // The trial went back to the queue; a live worker finishes it.
@@ -262,7 +262,7 @@ TEST(StudyManagerTest, TrialFailingOnEveryRetryFailsAndTheStudyFailsAtItsLimit) 
   lease.set_wait_seconds(5);
   std::map<std::string, int> attempts;
   for (int i = 0; i < 4; ++i) {
-    auto got = cluster.manager().Lease(lease, [] { return false; });
+    auto got = cluster.manager().trial_queue().Lease(lease, [] { return false; });
     ASSERT_TRUE(got.ok() && got->has_assignment()) << i;
     ++attempts[got->assignment().trial_id()];
     vmle::v1::FailTrialRequest fail;
@@ -271,7 +271,7 @@ TEST(StudyManagerTest, TrialFailingOnEveryRetryFailsAndTheStudyFailsAtItsLimit) 
     fail.set_error("CUDA device 0 is gone");
     fail.set_failure_cause("device");
     fail.set_retryable(true);
-    ASSERT_TRUE(cluster.manager().Fail(fail).ok());
+    ASSERT_TRUE(cluster.manager().trial_queue().Fail(fail).ok());
   }
   // Two trials, each leased twice (one retry), then the failure limit ended the study.
   EXPECT_EQ(attempts.size(), 2u);
@@ -500,7 +500,7 @@ TEST(StudyManagerTest, ProgressReportsThatArriveTogetherShareOneWrite) {
     vmle::v1::LeaseTrialRequest lease;
     lease.mutable_worker()->set_worker_id(absl::StrCat("w-", i));
     lease.set_wait_seconds(10);
-    auto got = cluster.manager().Lease(lease, [] { return false; });
+    auto got = cluster.manager().trial_queue().Lease(lease, [] { return false; });
     ASSERT_TRUE(got.ok() && got->has_assignment()) << got.status();
     leased.push_back(got->assignment());
   }
@@ -516,7 +516,7 @@ TEST(StudyManagerTest, ProgressReportsThatArriveTogetherShareOneWrite) {
       progress.mutable_epoch()->mutable_validation()->set_ndcg_at_10(0.01 * (i + 1));
       ready.fetch_add(1);
       while (ready.load() < kTrials) std::this_thread::yield();
-      replies[i] = cluster.manager().Progress(progress);
+      replies[i] = cluster.manager().trial_queue().Progress(progress);
     });
   }
   for (auto& t : workers) t.join();
@@ -635,7 +635,7 @@ TEST(StudyManagerTest, WorkersWaitingTogetherAreLeasedTheirTrialsInOneWrite) {
       lease.mutable_worker()->set_worker_id(absl::StrCat("w-", i));
       lease.set_wait_seconds(20);
       waiting.fetch_add(1);
-      leased[i] = cluster.manager().Lease(lease, [] { return false; });
+      leased[i] = cluster.manager().trial_queue().Lease(lease, [] { return false; });
     });
   }
   while (waiting.load() < kWorkers) absl::SleepFor(absl::Milliseconds(5));
@@ -679,7 +679,7 @@ TEST(StudyManagerTest, WaitingLeaseCallsAreEachAnsweredOnceWhenTheirWaitEndsThey
     vmle::v1::LeaseTrialRequest request;
     request.mutable_worker()->set_worker_id(worker);
     request.set_wait_seconds(wait_seconds);
-    return cluster.manager().LeaseAsync(request, [&answers, worker](absl::StatusOr<vmle::v1::LeaseTrialResponse> r) {
+    return cluster.manager().trial_queue().LeaseAsync(request, [&answers, worker](absl::StatusOr<vmle::v1::LeaseTrialResponse> r) {
       absl::MutexLock lock(&answers.mu);
       answers.of[worker].push_back(std::move(r));
       ++answers.count;
@@ -695,9 +695,9 @@ TEST(StudyManagerTest, WaitingLeaseCallsAreEachAnsweredOnceWhenTheirWaitEndsThey
   ASSERT_TRUE(await_answers(1, absl::Seconds(20)));
   // A call withdrawn by its ticket is answered well before its 60 s wait ends.
   const uint64_t ticket = lease("withdrawn", 60);
-  cluster.manager().CancelLease(ticket);
+  cluster.manager().trial_queue().CancelLease(ticket);
   ASSERT_TRUE(await_answers(2, absl::Seconds(20)));
-  cluster.manager().CancelLease(ticket);  // twice: nothing more
+  cluster.manager().trial_queue().CancelLease(ticket);  // twice: nothing more
   // Calls still waiting when the agent stops are answered UNAVAILABLE.
   constexpr int kWaiting = 20;
   for (int i = 0; i < kWaiting; ++i) lease(absl::StrCat("w-", i), 60);

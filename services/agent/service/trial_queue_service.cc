@@ -21,7 +21,7 @@ class LeaseReactor final : public grpc::ServerUnaryReactor {
       : manager_(manager), slot_(std::move(slot)), response_(response) {}
 
   void Start(const vmle::v1::LeaseTrialRequest& request, grpc::CallbackServerContext* context) {
-    ticket_.store(manager_.LeaseAsync(
+    ticket_.store(manager_.trial_queue().LeaseAsync(
         request,
         [this](absl::StatusOr<vmle::v1::LeaseTrialResponse> result) {
           slot_.reset();
@@ -31,10 +31,10 @@ class LeaseReactor final : public grpc::ServerUnaryReactor {
         // Valid while the call waits: it is answered only once out of the line.
         [context] { return context->IsCancelled(); }));
     // A caller that went before the ticket was stored.
-    if (context->IsCancelled()) manager_.CancelLease(ticket_.load());
+    if (context->IsCancelled()) manager_.trial_queue().CancelLease(ticket_.load());
   }
 
-  void OnCancel() override { manager_.CancelLease(ticket_.load()); }
+  void OnCancel() override { manager_.trial_queue().CancelLease(ticket_.load()); }
   void OnDone() override { delete this; }
 
  private:
@@ -61,22 +61,22 @@ grpc::ServerUnaryReactor* TrialQueueImpl::LeaseTrial(grpc::CallbackServerContext
 }
 grpc::Status TrialQueueImpl::ReportProgress(grpc::ServerContext*, const vmle::v1::ReportProgressRequest* request,
                                             vmle::v1::ReportProgressResponse* response) {
-  return Reply(manager_.Progress(*request), response);
+  return Reply(manager_.trial_queue().Progress(*request), response);
 }
 
 grpc::Status TrialQueueImpl::Heartbeat(grpc::ServerContext*, const vmle::v1::HeartbeatRequest* request,
                                        vmle::v1::HeartbeatResponse* response) {
-  return Reply(manager_.Heartbeat(*request), response);
+  return Reply(manager_.trial_queue().Heartbeat(*request), response);
 }
 
 grpc::Status TrialQueueImpl::CompleteTrial(grpc::ServerContext*, const vmle::v1::CompleteTrialRequest* request,
                                            vmle::v1::CompleteTrialResponse*) {
-  return ToGrpcStatus(manager_.Complete(*request));
+  return ToGrpcStatus(manager_.trial_queue().Complete(*request));
 }
 
 grpc::Status TrialQueueImpl::FailTrial(grpc::ServerContext*, const vmle::v1::FailTrialRequest* request,
                                        vmle::v1::FailTrialResponse*) {
-  return ToGrpcStatus(manager_.Fail(*request));
+  return ToGrpcStatus(manager_.trial_queue().Fail(*request));
 }
 
 }  // namespace vmle::agent

@@ -1,6 +1,6 @@
 // vmle.v1.TrialQueue over a StudyManager: a thin adapter. LeaseTrial is served with
 // gRPC's callback API: a call waiting for a trial holds no server thread, only its
-// place in the lease queue's line (StudyManager::LeaseAsync, lease_queue.h), until a trial is
+// place in the lease queue's line (LeaseQueue::LeaseAsync, lease_queue.h), until a trial is
 // leased to it, its wait ends or its caller goes away. A caller may hold at most
 // `max_long_polls_per_caller` waiting calls at once (RESOURCE_EXHAUSTED beyond). The
 // other methods answer at once, on the synchronous server's threads.

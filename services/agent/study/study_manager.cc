@@ -341,33 +341,6 @@ absl::StatusOr<vmle::v1::StudyReport> StudyManager::Report(const std::string& st
   return BuildReport(inputs);
 }
 
-uint64_t StudyManager::LeaseAsync(const vmle::v1::LeaseTrialRequest& request, LeaseLine::Done done,
-                                  std::function<bool()> cancelled) {
-  return queue_.LeaseAsync(request, std::move(done), std::move(cancelled));
-}
-
-void StudyManager::CancelLease(uint64_t ticket) { queue_.CancelLease(ticket); }
-
-absl::StatusOr<vmle::v1::LeaseTrialResponse> StudyManager::Lease(const vmle::v1::LeaseTrialRequest& request,
-                                                                 const std::function<bool()>& cancelled) {
-  return queue_.Lease(request, cancelled);
-}
-
-absl::StatusOr<vmle::v1::ReportProgressResponse> StudyManager::Progress(
-    const vmle::v1::ReportProgressRequest& request) {
-  return queue_.Progress(request);
-}
-
-absl::StatusOr<vmle::v1::HeartbeatResponse> StudyManager::Heartbeat(const vmle::v1::HeartbeatRequest& request) {
-  return queue_.Heartbeat(request);
-}
-
-absl::Status StudyManager::Complete(const vmle::v1::CompleteTrialRequest& request) {
-  return queue_.Complete(request);
-}
-
-absl::Status StudyManager::Fail(const vmle::v1::FailTrialRequest& request) { return queue_.Fail(request); }
-
 absl::StatusOr<vmle::v1::UploadTranscriptResponse> StudyManager::UploadTranscript(
     const vmle::v1::UploadTranscriptRequest& request) {
   ASSIGN_OR_RETURN(const int exchanges, llm::StoreTranscript(options_.llm, request.id(), request.jsonl()));

@@ -13,9 +13,10 @@
 //   and finish each study.
 // - StudyEnding (study_ending.h): stop conditions and the end of studies.
 // - WatchHub (watch_hub.h): every study's events and their watchers.
-// The facade itself answers the StudyService calls (submit, get, list, watch, cancel,
-// resume, report) and runs the sweeper (expired leases, wall-time limits, endings
-// whose writes failed, gauges).
+// The TrialQueue service calls the lease queue itself (trial_queue()). The facade
+// answers the StudyService calls (submit, get, list, watch, cancel, resume, report)
+// and runs the sweeper (expired leases, wall-time limits, endings whose writes failed,
+// gauges).
 //
 // Threads: the planning driver's coordinator and steppers, the lease queue's lease
 // threads and the sweeper; all stop and join in Stop() or the destructor. Every public
@@ -135,16 +136,8 @@ class StudyManager {
   absl::StatusOr<vmle::v1::UploadTranscriptResponse> UploadTranscript(
       const vmle::v1::UploadTranscriptRequest& request);
 
-  // TrialQueue: the LeaseQueue's calls (lease_queue.h states their contract).
-  uint64_t LeaseAsync(const vmle::v1::LeaseTrialRequest& request, LeaseLine::Done done,
-                      std::function<bool()> cancelled = {});
-  void CancelLease(uint64_t ticket);
-  absl::StatusOr<vmle::v1::LeaseTrialResponse> Lease(const vmle::v1::LeaseTrialRequest& request,
-                                                     const std::function<bool()>& cancelled);
-  absl::StatusOr<vmle::v1::ReportProgressResponse> Progress(const vmle::v1::ReportProgressRequest& request);
-  absl::StatusOr<vmle::v1::HeartbeatResponse> Heartbeat(const vmle::v1::HeartbeatRequest& request);
-  absl::Status Complete(const vmle::v1::CompleteTrialRequest& request);
-  absl::Status Fail(const vmle::v1::FailTrialRequest& request);
+  // TrialQueue: the lease queue (lease_queue.h states its calls' contract).
+  LeaseQueue& trial_queue() { return queue_; }
 
  private:
   using StudyEntry = internal::StudyEntry;
