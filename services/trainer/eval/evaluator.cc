@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
+
+#include "services/trainer/eval/fused_rank.h"
 
 namespace vmle::trainer {
 
@@ -144,23 +147,38 @@ RankingMetrics Evaluator::Evaluate(SequentialRecommender& model, const torch::De
   const bool was_training = model.is_training();
   model.eval();
   MetricAccumulator metrics;
-  // [D, N + 1] once, contiguous, so each batch's scores are one plain matrix product.
-  const torch::Tensor items = model.OutputEmbeddings().t().contiguous();
+  const torch::Tensor embeddings = model.OutputEmbeddings();
+  // Without priors the CPU counts ranks as it forms the products (fused_rank.h);
+  // otherwise [D, N + 1] once, contiguous, so each batch's scores are one plain
+  // matrix product.
+  std::optional<FusedRanker> fused;
+  torch::Tensor items;
+  if (priors_ == nullptr && embeddings.device().is_cpu() &&
+      embeddings.scalar_type() == torch::kFloat && FusedRanker::Available()) {
+    fused.emplace(embeddings);
+  } else {
+    items = embeddings.t().contiguous();
+  }
   const double scale = model.LogitScale();
   const bool rerank = priors_ != nullptr && priors_->weights().reranks();
   for (const Batch& batch : batches_) {
     auto states = model.LastStates(LeftPadded(batch.inputs.to(device), model.max_len()));
     // Scaling the [B, D] states costs less than scaling the [B, N + 1] scores.
     if (scale != 1.0) states = states * scale;
-    auto scores = torch::matmul(states, items);
-    if (priors_ != nullptr) scores = priors_->Blend(scores, batch.recent);
-    const auto targets = batch.targets.to(device);
-    const auto ranks = (rerank ? RankTargetsReranked(scores, targets, batch.mask_rows.to(device),
-                                                     batch.mask_cols.to(device), *priors_,
-                                                     batch.recent)
-                               : RankTargets(scores, targets, batch.mask_rows.to(device),
-                                             batch.mask_cols.to(device)))
-                           .to(torch::kCPU);
+    torch::Tensor ranks;
+    if (fused) {
+      ranks = fused->Rank(states, batch.targets, batch.mask_rows, batch.mask_cols);
+    } else {
+      auto scores = torch::matmul(states, items);
+      if (priors_ != nullptr) scores = priors_->Blend(scores, batch.recent);
+      const auto targets = batch.targets.to(device);
+      const auto mask_rows = batch.mask_rows.to(device);
+      const auto mask_cols = batch.mask_cols.to(device);
+      ranks = (rerank ? RankTargetsReranked(scores, targets, mask_rows, mask_cols, *priors_,
+                                            batch.recent)
+                      : RankTargets(scores, targets, mask_rows, mask_cols))
+                  .to(torch::kCPU);
+    }
     const auto* r = ranks.data_ptr<int64_t>();
     for (int64_t i = 0; i < ranks.size(0); ++i) metrics.Add(r[i]);
   }
