@@ -3,7 +3,7 @@
 // (--sync_writes), it starts an embedded cluster (memory service on RocksDB, the agent)
 // in a fresh directory, attaches --workers simulated
 // workers over gRPC, runs --studies concurrent studies of --trials trials in total,
-// and prints one row per planner and fsync mode:
+// and prints one row per planner, fsync mode and report interval:
 //   wall time and throughput; worker busy share (simulated training / worker time);
 //   idle time while work was queued, per trial (a worker waiting in LeaseTrial for a
 //   trial that was already queued); worker-side RPC time per trial (progress reports
@@ -13,7 +13,10 @@
 //   the agent's CPU per trial (the process's CPU time, which holds the agent and the
 //   memory service, less the simulated workers' own threads).
 // --memory_delay_ms adds that much latency to every synced write-ahead-log write of the
-// memory store (a slow disk; only with fsync on).
+// memory store (a slow disk; only with fsync on). --progress_interval_ms lists the
+// workers' report intervals to run (one row each; 0 reports every epoch, 1000 is
+// vmle-worker's default): epochs ending within the interval of a worker's last report
+// go together in its next one.
 #include <sys/resource.h>
 #include <time.h>
 
@@ -27,6 +30,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "common/logging/logging.h"
@@ -53,9 +57,21 @@ double QuantileMs(std::vector<absl::Duration> values, double q) {
   return absl::ToDoubleMilliseconds(values[index]);
 }
 
-struct Row {
+// One row's configuration.
+struct RunSpec {
   std::string planner;
   bool sync_writes = true;
+  int progress_interval_ms = 0;
+  int workers = 0;
+  int studies = 0;
+  int trials = 0;
+  int parallelism = 0;
+  int epoch_ms = 0;
+  int memory_delay_ms = 0;
+  std::string dir;
+};
+
+struct Row {
   int trials = 0;
   int accounted = 0;
   double wall = 0;
@@ -99,15 +115,18 @@ std::pair<double, double> HistogramOf(prometheus::Registry& registry, const std:
   return {0, 0};
 }
 
-Row RunOne(const std::string& planner, bool sync_writes, int workers, int studies, int trials, int parallelism,
-           int epoch_ms, int memory_delay_ms, const std::string& dir) {
+Row RunOne(const RunSpec& run) {
+  const std::string& planner = run.planner;
+  const int trials = run.trials;
+  const int studies = run.studies;
   prometheus::Registry registry;
   vmle::embedded::EmbeddedCluster::Options options;
-  options.state_dir = dir;
-  options.sync_writes = sync_writes;
+  options.state_dir = run.dir;
+  options.sync_writes = run.sync_writes;
   std::unique_ptr<rocksdb::Env> slow_env;
-  if (memory_delay_ms > 0) {
-    slow_env = rocksdb::NewCompositeEnv(std::make_shared<vmle::memory::SlowSyncFileSystem>(absl::Milliseconds(memory_delay_ms)));
+  if (run.memory_delay_ms > 0) {
+    slow_env = rocksdb::NewCompositeEnv(
+        std::make_shared<vmle::memory::SlowSyncFileSystem>(absl::Milliseconds(run.memory_delay_ms)));
     options.memory_env = slow_env.get();
   }
   options.registry = &registry;
@@ -118,10 +137,11 @@ Row RunOne(const std::string& planner, bool sync_writes, int workers, int studie
     std::exit(1);
   }
   std::vector<std::unique_ptr<vmle::agent::sim::SimWorker>> pool;
-  for (int i = 0; i < workers; ++i) {
+  for (int i = 0; i < run.workers; ++i) {
     vmle::agent::sim::SimWorkerOptions w;
     w.worker_id = absl::StrFormat("sim-%d", i);
-    w.epoch_time = absl::Milliseconds(epoch_ms);
+    w.epoch_time = absl::Milliseconds(run.epoch_ms);
+    w.progress_interval = absl::Milliseconds(run.progress_interval_ms);
     w.wait_seconds = 2;
     w.record_leases = true;
     pool.push_back(std::make_unique<vmle::agent::sim::SimWorker>((*cluster)->agent_channel(), w));
@@ -137,7 +157,7 @@ Row RunOne(const std::string& planner, bool sync_writes, int workers, int studie
     spec->mutable_dataset()->set_name("sim-beauty");
     spec->mutable_dataset()->set_synthetic_seed(s);
     spec->mutable_budget()->set_max_trials(trials / studies + (s < trials % studies ? 1 : 0));
-    spec->mutable_budget()->set_parallelism(parallelism);
+    spec->mutable_budget()->set_parallelism(run.parallelism);
     // Random samples with an lr far too high diverge now and then.
     spec->mutable_budget()->set_max_failed_trials(spec->budget().max_trials());
     spec->mutable_planner()->set_name(planner);
@@ -151,8 +171,6 @@ Row RunOne(const std::string& planner, bool sync_writes, int workers, int studie
   }
   for (auto& w : pool) w->Start();
   Row row;
-  row.planner = planner;
-  row.sync_writes = sync_writes;
   for (const std::string& id : ids) {
     for (;;) {
       auto study = (*cluster)->manager().GetStudy(id);
@@ -213,7 +231,7 @@ Row RunOne(const std::string& planner, bool sync_writes, int workers, int studie
   // The workers' CPU is counted from their start, a little before cpu_start.
   row.agent_cpu_ms = absl::ToDoubleMilliseconds(std::max(cpu - worker_cpu, absl::ZeroDuration())) /
                      std::max(1, row.trials);
-  row.busy_share = absl::ToDoubleSeconds(busy) / (workers * row.wall);
+  row.busy_share = absl::ToDoubleSeconds(busy) / (run.workers * row.wall);
   row.idle_queued_ms = absl::ToDoubleMilliseconds(idle_queued) / std::max(1, row.trials);
   row.rpc_ms = absl::ToDoubleMilliseconds(rpc) / std::max(1, row.trials);
   row.planning_ms = 1000 * HistogramOf(registry, "vmle_agent_planning_seconds").second / std::max(1, row.trials);
@@ -232,6 +250,7 @@ int main(int argc, char** argv) {
   std::string planners = "random,tpe";
   std::string dir = "/tmp/vmle-bench-scheduler";
   std::string sync_modes = "true,false";
+  std::string intervals = "0,1000";
   int memory_delay_ms = 0;
   app.add_option("--workers", workers, "simulated workers")->capture_default_str();
   app.add_option("--studies", studies, "concurrent studies")->capture_default_str();
@@ -247,32 +266,49 @@ int main(int argc, char** argv) {
                  "extra latency of every synced write-ahead-log write of the memory store, ms (a slow disk)")
       ->capture_default_str()
       ->check(CLI::Range(0, 60000));
+  app.add_option("--progress_interval_ms", intervals,
+                 "comma-separated report intervals of the workers, ms (one row each; 0: a report per epoch)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (absl::Status s = vmle::log::InitLogging("bench-scheduler", "error"); !s.ok()) return 1;
 
   std::printf("%d simulated workers, %d studies x parallelism %d, %d trials, %d ms per simulated epoch, "
               "%d ms extra per synced memory write\n\n",
               workers, studies, parallelism, trials, epoch_ms, memory_delay_ms);
-  std::printf("| planner | fsync | trials (accounted) | wall s | trials/s | workers busy | idle while queued "
+  std::printf("| planner | fsync | report interval ms | trials (accounted) | wall s | trials/s | workers busy | idle while queued "
               "ms/trial | idle while queued p99 ms | queue wait p99 ms | LeaseTrial p50 / p99 ms | worker RPC "
               "ms/trial | planning ms/trial | agent CPU ms/trial | memory writes/trial | progress reports/write |\n"
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   std::fflush(stdout);
+  std::vector<int> interval_values;
+  for (const std::string& text : std::vector<std::string>(absl::StrSplit(intervals, ','))) {
+    int value = 0;
+    if (!absl::SimpleAtoi(text, &value) || value < 0 || value > 60000) {
+      std::fprintf(stderr, "--progress_interval_ms: expected milliseconds from 0 to 60000, got %s\n",
+                   text.substr(0, 32).c_str());
+      return 1;
+    }
+    interval_values.push_back(value);
+  }
   for (const std::string& planner : std::vector<std::string>(absl::StrSplit(planners, ','))) {
     for (const std::string& mode : std::vector<std::string>(absl::StrSplit(sync_modes, ','))) {
       if (mode != "true" && mode != "false") {
         std::fprintf(stderr, "--sync_writes: expected true, false or both, got %s\n", mode.c_str());
         return 1;
       }
-      std::filesystem::remove_all(dir);
-      const Row r = RunOne(planner, mode == "true", workers, studies, trials, parallelism, epoch_ms,
-                           memory_delay_ms, dir + "/" + planner);
-      std::printf("| %s | %s | %d (%d) | %.1f | %.1f | %.1f%% | %.2f | %.1f | %.1f | %.1f / %.1f | %.2f | %.2f | "
-                  "%.2f | %.1f | %.1f |\n",
-                  r.planner.c_str(), r.sync_writes ? "on" : "off", r.trials, r.accounted, r.wall, r.trials / r.wall,
-                  100 * r.busy_share, r.idle_queued_ms, r.idle_queued_p99_ms, r.queue_wait_p99_ms, r.lease_p50_ms,
-                  r.lease_p99_ms, r.rpc_ms, r.planning_ms, r.agent_cpu_ms, r.memory_writes, r.reports_per_write);
-      std::fflush(stdout);
+      for (const int interval : interval_values) {
+        std::filesystem::remove_all(dir);
+        const RunSpec spec{planner, mode == "true", interval, workers, studies, trials, parallelism, epoch_ms,
+                           memory_delay_ms, dir + "/" + planner};
+        const Row r = RunOne(spec);
+        std::printf("| %s | %s | %d | %d (%d) | %.1f | %.1f | %.1f%% | %.2f | %.1f | %.1f | %.1f / %.1f | %.2f | "
+                    "%.2f | %.2f | %.1f | %.1f |\n",
+                    planner.c_str(), spec.sync_writes ? "on" : "off", interval, r.trials, r.accounted, r.wall,
+                    r.trials / r.wall, 100 * r.busy_share, r.idle_queued_ms, r.idle_queued_p99_ms,
+                    r.queue_wait_p99_ms, r.lease_p50_ms, r.lease_p99_ms, r.rpc_ms, r.planning_ms, r.agent_cpu_ms,
+                    r.memory_writes, r.reports_per_write);
+        std::fflush(stdout);
+      }
     }
   }
   std::filesystem::remove_all(dir);

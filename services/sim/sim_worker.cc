@@ -119,6 +119,8 @@ void SimWorker::RunTrial(const vmle::v1::TrialAssignment& a) {
   double best = -1;
   vmle::v1::MetricValues best_validation;
   absl::Duration busy;
+  vmle::v1::ReportProgressRequest progress;  // the epochs not reported yet
+  absl::Time last_report = absl::InfinitePast();
   for (size_t i = 0; i < run.epochs.size(); ++i) {
     std::this_thread::sleep_for(absl::ToChronoMicroseconds(options_.epoch_time));
     busy += options_.epoch_time;
@@ -138,11 +140,23 @@ void SimWorker::RunTrial(const vmle::v1::TrialAssignment& a) {
       ++(released ? stats_.trials_released : stats_.trials_abandoned);
       return;
     }
-    vmle::v1::ReportProgressRequest progress;
-    progress.set_trial_id(a.trial_id());
-    progress.set_lease_id(a.lease_id());
-    *progress.mutable_epoch() = run.epochs[i];
+    const double value = MetricOf(run.epochs[i].validation(), a.objective_metric());
+    if (value > best) {
+      best = value;
+      best_epoch = static_cast<int>(i) + 1;
+      best_validation = run.epochs[i].validation();
+    }
+    if (!progress.has_epoch()) {
+      progress.set_trial_id(a.trial_id());
+      progress.set_lease_id(a.lease_id());
+      *progress.mutable_epoch() = run.epochs[i];
+    } else {
+      *progress.add_later_epochs() = run.epochs[i];
+    }
     if (i == 0) *progress.mutable_dataset_profile() = ProfileOf(dataset);
+    const bool last = i + 1 == run.epochs.size();
+    if (i > 0 && !last && absl::Now() - last_report < options_.progress_interval) continue;
+    last_report = absl::Now();
     vmle::v1::ReportProgressResponse reply;
     const grpc::Status s = call(&vmle::v1::TrialQueue::Stub::ReportProgress, progress, &reply);
     if (!s.ok()) {
@@ -152,14 +166,9 @@ void SimWorker::RunTrial(const vmle::v1::TrialAssignment& a) {
     }
     {
       absl::MutexLock lock(&mu_);
-      ++stats_.epochs;
+      stats_.epochs += 1 + progress.later_epochs_size();
     }
-    const double value = MetricOf(run.epochs[i].validation(), a.objective_metric());
-    if (value > best) {
-      best = value;
-      best_epoch = static_cast<int>(i) + 1;
-      best_validation = run.epochs[i].validation();
-    }
+    progress.Clear();
     if (reply.action() == vmle::v1::ReportProgressResponse::ACTION_STOP) {
       stopped = true;
       break;

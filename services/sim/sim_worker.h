@@ -1,7 +1,8 @@
 // A simulated-objective worker: speaks the TrialQueue protocol like vmle-worker
 // (lease, per-epoch progress with stop, complete, fail; its progress reports extend
-// the lease, so it needs no separate heartbeats while an epoch is shorter than the
-// lease) but "trains" with the SimulatedObjective, so the agent's whole control path can be
+// the lease, so it needs no separate heartbeats while an epoch and the report
+// interval are shorter than the lease) but "trains" with the SimulatedObjective, so
+// the agent's whole control path can be
 // exercised at scale without libtorch. Used by tests, vmle-sim-worker and
 // bench/scheduler.
 //
@@ -31,6 +32,9 @@ struct SimWorkerOptions {
   std::string device = "cpu";
   // Simulated training time per epoch.
   absl::Duration epoch_time = absl::Milliseconds(20);
+  // Epochs ending sooner than this after the last report go together in the next
+  // one, as vmle-worker's WorkerOptions::progress_interval. Zero: a report per epoch.
+  absl::Duration progress_interval = absl::ZeroDuration();
   // LeaseTrial long-poll.
   int wait_seconds = 5;
   // Backoff while the agent is unreachable.

@@ -117,11 +117,13 @@ class InProcessCluster {
     return options;
   }
 
-  void AddWorkers(int n, absl::Duration epoch_time, const std::string& prefix = "w") {
+  void AddWorkers(int n, absl::Duration epoch_time, const std::string& prefix = "w",
+                  absl::Duration progress_interval = absl::ZeroDuration()) {
     for (int i = 0; i < n; ++i) {
       sim::SimWorkerOptions options;
       options.worker_id = absl::StrCat(prefix, "-", workers_.size());
       options.epoch_time = epoch_time;
+      options.progress_interval = progress_interval;
       options.wait_seconds = 1;
       options.retry_backoff = absl::Milliseconds(50);
       workers_.push_back(std::make_unique<sim::SimWorker>(

@@ -1,8 +1,9 @@
 // The lease queue through its header, on a real memory service: a lease is stored
 // before it is handed out, a waiting call holds no thread and gets a trial queued
 // later, heartbeats and results check the lease, a retried result succeeds, expired
-// leases requeue, devices match, studies are served fairly, and bad requests name
-// their field.
+// leases requeue, devices match, studies are served fairly, a report of several
+// epochs stores each and early stopping judges each, and bad requests name their
+// field.
 #include "services/agent/study/lease_queue.h"
 
 #include <gtest/gtest.h>
@@ -183,6 +184,66 @@ TEST_F(LeaseQueueTest, HeartbeatsAndResultsCheckTheLeaseAndARetriedResultSucceed
   // Another lease's result is refused: the worker abandons the trial.
   done.set_lease_id("ls-someone-else");
   EXPECT_EQ(queue_->Complete(done).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// A worker whose epochs are shorter than its report interval sends them together:
+// each is stored, and early stopping judges each as if reported alone. Successive
+// halving with rungs at epochs 2, 4, ...: a report of epochs 1-3 passes the rung at 2
+// although the curve it leaves ends between rungs.
+TEST_F(LeaseQueueTest, AReportOfSeveralEpochsStoresEachAndEarlyStoppingJudgesEach) {
+  vmle::v1::Study study = NewStudy("st-e", "random", 8, 2);
+  auto* rule = study.mutable_spec()->mutable_early_stopping();
+  rule->set_rule(vmle::v1::EARLY_STOPPING_RULE_SUCCESSIVE_HALVING);
+  rule->set_grace_epochs(2);
+  rule->set_min_trials(2);
+  rule->set_reduction_factor(2);
+  StudyEntry* entry = CoreParts::Create(*ledger_, study);
+  ASSERT_NE(entry, nullptr);
+  auto epoch = [](int number, double ndcg) {
+    vmle::v1::EpochMetrics e;
+    e.set_epoch(number);
+    e.mutable_validation()->set_ndcg_at_10(ndcg);
+    return e;
+  };
+  std::vector<Trial> trials = {NewTrial("st-e", 1, vmle::v1::TRIAL_STATUS_QUEUED)};
+  for (int n : {2, 3}) {
+    Trial done = NewTrial("st-e", n, vmle::v1::TRIAL_STATUS_SUCCEEDED);
+    for (int e = 1; e <= 3; ++e) *done.add_epochs() = epoch(e, 0.05);
+    trials.push_back(done);
+  }
+  ASSERT_TRUE(CoreParts::Commit(*ledger_, *entry, trials).ok());
+  StartQueue();
+  absl::StatusOr<vmle::v1::LeaseTrialResponse> leased = Lease(Request("w-1"));
+  ASSERT_TRUE(leased.ok() && leased->has_assignment());
+
+  vmle::v1::ReportProgressRequest progress;
+  progress.set_trial_id("st-e-t1");
+  progress.set_lease_id(leased->assignment().lease_id());
+  *progress.mutable_epoch() = epoch(1, 0.01);
+  *progress.add_later_epochs() = epoch(2, 0.01);
+  *progress.add_later_epochs() = epoch(3, 0.01);
+  absl::StatusOr<vmle::v1::ReportProgressResponse> reported = queue_->Progress(progress);
+  ASSERT_TRUE(reported.ok()) << reported.status();
+  EXPECT_EQ(reported->action(), vmle::v1::ReportProgressResponse::ACTION_STOP);
+  EXPECT_NE(reported->reason().find("epoch 2"), std::string::npos) << reported->reason();
+  absl::StatusOr<std::vector<Trial>> stored = parts_.client().ListTrials("st-e");
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ((*stored)[0].epochs_size(), 3);
+  for (int e = 0; e < 3; ++e) EXPECT_EQ((*stored)[0].epochs(e).epoch(), e + 1);
+  EXPECT_EQ(HeldTrial(*entry, 1).epochs_size(), 3);
+
+  // A retry of the same report replaces its epochs instead of adding them again.
+  ASSERT_TRUE(queue_->Progress(progress).ok());
+  EXPECT_EQ(parts_.client().ListTrials("st-e")->at(0).epochs_size(), 3);
+
+  // Later epochs must follow on: the refusal names the one that does not.
+  *progress.add_later_epochs() = epoch(5, 0.01);
+  EXPECT_THAT(queue_->Progress(progress).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, "later_epochs[2].epoch"));
+  progress.mutable_later_epochs(2)->set_epoch(4);
+  progress.mutable_later_epochs(2)->mutable_validation()->set_ndcg_at_10(2.0);
+  EXPECT_THAT(queue_->Progress(progress).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, "later_epochs[2].validation"));
 }
 
 TEST_F(LeaseQueueTest, AnExpiredLeaseIsQueuedAgain) {

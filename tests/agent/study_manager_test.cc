@@ -180,6 +180,50 @@ TEST(StudyManagerTest, RunsAStudyToItsBudgetThroughTheApi) {
   EXPECT_DOUBLE_EQ(best, ended->best_value());
 }
 
+// Workers that send the epochs of a report interval together: every trial still
+// stores its whole curve, and Watch shows one progress event per epoch.
+TEST(StudyManagerTest, EpochsReportedTogetherAreEachStoredAndWatched) {
+  InProcessCluster cluster;
+  cluster.StartAgent();
+  cluster.AddWorkers(2, absl::Milliseconds(1), "w", absl::Hours(1));
+  vmle::v1::SubmitStudyRequest request;
+  *request.mutable_spec() = SimSpec("random", 6, 2);
+  vmle::v1::Study study;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(cluster.studies().SubmitStudy(&context, request, &study).ok());
+  }
+  grpc::ClientContext watch_context;
+  vmle::v1::WatchStudyRequest watch;
+  watch.set_study_id(study.id());
+  auto reader = cluster.studies().WatchStudy(&watch_context, watch);
+  std::map<std::string, std::vector<int>> watched;  // trial id -> epochs in progress events
+  StudyEvent event;
+  while (reader->Read(&event)) {
+    if (event.type() == StudyEvent::TYPE_TRIAL_PROGRESS) watched[event.trial_id()].push_back(event.epoch().epoch());
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  auto ended = cluster.WaitForEnd(study.id(), absl::Seconds(60));
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  ExpectAccountedOnce(cluster.manager(), *ended);
+  vmle::v1::ListTrialsRequest list;
+  list.set_study_id(study.id());
+  auto trials = cluster.manager().ListTrials(list);
+  ASSERT_TRUE(trials.ok()) << trials.status();
+  int several = 0;
+  for (const auto& t : trials->trials()) {
+    if (t.status() != vmle::v1::TRIAL_STATUS_SUCCEEDED) continue;
+    std::vector<int> stored;
+    for (const auto& e : t.epochs()) stored.push_back(e.epoch());
+    ASSERT_FALSE(stored.empty()) << t.id();
+    for (size_t i = 0; i < stored.size(); ++i) EXPECT_EQ(stored[i], static_cast<int>(i) + 1) << t.id();
+    EXPECT_EQ(watched[t.id()], stored) << t.id();
+    EXPECT_LE(t.best_epoch(), static_cast<int>(stored.size())) << t.id();
+    several += stored.size() > 2;
+  }
+  EXPECT_GT(several, 0) << "no trial had epochs to send together";
+}
+
 TEST(StudyManagerTest, ThirtyTwoWorkersFourStudiesAThousandTrialsEachAccountedOnce) {
   InProcessCluster cluster;
   cluster.StartAgent();

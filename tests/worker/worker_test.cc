@@ -65,8 +65,8 @@ class WorkerTest : public ::testing::Test {
     return options;
   }
 
-  std::unique_ptr<Worker> StartWorker(int port) {
-    const WorkerOptions options = Options();
+  std::unique_ptr<Worker> StartWorker(int port) { return StartWorker(port, Options()); }
+  std::unique_ptr<Worker> StartWorker(int port, const WorkerOptions& options) {
     auto worker = std::make_unique<Worker>(
         options, MakeAgentChannel("127.0.0.1:" + std::to_string(port), options), runner_.get());
     worker->Start();
@@ -123,6 +123,49 @@ TEST_F(WorkerTest, RunsALeasedTrialAndCompletesIt) {
   EXPECT_EQ(MetricValue(registry_, "vmle_worker_trials_total", "outcome", "completed"), 1);
   EXPECT_EQ(MetricValue(registry_, "vmle_worker_busy"), 0);
   EXPECT_GT(MetricValue(registry_, "vmle_worker_samples_per_second"), 0);
+}
+
+// Epochs shorter than the report interval go together: the first at once (it
+// carries the dataset profile), the others at the end of training, before the result.
+TEST_F(WorkerTest, EpochsWithinTheReportIntervalGoInOneReport) {
+  FakeAgent agent({});
+  agent.queue.Queue(testing::TinyAssignment("t1", 4));
+  WorkerOptions options = Options();
+  options.progress_interval = absl::Hours(1);
+  auto worker = StartWorker(agent.port, options);
+  ASSERT_TRUE(agent.queue.WaitFor(Completed));
+  worker->Stop();
+
+  absl::MutexLock lock(&agent.queue.mu_);
+  const auto& q = agent.queue;
+  ASSERT_EQ(q.progress.size(), 2u);
+  EXPECT_EQ(q.progress[0].epoch().epoch(), 1);
+  EXPECT_EQ(q.progress[0].later_epochs_size(), 0);
+  EXPECT_EQ(q.progress[0].dataset_profile().num_users(), 200);
+  EXPECT_EQ(q.progress[1].epoch().epoch(), 2);
+  ASSERT_EQ(q.progress[1].later_epochs_size(), 2);
+  EXPECT_EQ(q.progress[1].later_epochs(0).epoch(), 3);
+  EXPECT_EQ(q.progress[1].later_epochs(1).epoch(), 4);
+  EXPECT_FALSE(q.progress[1].has_dataset_profile());
+  ASSERT_EQ(q.completed.size(), 1u);
+  EXPECT_FALSE(q.completed[0].stopped_early());
+}
+
+TEST_F(WorkerTest, AZeroReportIntervalReportsEveryEpoch) {
+  FakeAgent agent({});
+  agent.queue.Queue(testing::TinyAssignment("t1", 3));
+  WorkerOptions options = Options();
+  options.progress_interval = absl::ZeroDuration();
+  auto worker = StartWorker(agent.port, options);
+  ASSERT_TRUE(agent.queue.WaitFor(Completed));
+  worker->Stop();
+
+  absl::MutexLock lock(&agent.queue.mu_);
+  ASSERT_EQ(agent.queue.progress.size(), 3u);
+  for (int e = 0; e < 3; ++e) {
+    EXPECT_EQ(agent.queue.progress[e].epoch().epoch(), e + 1);
+    EXPECT_EQ(agent.queue.progress[e].later_epochs_size(), 0);
+  }
 }
 
 TEST_F(WorkerTest, ProgressReplyStopsTrainingAndTheTrialCompletesEarly) {

@@ -15,7 +15,8 @@
 //   trial whose lease ran out.
 // - Progress reports of a study group-commit: those that arrive while the study writes
 //   are stored together by the next write; each is answered only once stored, with
-//   whether to stop (early stopping, or the study ending).
+//   whether to stop (early stopping, or the study ending). A report may carry several
+//   consecutive epochs (a worker's report interval); early stopping judges each.
 // - Complete and Fail store the result under the study's write slot; a retried
 //   Complete whose first try was stored succeeds. A result may end the study
 //   (StudyEnding), and tells the planning driver there is new work.
@@ -142,8 +143,10 @@ class LeaseQueue {
   // holds) in one write, and answers each. The study must not be writing; takes its
   // write slot meanwhile.
   void WriteProgressLocked(StudyEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(ledger_.mu());
-  bool EarlyStopLocked(const StudyEntry& entry, const vmle::v1::Trial& trial, std::string* reason) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(ledger_.mu());
+  // Whether the trial should stop after any of its last `new_epochs` epochs, each
+  // judged on the curve up to it, as if reported alone.
+  bool EarlyStopLocked(const StudyEntry& entry, const vmle::v1::Trial& trial, int new_epochs,
+                       std::string* reason) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(ledger_.mu());
   absl::Status RequeueOrFailLocked(StudyEntry& entry, vmle::v1::Trial trial, const std::string& error,
                                    const std::string& cause, bool retryable)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(ledger_.mu());

@@ -25,7 +25,7 @@ using internal::StudyEntry;
 using internal::ToTimestamp;
 using vmle::v1::StudyEvent;
 using vmle::v1::Trial;
-absl::Status CheckMetrics(const char* field, const vmle::v1::MetricValues& m) {
+absl::Status CheckMetrics(const std::string& field, const vmle::v1::MetricValues& m) {
   for (double v : {m.recall_at_5(), m.recall_at_10(), m.recall_at_20(), m.ndcg_at_5(), m.ndcg_at_10(),
                    m.ndcg_at_20(), m.mrr()}) {
     if (!std::isfinite(v) || v < 0 || v > 1) {
@@ -76,7 +76,8 @@ absl::StatusOr<vmle::v1::HeartbeatResponse> LeaseQueue::Heartbeat(const vmle::v1
   return response;
 }
 
-bool LeaseQueue::EarlyStopLocked(const StudyEntry& entry, const Trial& trial, std::string* reason) const {
+bool LeaseQueue::EarlyStopLocked(const StudyEntry& entry, const Trial& trial, int new_epochs,
+                                 std::string* reason) const {
   const vmle::v1::StudySpec& spec = entry.study.spec();
   const vmle::v1::EarlyStoppingRule rule = spec.early_stopping().rule();
   if (rule == vmle::v1::EARLY_STOPPING_RULE_OFF || rule == vmle::v1::EARLY_STOPPING_RULE_UNSPECIFIED) return false;
@@ -90,10 +91,18 @@ bool LeaseQueue::EarlyStopLocked(const StudyEntry& entry, const Trial& trial, st
   for (const auto& [number, state] : entry.trials) {
     if (number != trial.number() && state.trial.epochs_size() > 0) others.push_back(curve(state.trial));
   }
-  const EarlyStoppingDecision decision =
-      DecideEarlyStop(spec.early_stopping(), spec.objective().direction(), others, curve(trial));
-  if (decision.stop) *reason = decision.reason;
-  return decision.stop;
+  const std::vector<double> full = curve(trial);
+  const size_t first = full.size() - std::min<size_t>(full.size(), std::max(new_epochs, 1));
+  for (size_t end = first + 1; end <= full.size(); ++end) {
+    const std::vector<double> upto(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(end));
+    const EarlyStoppingDecision decision =
+        DecideEarlyStop(spec.early_stopping(), spec.objective().direction(), others, upto);
+    if (decision.stop) {
+      *reason = decision.reason;
+      return true;
+    }
+  }
+  return false;
 }
 
 absl::StatusOr<vmle::v1::ReportProgressResponse> LeaseQueue::Progress(
@@ -101,6 +110,15 @@ absl::StatusOr<vmle::v1::ReportProgressResponse> LeaseQueue::Progress(
   const vmle::v1::EpochMetrics& epoch = request.epoch();
   if (epoch.epoch() < 1) return absl::InvalidArgumentError("epoch.epoch: must be >= 1");
   RETURN_IF_ERROR(CheckMetrics("epoch.validation", epoch.validation()));
+  for (int i = 0; i < request.later_epochs_size(); ++i) {
+    const int expected = (i == 0 ? epoch.epoch() : request.later_epochs(i - 1).epoch()) + 1;
+    if (request.later_epochs(i).epoch() != expected) {
+      return absl::InvalidArgumentError(absl::StrCat("later_epochs[", i, "].epoch: must be ", expected,
+                                                     " (consecutive after epoch)"));
+    }
+    RETURN_IF_ERROR(
+        CheckMetrics(absl::StrCat("later_epochs[", i, "].validation"), request.later_epochs(i).validation()));
+  }
   absl::MutexLock lock(&ledger_.mu());
   ASSIGN_OR_RETURN(StudyEntry * found, StudyOfTrialLocked(request.trial_id(), request.lease_id()));
   StudyEntry& entry = *found;
@@ -172,22 +190,26 @@ void LeaseQueue::WriteProgressLocked(StudyEntry& entry) {
     auto [it, added] = index.try_emplace(request.trial_id(), trials.size());
     if (added) trials.push_back(entry.trials[entry.number_of.at(request.trial_id())].trial);
     Trial& trial = trials[it->second];
-    const vmle::v1::EpochMetrics& epoch = request.epoch();
-    // A retried report replaces the epoch it repeats.
-    while (trial.epochs_size() > 0 && trial.epochs(trial.epochs_size() - 1).epoch() >= epoch.epoch()) {
+    // A retried report replaces the epochs it repeats.
+    while (trial.epochs_size() > 0 &&
+           trial.epochs(trial.epochs_size() - 1).epoch() >= request.epoch().epoch()) {
       trial.mutable_epochs()->RemoveLast();
     }
-    *trial.add_epochs() = epoch;
     if (request.has_dataset_profile() && !study.has_dataset_profile()) {
       *study.mutable_dataset_profile() = request.dataset_profile();
       new_work_();
     }
-    StudyEvent progress = StudyLedger::MakeEvent(entry, StudyEvent::TYPE_TRIAL_PROGRESS, trial.id(),
-                                    absl::StrCat("trial ", trial.number(), " epoch ", epoch.epoch(), ": ",
-                                                 Describe(metric, MetricValue(epoch.validation(), metric))));
-    *progress.mutable_epoch() = epoch;
-    progress.set_value(MetricValue(epoch.validation(), metric));
-    events.push_back(std::move(progress));
+    for (int i = -1; i < request.later_epochs_size(); ++i) {
+      const vmle::v1::EpochMetrics& epoch = i < 0 ? request.epoch() : request.later_epochs(i);
+      *trial.add_epochs() = epoch;
+      StudyEvent progress = StudyLedger::MakeEvent(
+          entry, StudyEvent::TYPE_TRIAL_PROGRESS, trial.id(),
+          absl::StrCat("trial ", trial.number(), " epoch ", epoch.epoch(), ": ",
+                       Describe(metric, MetricValue(epoch.validation(), metric))));
+      *progress.mutable_epoch() = epoch;
+      progress.set_value(MetricValue(epoch.validation(), metric));
+      events.push_back(std::move(progress));
+    }
     written.push_back(p);
   }
   if (written.empty()) return;
@@ -198,7 +220,8 @@ void LeaseQueue::WriteProgressLocked(StudyEntry& entry) {
   for (internal::PendingProgress* p : written) {
     internal::TrialState& state = entry.trials[entry.number_of.at(p->request->trial_id())];
     std::string reason;
-    if (!state.stop_requested && EarlyStopLocked(entry, state.trial, &reason)) {
+    if (!state.stop_requested &&
+        EarlyStopLocked(entry, state.trial, 1 + p->request->later_epochs_size(), &reason)) {
       state.stop_requested = true;
       state.stop_reason = "early stopping: " + reason;
     }

@@ -115,7 +115,15 @@ int main(int argc, char** argv) {
       ->envname("VMLE_LEASE_WAIT_SECONDS")
       ->check(CLI::Range(1, 120))
       ->capture_default_str();
+  int progress_interval_ms = static_cast<int>(absl::ToInt64Milliseconds(worker.progress_interval));
+  app.add_option("--progress_interval_ms", progress_interval_ms,
+                 "epochs ending within this many ms of the last progress report go together in the "
+                 "next one (0: a report per epoch)")
+      ->envname("VMLE_PROGRESS_INTERVAL_MS")
+      ->check(CLI::Range(0, 60000))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  worker.progress_interval = absl::Milliseconds(progress_interval_ms);
 
   if (absl::Status s = vmle::log::InitLogging(server.service_name, log_level); !s.ok()) {
     std::cerr << s.message() << "\n";

@@ -194,6 +194,8 @@ void Worker::RunTrial(const TrialAssignment& assignment) {
     return go_on && !state.stop;
   };
   TrialOutcome outcome = runner_->Run(assignment, callbacks);
+  // Epochs still waiting for their interval go before the result.
+  if (state.pending.has_epoch() && !state.cancel) SendProgress(assignment, state);
   {
     absl::MutexLock lock(&mu_);
     trial_done_ = true;
@@ -248,11 +250,29 @@ void Worker::LoseLease(const TrialAssignment& assignment, TrialState& state, con
 
 bool Worker::ReportProgress(const TrialAssignment& assignment, const vmle::v1::EpochMetrics& epoch,
                             const vmle::v1::DatasetProfile& profile, TrialState& state) {
-  vmle::v1::ReportProgressRequest request;
-  request.set_trial_id(assignment.trial_id());
-  request.set_lease_id(assignment.lease_id());
-  *request.mutable_epoch() = epoch;
+  vmle::v1::ReportProgressRequest& request = state.pending;
+  if (!request.has_epoch()) {
+    request.set_trial_id(assignment.trial_id());
+    request.set_lease_id(assignment.lease_id());
+    *request.mutable_epoch() = epoch;
+  } else {
+    *request.add_later_epochs() = epoch;
+  }
   if (!state.profile_sent) *request.mutable_dataset_profile() = profile;
+  if (state.profile_sent && absl::Now() - state.last_report < options_.progress_interval) return true;
+  return SendProgress(assignment, state);
+}
+
+bool Worker::SendProgress(const TrialAssignment& assignment, TrialState& state) {
+  vmle::v1::ReportProgressRequest request;
+  request.Swap(&state.pending);
+  state.last_report = absl::Now();
+  const int32_t last_epoch = request.later_epochs_size() > 0
+                                 ? request.later_epochs(request.later_epochs_size() - 1).epoch()
+                                 : request.epoch().epoch();
+  const std::string epochs = request.later_epochs_size() > 0
+                                 ? absl::StrCat(request.epoch().epoch(), "-", last_epoch)
+                                 : absl::StrCat(last_epoch);
   vmle::v1::ReportProgressResponse response;
   const grpc::Status status =
       Call("ReportProgress", options_.rpc_timeout, true,
@@ -263,16 +283,15 @@ bool Worker::ReportProgress(const TrialAssignment& assignment, const vmle::v1::E
   }
   if (!status.ok()) {
     if (stopping()) return false;
-    log::Warn("progress report dropped", {{"trial", assignment.trial_id()},
-                                          {"epoch", absl::StrCat(epoch.epoch())},
-                                          {"error", Describe(status)}});
+    log::Warn("progress report dropped",
+              {{"trial", assignment.trial_id()}, {"epoch", epochs}, {"error", Describe(status)}});
     return true;
   }
   state.profile_sent = true;
   if (response.action() != vmle::v1::ReportProgressResponse::ACTION_STOP) return true;
   log::Info("agent stops the trial", {{"study", assignment.study_id()},
                                       {"trial", assignment.trial_id()},
-                                      {"epoch", absl::StrCat(epoch.epoch())},
+                                      {"epoch", epochs},
                                       {"reason", response.reason()}});
   return false;
 }

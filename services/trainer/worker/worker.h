@@ -4,7 +4,8 @@
 // One trial at a time: LeaseTrial (long poll) → run the trial (trial_runner.h)
 // while a heartbeat thread extends the lease every heartbeat_seconds →
 // ReportProgress after each epoch (the first report that reaches the agent carries
-// the dataset profile) → CompleteTrial or FailTrial.
+// the dataset profile; epochs shorter than progress_interval go together in one
+// report, the rest sent at the end of training) → CompleteTrial or FailTrial.
 //
 // The agent steers the trial:
 //   * ReportProgress answering ACTION_STOP, or Heartbeat answering stop, ends
@@ -71,6 +72,12 @@ struct WorkerOptions {
   absl::Duration max_backoff = absl::Seconds(10);
   // How long CompleteTrial and FailTrial are retried while the agent is unreachable.
   absl::Duration report_retry_window = absl::Minutes(5);
+  // An epoch that ends sooner than this after the last progress report waits for the
+  // next report, and the epochs of an interval go together: with sub-second epochs a
+  // worker sends about one report per interval instead of one per epoch, and early
+  // stopping is decided up to one interval later. The first epoch is always sent at
+  // once. Zero reports every epoch.
+  absl::Duration progress_interval = absl::Seconds(1);
   // Registry for the metrics of worker_metrics.h; null keeps them private. Not owned;
   // must outlive the worker.
   prometheus::Registry* metrics = nullptr;
@@ -108,17 +115,24 @@ class Worker {
     std::atomic<bool> lease_lost{false};
     // The agent said stop: complete with the best epoch so far.
     std::atomic<bool> stop{false};
-    // The first report carrying the dataset profile reached the agent. Used by the
-    // training thread only.
+    // Used by the training thread only:
+    // the first report carrying the dataset profile reached the agent;
     bool profile_sent = false;
+    // epochs not reported yet (trial and lease ids set once the first is added);
+    vmle::v1::ReportProgressRequest pending;
+    // when the last report was sent.
+    absl::Time last_report = absl::InfinitePast();
   };
 
   void Loop();
   void RunTrial(const vmle::v1::TrialAssignment& assignment);
   void HeartbeatLoop(const vmle::v1::TrialAssignment& assignment, TrialState& state);
-  // Sends one epoch's metrics; whether training should go on.
+  // Adds one epoch's metrics to the pending report and sends it when its interval is
+  // up; whether training should go on.
   bool ReportProgress(const vmle::v1::TrialAssignment& assignment, const vmle::v1::EpochMetrics& epoch,
                       const vmle::v1::DatasetProfile& profile, TrialState& state);
+  // Sends the pending epochs; whether training should go on.
+  bool SendProgress(const vmle::v1::TrialAssignment& assignment, TrialState& state);
   // CompleteTrial, FailTrial, or nothing for an abandoned trial.
   void Finish(const vmle::v1::TrialAssignment& assignment, const TrialState& state,
               TrialOutcome outcome);
