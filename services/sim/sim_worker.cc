@@ -121,6 +121,18 @@ void SimWorker::RunTrial(const vmle::v1::TrialAssignment& a) {
   absl::Duration busy;
   vmle::v1::ReportProgressRequest progress;  // the epochs not reported yet
   absl::Time last_report = absl::InfinitePast();
+  // Sends and clears `progress`; false (the trial abandoned) when the call fails.
+  auto report = [&](vmle::v1::ReportProgressRequest& request, vmle::v1::ReportProgressResponse* reply) {
+    if (!call(&vmle::v1::TrialQueue::Stub::ReportProgress, request, reply).ok()) {
+      absl::MutexLock lock(&mu_);
+      ++stats_.trials_abandoned;
+      return false;
+    }
+    absl::MutexLock lock(&mu_);
+    stats_.epochs += 1 + request.later_epochs_size();
+    request.Clear();
+    return true;
+  };
   for (size_t i = 0; i < run.epochs.size(); ++i) {
     std::this_thread::sleep_for(absl::ToChronoMicroseconds(options_.epoch_time));
     busy += options_.epoch_time;
@@ -154,26 +166,22 @@ void SimWorker::RunTrial(const vmle::v1::TrialAssignment& a) {
       *progress.add_later_epochs() = run.epochs[i];
     }
     if (i == 0) *progress.mutable_dataset_profile() = ProfileOf(dataset);
-    const bool last = i + 1 == run.epochs.size();
-    if (i > 0 && !last && absl::Now() - last_report < options_.progress_interval) continue;
+    if (i > 0 && absl::Now() - last_report < options_.progress_interval) continue;
     last_report = absl::Now();
     vmle::v1::ReportProgressResponse reply;
-    const grpc::Status s = call(&vmle::v1::TrialQueue::Stub::ReportProgress, progress, &reply);
-    if (!s.ok()) {
-      absl::MutexLock lock(&mu_);
-      ++stats_.trials_abandoned;
-      return;
-    }
-    {
-      absl::MutexLock lock(&mu_);
-      stats_.epochs += 1 + progress.later_epochs_size();
-    }
-    progress.Clear();
+    if (!report(progress, &reply)) return;
     if (reply.action() == vmle::v1::ReportProgressResponse::ACTION_STOP) {
       stopped = true;
       break;
     }
   }
+  // Epochs still waiting for their interval go with the result (a failure reports
+  // them first).
+  if (run.diverged && progress.has_epoch()) {
+    vmle::v1::ReportProgressResponse reply;
+    if (!report(progress, &reply)) return;
+  }
+  const int unreported = progress.has_epoch() ? 1 + progress.later_epochs_size() : 0;
   grpc::Status s;
   if (run.diverged) {
     vmle::v1::FailTrialRequest fail;
@@ -194,6 +202,10 @@ void SimWorker::RunTrial(const vmle::v1::TrialAssignment& a) {
     *complete.mutable_test() = run.test;
     complete.set_train_seconds(absl::ToDoubleSeconds(busy));
     complete.set_stopped_early(stopped);
+    if (progress.has_epoch()) {
+      *complete.add_final_epochs() = progress.epoch();
+      for (const auto& e : progress.later_epochs()) *complete.add_final_epochs() = e;
+    }
     vmle::v1::CompleteTrialResponse reply;
     s = call(&vmle::v1::TrialQueue::Stub::CompleteTrial, complete, &reply);
   }
@@ -206,6 +218,7 @@ void SimWorker::RunTrial(const vmle::v1::TrialAssignment& a) {
     ++stats_.trials_failed;
   } else {
     ++stats_.trials_completed;
+    stats_.epochs += unreported;
   }
 }
 

@@ -244,6 +244,22 @@ TEST_F(LeaseQueueTest, AReportOfSeveralEpochsStoresEachAndEarlyStoppingJudgesEac
   progress.mutable_later_epochs(2)->mutable_validation()->set_ndcg_at_10(2.0);
   EXPECT_THAT(queue_->Progress(progress).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, "later_epochs[2].validation"));
+
+  // The epochs no report carried come with the result, and are stored with it.
+  vmle::v1::CompleteTrialRequest done;
+  done.set_trial_id("st-e-t1");
+  done.set_lease_id(leased->assignment().lease_id());
+  done.set_best_epoch(5);
+  done.mutable_validation()->set_ndcg_at_10(0.02);
+  *done.add_final_epochs() = epoch(4, 0.015);
+  *done.add_final_epochs() = epoch(6, 0.02);
+  EXPECT_THAT(queue_->Complete(done), StatusIs(absl::StatusCode::kInvalidArgument, "final_epochs[1].epoch"));
+  done.mutable_final_epochs(1)->set_epoch(5);
+  ASSERT_TRUE(queue_->Complete(done).ok());
+  const Trial finished = parts_.client().ListTrials("st-e")->at(0);
+  ASSERT_EQ(finished.epochs_size(), 5);
+  EXPECT_EQ(finished.epochs(4).epoch(), 5);
+  EXPECT_DOUBLE_EQ(finished.epochs(4).validation().ndcg_at_10(), 0.02);
 }
 
 TEST_F(LeaseQueueTest, AnExpiredLeaseIsQueuedAgain) {

@@ -17,7 +17,8 @@
 //   are stored together by the next write; each is answered only once stored, with
 //   whether to stop (early stopping, or the study ending). A report may carry several
 //   consecutive epochs (a worker's report interval); early stopping judges each.
-// - Complete and Fail store the result under the study's write slot; a retried
+// - Complete and Fail store the result under the study's write slot (Complete with the
+//   epochs it carries that no report did, final_epochs); a retried
 //   Complete whose first try was stored succeeds. A result may end the study
 //   (StudyEnding), and tells the planning driver there is new work.
 // - A call naming a lease that expired or was replaced answers FAILED_PRECONDITION:

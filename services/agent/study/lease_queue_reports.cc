@@ -39,6 +39,40 @@ std::string Describe(vmle::v1::Metric metric, double value) {
   return absl::StrFormat("val %s %.4f", MetricLabel(metric), value);
 }
 
+// `epochs` (the repeated field `field`) must follow on from epoch `after`, one by
+// one (after 0: the first may be any epoch from 1), with metrics in range.
+absl::Status CheckEpochRun(const std::string& field,
+                           const google::protobuf::RepeatedPtrField<vmle::v1::EpochMetrics>& epochs, int after) {
+  for (int i = 0; i < epochs.size(); ++i) {
+    const int previous = i == 0 ? after : epochs[i - 1].epoch();
+    const bool follows = previous == 0 ? epochs[i].epoch() >= 1 : epochs[i].epoch() == previous + 1;
+    if (!follows) {
+      return absl::InvalidArgumentError(
+          previous == 0 ? absl::StrCat(field, "[", i, "].epoch: must be >= 1")
+                        : absl::StrCat(field, "[", i, "].epoch: must be ", previous + 1, " (consecutive)"));
+    }
+    RETURN_IF_ERROR(CheckMetrics(absl::StrCat(field, "[", i, "].validation"), epochs[i].validation()));
+  }
+  return absl::OkStatus();
+}
+
+// Appends `epoch` to the trial, replacing the epochs it repeats (a retried report),
+// with its progress event.
+void AppendEpoch(const StudyEntry& entry, vmle::v1::Metric metric, const vmle::v1::EpochMetrics& epoch, Trial& trial,
+                 std::vector<StudyEvent>& events) {
+  while (trial.epochs_size() > 0 && trial.epochs(trial.epochs_size() - 1).epoch() >= epoch.epoch()) {
+    trial.mutable_epochs()->RemoveLast();
+  }
+  *trial.add_epochs() = epoch;
+  StudyEvent progress = StudyLedger::MakeEvent(
+      entry, StudyEvent::TYPE_TRIAL_PROGRESS, trial.id(),
+      absl::StrCat("trial ", trial.number(), " epoch ", epoch.epoch(), ": ",
+                   Describe(metric, MetricValue(epoch.validation(), metric))));
+  *progress.mutable_epoch() = epoch;
+  progress.set_value(MetricValue(epoch.validation(), metric));
+  events.push_back(std::move(progress));
+}
+
 }  // namespace
 
 absl::StatusOr<StudyEntry*> LeaseQueue::StudyOfTrialLocked(const std::string& trial_id,
@@ -110,15 +144,7 @@ absl::StatusOr<vmle::v1::ReportProgressResponse> LeaseQueue::Progress(
   const vmle::v1::EpochMetrics& epoch = request.epoch();
   if (epoch.epoch() < 1) return absl::InvalidArgumentError("epoch.epoch: must be >= 1");
   RETURN_IF_ERROR(CheckMetrics("epoch.validation", epoch.validation()));
-  for (int i = 0; i < request.later_epochs_size(); ++i) {
-    const int expected = (i == 0 ? epoch.epoch() : request.later_epochs(i - 1).epoch()) + 1;
-    if (request.later_epochs(i).epoch() != expected) {
-      return absl::InvalidArgumentError(absl::StrCat("later_epochs[", i, "].epoch: must be ", expected,
-                                                     " (consecutive after epoch)"));
-    }
-    RETURN_IF_ERROR(
-        CheckMetrics(absl::StrCat("later_epochs[", i, "].validation"), request.later_epochs(i).validation()));
-  }
+  RETURN_IF_ERROR(CheckEpochRun("later_epochs", request.later_epochs(), epoch.epoch()));
   absl::MutexLock lock(&ledger_.mu());
   ASSIGN_OR_RETURN(StudyEntry * found, StudyOfTrialLocked(request.trial_id(), request.lease_id()));
   StudyEntry& entry = *found;
@@ -190,26 +216,12 @@ void LeaseQueue::WriteProgressLocked(StudyEntry& entry) {
     auto [it, added] = index.try_emplace(request.trial_id(), trials.size());
     if (added) trials.push_back(entry.trials[entry.number_of.at(request.trial_id())].trial);
     Trial& trial = trials[it->second];
-    // A retried report replaces the epochs it repeats.
-    while (trial.epochs_size() > 0 &&
-           trial.epochs(trial.epochs_size() - 1).epoch() >= request.epoch().epoch()) {
-      trial.mutable_epochs()->RemoveLast();
-    }
     if (request.has_dataset_profile() && !study.has_dataset_profile()) {
       *study.mutable_dataset_profile() = request.dataset_profile();
       new_work_();
     }
-    for (int i = -1; i < request.later_epochs_size(); ++i) {
-      const vmle::v1::EpochMetrics& epoch = i < 0 ? request.epoch() : request.later_epochs(i);
-      *trial.add_epochs() = epoch;
-      StudyEvent progress = StudyLedger::MakeEvent(
-          entry, StudyEvent::TYPE_TRIAL_PROGRESS, trial.id(),
-          absl::StrCat("trial ", trial.number(), " epoch ", epoch.epoch(), ": ",
-                       Describe(metric, MetricValue(epoch.validation(), metric))));
-      *progress.mutable_epoch() = epoch;
-      progress.set_value(MetricValue(epoch.validation(), metric));
-      events.push_back(std::move(progress));
-    }
+    AppendEpoch(entry, metric, request.epoch(), trial, events);
+    for (const vmle::v1::EpochMetrics& epoch : request.later_epochs()) AppendEpoch(entry, metric, epoch, trial, events);
     written.push_back(p);
   }
   if (written.empty()) return;
@@ -235,6 +247,7 @@ void LeaseQueue::WriteProgressLocked(StudyEntry& entry) {
 absl::Status LeaseQueue::Complete(const vmle::v1::CompleteTrialRequest& request) {
   RETURN_IF_ERROR(CheckMetrics("validation", request.validation()));
   RETURN_IF_ERROR(CheckMetrics("test", request.test()));
+  RETURN_IF_ERROR(CheckEpochRun("final_epochs", request.final_epochs(), 0));
   absl::MutexLock lock(&ledger_.mu());
   ASSIGN_OR_RETURN(StudyEntry * found, StudyOfTrialLocked(request.trial_id(), request.lease_id()));
   StudyEntry& entry = *found;
@@ -277,6 +290,7 @@ absl::Status LeaseQueue::Complete(const vmle::v1::CompleteTrialRequest& request)
       trial.proposal().replicate_of() > 0 ? absl::StrCat(" (replicate of trial ", trial.proposal().replicate_of(), ")")
                                           : "";
   std::vector<StudyEvent> events;
+  for (const vmle::v1::EpochMetrics& epoch : request.final_epochs()) AppendEpoch(entry, metric, epoch, trial, events);
   events.push_back(StudyLedger::MakeEvent(entry,
                                           stopped ? StudyEvent::TYPE_TRIAL_STOPPED : StudyEvent::TYPE_TRIAL_FINISHED,
                              trial.id(),

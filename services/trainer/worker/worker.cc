@@ -194,8 +194,18 @@ void Worker::RunTrial(const TrialAssignment& assignment) {
     return go_on && !state.stop;
   };
   TrialOutcome outcome = runner_->Run(assignment, callbacks);
-  // Epochs still waiting for their interval go before the result.
-  if (state.pending.has_epoch() && !state.cancel) SendProgress(assignment, state);
+  // Epochs still waiting for their interval go with the result (a failure reports
+  // them first).
+  if (state.pending.has_epoch() && !state.cancel) {
+    if (outcome.kind == TrialOutcome::Kind::kCompleted) {
+      auto& final_epochs = *outcome.completion.mutable_final_epochs();
+      *final_epochs.Add() = state.pending.epoch();
+      final_epochs.MergeFrom(state.pending.later_epochs());
+      state.pending.Clear();
+    } else {
+      SendProgress(assignment, state);
+    }
+  }
   {
     absl::MutexLock lock(&mu_);
     trial_done_ = true;

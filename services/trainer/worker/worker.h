@@ -5,7 +5,8 @@
 // while a heartbeat thread extends the lease every heartbeat_seconds →
 // ReportProgress after each epoch (the first report that reaches the agent carries
 // the dataset profile; epochs shorter than progress_interval go together in one
-// report, the rest sent at the end of training) → CompleteTrial or FailTrial.
+// report, and those left at the end of training go with CompleteTrial) →
+// CompleteTrial or FailTrial.
 //
 // The agent steers the trial:
 //   * ReportProgress answering ACTION_STOP, or Heartbeat answering stop, ends
@@ -76,7 +77,8 @@ struct WorkerOptions {
   // next report, and the epochs of an interval go together: with sub-second epochs a
   // worker sends about one report per interval instead of one per epoch, and early
   // stopping is decided up to one interval later. The first epoch is always sent at
-  // once. Zero reports every epoch.
+  // once; the epochs left when training ends go with the result. Zero reports every
+  // epoch.
   absl::Duration progress_interval = absl::Seconds(1);
   // Registry for the metrics of worker_metrics.h; null keeps them private. Not owned;
   // must outlive the worker.
