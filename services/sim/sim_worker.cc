@@ -121,7 +121,7 @@ void SimWorker::RunTrial(const vmle::v1::TrialAssignment& a) {
   absl::Duration busy;
   vmle::v1::ReportProgressRequest progress;  // the epochs not reported yet
   absl::Time last_report = absl::InfinitePast();
-  // Sends and clears `progress`; false (the trial abandoned) when the call fails.
+  // Sends and clears `request`; false (the trial abandoned) when the call fails.
   auto report = [&](vmle::v1::ReportProgressRequest& request, vmle::v1::ReportProgressResponse* reply) {
     if (!call(&vmle::v1::TrialQueue::Stub::ReportProgress, request, reply).ok()) {
       absl::MutexLock lock(&mu_);

@@ -1,5 +1,5 @@
 // A simulated-objective worker: speaks the TrialQueue protocol like vmle-worker
-// (lease, per-epoch progress with stop, complete, fail; its progress reports extend
+// (lease, progress with stop, complete, fail; its progress reports extend
 // the lease, so it needs no separate heartbeats while an epoch and the report
 // interval are shorter than the lease) but "trains" with the SimulatedObjective, so
 // the agent's whole control path can be

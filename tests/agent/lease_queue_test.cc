@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -186,32 +187,51 @@ TEST_F(LeaseQueueTest, HeartbeatsAndResultsCheckTheLeaseAndARetriedResultSucceed
   EXPECT_EQ(queue_->Complete(done).code(), absl::StatusCode::kFailedPrecondition);
 }
 
-// A worker whose epochs are shorter than its report interval sends them together:
-// each is stored, and early stopping judges each as if reported alone. Successive
-// halving with rungs at epochs 2, 4, ...: a report of epochs 1-3 passes the rung at 2
-// although the curve it leaves ends between rungs.
-TEST_F(LeaseQueueTest, AReportOfSeveralEpochsStoresEachAndEarlyStoppingJudgesEach) {
-  vmle::v1::Study study = NewStudy("st-e", "random", 8, 2);
+static vmle::v1::EpochMetrics Epoch(int number, double ndcg) {
+  vmle::v1::EpochMetrics e;
+  e.set_epoch(number);
+  e.mutable_validation()->set_ndcg_at_10(ndcg);
+  return e;
+}
+
+// A study with successive halving (rungs at epochs 2, 4, ...; 2 other values needed
+// at a rung), two finished trials at .05 over epochs 1-3, and trial 1 queued.
+StudyEntry* StudyWithRungAtEpoch2(StudyLedger& ledger, const std::string& id) {
+  vmle::v1::Study study = NewStudy(id, "random", 8, 2);
   auto* rule = study.mutable_spec()->mutable_early_stopping();
   rule->set_rule(vmle::v1::EARLY_STOPPING_RULE_SUCCESSIVE_HALVING);
   rule->set_grace_epochs(2);
   rule->set_min_trials(2);
   rule->set_reduction_factor(2);
-  StudyEntry* entry = CoreParts::Create(*ledger_, study);
-  ASSERT_NE(entry, nullptr);
-  auto epoch = [](int number, double ndcg) {
-    vmle::v1::EpochMetrics e;
-    e.set_epoch(number);
-    e.mutable_validation()->set_ndcg_at_10(ndcg);
-    return e;
-  };
-  std::vector<Trial> trials = {NewTrial("st-e", 1, vmle::v1::TRIAL_STATUS_QUEUED)};
+  StudyEntry* entry = CoreParts::Create(ledger, study);
+  EXPECT_NE(entry, nullptr);
+  if (entry == nullptr) return nullptr;
+  std::vector<Trial> trials = {NewTrial(id, 1, vmle::v1::TRIAL_STATUS_QUEUED)};
   for (int n : {2, 3}) {
-    Trial done = NewTrial("st-e", n, vmle::v1::TRIAL_STATUS_SUCCEEDED);
-    for (int e = 1; e <= 3; ++e) *done.add_epochs() = epoch(e, 0.05);
+    Trial done = NewTrial(id, n, vmle::v1::TRIAL_STATUS_SUCCEEDED);
+    for (int e = 1; e <= 3; ++e) *done.add_epochs() = Epoch(e, 0.05);
     trials.push_back(done);
   }
-  ASSERT_TRUE(CoreParts::Commit(*ledger_, *entry, trials).ok());
+  EXPECT_TRUE(CoreParts::Commit(ledger, *entry, trials).ok());
+  return entry;
+}
+
+int ProgressEvents(MemoryClient& client, const std::string& study_id) {
+  absl::StatusOr<std::vector<vmle::v1::StudyEvent>> events = client.ListEvents(study_id, 0);
+  EXPECT_TRUE(events.ok()) << events.status();
+  int n = 0;
+  for (const auto& e : events.value_or(std::vector<vmle::v1::StudyEvent>{})) {
+    n += e.type() == vmle::v1::StudyEvent::TYPE_TRIAL_PROGRESS;
+  }
+  return n;
+}
+
+// A worker whose epochs are shorter than its report interval sends them together:
+// each is stored, and early stopping judges each as if reported alone. A report of
+// epochs 1-3 passes the rung at 2 although the curve it leaves ends between rungs.
+TEST_F(LeaseQueueTest, AReportOfSeveralEpochsStoresEachAndEarlyStoppingJudgesEach) {
+  StudyEntry* entry = StudyWithRungAtEpoch2(*ledger_, "st-e");
+  ASSERT_NE(entry, nullptr);
   StartQueue();
   absl::StatusOr<vmle::v1::LeaseTrialResponse> leased = Lease(Request("w-1"));
   ASSERT_TRUE(leased.ok() && leased->has_assignment());
@@ -219,9 +239,9 @@ TEST_F(LeaseQueueTest, AReportOfSeveralEpochsStoresEachAndEarlyStoppingJudgesEac
   vmle::v1::ReportProgressRequest progress;
   progress.set_trial_id("st-e-t1");
   progress.set_lease_id(leased->assignment().lease_id());
-  *progress.mutable_epoch() = epoch(1, 0.01);
-  *progress.add_later_epochs() = epoch(2, 0.01);
-  *progress.add_later_epochs() = epoch(3, 0.01);
+  *progress.mutable_epoch() = Epoch(1, 0.01);
+  *progress.add_later_epochs() = Epoch(2, 0.01);
+  *progress.add_later_epochs() = Epoch(3, 0.01);
   absl::StatusOr<vmle::v1::ReportProgressResponse> reported = queue_->Progress(progress);
   ASSERT_TRUE(reported.ok()) << reported.status();
   EXPECT_EQ(reported->action(), vmle::v1::ReportProgressResponse::ACTION_STOP);
@@ -231,19 +251,25 @@ TEST_F(LeaseQueueTest, AReportOfSeveralEpochsStoresEachAndEarlyStoppingJudgesEac
   ASSERT_EQ((*stored)[0].epochs_size(), 3);
   for (int e = 0; e < 3; ++e) EXPECT_EQ((*stored)[0].epochs(e).epoch(), e + 1);
   EXPECT_EQ(HeldTrial(*entry, 1).epochs_size(), 3);
+  EXPECT_EQ(ProgressEvents(parts_.client(), "st-e"), 3);
 
-  // A retry of the same report replaces its epochs instead of adding them again.
+  // A retry of the same report (its answer was lost) adds neither epochs nor events.
   ASSERT_TRUE(queue_->Progress(progress).ok());
   EXPECT_EQ(parts_.client().ListTrials("st-e")->at(0).epochs_size(), 3);
+  EXPECT_EQ(ProgressEvents(parts_.client(), "st-e"), 3);
 
-  // Later epochs must follow on: the refusal names the one that does not.
-  *progress.add_later_epochs() = epoch(5, 0.01);
+  // Later epochs must follow on, and stay within bounds: the refusal names the field.
+  *progress.add_later_epochs() = Epoch(5, 0.01);
   EXPECT_THAT(queue_->Progress(progress).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, "later_epochs[2].epoch"));
   progress.mutable_later_epochs(2)->set_epoch(4);
   progress.mutable_later_epochs(2)->mutable_validation()->set_ndcg_at_10(2.0);
   EXPECT_THAT(queue_->Progress(progress).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, "later_epochs[2].validation"));
+  vmle::v1::ReportProgressRequest huge = progress;
+  huge.mutable_epoch()->set_epoch(std::numeric_limits<int32_t>::max());
+  huge.clear_later_epochs();
+  EXPECT_THAT(queue_->Progress(huge).status(), StatusIs(absl::StatusCode::kInvalidArgument, "epoch.epoch"));
 
   // The epochs no report carried come with the result, and are stored with it.
   vmle::v1::CompleteTrialRequest done;
@@ -251,8 +277,8 @@ TEST_F(LeaseQueueTest, AReportOfSeveralEpochsStoresEachAndEarlyStoppingJudgesEac
   done.set_lease_id(leased->assignment().lease_id());
   done.set_best_epoch(5);
   done.mutable_validation()->set_ndcg_at_10(0.02);
-  *done.add_final_epochs() = epoch(4, 0.015);
-  *done.add_final_epochs() = epoch(6, 0.02);
+  *done.add_final_epochs() = Epoch(4, 0.015);
+  *done.add_final_epochs() = Epoch(6, 0.02);
   EXPECT_THAT(queue_->Complete(done), StatusIs(absl::StatusCode::kInvalidArgument, "final_epochs[1].epoch"));
   done.mutable_final_epochs(1)->set_epoch(5);
   ASSERT_TRUE(queue_->Complete(done).ok());
@@ -260,6 +286,38 @@ TEST_F(LeaseQueueTest, AReportOfSeveralEpochsStoresEachAndEarlyStoppingJudgesEac
   ASSERT_EQ(finished.epochs_size(), 5);
   EXPECT_EQ(finished.epochs(4).epoch(), 5);
   EXPECT_DOUBLE_EQ(finished.epochs(4).validation().ndcg_at_10(), 0.02);
+  EXPECT_EQ(ProgressEvents(parts_.client(), "st-e"), 5);
+}
+
+// The epochs that come with the result are judged as if reported: a trial whose
+// last report was before the rung, and whose final epochs fail it, is stored as
+// stopped by early stopping.
+TEST_F(LeaseQueueTest, EpochsThatComeWithTheResultAreJudgedAsIfReported) {
+  StudyEntry* entry = StudyWithRungAtEpoch2(*ledger_, "st-f");
+  ASSERT_NE(entry, nullptr);
+  StartQueue();
+  absl::StatusOr<vmle::v1::LeaseTrialResponse> leased = Lease(Request("w-1"));
+  ASSERT_TRUE(leased.ok() && leased->has_assignment());
+  vmle::v1::ReportProgressRequest progress;
+  progress.set_trial_id("st-f-t1");
+  progress.set_lease_id(leased->assignment().lease_id());
+  *progress.mutable_epoch() = Epoch(1, 0.01);
+  absl::StatusOr<vmle::v1::ReportProgressResponse> reported = queue_->Progress(progress);
+  ASSERT_TRUE(reported.ok()) << reported.status();
+  EXPECT_EQ(reported->action(), vmle::v1::ReportProgressResponse::ACTION_CONTINUE);
+
+  vmle::v1::CompleteTrialRequest done;
+  done.set_trial_id("st-f-t1");
+  done.set_lease_id(leased->assignment().lease_id());
+  done.set_best_epoch(3);
+  done.mutable_validation()->set_ndcg_at_10(0.012);
+  *done.add_final_epochs() = Epoch(2, 0.011);
+  *done.add_final_epochs() = Epoch(3, 0.012);
+  ASSERT_TRUE(queue_->Complete(done).ok());
+  const Trial finished = HeldTrial(*entry, 1);
+  EXPECT_EQ(finished.status(), vmle::v1::TRIAL_STATUS_STOPPED);
+  EXPECT_NE(finished.error().find("early stopping"), std::string::npos) << finished.error();
+  EXPECT_EQ(finished.epochs_size(), 3);
 }
 
 TEST_F(LeaseQueueTest, AnExpiredLeaseIsQueuedAgain) {

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
+#include <tuple>
 #include <vector>
 
 #include "services/trainer/eval/evaluator.h"
@@ -59,6 +61,51 @@ TEST(FusedRankTest, MatchesTheScoreMatrixRanksOnExactProducts) {
     EXPECT_TRUE(torch::equal(fused, PlainRanks(c)))
         << users << " users, " << num_items << " items, dim " << dim;
   }
+}
+
+// With values whose products round, the target's score must be formed exactly as
+// every other item's: items that copy the target's embedding tie with it and never
+// count above it, and masked copies of an item are judged on the same score. The
+// reference forms every score with one fused multiply-add chain over the hidden
+// dimension, the order the header promises.
+TEST(FusedRankTest, TiesWithTheTargetNeverCountOnRoundedProducts) {
+  if (!FusedRanker::Available()) GTEST_SKIP() << "no AVX-512F on this CPU";
+  torch::manual_seed(13);
+  const int64_t users = 30, num_items = 200, dim = 48;
+  Case c = MakeCase(users, num_items, dim);
+  c.states = torch::randn({users, dim});
+  c.items = torch::randn({num_items + 1, dim});
+  // Items 1-40 copy the targets of users 0-39 (users 30-39 do not exist: plain items).
+  for (int64_t r = 0; r < users; ++r) {
+    const int64_t target = c.targets[r][0].item<int64_t>();
+    if (target > 40) c.items[1 + r] = c.items[target];
+  }
+  const FusedRanker ranker(c.items);
+  const auto fused = ranker.Rank(c.states, c.targets, c.mask_rows, c.mask_cols);
+  auto chain = [&](int64_t r, int64_t item) {
+    float acc = 0.f;
+    for (int64_t k = 0; k < dim; ++k) {
+      acc = std::fma(c.states[r][k].item<float>(), c.items[item][k].item<float>(), acc);
+    }
+    return acc;
+  };
+  std::vector<std::vector<bool>> masked(users, std::vector<bool>(num_items + 1, false));
+  for (int64_t i = 0; i < c.mask_rows.numel(); ++i) {
+    masked[c.mask_rows[i].item<int64_t>()][c.mask_cols[i].item<int64_t>()] = true;
+  }
+  int ties = 0;
+  for (int64_t r = 0; r < users; ++r) {
+    const int64_t target = c.targets[r][0].item<int64_t>();
+    const float t = chain(r, target);
+    int64_t above = 0;
+    for (int64_t item = 1; item <= num_items; ++item) {
+      const float s = chain(r, item);
+      ties += item != target && s == t;
+      above += !masked[r][item] && s > t;
+    }
+    EXPECT_EQ(fused[r].item<int64_t>(), above) << "user " << r;
+  }
+  EXPECT_GT(ties, 0) << "the case has no ties to check";
 }
 
 TEST(FusedRankTest, SameRanksOnTwoThreads) {

@@ -33,6 +33,9 @@ struct Script {
   bool progress_waits_for_heartbeat = false;
   // ReportProgress for this trial never answers (until the call is cancelled).
   std::string hang_progress_of;
+  // ReportProgress calls answered UNAVAILABLE (recorded, not stored) before the
+  // first real answer.
+  int unavailable_progress = 0;
 };
 
 // A TrialQueue that hands out queued assignments and records every call.
@@ -88,6 +91,10 @@ class FakeTrialQueue final : public vmle::v1::TrialQueue::Service {
                               vmle::v1::ReportProgressResponse* response) override {
     absl::MutexLock lock(&mu_);
     progress.push_back(*request);
+    if (progress_unavailable_answered_ < script_.unavailable_progress) {
+      ++progress_unavailable_answered_;
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "agent restarting");
+    }
     const absl::Time until = absl::Now() + absl::Seconds(20);
     const bool hang = !script_.hang_progress_of.empty() && request->trial_id() == script_.hang_progress_of;
     while (((script_.progress_waits_for_heartbeat && heartbeats.empty()) || hang) &&
@@ -133,6 +140,7 @@ class FakeTrialQueue final : public vmle::v1::TrialQueue::Service {
   absl::CondVar changed_;
   std::deque<vmle::v1::TrialAssignment> queued_ ABSL_GUARDED_BY(mu_);
   int unavailable_answered_ ABSL_GUARDED_BY(mu_) = 0;
+  int progress_unavailable_answered_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // The fake agent's server on `port` (0: any free port).

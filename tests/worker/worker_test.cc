@@ -169,6 +169,28 @@ TEST_F(WorkerTest, AZeroReportIntervalReportsEveryEpoch) {
   EXPECT_EQ(agent.queue.completed[0].final_epochs_size(), 0);
 }
 
+// A report that fails loses nothing: its epochs go again with the next one.
+TEST_F(WorkerTest, TheEpochsOfAFailedReportGoWithTheNextOne) {
+  Script script;
+  script.unavailable_progress = 1;
+  FakeAgent agent(script);
+  agent.queue.Queue(testing::TinyAssignment("t1", 3));
+  auto worker = StartWorker(agent.port);
+  ASSERT_TRUE(agent.queue.WaitFor(Completed));
+  worker->Stop();
+
+  absl::MutexLock lock(&agent.queue.mu_);
+  const auto& q = agent.queue;
+  ASSERT_EQ(q.progress.size(), 3u);
+  EXPECT_EQ(q.progress[0].epoch().epoch(), 1);  // answered UNAVAILABLE
+  EXPECT_EQ(q.progress[1].epoch().epoch(), 1);
+  ASSERT_EQ(q.progress[1].later_epochs_size(), 1);
+  EXPECT_EQ(q.progress[1].later_epochs(0).epoch(), 2);
+  EXPECT_EQ(q.progress[1].dataset_profile().num_users(), 200) << "the profile goes again too";
+  EXPECT_EQ(q.progress[2].epoch().epoch(), 3);
+  EXPECT_EQ(q.completed.size(), 1u);
+}
+
 TEST_F(WorkerTest, ProgressReplyStopsTrainingAndTheTrialCompletesEarly) {
   Script script;
   script.stop_at_epoch = 1;

@@ -39,27 +39,44 @@ std::string Describe(vmle::v1::Metric metric, double value) {
   return absl::StrFormat("val %s %.4f", MetricLabel(metric), value);
 }
 
-// `epochs` (the repeated field `field`) must follow on from epoch `after`, one by
-// one (after 0: the first may be any epoch from 1), with metrics in range.
-absl::Status CheckEpochRun(const std::string& field,
-                           const google::protobuf::RepeatedPtrField<vmle::v1::EpochMetrics>& epochs, int after) {
-  for (int i = 0; i < epochs.size(); ++i) {
-    const int previous = i == 0 ? after : epochs[i - 1].epoch();
-    const bool follows = previous == 0 ? epochs[i].epoch() >= 1 : epochs[i].epoch() == previous + 1;
-    if (!follows) {
-      return absl::InvalidArgumentError(
-          previous == 0 ? absl::StrCat(field, "[", i, "].epoch: must be >= 1")
-                        : absl::StrCat(field, "[", i, "].epoch: must be ", previous + 1, " (consecutive)"));
-    }
-    RETURN_IF_ERROR(CheckMetrics(absl::StrCat(field, "[", i, "].validation"), epochs[i].validation()));
+// The most epochs a trial may report (the trainer allows max_epochs up to 10,000).
+constexpr int kMaxEpoch = 10000;
+
+absl::Status CheckEpochNumber(const std::string& field, int epoch) {
+  if (epoch < 1 || epoch > kMaxEpoch) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": must be in [1, ", kMaxEpoch, "], got ", epoch));
   }
   return absl::OkStatus();
 }
 
-// Appends `epoch` to the trial, replacing the epochs it repeats (a retried report),
-// with its progress event.
+// `epochs` (the repeated field `field`) must follow on from epoch `after`, one by
+// one (after 0: the first may be any epoch), each in [1, kMaxEpoch] with metrics in
+// range.
+absl::Status CheckEpochRun(const std::string& field,
+                           const google::protobuf::RepeatedPtrField<vmle::v1::EpochMetrics>& epochs, int after) {
+  for (int i = 0; i < epochs.size(); ++i) {
+    const std::string item = absl::StrCat(field, "[", i, "]");
+    RETURN_IF_ERROR(CheckEpochNumber(item + ".epoch", epochs[i].epoch()));
+    const int previous = i == 0 ? after : epochs[i - 1].epoch();
+    if (previous != 0 && epochs[i].epoch() != previous + 1) {
+      return absl::InvalidArgumentError(absl::StrCat(item, ".epoch: must be ", previous + 1, " (consecutive)"));
+    }
+    RETURN_IF_ERROR(CheckMetrics(item + ".validation", epochs[i].validation()));
+  }
+  return absl::OkStatus();
+}
+
+// Appends `epoch` to the trial with its progress event, replacing the epochs from
+// its number on; an epoch already stored as it is (a retried report) is left alone,
+// with no second event.
 void AppendEpoch(const StudyEntry& entry, vmle::v1::Metric metric, const vmle::v1::EpochMetrics& epoch, Trial& trial,
                  std::vector<StudyEvent>& events) {
+  for (int i = trial.epochs_size() - 1; i >= 0 && trial.epochs(i).epoch() >= epoch.epoch(); --i) {
+    if (trial.epochs(i).epoch() == epoch.epoch() &&
+        trial.epochs(i).SerializeAsString() == epoch.SerializeAsString()) {
+      return;
+    }
+  }
   while (trial.epochs_size() > 0 && trial.epochs(trial.epochs_size() - 1).epoch() >= epoch.epoch()) {
     trial.mutable_epochs()->RemoveLast();
   }
@@ -142,7 +159,7 @@ bool LeaseQueue::EarlyStopLocked(const StudyEntry& entry, const Trial& trial, in
 absl::StatusOr<vmle::v1::ReportProgressResponse> LeaseQueue::Progress(
     const vmle::v1::ReportProgressRequest& request) {
   const vmle::v1::EpochMetrics& epoch = request.epoch();
-  if (epoch.epoch() < 1) return absl::InvalidArgumentError("epoch.epoch: must be >= 1");
+  RETURN_IF_ERROR(CheckEpochNumber("epoch.epoch", epoch.epoch()));
   RETURN_IF_ERROR(CheckMetrics("epoch.validation", epoch.validation()));
   RETURN_IF_ERROR(CheckEpochRun("later_epochs", request.later_epochs(), epoch.epoch()));
   absl::MutexLock lock(&ledger_.mu());
@@ -263,7 +280,18 @@ absl::Status LeaseQueue::Complete(const vmle::v1::CompleteTrialRequest& request)
   RETURN_IF_ERROR(CheckLeaseLocked(entry, request.trial_id(), request.lease_id()).status());
   Trial trial = state.trial;
   const vmle::v1::Metric metric = entry.study.spec().objective().metric();
-  const bool stopped = request.stopped_early() || state.stop_requested;
+  // The epochs no report carried are stored first and judged as if reported: a trial
+  // early stopping would have stopped at one of them is stored as stopped.
+  std::vector<StudyEvent> events;
+  for (const vmle::v1::EpochMetrics& epoch : request.final_epochs()) AppendEpoch(entry, metric, epoch, trial, events);
+  std::string stop_reason = state.stop_reason;
+  bool judged_stop = false;
+  if (!state.stop_requested && request.final_epochs_size() > 0 &&
+      EarlyStopLocked(entry, trial, request.final_epochs_size(), &stop_reason)) {
+    judged_stop = true;
+    stop_reason = "early stopping: " + stop_reason;
+  }
+  const bool stopped = request.stopped_early() || state.stop_requested || judged_stop;
   trial.set_status(stopped ? vmle::v1::TRIAL_STATUS_STOPPED : vmle::v1::TRIAL_STATUS_SUCCEEDED);
   *trial.mutable_validation() = request.validation();
   *trial.mutable_test() = request.test();
@@ -272,7 +300,7 @@ absl::Status LeaseQueue::Complete(const vmle::v1::CompleteTrialRequest& request)
   trial.set_train_seconds(request.train_seconds());
   const absl::Time now = absl::Now();
   *trial.mutable_finished_at() = ToTimestamp(now);
-  if (stopped && !state.stop_reason.empty()) trial.set_error(state.stop_reason);
+  if (stopped && !stop_reason.empty()) trial.set_error(stop_reason);
   vmle::v1::Study study = entry.study;
   if (request.has_dataset_profile() && !study.has_dataset_profile()) {
     *study.mutable_dataset_profile() = request.dataset_profile();
@@ -289,8 +317,6 @@ absl::Status LeaseQueue::Complete(const vmle::v1::CompleteTrialRequest& request)
   const std::string replicate =
       trial.proposal().replicate_of() > 0 ? absl::StrCat(" (replicate of trial ", trial.proposal().replicate_of(), ")")
                                           : "";
-  std::vector<StudyEvent> events;
-  for (const vmle::v1::EpochMetrics& epoch : request.final_epochs()) AppendEpoch(entry, metric, epoch, trial, events);
   events.push_back(StudyLedger::MakeEvent(entry,
                                           stopped ? StudyEvent::TYPE_TRIAL_STOPPED : StudyEvent::TYPE_TRIAL_FINISHED,
                              trial.id(),

@@ -85,8 +85,8 @@ bool FusedRanker::Available() {
 }
 
 FusedRanker::FusedRanker(const torch::Tensor& items) {
-  TORCH_CHECK(items.dim() == 2 && items.size(0) >= 1 && items.device().is_cpu(),
-              "FusedRanker: items must be a [N + 1, D] CPU tensor");
+  TORCH_CHECK(items.dim() == 2 && items.size(0) >= 1 && items.size(1) >= 1 && items.device().is_cpu(),
+              "FusedRanker: items must be a [N + 1, D] CPU tensor with D >= 1");
   table_ = items.to(torch::kFloat).clone(at::MemoryFormat::Contiguous);
   dim_ = table_.size(1);
   num_items_ = table_.size(0) - 1;
@@ -116,6 +116,8 @@ torch::Tensor FusedRanker::Rank(const torch::Tensor& states, const torch::Tensor
   const float* u = s.data_ptr<float>();
   const float* table = table_.data_ptr<float>();
   const auto target_index = targets.contiguous();
+  TORCH_CHECK(target_index.numel() == rows && target_index.scalar_type() == torch::kLong,
+              "FusedRanker::Rank: targets must be int64 [B, 1]");
   const int64_t* target = target_index.data_ptr<int64_t>();
   std::vector<float> target_score(tiles * kTile, std::numeric_limits<float>::infinity());
   for (int64_t r = 0; r < rows; ++r) {
@@ -143,8 +145,10 @@ torch::Tensor FusedRanker::Rank(const torch::Tensor& states, const torch::Tensor
   const auto mc_tensor = mask_cols.contiguous();
   const int64_t* mr = mr_tensor.data_ptr<int64_t>();
   const int64_t* mc = mc_tensor.data_ptr<int64_t>();
+  TORCH_CHECK(mc_tensor.numel() == mr_tensor.numel(), "FusedRanker::Rank: mask rows and items differ in length");
   for (int64_t i = 0; i < mr_tensor.numel(); ++i) {
     const int64_t r = mr[i];
+    TORCH_CHECK(r >= 0 && r < rows && mc[i] >= 1 && mc[i] <= num_items_, "FusedRanker::Rank: mask entry out of range");
     counts[r] -= ChainDot(u + r * dim_, table + mc[i] * dim_, dim_) > target_score[r];
   }
   auto ranks = torch::empty({rows}, torch::kLong);

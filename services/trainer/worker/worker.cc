@@ -194,17 +194,18 @@ void Worker::RunTrial(const TrialAssignment& assignment) {
     return go_on && !state.stop;
   };
   TrialOutcome outcome = runner_->Run(assignment, callbacks);
-  // Epochs still waiting for their interval go with the result (a failure reports
-  // them first).
-  if (state.pending.has_epoch() && !state.cancel) {
+  // Epochs still waiting for their interval go with the result. A failure for good
+  // reports them first (its curve is kept); a trial that is abandoned or will be
+  // retried starts its curve again, so they are dropped.
+  if (state.pending.has_epoch()) {
     if (outcome.kind == TrialOutcome::Kind::kCompleted) {
       auto& final_epochs = *outcome.completion.mutable_final_epochs();
       *final_epochs.Add() = state.pending.epoch();
       final_epochs.MergeFrom(state.pending.later_epochs());
-      state.pending.Clear();
-    } else {
+    } else if (outcome.kind == TrialOutcome::Kind::kFailed && !outcome.failure.retryable() && !state.cancel) {
       SendProgress(assignment, state);
     }
+    state.pending.Clear();
   }
   {
     absl::MutexLock lock(&mu_);
@@ -293,8 +294,11 @@ bool Worker::SendProgress(const TrialAssignment& assignment, TrialState& state) 
   }
   if (!status.ok()) {
     if (stopping()) return false;
-    log::Warn("progress report dropped",
+    // Its epochs go again with the next report (or the result): the stored curve has
+    // no gap, and the agent replaces any it already stored.
+    log::Warn("progress report failed; its epochs go with the next one",
               {{"trial", assignment.trial_id()}, {"epoch", epochs}, {"error", Describe(status)}});
+    request.Swap(&state.pending);
     return true;
   }
   state.profile_sent = true;

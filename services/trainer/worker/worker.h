@@ -20,8 +20,9 @@
 // UNIMPLEMENTED while an older one runs, ...) is retried with capped, jittered
 // exponential backoff, for ever; the channel's reconnect backoff is capped the same
 // way (MakeAgentChannel), so a restarted agent is found within max_backoff.
-// Progress reports that fail are dropped (training goes on); CompleteTrial and
-// FailTrial are retried for report_retry_window.
+// A progress report that fails is not retried at once (training goes on): its epochs
+// go with the next report or the result. CompleteTrial and FailTrial are retried
+// for report_retry_window.
 //
 // Shutdown (Stop, which main calls on SIGTERM): the long poll and any backoff
 // are interrupted at once; a running trial is cancelled between batches and
@@ -75,10 +76,10 @@ struct WorkerOptions {
   absl::Duration report_retry_window = absl::Minutes(5);
   // An epoch that ends sooner than this after the last progress report waits for the
   // next report, and the epochs of an interval go together: with sub-second epochs a
-  // worker sends about one report per interval instead of one per epoch, and early
-  // stopping is decided up to one interval later. The first epoch is always sent at
-  // once; the epochs left when training ends go with the result. Zero reports every
-  // epoch.
+  // worker sends about one report per interval instead of one per epoch, and the
+  // agent's stop can come up to an interval and an epoch later. The first epoch is
+  // always sent at once; the epochs left when training ends go with the result (the
+  // agent judges them as if reported). Zero reports every epoch.
   absl::Duration progress_interval = absl::Seconds(1);
   // Registry for the metrics of worker_metrics.h; null keeps them private. Not owned;
   // must outlive the worker.
@@ -117,12 +118,12 @@ class Worker {
     std::atomic<bool> lease_lost{false};
     // The agent said stop: complete with the best epoch so far.
     std::atomic<bool> stop{false};
-    // Used by the training thread only:
-    // the first report carrying the dataset profile reached the agent;
+    // The members below are used by the training thread only.
+    // Whether a report carrying the dataset profile reached the agent.
     bool profile_sent = false;
-    // epochs not reported yet (trial and lease ids set once the first is added);
+    // The epochs not reported yet, with the trial and lease ids once one is added.
     vmle::v1::ReportProgressRequest pending;
-    // when the last report was sent.
+    // When the last report was sent.
     absl::Time last_report = absl::InfinitePast();
   };
 
