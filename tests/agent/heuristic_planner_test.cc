@@ -326,6 +326,31 @@ TEST(HeuristicPlannerTest, TheBaselineIsReplicatedOnANewSeedOnceItFinished) {
   EXPECT_EQ(trials[1].proposal.replicate_of(), 0);
 }
 
+// Trial 1 is the baseline the first replicate measures the noise with. When a change
+// of it finishes first, the change is not replicated in its place: the replicate waits
+// for trial 1.
+TEST(HeuristicPlannerTest, TheBaselinesReplicateWaitsForTrialOneEvenWhenAnotherFinishedFirst) {
+  PlanningContext context = Replicating(16);
+  context.history = {Seeded(Finished(2, With(SasrecDefault(), "lr", 9e-4), 0.055), 11, 1, 0, 1)};
+  vmle::v1::Trial baseline = Seeded(Finished(1, SasrecDefault(), 0.0), 11);
+  baseline.set_status(vmle::v1::TRIAL_STATUS_RUNNING);
+  baseline.clear_validation();
+  baseline.clear_objective_value();
+  context.pending = {baseline};
+  context.max_proposals = 1;
+  HeuristicPlanner planner = Planner();
+  std::vector<PlannedTrial> trials = ProposeOk(planner, context);
+  ASSERT_EQ(trials.size(), 1u);
+  EXPECT_NE(trials[0].proposal.replicate_of(), 2) << trials[0].proposal.hypothesis();
+
+  // Once trial 1 has finished, it is the one replicated.
+  context.history.insert(context.history.begin(), Seeded(Finished(1, SasrecDefault(), 0.050), 11));
+  context.pending.clear();
+  trials = ProposeOk(planner, context);
+  ASSERT_EQ(trials.size(), 1u);
+  EXPECT_EQ(trials[0].proposal.replicate_of(), 1) << trials[0].proposal.hypothesis();
+}
+
 TEST(HeuristicPlannerTest, AOneChangeProposalCarriesItsParentsSeedPlanAndNamesItsMean) {
   PlanningContext context = Replicating(16);
   const vmle::v1::Configuration faster = With(SasrecDefault(), "lr", 9e-4);

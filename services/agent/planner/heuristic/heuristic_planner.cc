@@ -167,6 +167,19 @@ int ReplicatesUsed(const PlanningContext& context) {
   return used;
 }
 
+// The history index of the baseline, trial 1, the study's first proposal; -1 while
+// it is still queued or running (another trial that finished first is not
+// replicated in its place). When it failed, the first trial that finished.
+int BaselineIndex(const PlanningContext& context, const Trajectory& t) {
+  for (size_t i = 0; i < t.history().size(); ++i) {
+    if (t.history()[i].number() == 1) return static_cast<int>(i);
+  }
+  for (const vmle::v1::Trial& p : context.pending) {
+    if (p.number() == 1) return -1;
+  }
+  return t.history().empty() ? -1 : 0;
+}
+
 // The replicates of this round (protocol, heuristic_planner.h), before any change.
 void AddReplicates(const RoundState& s, bool transfer_due, PlanningRound& round,
                    std::vector<vmle::v1::Proposal>& proposals) {
@@ -202,8 +215,9 @@ void AddReplicates(const RoundState& s, bool transfer_due, PlanningRound& round,
   if (left <= 0 || round.full() || t.history().empty()) return;
   // The baseline on a second seed, once it has finished: the study's first noise measurement.
   // (After a transferred configuration, which comes right after the baseline.)
-  if (ReplicatesUsed(context) == 0 && std::isfinite(t.Score(0)) && !transfer_due) {
-    add(0, 0, "the baseline on at least two seeds measures the seed noise of this study");
+  const int baseline = BaselineIndex(context, t);
+  if (ReplicatesUsed(context) == 0 && baseline >= 0 && std::isfinite(t.Score(baseline)) && !transfer_due) {
+    add(baseline, 0, "the baseline on at least two seeds measures the seed noise of this study");
   }
   if (left <= 0 || round.full()) return;
   std::optional<evidence::ReplicateRequest> next = t.evidence().NextReplicate();
