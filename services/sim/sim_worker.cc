@@ -204,7 +204,7 @@ void SimWorker::RunTrial(const vmle::v1::TrialAssignment& a) {
     complete.set_stopped_early(stopped);
     if (progress.has_epoch()) {
       *complete.add_final_epochs() = progress.epoch();
-      for (const auto& e : progress.later_epochs()) *complete.add_final_epochs() = e;
+      complete.mutable_final_epochs()->MergeFrom(progress.later_epochs());
     }
     vmle::v1::CompleteTrialResponse reply;
     s = call(&vmle::v1::TrialQueue::Stub::CompleteTrial, complete, &reply);

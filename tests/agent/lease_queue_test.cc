@@ -90,6 +90,53 @@ class LeaseQueueTest : public LedgerTest {
     return entry.trials.at(number).trial;
   }
 
+  // A study with successive halving (rungs at epochs 2, 4, ...; 2 other values needed
+  // at a rung), two finished trials at .05 over epochs 1-3, and trial 1 queued; starts
+  // the queue and leases trial 1 to w-1. Its lease id, "" on failure (asserted).
+  std::string LeaseTrialOneWithARungAtEpoch2(const std::string& id, StudyEntry** entry_out) {
+    vmle::v1::Study study = NewStudy(id, "random", 8, 2);
+    auto* rule = study.mutable_spec()->mutable_early_stopping();
+    rule->set_rule(vmle::v1::EARLY_STOPPING_RULE_SUCCESSIVE_HALVING);
+    rule->set_grace_epochs(2);
+    rule->set_min_trials(2);
+    rule->set_reduction_factor(2);
+    StudyEntry* entry = CoreParts::Create(*ledger_, study);
+    *entry_out = entry;
+    EXPECT_NE(entry, nullptr);
+    if (entry == nullptr) return "";
+    std::vector<Trial> trials = {NewTrial(id, 1, vmle::v1::TRIAL_STATUS_QUEUED)};
+    for (int n : {2, 3}) {
+      Trial done = NewTrial(id, n, vmle::v1::TRIAL_STATUS_SUCCEEDED);
+      for (int e = 1; e <= 3; ++e) *done.add_epochs() = Epoch(e, 0.05);
+      trials.push_back(done);
+    }
+    EXPECT_TRUE(CoreParts::Commit(*ledger_, *entry, trials).ok());
+    StartQueue();
+    absl::StatusOr<vmle::v1::LeaseTrialResponse> leased = Lease(Request("w-1"));
+    EXPECT_TRUE(leased.ok() && leased->has_assignment());
+    return leased.ok() ? leased->assignment().lease_id() : "";
+  }
+
+  // A report of `epochs` (numbered from `first`, consecutive) for a trial.
+  static vmle::v1::ReportProgressRequest Report(const std::string& trial_id, const std::string& lease_id,
+                                                int first, const std::vector<double>& epochs) {
+    vmle::v1::ReportProgressRequest progress;
+    progress.set_trial_id(trial_id);
+    progress.set_lease_id(lease_id);
+    for (size_t i = 0; i < epochs.size(); ++i) {
+      *(i == 0 ? progress.mutable_epoch() : progress.add_later_epochs()) =
+          Epoch(first + static_cast<int>(i), epochs[i]);
+    }
+    return progress;
+  }
+
+  static vmle::v1::EpochMetrics Epoch(int number, double ndcg) {
+    vmle::v1::EpochMetrics e;
+    e.set_epoch(number);
+    e.mutable_validation()->set_ndcg_at_10(ndcg);
+    return e;
+  }
+
   std::unique_ptr<LeaseQueue> queue_;
 };
 
@@ -187,35 +234,6 @@ TEST_F(LeaseQueueTest, HeartbeatsAndResultsCheckTheLeaseAndARetriedResultSucceed
   EXPECT_EQ(queue_->Complete(done).code(), absl::StatusCode::kFailedPrecondition);
 }
 
-static vmle::v1::EpochMetrics Epoch(int number, double ndcg) {
-  vmle::v1::EpochMetrics e;
-  e.set_epoch(number);
-  e.mutable_validation()->set_ndcg_at_10(ndcg);
-  return e;
-}
-
-// A study with successive halving (rungs at epochs 2, 4, ...; 2 other values needed
-// at a rung), two finished trials at .05 over epochs 1-3, and trial 1 queued.
-StudyEntry* StudyWithRungAtEpoch2(StudyLedger& ledger, const std::string& id) {
-  vmle::v1::Study study = NewStudy(id, "random", 8, 2);
-  auto* rule = study.mutable_spec()->mutable_early_stopping();
-  rule->set_rule(vmle::v1::EARLY_STOPPING_RULE_SUCCESSIVE_HALVING);
-  rule->set_grace_epochs(2);
-  rule->set_min_trials(2);
-  rule->set_reduction_factor(2);
-  StudyEntry* entry = CoreParts::Create(ledger, study);
-  EXPECT_NE(entry, nullptr);
-  if (entry == nullptr) return nullptr;
-  std::vector<Trial> trials = {NewTrial(id, 1, vmle::v1::TRIAL_STATUS_QUEUED)};
-  for (int n : {2, 3}) {
-    Trial done = NewTrial(id, n, vmle::v1::TRIAL_STATUS_SUCCEEDED);
-    for (int e = 1; e <= 3; ++e) *done.add_epochs() = Epoch(e, 0.05);
-    trials.push_back(done);
-  }
-  EXPECT_TRUE(CoreParts::Commit(ledger, *entry, trials).ok());
-  return entry;
-}
-
 int ProgressEvents(MemoryClient& client, const std::string& study_id) {
   absl::StatusOr<std::vector<vmle::v1::StudyEvent>> events = client.ListEvents(study_id, 0);
   EXPECT_TRUE(events.ok()) << events.status();
@@ -230,18 +248,12 @@ int ProgressEvents(MemoryClient& client, const std::string& study_id) {
 // each is stored, and early stopping judges each as if reported alone. A report of
 // epochs 1-3 passes the rung at 2 although the curve it leaves ends between rungs.
 TEST_F(LeaseQueueTest, AReportOfSeveralEpochsStoresEachAndEarlyStoppingJudgesEach) {
-  StudyEntry* entry = StudyWithRungAtEpoch2(*ledger_, "st-e");
+  StudyEntry* entry = nullptr;
+  const std::string lease_id = LeaseTrialOneWithARungAtEpoch2("st-e", &entry);
   ASSERT_NE(entry, nullptr);
-  StartQueue();
-  absl::StatusOr<vmle::v1::LeaseTrialResponse> leased = Lease(Request("w-1"));
-  ASSERT_TRUE(leased.ok() && leased->has_assignment());
+  ASSERT_FALSE(lease_id.empty());
 
-  vmle::v1::ReportProgressRequest progress;
-  progress.set_trial_id("st-e-t1");
-  progress.set_lease_id(leased->assignment().lease_id());
-  *progress.mutable_epoch() = Epoch(1, 0.01);
-  *progress.add_later_epochs() = Epoch(2, 0.01);
-  *progress.add_later_epochs() = Epoch(3, 0.01);
+  vmle::v1::ReportProgressRequest progress = Report("st-e-t1", lease_id, 1, {0.01, 0.01, 0.01});
   absl::StatusOr<vmle::v1::ReportProgressResponse> reported = queue_->Progress(progress);
   ASSERT_TRUE(reported.ok()) << reported.status();
   EXPECT_EQ(reported->action(), vmle::v1::ReportProgressResponse::ACTION_STOP);
@@ -274,7 +286,7 @@ TEST_F(LeaseQueueTest, AReportOfSeveralEpochsStoresEachAndEarlyStoppingJudgesEac
   // The epochs no report carried come with the result, and are stored with it.
   vmle::v1::CompleteTrialRequest done;
   done.set_trial_id("st-e-t1");
-  done.set_lease_id(leased->assignment().lease_id());
+  done.set_lease_id(lease_id);
   done.set_best_epoch(5);
   done.mutable_validation()->set_ndcg_at_10(0.02);
   *done.add_final_epochs() = Epoch(4, 0.015);
@@ -293,22 +305,17 @@ TEST_F(LeaseQueueTest, AReportOfSeveralEpochsStoresEachAndEarlyStoppingJudgesEac
 // last report was before the rung, and whose final epochs fail it, is stored as
 // stopped by early stopping.
 TEST_F(LeaseQueueTest, EpochsThatComeWithTheResultAreJudgedAsIfReported) {
-  StudyEntry* entry = StudyWithRungAtEpoch2(*ledger_, "st-f");
+  StudyEntry* entry = nullptr;
+  const std::string lease_id = LeaseTrialOneWithARungAtEpoch2("st-f", &entry);
   ASSERT_NE(entry, nullptr);
-  StartQueue();
-  absl::StatusOr<vmle::v1::LeaseTrialResponse> leased = Lease(Request("w-1"));
-  ASSERT_TRUE(leased.ok() && leased->has_assignment());
-  vmle::v1::ReportProgressRequest progress;
-  progress.set_trial_id("st-f-t1");
-  progress.set_lease_id(leased->assignment().lease_id());
-  *progress.mutable_epoch() = Epoch(1, 0.01);
-  absl::StatusOr<vmle::v1::ReportProgressResponse> reported = queue_->Progress(progress);
+  ASSERT_FALSE(lease_id.empty());
+  absl::StatusOr<vmle::v1::ReportProgressResponse> reported = queue_->Progress(Report("st-f-t1", lease_id, 1, {0.01}));
   ASSERT_TRUE(reported.ok()) << reported.status();
   EXPECT_EQ(reported->action(), vmle::v1::ReportProgressResponse::ACTION_CONTINUE);
 
   vmle::v1::CompleteTrialRequest done;
   done.set_trial_id("st-f-t1");
-  done.set_lease_id(leased->assignment().lease_id());
+  done.set_lease_id(lease_id);
   done.set_best_epoch(3);
   done.mutable_validation()->set_ndcg_at_10(0.012);
   *done.add_final_epochs() = Epoch(2, 0.011);

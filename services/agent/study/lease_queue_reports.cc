@@ -142,10 +142,12 @@ bool LeaseQueue::EarlyStopLocked(const StudyEntry& entry, const Trial& trial, in
   for (const auto& [number, state] : entry.trials) {
     if (number != trial.number() && state.trial.epochs_size() > 0) others.push_back(curve(state.trial));
   }
-  const std::vector<double> full = curve(trial);
-  const size_t first = full.size() - std::min<size_t>(full.size(), std::max(new_epochs, 1));
-  for (size_t end = first + 1; end <= full.size(); ++end) {
-    const std::vector<double> upto(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(end));
+  // The curve grows one epoch at a time; each new epoch is judged on the curve up to it.
+  const int first_new = trial.epochs_size() - std::min(trial.epochs_size(), std::max(new_epochs, 1));
+  std::vector<double> upto;
+  for (int i = 0; i < trial.epochs_size(); ++i) {
+    upto.push_back(MetricValue(trial.epochs(i).validation(), metric));
+    if (i < first_new) continue;
     const EarlyStoppingDecision decision =
         DecideEarlyStop(spec.early_stopping(), spec.objective().direction(), others, upto);
     if (decision.stop) {

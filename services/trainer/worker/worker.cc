@@ -278,12 +278,12 @@ bool Worker::SendProgress(const TrialAssignment& assignment, TrialState& state) 
   vmle::v1::ReportProgressRequest request;
   request.Swap(&state.pending);
   state.last_report = absl::Now();
-  const int32_t last_epoch = request.later_epochs_size() > 0
-                                 ? request.later_epochs(request.later_epochs_size() - 1).epoch()
-                                 : request.epoch().epoch();
-  const std::string epochs = request.later_epochs_size() > 0
-                                 ? absl::StrCat(request.epoch().epoch(), "-", last_epoch)
-                                 : absl::StrCat(last_epoch);
+  // "3" or "3-7", for the log lines only.
+  auto epochs = [&request] {
+    const int n = request.later_epochs_size();
+    return n == 0 ? absl::StrCat(request.epoch().epoch())
+                  : absl::StrCat(request.epoch().epoch(), "-", request.later_epochs(n - 1).epoch());
+  };
   vmle::v1::ReportProgressResponse response;
   const grpc::Status status =
       Call("ReportProgress", options_.rpc_timeout, true,
@@ -297,7 +297,7 @@ bool Worker::SendProgress(const TrialAssignment& assignment, TrialState& state) 
     // Its epochs go again with the next report (or the result): the stored curve has
     // no gap, and the agent replaces any it already stored.
     log::Warn("progress report failed; its epochs go with the next one",
-              {{"trial", assignment.trial_id()}, {"epoch", epochs}, {"error", Describe(status)}});
+              {{"trial", assignment.trial_id()}, {"epoch", epochs()}, {"error", Describe(status)}});
     request.Swap(&state.pending);
     return true;
   }
@@ -305,7 +305,7 @@ bool Worker::SendProgress(const TrialAssignment& assignment, TrialState& state) 
   if (response.action() != vmle::v1::ReportProgressResponse::ACTION_STOP) return true;
   log::Info("agent stops the trial", {{"study", assignment.study_id()},
                                       {"trial", assignment.trial_id()},
-                                      {"epoch", epochs},
+                                      {"epoch", epochs()},
                                       {"reason", response.reason()}});
   return false;
 }
