@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/status/message.h"
 #include "common/status/status_macros.h"
 
 namespace vmle::space {
@@ -45,7 +46,7 @@ ParamSpec IntParam(std::string name, double min, double max, bool log, int64_t d
   p.min = min;
   p.max = max;
   p.log_scale = log;
-  p.default_value = std::to_string(def);
+  p.default_value = Value::Int(def);
   p.description = std::move(description);
   return p;
 }
@@ -58,7 +59,7 @@ ParamSpec FloatParam(std::string name, double min, double max, bool log, double 
   p.min = min;
   p.max = max;
   p.log_scale = log;
-  p.default_value = Num(def);
+  p.default_value = Value::Float(def);
   p.description = std::move(description);
   return p;
 }
@@ -69,7 +70,7 @@ ParamSpec Choice(std::string name, std::vector<std::string> choices, std::string
   p.name = std::move(name);
   p.type = ParamType::kCategorical;
   p.choices = std::move(choices);
-  p.default_value = std::move(def);
+  p.default_value = Value::Text(std::move(def));
   p.description = std::move(description);
   return p;
 }
@@ -78,7 +79,7 @@ ParamSpec BoolParam(std::string name, bool def, std::string description) {
   ParamSpec p;
   p.name = std::move(name);
   p.type = ParamType::kBool;
-  p.default_value = def ? "true" : "false";
+  p.default_value = Value::Bool(def);
   p.description = std::move(description);
   return p;
 }
@@ -280,38 +281,70 @@ absl::Status ValidateParamSpec(const ParamSpec& p) {
   return absl::OkStatus();
 }
 
-absl::Status ValidateValue(const ParamSpec& p, std::string_view value) {
-  const std::string text(value);
+absl::StatusOr<Value> ConformValue(const ParamSpec& p, const Value& value) {
+  const std::string given = DescribeValue(value);
   switch (p.type) {
     case ParamType::kInt: {
       int64_t v = 0;
-      if (!ParseInteger(value, &v)) return Invalid(p.name, "expected an integer, got \"" + text + "\"");
+      if (const int64_t* i = value.int_value()) {
+        v = *i;
+      } else if (const double* d = value.float_value();
+                 d != nullptr && std::isfinite(*d) && IsWhole(*d) && std::fabs(*d) < 9.0e15) {
+        v = static_cast<int64_t>(*d);
+      } else {
+        return Invalid(p.name, "expected an integer, got " + given);
+      }
       if (v < p.min || v > p.max) {
-        return Invalid(p.name, "must be in [" + Num(p.min) + ", " + Num(p.max) + "], got " + text);
+        return Invalid(p.name, "must be in [" + Num(p.min) + ", " + Num(p.max) + "], got " + std::to_string(v));
       }
       if (p.step > 0 && (v - static_cast<int64_t>(p.min)) % p.step != 0) {
         return Invalid(p.name, "must be " + Num(p.min) + " + a multiple of " + std::to_string(p.step) +
-                                   ", got " + text);
+                                   ", got " + std::to_string(v));
       }
-      return absl::OkStatus();
+      return Value::Int(v);
+    }
+    case ParamType::kFloat: {
+      const std::optional<double> v = value.number();
+      if (!v.has_value() || !std::isfinite(*v)) return Invalid(p.name, "expected a number, got " + given);
+      if (*v < p.min || *v > p.max) {
+        return Invalid(p.name, "must be in [" + Num(p.min) + ", " + Num(p.max) + "], got " + Num(*v));
+      }
+      return Value::Float(*v);
+    }
+    case ParamType::kCategorical: {
+      const std::string* t = value.text_value();
+      if (t != nullptr && std::find(p.choices.begin(), p.choices.end(), *t) != p.choices.end()) return value;
+      std::string names;
+      for (const std::string& c : p.choices) names += (names.empty() ? "" : ", ") + c;
+      return Invalid(p.name, "expected one of " + names + ", got " + given);
+    }
+    case ParamType::kBool:
+      if (value.bool_value() != nullptr) return value;
+      return Invalid(p.name, "expected true or false, got " + given);
+  }
+  return Invalid(p.name, "unknown type");
+}
+
+absl::Status ValidateValue(const ParamSpec& p, const Value& value) { return ConformValue(p, value).status(); }
+
+absl::StatusOr<Value> ParseValue(const ParamSpec& p, std::string_view text) {
+  const std::string quoted = "\"" + TruncateForMessage(absl::string_view(text.data(), text.size())) + "\"";
+  switch (p.type) {
+    case ParamType::kInt: {
+      int64_t v = 0;
+      if (!ParseInteger(text, &v)) return Invalid(p.name, "expected an integer, got " + quoted);
+      return ConformValue(p, Value::Int(v));
     }
     case ParamType::kFloat: {
       double v = 0;
-      if (!ParseReal(value, &v)) return Invalid(p.name, "expected a number, got \"" + text + "\"");
-      if (v < p.min || v > p.max) {
-        return Invalid(p.name, "must be in [" + Num(p.min) + ", " + Num(p.max) + "], got " + text);
-      }
-      return absl::OkStatus();
+      if (!ParseReal(text, &v)) return Invalid(p.name, "expected a number, got " + quoted);
+      return ConformValue(p, Value::Float(v));
     }
-    case ParamType::kCategorical: {
-      if (std::find(p.choices.begin(), p.choices.end(), text) != p.choices.end()) return absl::OkStatus();
-      std::string names;
-      for (const std::string& c : p.choices) names += (names.empty() ? "" : ", ") + c;
-      return Invalid(p.name, "expected one of " + names + ", got \"" + text + "\"");
-    }
+    case ParamType::kCategorical:
+      return ConformValue(p, Value::Text(std::string(text)));
     case ParamType::kBool:
-      if (text == "true" || text == "false") return absl::OkStatus();
-      return Invalid(p.name, "expected true or false, got \"" + text + "\"");
+      if (text == "true" || text == "false") return Value::Bool(text == "true");
+      return Invalid(p.name, "expected true or false, got " + quoted);
   }
   return Invalid(p.name, "unknown type");
 }
@@ -333,21 +366,16 @@ absl::StatusOr<SearchSpace> NarrowSearchSpace(const SearchSpace& base, const std
     merged.description = n.description.empty() ? b->description : n.description;
     merged.condition_param = b->condition_param;
     merged.condition_value = b->condition_value;
-    if (merged.default_value.empty()) {
-      merged.default_value = b->default_value;
-    }
+    if (!merged.default_value.is_set()) merged.default_value = b->default_value;
     if (n.type == ParamType::kInt || n.type == ParamType::kFloat) {
       if (n.min < b->min || n.max > b->max) {
         return Invalid(n.name, "narrowed bounds [" + Num(n.min) + ", " + Num(n.max) + "] leave [" +
                                    Num(b->min) + ", " + Num(b->max) + "]");
       }
       // A narrowed range without its own default starts from the nearest bound.
-      if (!ValidateValue(merged, merged.default_value).ok() && n.default_value.empty()) {
-        double d = 0;
-        ParseReal(b->default_value, &d);
-        d = std::clamp(d, n.min, n.max);
-        merged.default_value = n.type == ParamType::kInt ? std::to_string(static_cast<int64_t>(std::llround(d)))
-                                                         : Num(d);
+      if (!ValidateValue(merged, merged.default_value).ok() && !n.default_value.is_set()) {
+        const double d = std::clamp(b->default_value.number().value_or(n.min), n.min, n.max);
+        merged.default_value = n.type == ParamType::kInt ? Value::Int(std::llround(d)) : Value::Float(d);
       }
     } else if (n.type == ParamType::kCategorical) {
       for (const std::string& c : n.choices) {
@@ -355,10 +383,13 @@ absl::StatusOr<SearchSpace> NarrowSearchSpace(const SearchSpace& base, const std
           return Invalid(n.name, "choice \"" + c + "\" is not one of the backbone's choices");
         }
       }
-      if (!ValidateValue(merged, merged.default_value).ok() && n.default_value.empty() &&
+      if (!ValidateValue(merged, merged.default_value).ok() && !n.default_value.is_set() &&
           !n.choices.empty()) {
-        merged.default_value = n.choices.front();
+        merged.default_value = Value::Text(n.choices.front());
       }
+    }
+    if (absl::StatusOr<Value> typed = ConformValue(merged, merged.default_value); typed.ok()) {
+      merged.default_value = *std::move(typed);
     }
     RETURN_IF_ERROR(ValidateParamSpec(merged));
     for (ParamSpec& p : out.params) {

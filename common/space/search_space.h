@@ -2,8 +2,8 @@
 // scale, choices, default and the condition under which it matters. One table per
 // backbone; the agent's planners sample from it, the study validator checks
 // narrowings and fixed parameters against it, and the trainer validates the
-// configurations it is given with it. Values travel as text, exactly as
-// ApplySettings (train_config.h) reads them.
+// configurations it is given with it. Values are typed (value.h) throughout; text is
+// parsed only at the edges where people write it (ParseValue).
 //
 // Thread-safe: the tables are immutable after first use.
 #pragma once
@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/space/train_config.h"
+#include "common/space/value.h"
 
 namespace vmle::space {
 
@@ -36,8 +37,8 @@ struct ParamSpec {
   // kCategorical: the allowed values.
   std::vector<std::string> choices;
   // The value used when a configuration does not name the parameter (the backbone's
-  // reference configuration).
-  std::string default_value;
+  // reference configuration); unset in a narrowing that keeps the base default.
+  Value default_value;
   // One line for humans and LLM planners.
   std::string description;
   // When set, the parameter only matters while `condition_param` has the value
@@ -54,8 +55,6 @@ struct SearchSpace {
   const ParamSpec* Find(std::string_view name) const;
 };
 
-using Settings = std::vector<std::pair<std::string, std::string>>;
-
 // The full search space of a backbone; its defaults are the reference configuration.
 const SearchSpace& DefaultSearchSpace(Backbone backbone);
 
@@ -69,9 +68,17 @@ TrainConfig BackboneBaseConfig(Backbone backbone);
 // The error names the parameter.
 absl::Status ValidateParamSpec(const ParamSpec& spec);
 
-// Checks one value against its parameter: type, bounds, step, choice. The error names
-// the parameter and what was expected.
-absl::Status ValidateValue(const ParamSpec& spec, std::string_view value);
+// `value` in its parameter's type, checked against bounds, step and choices: an
+// integer parameter takes an integer or a whole real number (returned as an integer),
+// a real one an integer or a real number (returned as a real number), a categorical
+// one one of its choices as text, a bool one a bool. The error names the parameter,
+// what was expected and what was given.
+absl::StatusOr<Value> ConformValue(const ParamSpec& spec, const Value& value);
+absl::Status ValidateValue(const ParamSpec& spec, const Value& value);
+
+// The value a person or a language model wrote as `text` for `spec` (integers in
+// decimal, real numbers, true/false, a choice), conformed as above.
+absl::StatusOr<Value> ParseValue(const ParamSpec& spec, std::string_view text);
 
 // A study's narrowing of the default space: every parameter must exist in `base`
 // with the same type, its bounds inside the base bounds, its choices a subset of the

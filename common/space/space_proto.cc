@@ -1,19 +1,11 @@
 #include "common/space/space_proto.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <map>
 
 namespace vmle::space {
 namespace {
-
-std::string ShortestDouble(double v) {
-  char buf[64];
-  const auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
-  if (ec != std::errc()) return std::to_string(v);
-  return std::string(buf, end);
-}
 
 // The enum name, or the number for a value this build does not know (Backbone_Name
 // returns "" for those).
@@ -69,7 +61,7 @@ vmle::v1::ParamSpec ToProto(const ParamSpec& p) {
       out.mutable_boolean();
       break;
   }
-  if (auto v = TypedValue(p, p.default_value); v.ok()) *out.mutable_default_value() = *v;
+  if (p.default_value.is_set()) *out.mutable_default_value() = ToProto(p.default_value);
   if (!p.condition_param.empty()) {
     out.set_condition_param(p.condition_param);
     out.mutable_condition_value()->set_categorical_value(p.condition_value);
@@ -117,7 +109,7 @@ ParamSpec FromProto(const vmle::v1::ParamSpec& param, const ParamSpec* base) {
       break;
   }
   // The default is the wire default when given; otherwise NarrowSearchSpace picks one.
-  p.default_value = param.has_default_value() ? ValueText(param.default_value()) : "";
+  p.default_value = param.has_default_value() ? FromProto(param.default_value()) : Value();
   return p;
 }
 
@@ -147,34 +139,42 @@ absl::StatusOr<SearchSpace> EffectiveSpace(vmle::v1::Backbone backbone,
   return *std::move(out);
 }
 
-std::string ValueText(const vmle::v1::ParamValue& value) {
+Value FromProto(const vmle::v1::ParamValue& value) {
   switch (value.kind_case()) {
-    case vmle::v1::ParamValue::kIntValue: return std::to_string(value.int_value());
-    case vmle::v1::ParamValue::kFloatValue: return ShortestDouble(value.float_value());
-    case vmle::v1::ParamValue::kCategoricalValue: return value.categorical_value();
-    case vmle::v1::ParamValue::kBoolValue: return value.bool_value() ? "true" : "false";
+    case vmle::v1::ParamValue::kIntValue: return Value::Int(value.int_value());
+    case vmle::v1::ParamValue::kFloatValue: return Value::Float(value.float_value());
+    case vmle::v1::ParamValue::kCategoricalValue: return Value::Text(value.categorical_value());
+    case vmle::v1::ParamValue::kBoolValue: return Value::Bool(value.bool_value());
     case vmle::v1::ParamValue::KIND_NOT_SET: break;
   }
-  return "";
+  return Value();
 }
 
-absl::StatusOr<vmle::v1::ParamValue> TypedValue(const ParamSpec& param, std::string_view text) {
-  if (absl::Status s = ValidateValue(param, text); !s.ok()) return s;
+vmle::v1::ParamValue ToProto(const Value& value) {
   vmle::v1::ParamValue out;
-  const std::string t(text);
-  switch (param.type) {
-    case ParamType::kInt: out.set_int_value(std::stoll(t)); break;
-    case ParamType::kFloat: out.set_float_value(std::stod(t)); break;
-    case ParamType::kCategorical: out.set_categorical_value(t); break;
-    case ParamType::kBool: out.set_bool_value(t == "true"); break;
-  }
+  if (const int64_t* i = value.int_value()) out.set_int_value(*i);
+  if (const double* d = value.float_value()) out.set_float_value(*d);
+  if (const std::string* t = value.text_value()) out.set_categorical_value(*t);
+  if (const bool* b = value.bool_value()) out.set_bool_value(*b);
   return out;
+}
+
+bool SameValue(const vmle::v1::ParamValue& a, const vmle::v1::ParamValue& b) {
+  return SameValue(FromProto(a), FromProto(b));
+}
+
+std::string ValueText(const vmle::v1::ParamValue& value) { return ValueText(FromProto(value)); }
+
+absl::StatusOr<vmle::v1::ParamValue> TypedValue(const ParamSpec& param, std::string_view text) {
+  absl::StatusOr<Value> value = ParseValue(param, text);
+  if (!value.ok()) return value.status();
+  return ToProto(*value);
 }
 
 Settings ToSettings(const vmle::v1::Configuration& config) {
   const std::map<std::string, vmle::v1::ParamValue> sorted(config.values().begin(), config.values().end());
   Settings out;
-  for (const auto& [name, value] : sorted) out.emplace_back(name, ValueText(value));
+  for (const auto& [name, value] : sorted) out.emplace_back(name, FromProto(value));
   return out;
 }
 
@@ -190,17 +190,15 @@ absl::StatusOr<vmle::v1::Configuration> CompleteConfiguration(const SearchSpace&
     return checked.status();
   }
   vmle::v1::Configuration out;
-  for (const auto& [name, text] : WithDefaults(space, settings)) {
+  for (const auto& [name, value] : WithDefaults(space, settings)) {
     const ParamSpec* p = space.Find(name);
-    vmle::v1::ParamValue value;
-    if (p != nullptr) {
-      absl::StatusOr<vmle::v1::ParamValue> typed = TypedValue(*p, text);
-      if (!typed.ok()) return typed.status();
-      value = *typed;
-    } else {
-      value = config.values().at(name);
+    if (p == nullptr) {
+      (*out.mutable_values())[name] = config.values().at(name);
+      continue;
     }
-    (*out.mutable_values())[name] = value;
+    absl::StatusOr<Value> typed = ConformValue(*p, value);
+    if (!typed.ok()) return typed.status();
+    (*out.mutable_values())[name] = ToProto(*typed);
   }
   return out;
 }

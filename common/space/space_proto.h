@@ -27,18 +27,26 @@ ParamSpec FromProto(const vmle::v1::ParamSpec& param, const ParamSpec* base);
 absl::StatusOr<SearchSpace> EffectiveSpace(vmle::v1::Backbone backbone,
                                            const vmle::v1::SearchSpace& narrowing);
 
-// A value as ApplySettings reads it: ints in decimal, floats in shortest round-trip
-// form, bools as true/false. An unset value is "".
+// A wire value and the schema's typed value (value.h) are the same thing: int_value is
+// an integer, float_value a real number, categorical_value text, bool_value a bool.
+Value FromProto(const vmle::v1::ParamValue& value);
+vmle::v1::ParamValue ToProto(const Value& value);
+
+// value.h's SameValue of the two wire values.
+bool SameValue(const vmle::v1::ParamValue& a, const vmle::v1::ParamValue& b);
+
+// The value for people, prompts and logs (value.h, ValueText); unset is "".
 std::string ValueText(const vmle::v1::ParamValue& value);
-// The typed wire value of `text` for `param` (validated).
+// The wire value of `text` as a person or a language model wrote it for `param`
+// (search_space.h, ParseValue).
 absl::StatusOr<vmle::v1::ParamValue> TypedValue(const ParamSpec& param, std::string_view text);
 
-// The configuration's values as name=value settings, sorted by name.
+// The configuration's values as typed settings, sorted by name.
 Settings ToSettings(const vmle::v1::Configuration& config);
 
 // Validates `config` against `space` (search_space.h, ValidateConfiguration) and
-// returns it complete: every parameter of the space present and typed, plus the
-// fixed settings it named outside the space, as text-typed categorical values.
+// returns it complete: every parameter of the space present in its parameter's type
+// (ConformValue), plus the fixed settings it named outside the space, as given.
 absl::StatusOr<vmle::v1::Configuration> CompleteConfiguration(const SearchSpace& space,
                                                               const vmle::v1::Configuration& config);
 

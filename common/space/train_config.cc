@@ -6,6 +6,7 @@
 #include <functional>
 #include <sstream>
 
+#include "common/status/message.h"
 #include "common/status/status_macros.h"
 
 namespace vmle::space {
@@ -15,30 +16,63 @@ absl::Status Invalid(const std::string& name, const std::string& what) {
   return absl::InvalidArgumentError("parameter '" + name + "': " + what);
 }
 
-absl::StatusOr<int64_t> ParseInt(const std::string& name, const std::string& text) {
+// `text` in quotes, cut (common/status/message.h).
+std::string Quoted(std::string_view text) {
+  return "\"" + TruncateForMessage(absl::string_view(text.data(), text.size())) + "\"";
+}
+
+// Text as `--set` writes it.
+absl::StatusOr<int64_t> ParseInt(const std::string& name, std::string_view text) {
   int64_t v = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || end != text.data() + text.size()) {
-    return Invalid(name, "expected an integer, got \"" + text + "\"");
+    return Invalid(name, "expected an integer, got " + Quoted(text));
   }
   return v;
 }
 
-absl::StatusOr<double> ParseDouble(const std::string& name, const std::string& text) {
+absl::StatusOr<double> ParseDouble(const std::string& name, std::string_view text) {
   try {
     size_t used = 0;
-    const double v = std::stod(text, &used);
-    if (used != text.size() || !std::isfinite(v)) throw std::invalid_argument(text);
+    const std::string s(text);
+    const double v = std::stod(s, &used);
+    if (used != s.size() || !std::isfinite(v)) throw std::invalid_argument(s);
     return v;
   } catch (const std::exception&) {
-    return Invalid(name, "expected a number, got \"" + text + "\"");
+    return Invalid(name, "expected a number, got " + Quoted(text));
   }
 }
 
-absl::StatusOr<bool> ParseBool(const std::string& name, const std::string& text) {
+absl::StatusOr<bool> ParseBool(const std::string& name, std::string_view text) {
   if (text == "true" || text == "1") return true;
   if (text == "false" || text == "0") return false;
-  return Invalid(name, "expected true or false, got \"" + text + "\"");
+  return Invalid(name, "expected true or false, got " + Quoted(text));
+}
+
+// Typed values as trials carry them.
+absl::StatusOr<int64_t> IntOf(const std::string& name, const Value& value) {
+  if (const int64_t* i = value.int_value()) return *i;
+  if (const double* d = value.float_value();
+      d != nullptr && std::isfinite(*d) && std::floor(*d) == *d && std::fabs(*d) < 9.0e15) {
+    return static_cast<int64_t>(*d);
+  }
+  return Invalid(name, "expected an integer, got " + DescribeValue(value));
+}
+
+absl::StatusOr<double> DoubleOf(const std::string& name, const Value& value) {
+  const std::optional<double> v = value.number();
+  if (v.has_value() && std::isfinite(*v)) return *v;
+  return Invalid(name, "expected a number, got " + DescribeValue(value));
+}
+
+absl::StatusOr<bool> BoolOf(const std::string& name, const Value& value) {
+  if (const bool* b = value.bool_value()) return *b;
+  return Invalid(name, "expected true or false, got " + DescribeValue(value));
+}
+
+absl::StatusOr<std::string> TextOf(const std::string& name, const Value& value) {
+  if (const std::string* t = value.text_value()) return *t;
+  return Invalid(name, "expected text, got " + DescribeValue(value));
 }
 
 template <typename E>
@@ -49,7 +83,7 @@ absl::StatusOr<E> ParseEnum(const std::string& name, const std::string& text,
     if (label == text) return value;
     names += (names.empty() ? "" : ", ") + label;
   }
-  return Invalid(name, "expected one of " + names + ", got \"" + text + "\"");
+  return Invalid(name, "expected one of " + names + ", got " + Quoted(text));
 }
 
 template <typename E>
@@ -84,9 +118,14 @@ const std::vector<std::pair<std::string, FeedForwardKind>> kFeedForwards = {
 const std::vector<std::pair<std::string, PoolingKind>> kPoolings = {
     {"last", PoolingKind::kLast}, {"mean", PoolingKind::kMean}, {"last_k_mean", PoolingKind::kLastKMean}};
 
-// One settable parameter: how to parse a value into the config and how to print it.
+// The type of a setting's values.
+enum class Kind { kInt, kFloat, kBool, kText };
+
+// One settable parameter: its type, how a typed value goes into the config and how the
+// config's value is printed.
 struct Param {
-  std::function<absl::Status(TrainConfig&, const std::string& name, const std::string& value)> set;
+  Kind kind;
+  std::function<absl::Status(TrainConfig&, const std::string& name, const Value& value)> set;
   std::function<std::string(const TrainConfig&)> get;
 };
 
@@ -97,14 +136,10 @@ std::string ToText(const T& v) {
   return out.str();
 }
 
-absl::StatusOr<bool> ParseBoolValue(const std::string& name, const std::string& text) {
-  return ParseBool(name, text);
-}
 std::string BoolText(const bool& v) { return v ? "true" : "false"; }
-absl::StatusOr<std::string> ParseText(const std::string&, const std::string& text) { return text; }
 std::string Text(const std::string& v) { return v; }
-absl::StatusOr<uint64_t> ParseSeed(const std::string& name, const std::string& text) {
-  ASSIGN_OR_RETURN(int64_t v, ParseInt(name, text));
+absl::StatusOr<uint64_t> SeedOf(const std::string& name, const Value& value) {
+  ASSIGN_OR_RETURN(int64_t v, IntOf(name, value));
   return static_cast<uint64_t>(v);
 }
 
@@ -118,27 +153,36 @@ auto Model(T ModelConfig::*field) {
   return [field](TrainConfig& c) -> T& { return c.model.*field; };
 }
 
-// A parameter stored at ref(config), read by `parse` and written by `print`.
-template <typename T, typename Parse, typename Print, typename Ref>
-Param Typed(Parse parse, Print print, Ref ref) {
-  return {[parse, ref](TrainConfig& c, const std::string& n, const std::string& v) -> absl::Status {
-            ASSIGN_OR_RETURN(ref(c), parse(n, v));
+// A parameter of type `kind` stored at ref(config), read by `read` from a typed value
+// and written by `print`.
+template <typename T, typename Read, typename Print, typename Ref>
+Param Typed(Kind kind, Read read, Print print, Ref ref) {
+  return {kind,
+          [read, ref](TrainConfig& c, const std::string& n, const Value& v) -> absl::Status {
+            ASSIGN_OR_RETURN(ref(c), read(n, v));
             return absl::OkStatus();
           },
           [print, ref](const TrainConfig& c) { return print(ref(const_cast<TrainConfig&>(c))); }};
 }
 
 template <typename Ref>
-Param Int(Ref ref) { return Typed<int64_t>(ParseInt, ToText<int64_t>, ref); }
+Param Int(Ref ref) { return Typed<int64_t>(Kind::kInt, IntOf, ToText<int64_t>, ref); }
 template <typename Ref>
-Param Double(Ref ref) { return Typed<double>(ParseDouble, ToText<double>, ref); }
+Param Double(Ref ref) { return Typed<double>(Kind::kFloat, DoubleOf, ToText<double>, ref); }
 template <typename Ref>
-Param Bool(Ref ref) { return Typed<bool>(ParseBoolValue, BoolText, ref); }
+Param Bool(Ref ref) { return Typed<bool>(Kind::kBool, BoolOf, BoolText, ref); }
+template <typename Ref>
+Param String(Ref ref) { return Typed<std::string>(Kind::kText, TextOf, Text, ref); }
 
 template <typename E, typename Ref>
 Param Enum(const std::vector<std::pair<std::string, E>>* choices, Ref ref) {
-  return Typed<E>([choices](const std::string& n, const std::string& v) { return ParseEnum<E>(n, v, *choices); },
-                  [choices](const E& v) { return EnumName<E>(v, *choices); }, ref);
+  return Typed<E>(
+      Kind::kText,
+      [choices](const std::string& n, const Value& v) -> absl::StatusOr<E> {
+        ASSIGN_OR_RETURN(const std::string text, TextOf(n, v));
+        return ParseEnum<E>(n, text, *choices);
+      },
+      [choices](const E& v) { return EnumName<E>(v, *choices); }, ref);
 }
 
 const std::map<std::string, Param>& Params() {
@@ -189,9 +233,9 @@ const std::map<std::string, Param>& Params() {
       {"rerank_popularity_weight", Double(Top(&TrainConfig::rerank_popularity_weight))},
       {"rerank_transition_weight", Double(Top(&TrainConfig::rerank_transition_weight))},
       {"rerank_itemcf_weight", Double(Top(&TrainConfig::rerank_itemcf_weight))},
-      {"select_metric", Typed<std::string>(ParseText, Text, Top(&TrainConfig::select_metric))},
-      {"device", Typed<std::string>(ParseText, Text, Top(&TrainConfig::device))},
-      {"seed", Typed<uint64_t>(ParseSeed, ToText<uint64_t>, Top(&TrainConfig::seed))},
+      {"select_metric", String(Top(&TrainConfig::select_metric))},
+      {"device", String(Top(&TrainConfig::device))},
+      {"seed", Typed<uint64_t>(Kind::kInt, SeedOf, ToText<uint64_t>, Top(&TrainConfig::seed))},
   };
   return *params;
 }
@@ -278,21 +322,63 @@ absl::Status ValidateTrainConfig(const TrainConfig& c) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<TrainConfig> ApplySettings(
-    const TrainConfig& base, const std::vector<std::pair<std::string, std::string>>& settings) {
-  TrainConfig config = base;
+namespace {
+
+// The setting `name`, or INVALID_ARGUMENT listing the known names.
+absl::StatusOr<const Param*> FindParam(const std::string& name) {
   const auto& params = Params();
+  const auto it = params.find(name);
+  if (it != params.end()) return &it->second;
+  std::string known;
+  for (const auto& [n, p] : params) known += (known.empty() ? "" : ", ") + n;
+  return absl::InvalidArgumentError("unknown parameter '" + TruncateForMessage(name) + "'; known: " + known);
+}
+
+}  // namespace
+
+absl::StatusOr<TrainConfig> ApplySettings(const TrainConfig& base, const Settings& settings) {
+  TrainConfig config = base;
   for (const auto& [name, value] : settings) {
-    const auto it = params.find(name);
-    if (it == params.end()) {
-      std::string known;
-      for (const auto& [n, p] : params) known += (known.empty() ? "" : ", ") + n;
-      return absl::InvalidArgumentError("unknown parameter '" + name + "'; known: " + known);
-    }
-    RETURN_IF_ERROR(it->second.set(config, name, value));
+    ASSIGN_OR_RETURN(const Param* param, FindParam(name));
+    RETURN_IF_ERROR(param->set(config, name, value));
   }
   RETURN_IF_ERROR(ValidateTrainConfig(config));
   return config;
+}
+
+absl::StatusOr<Value> ParseSetting(const std::string& name, std::string_view text) {
+  ASSIGN_OR_RETURN(const Param* param, FindParam(name));
+  switch (param->kind) {
+    case Kind::kInt: {
+      ASSIGN_OR_RETURN(int64_t v, ParseInt(name, text));
+      return Value::Int(v);
+    }
+    case Kind::kFloat: {
+      ASSIGN_OR_RETURN(double v, ParseDouble(name, text));
+      return Value::Float(v);
+    }
+    case Kind::kBool: {
+      ASSIGN_OR_RETURN(bool v, ParseBool(name, text));
+      return Value::Bool(v);
+    }
+    case Kind::kText: break;
+  }
+  return Value::Text(std::string(text));
+}
+
+absl::StatusOr<Settings> ParseSettings(const std::vector<std::pair<std::string, std::string>>& text) {
+  Settings out;
+  for (const auto& [name, value] : text) {
+    ASSIGN_OR_RETURN(Value typed, ParseSetting(name, value));
+    out.emplace_back(name, std::move(typed));
+  }
+  return out;
+}
+
+absl::StatusOr<TrainConfig> ApplyTextSettings(const TrainConfig& base,
+                                              const std::vector<std::pair<std::string, std::string>>& text) {
+  ASSIGN_OR_RETURN(const Settings settings, ParseSettings(text));
+  return ApplySettings(base, settings);
 }
 
 std::map<std::string, std::string> DescribeConfig(const TrainConfig& config) {

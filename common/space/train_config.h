@@ -1,18 +1,20 @@
 // Everything that defines one training run: the model architecture, the loss, the
 // optimiser, early stopping and where it runs. Free of libtorch, so the agent and the
-// CLI share it with the trainer. Parsed from `name=value` pairs (the
-// `--set` flags of vmle-train and the configurations of trials); every error names
-// the offending parameter.
+// CLI share it with the trainer. Built from typed settings (value.h: the
+// configurations of trials) or from `name=value` text (the `--set` flags of
+// vmle-train, parsed by ParseSettings); every error names the offending parameter.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/space/model_config.h"
+#include "common/space/value.h"
 
 namespace vmle::space {
 
@@ -92,12 +94,22 @@ struct TrainConfig {
   std::string device = "cpu";
 };
 
-// Applies `name=value` settings on top of `base` (defaults when omitted). Unknown
-// names, unparsable values, out-of-range values and inconsistent combinations
-// (e.g. hidden_dim not divisible by num_heads) are INVALID_ARGUMENT naming the
-// parameter. Booleans accept true/false/1/0; enums their lower-case names.
-absl::StatusOr<TrainConfig> ApplySettings(const TrainConfig& base,
-                                          const std::vector<std::pair<std::string, std::string>>& settings);
+// Applies typed settings on top of `base` (defaults when omitted). Integer settings
+// take integers (or whole real numbers), real ones numbers, bools bools, enums and
+// text settings (device, select_metric) text: their lower-case names. Unknown names,
+// values of another type, out-of-range values and inconsistent combinations (e.g.
+// hidden_dim not divisible by num_heads) are INVALID_ARGUMENT naming the parameter.
+absl::StatusOr<TrainConfig> ApplySettings(const TrainConfig& base, const Settings& settings);
+
+// The typed value of the setting `name` written as `text` (integers in decimal, real
+// numbers, true/false/1/0, names as is); INVALID_ARGUMENT naming the parameter when
+// the name is unknown or the text does not parse. Ranges are ApplySettings' to check.
+absl::StatusOr<Value> ParseSetting(const std::string& name, std::string_view text);
+// Every `name=value` pair parsed by ParseSetting, in order.
+absl::StatusOr<Settings> ParseSettings(const std::vector<std::pair<std::string, std::string>>& text);
+// ParseSettings, then ApplySettings: `name=value` text as vmle-train's --set flags give it.
+absl::StatusOr<TrainConfig> ApplyTextSettings(const TrainConfig& base,
+                                              const std::vector<std::pair<std::string, std::string>>& text);
 
 // Checks a whole configuration (ranges and combinations); the error names a parameter.
 absl::Status ValidateTrainConfig(const TrainConfig& config);

@@ -73,7 +73,8 @@ absl::Status SplitKeyValue(const std::string& flag, const std::string& text, std
   return absl::OkStatus();
 }
 
-// A fixed value typed by the backbone's space; names outside it stay text.
+// A fixed value typed by the backbone's space, or for names outside it by the training
+// setting of that name (train_config.h, ParseSetting).
 absl::StatusOr<vmle::v1::ParamValue> FixedValue(const vmle::v1::StudySpec& spec, const std::string& key,
                                                 const std::string& text) {
   vmle::v1::Backbone backbone = spec.backbone() == vmle::v1::BACKBONE_UNSPECIFIED ? vmle::v1::BACKBONE_SASREC
@@ -81,12 +82,14 @@ absl::StatusOr<vmle::v1::ParamValue> FixedValue(const vmle::v1::StudySpec& spec,
   absl::StatusOr<space::Backbone> b = space::ToBackbone(backbone);
   if (!b.ok()) return b.status();
   const space::ParamSpec* p = space::DefaultSearchSpace(*b).Find(key);
-  if (p == nullptr) {
-    vmle::v1::ParamValue v;
-    v.set_categorical_value(text);
-    return v;
+  absl::StatusOr<vmle::v1::ParamValue> typed;
+  if (p != nullptr) {
+    typed = space::TypedValue(*p, text);
+  } else if (absl::StatusOr<space::Value> setting = space::ParseSetting(key, text); setting.ok()) {
+    typed = space::ToProto(*setting);
+  } else {
+    typed = setting.status();
   }
-  absl::StatusOr<vmle::v1::ParamValue> typed = space::TypedValue(*p, text);
   if (!typed.ok()) return absl::InvalidArgumentError(absl::StrCat("--fixed: ", typed.status().message()));
   return typed;
 }

@@ -27,17 +27,22 @@ struct Knobs {
   bool tie, pre_norm;
 };
 
-std::string Text(const vmle::v1::Configuration& config, const std::string& name) {
+// The configuration's value of `name`, or the space's default when it has none.
+space::Value ConfigValue(const vmle::v1::Configuration& config, const std::string& name) {
   const ParamSpec* p = Space().Find(name);
   auto it = config.values().find(name);
   if (it != config.values().end() && it->second.kind_case() != vmle::v1::ParamValue::KIND_NOT_SET) {
-    return space::ValueText(it->second);
+    return space::FromProto(it->second);
   }
-  return p == nullptr ? "" : p->default_value;
+  return p == nullptr ? space::Value() : p->default_value;
+}
+
+std::string Text(const vmle::v1::Configuration& config, const std::string& name) {
+  return space::ValueText(ConfigValue(config, name));
 }
 
 double Number(const vmle::v1::Configuration& config, const std::string& name) {
-  double v = std::strtod(Text(config, name).c_str(), nullptr);
+  double v = ConfigValue(config, name).number().value_or(0.0);
   if (const ParamSpec* p = Space().Find(name); p != nullptr) v = std::clamp(v, p->min, p->max);
   return v;
 }

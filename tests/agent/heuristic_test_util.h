@@ -35,7 +35,7 @@ inline std::vector<std::string> Diff(vmle::v1::Configuration a, vmle::v1::Config
   ResetInactive(SasrecSpace(), &b);
   std::vector<std::string> out;
   for (const space::ParamSpec& p : SasrecSpace().params) {
-    if (space::ValueText(ValueOf(p, a)) != space::ValueText(ValueOf(p, b))) out.push_back(p.name);
+    if (!space::SameValue(ValueOf(p, a), ValueOf(p, b))) out.push_back(p.name);
   }
   return out;
 }

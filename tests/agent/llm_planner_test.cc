@@ -110,6 +110,15 @@ PlanningContext RichContext() {
   return context;
 }
 
+// The llm planner's proposals when the rich context wants two, from `server`.
+std::vector<PlannedTrial> ProposeTwo(const FakeLlmServer& server) {
+  PlanningContext context = RichContext();
+  context.max_proposals = 2;
+  absl::StatusOr<std::vector<PlannedTrial>> planned = Make(Spec("llm", server))->Propose(context);
+  EXPECT_TRUE(planned.ok()) << planned.status();
+  return planned.ok() ? *std::move(planned) : std::vector<PlannedTrial>{};
+}
+
 std::string UserPrompt(const FakeRequest& request) {
   for (const auto& [role, content] : request.messages) {
     if (role == "user") return content;
@@ -203,16 +212,33 @@ TEST(LlmPlannerTest, RepeatedConfigurationIsReasked) {
 TEST(LlmPlannerTest, ValidProposalsOfAPartlyBadReplyAreKept) {
   const std::string mixed = R"({"proposals": [{"configuration": {"dropout": 0.4}}, {"configuration": {"optimizer": "sgd"}}]})";
   FakeLlmServer server({Completion(mixed), Completion(Proposal(R"({"optimizer": "adamw"})"))});
-  PlanningContext context = RichContext();
-  context.max_proposals = 2;
-  absl::StatusOr<std::vector<PlannedTrial>> planned = Make(Spec("llm", server))->Propose(context);
-  ASSERT_TRUE(planned.ok()) << planned.status();
-  ASSERT_EQ(planned->size(), 2u);
-  EXPECT_DOUBLE_EQ((*planned)[0].config.values().at("dropout").float_value(), 0.4);
-  EXPECT_EQ((*planned)[1].config.values().at("optimizer").categorical_value(), "adamw");
-  EXPECT_FALSE((*planned)[1].proposal.fallback());
+  const std::vector<PlannedTrial> planned = ProposeTwo(server);
+  ASSERT_EQ(planned.size(), 2u);
+  EXPECT_DOUBLE_EQ(planned[0].config.values().at("dropout").float_value(), 0.4);
+  EXPECT_EQ(planned[1].config.values().at("optimizer").categorical_value(), "adamw");
+  EXPECT_FALSE(planned[1].proposal.fallback());
   EXPECT_THAT(server.requests()[1].messages.back().second, HasSubstr("1 proposal(s) were accepted. Propose 1 more"));
   EXPECT_THAT(server.requests()[1].messages.back().second, HasSubstr("optimizer"));
+}
+
+// A model's JSON becomes typed values: numbers as numbers (a whole 64.0 for an integer
+// parameter as the integer 64), quoted numbers read as the parameter's text, and a
+// value of the wrong kind refused with the parameter named.
+TEST(LlmPlannerTest, ReplyValuesBecomeTypedValues) {
+  const std::string typed =
+      R"({"proposals": [{"configuration": {"hidden_dim": 64.0, "dropout": 0, "lr": "0.001", "tie_embeddings": false}},)"
+      R"( {"configuration": {"pre_norm": [1]}}]})";
+  FakeLlmServer server({Completion(typed), Completion(Proposal(R"({"optimizer": "adamw"})"))});
+  const std::vector<PlannedTrial> planned = ProposeTwo(server);
+  ASSERT_EQ(planned.size(), 2u);
+  const vmle::v1::Configuration& c = planned[0].config;
+  EXPECT_EQ(c.values().at("hidden_dim").kind_case(), vmle::v1::ParamValue::kIntValue);
+  EXPECT_EQ(c.values().at("hidden_dim").int_value(), 64);
+  EXPECT_EQ(c.values().at("dropout").kind_case(), vmle::v1::ParamValue::kFloatValue);
+  EXPECT_DOUBLE_EQ(c.values().at("lr").float_value(), 0.001);
+  EXPECT_EQ(c.values().at("tie_embeddings").kind_case(), vmle::v1::ParamValue::kBoolValue);
+  EXPECT_THAT(server.requests()[1].messages.back().second,
+              HasSubstr("parameter 'pre_norm': expected a bool value, got [1]"));
 }
 
 TEST(LlmPlannerTest, EndpointErrorsFallBackAfterRetries) {

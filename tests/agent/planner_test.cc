@@ -13,6 +13,7 @@
 
 #include "common/space/space_proto.h"
 #include "services/agent/planner/planner_factory.h"
+#include "services/agent/planner/planning_round.h"
 #include "services/agent/planner/space_sampling.h"
 #include "tests/agent/planning_loop.h"
 
@@ -241,6 +242,28 @@ TEST(RandomPlannerTest, FixedParametersConstrainTheCombinations) {
     EXPECT_EQ(p.config.values().count("hidden_dim"), 0u);
     EXPECT_EQ(48 % p.config.values().at("num_heads").int_value(), 0) << "num_heads must divide the fixed width";
   }
+}
+
+// A round checks a candidate once and returns it with every value in its parameter's
+// type; what it admits is marked so that the agent does not validate it again.
+TEST(PlanningRoundTest, CheckReturnsTypedValuesAndAddMarksThemAdmitted) {
+  const PlanningContext context = SasrecContext(3);
+  PlanningRound round = PlanningRound::Start(context, "test");
+  vmle::v1::Configuration candidate;
+  (*candidate.mutable_values())["hidden_dim"].set_float_value(64.0);
+  (*candidate.mutable_values())["dropout"].set_int_value(0);
+  const absl::StatusOr<vmle::v1::Configuration> checked = round.Check(candidate);
+  ASSERT_TRUE(checked.ok()) << checked.status();
+  EXPECT_EQ(checked->values().at("hidden_dim").kind_case(), vmle::v1::ParamValue::kIntValue);
+  EXPECT_EQ(checked->values().at("hidden_dim").int_value(), 64);
+  EXPECT_EQ(checked->values().at("dropout").kind_case(), vmle::v1::ParamValue::kFloatValue);
+  EXPECT_EQ(checked->values().at("lr").float_value(), 3e-4);
+  round.Add(*checked, "typed");
+  ASSERT_EQ(round.trials().size(), 1u);
+  EXPECT_TRUE(round.trials()[0].admitted);
+  // Text is never read as a number.
+  (*candidate.mutable_values())["hidden_dim"].set_categorical_value("32");
+  ExpectInvalid(round.Check(candidate).status(), "parameter 'hidden_dim': expected an integer, got the text \"32\"");
 }
 
 TEST(RandomDefaultPlannerTest, FirstTrialIsTheDefaultThenRandom) {

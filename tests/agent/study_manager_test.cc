@@ -99,6 +99,10 @@ TEST(StudyManagerTest, RefusesInvalidSpecsNamingTheField) {
       {[](auto& s) { s.set_backbone(static_cast<vmle::v1::Backbone>(42)); }, "spec.backbone"},
       {[](auto& s) { (*s.mutable_fixed()->mutable_values())["lr"].set_float_value(5.0); }, "lr"},
       {[](auto& s) { (*s.mutable_fixed()->mutable_values())["threads"].set_int_value(4); }, "spec.fixed.threads"},
+      {[](auto& s) { (*s.mutable_fixed()->mutable_values())["lr"].set_categorical_value("0.001"); },
+       "spec.fixed: parameter 'lr': expected a number, got the text \"0.001\""},
+      {[](auto& s) { (*s.mutable_fixed()->mutable_values())["grad_clip"].set_bool_value(true); },
+       "spec.fixed: parameter 'grad_clip': expected a number, got the bool true"},
       {[](auto& s) {
          auto* p = s.mutable_search_space()->add_params();
          p->set_name("dropout");
@@ -466,7 +470,8 @@ TEST(StudyManagerTest, FixedParametersAndNarrowedSpaceShapeEveryTrial) {
   vmle::v1::StudySpec spec = SimSpec("random_default", 6, 2);
   auto& fixed = *spec.mutable_fixed()->mutable_values();
   fixed["max_epochs"].set_int_value(2);
-  fixed["hidden_dim"].set_int_value(16);
+  fixed["hidden_dim"].set_float_value(16.0);  // a whole number: trials carry the integer 16
+  fixed["grad_clip"].set_int_value(1);        // outside the space: typed by the training setting
   auto* lr = spec.mutable_search_space()->add_params();
   lr->set_name("lr");
   lr->mutable_float_range()->set_min(1e-4);
@@ -479,7 +484,9 @@ TEST(StudyManagerTest, FixedParametersAndNarrowedSpaceShapeEveryTrial) {
   EXPECT_EQ(ended->trials_total(), 6) << ended->end_reason() << ended->error();
   for (const Trial& t : TrialsOf(cluster.manager(), study->id())) {
     EXPECT_EQ(t.config().values().at("max_epochs").int_value(), 2);
+    ASSERT_EQ(t.config().values().at("hidden_dim").kind_case(), vmle::v1::ParamValue::kIntValue);
     EXPECT_EQ(t.config().values().at("hidden_dim").int_value(), 16);
+    EXPECT_EQ(t.config().values().at("grad_clip").int_value(), 1);
     const double value = t.config().values().at("lr").float_value();
     EXPECT_GE(value, 1e-4);
     EXPECT_LE(value, 1e-3);

@@ -113,7 +113,7 @@ TEST_P(BackboneTest, LastStatesAreTheLastColumnOfTheUserStates) {
                                                           {{"num_heads", "1"}}}) {
       Settings all = settings;
       all.emplace_back("num_blocks", blocks);
-      auto config = ApplySettings(TinyTrainConfig(GetParam()), all);
+      auto config = ApplyTextSettings(TinyTrainConfig(GetParam()), all);
       ASSERT_TRUE(config.ok()) << config.status().ToString();
       torch::manual_seed(0);
       auto model = MakeModel(*config);
@@ -221,7 +221,7 @@ class SwitchTest : public ::testing::TestWithParam<Switch> {};
 
 TEST_P(SwitchTest, ChangesTheOutputAndTrainsEveryParameter) {
   const TrainConfig base = TinyTrainConfig(GetParam().backbone);
-  auto changed = ApplySettings(base, {{GetParam().name, GetParam().value}});
+  auto changed = ApplyTextSettings(base, {{GetParam().name, GetParam().value}});
   ASSERT_TRUE(changed.ok()) << changed.status().ToString();
   torch::manual_seed(0);
   auto a = MakeModel(base);

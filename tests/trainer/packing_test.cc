@@ -29,7 +29,7 @@ TrainConfig Config(const Variant& v) {
       {"dropout", "0"},    {"attn_dropout", "0"}, {"linear_dim", "4"}, {"attention_dim", "6"}};
   if (v.backbone == Backbone::kHSTU) settings.push_back({"embedding_norm", "true"});
   settings.insert(settings.end(), v.settings.begin(), v.settings.end());
-  auto config = ApplySettings(base, settings);
+  auto config = ApplyTextSettings(base, settings);
   EXPECT_TRUE(config.ok()) << config.status().ToString();
   return *config;
 }

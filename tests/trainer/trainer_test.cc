@@ -23,7 +23,7 @@ Dataset SmallSynthetic() {
 }
 
 TrainConfig FastConfig() {
-  auto c = ApplySettings(TrainConfig{}, {{"hidden_dim", "32"}, {"max_len", "20"},
+  auto c = ApplyTextSettings(TrainConfig{}, {{"hidden_dim", "32"}, {"max_len", "20"},
                                          {"lr", "0.003"}, {"max_epochs", "6"},
                                          {"num_negatives", "100"}, {"batch_size", "128"},
                                          {"threads", "1"}, {"seed", "11"}});
@@ -85,8 +85,9 @@ TEST(TrainerTest, HstuReferenceConfigurationLearnsOnSyntheticData) {
   // The HSTU reference configuration, smaller and with fewer epochs.
   const auto config = ValidateConfiguration(
       DefaultSearchSpace(Backbone::kHSTU),
-      {{"hidden_dim", "32"}, {"max_len", "20"}, {"lr", "0.003"}, {"max_epochs", "6"},
-       {"num_negatives", "100"}, {"threads", "1"}, {"seed", "11"}});
+      {{"hidden_dim", Value::Int(32)}, {"max_len", Value::Int(20)}, {"lr", Value::Float(0.003)},
+       {"max_epochs", Value::Int(6)}, {"num_negatives", Value::Int(100)}, {"threads", Value::Int(1)},
+       {"seed", Value::Int(11)}});
   ASSERT_TRUE(config.ok()) << config.status().ToString();
   ASSERT_EQ(config->backbone, Backbone::kHSTU);
   const auto result = Train(data, *config);

@@ -64,6 +64,9 @@ struct PlannedTrial {
   vmle::v1::Configuration config;
   // Why: hypothesis, changed dimension, mechanism, risk, rollback, planner name.
   vmle::v1::Proposal proposal;
+  // Set by PlanningRound for the configurations it checked (or replicated from a
+  // trial): the agent then accepts `config` without validating it again.
+  bool admitted = false;
 };
 
 class Planner {

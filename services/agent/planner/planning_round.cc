@@ -28,9 +28,11 @@ absl::StatusOr<vmle::v1::Configuration> PlanningRound::Check(const vmle::v1::Con
   if (taken_.contains(ConfigKey(*space_, merged))) {
     return absl::AlreadyExistsError("the configuration repeats a finished, running or already proposed trial");
   }
-  RETURN_IF_ERROR(space::CompleteConfiguration(*space_, merged).status());
+  absl::StatusOr<vmle::v1::Configuration> complete = space::CompleteConfiguration(*space_, merged);
+  if (!complete.ok()) return complete.status();
+  // Values in their parameters' types (ConformValue), as trials carry them.
   vmle::v1::Configuration out;
-  for (const space::ParamSpec& p : space_->params) (*out.mutable_values())[p.name] = merged.values().at(p.name);
+  for (const space::ParamSpec& p : space_->params) (*out.mutable_values())[p.name] = complete->values().at(p.name);
   return out;
 }
 
@@ -45,6 +47,7 @@ void PlanningRound::AddReplicate(const vmle::v1::Configuration& of, std::string 
   for (const space::ParamSpec& p : space_->params) (*trial.config.mutable_values())[p.name] = ValueOf(p, of);
   trial.proposal.set_hypothesis(std::move(hypothesis));
   trial.proposal.set_planner(planner_);
+  trial.admitted = true;
   trials_.push_back(std::move(trial));
 }
 
@@ -54,6 +57,7 @@ void PlanningRound::Add(vmle::v1::Configuration config, std::string hypothesis) 
   trial.config = std::move(config);
   trial.proposal.set_hypothesis(std::move(hypothesis));
   trial.proposal.set_planner(planner_);
+  trial.admitted = true;
   trials_.push_back(std::move(trial));
 }
 

@@ -40,10 +40,12 @@ class PlanningRound {
   // Check without the reason: nullopt when the candidate is not admitted.
   std::optional<vmle::v1::Configuration> Admit(const vmle::v1::Configuration& candidate) const;
 
-  // Records an admitted configuration as this round's next proposal.
+  // Records a configuration that Check or Admit of this round returned as this round's
+  // next proposal, marked admitted: the agent accepts it without validating it again.
   void Add(vmle::v1::Configuration config, std::string hypothesis);
   // Records a replicate: the configuration of an earlier trial (taken, so Admit would
-  // refuse it), reduced to the space's parameters, as this round's next proposal.
+  // refuse it; valid, since the trial was accepted), reduced to the space's
+  // parameters, as this round's next proposal, marked admitted.
   void AddReplicate(const vmle::v1::Configuration& of, std::string hypothesis);
 
   // The proposals collected so far, in order.

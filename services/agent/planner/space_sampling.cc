@@ -66,7 +66,7 @@ std::string ConditionText(const space::SearchSpace& space, const std::string& na
     return space::ValueText(it->second);
   }
   const ParamSpec* base = space::DefaultSearchSpace(space.backbone).Find(name);
-  return base == nullptr ? "" : base->default_value;
+  return base == nullptr ? "" : space::ValueText(base->default_value);
 }
 
 }  // namespace
@@ -97,8 +97,8 @@ uint64_t DeriveSeed(uint64_t seed, uint64_t index) {
 }
 
 vmle::v1::ParamValue DefaultValue(const ParamSpec& param) {
-  absl::StatusOr<vmle::v1::ParamValue> v = space::TypedValue(param, param.default_value);
-  if (v.ok()) return *v;
+  absl::StatusOr<space::Value> v = space::ConformValue(param, param.default_value);
+  if (v.ok()) return space::ToProto(*v);
   return IsNumeric(param) ? FromUnit(param, 0.5) : FromChoice(param, 0);
 }
 
@@ -144,9 +144,10 @@ int NumChoices(const ParamSpec& param) {
 }
 
 int ChoiceIndex(const ParamSpec& param, const vmle::v1::ParamValue& value) {
-  const std::string text = space::ValueText(value);
-  if (param.type == ParamType::kBool) return text == "true" ? 1 : 0;
-  const auto it = std::find(param.choices.begin(), param.choices.end(), text);
+  if (param.type == ParamType::kBool) {
+    return value.kind_case() == vmle::v1::ParamValue::kBoolValue && value.bool_value() ? 1 : 0;
+  }
+  const auto it = std::find(param.choices.begin(), param.choices.end(), value.categorical_value());
   return it == param.choices.end() ? 0 : static_cast<int>(it - param.choices.begin());
 }
 

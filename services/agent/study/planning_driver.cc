@@ -327,7 +327,7 @@ void PlanningDriver::ProposeIfRoom(StudyEntry& entry) {
   for (int i = 0; i < limit; ++i) {
     const PlannedTrial& planned = (*proposals)[i];
     absl::StatusOr<vmle::v1::Configuration> config =
-        TrialConfiguration(entry.study.spec(), entry.space, planned.config);
+        TrialConfiguration(entry.study.spec(), entry.space, planned);
     if (!config.ok()) {
       FailStudyLocked(entry, absl::StrCat("planner ", planner->Name(), " proposed an invalid configuration: ",
                                           config.status().message()));

@@ -38,7 +38,7 @@ std::string Cell(const std::string& text) {
 
 std::string ConfigText(const vmle::v1::Configuration& config) {
   std::vector<std::string> parts;
-  for (const auto& [name, value] : space::ToSettings(config)) parts.push_back(absl::StrCat(name, "=", value));
+  for (const auto& [name, value] : space::ToSettings(config)) parts.push_back(absl::StrCat(name, "=", space::ValueText(value)));
   return absl::StrJoin(parts, ", ");
 }
 

@@ -243,9 +243,11 @@ absl::StatusOr<vmle::v1::StudySpec> NormalizeStudySpec(const vmle::v1::StudySpec
       return Invalid("fixed." + TruncateForMessage(name, 64), "is set by the agent or the worker, not by a study");
     }
   }
-  if (absl::Status s = space::CompleteConfiguration(space, spec.fixed()).status(); !s.ok()) {
-    return Prefixed("fixed", s);
-  }
+  absl::StatusOr<vmle::v1::Configuration> fixed = space::CompleteConfiguration(space, spec.fixed());
+  if (!fixed.ok()) return Prefixed("fixed", fixed.status());
+  // Each fixed value in its parameter's type (a whole 64.0 for hidden_dim becomes 64),
+  // so trials carry it as the worker reads it.
+  for (auto& [name, value] : *spec.mutable_fixed()->mutable_values()) value = fixed->values().at(name);
   return spec;
 }
 
@@ -267,9 +269,11 @@ absl::StatusOr<space::SearchSpace> PlannerSearchSpace(const vmle::v1::StudySpec&
 
 absl::StatusOr<vmle::v1::Configuration> TrialConfiguration(const vmle::v1::StudySpec& spec,
                                                            const space::SearchSpace& space,
-                                                           const vmle::v1::Configuration& proposed) {
-  vmle::v1::Configuration merged = proposed;
+                                                           const PlannedTrial& planned) {
+  vmle::v1::Configuration merged = planned.config;
   for (const auto& [name, value] : spec.fixed().values()) (*merged.mutable_values())[name] = value;
+  // A planning round checked it already, with these fixed values (PlanningRound::Check).
+  if (planned.admitted) return merged;
   return space::CompleteConfiguration(space, merged);
 }
 

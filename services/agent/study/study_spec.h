@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/space/search_space.h"
+#include "services/agent/planner/planner.h"
 #include "vmle/v1/study.pb.h"
 
 namespace vmle::agent {
@@ -47,10 +48,12 @@ absl::StatusOr<space::SearchSpace> StudySearchSpace(const vmle::v1::StudySpec& s
 // parameters. Built once per study (PlanningContext.space).
 absl::StatusOr<space::SearchSpace> PlannerSearchSpace(const vmle::v1::StudySpec& spec);
 
-// A planner's configuration with the spec's fixed values laid over it, validated and
-// completed against StudySearchSpace.
+// A planner's configuration with the spec's fixed values laid over it, complete over
+// StudySearchSpace: validated and completed there, unless a planning round admitted
+// it (PlannedTrial.admitted), which checked the same combination already; a
+// configuration is validated once in the agent.
 absl::StatusOr<vmle::v1::Configuration> TrialConfiguration(const vmle::v1::StudySpec& spec,
                                                            const space::SearchSpace& space,
-                                                           const vmle::v1::Configuration& proposed);
+                                                           const PlannedTrial& planned);
 
 }  // namespace vmle::agent

@@ -117,9 +117,10 @@ StatusOr<Args> ParseArgs(int argc, char** argv) {
   return args;
 }
 
-// The configuration `settings` give, on top of the reference configuration of the
-// backbone they name (the last backbone setting; sasrec when none).
-StatusOr<TrainConfig> ConfigFromSettings(const Settings& settings) {
+// The configuration the `--set` text gives, on top of the reference configuration of
+// the backbone it names (the last backbone setting; sasrec when none).
+StatusOr<TrainConfig> ConfigFromSettings(const std::vector<std::pair<std::string, std::string>>& text) {
+  TRAINER_ASSIGN_OR_RETURN(const Settings settings, FromAbsl(space::ParseSettings(text)));
   TrainConfig named;
   for (const auto& [name, value] : settings) {
     if (name != "backbone") continue;

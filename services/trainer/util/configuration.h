@@ -28,6 +28,7 @@ using space::OptimizerKind;
 using space::PoolingKind;
 using space::PositionKind;
 using space::Settings;
+using space::Value;
 using space::TrainConfig;
 using space::TrainTargets;
 using space::UsesAbsolutePositions;

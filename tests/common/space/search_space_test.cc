@@ -15,6 +15,11 @@ using ::testing::HasSubstr;
 const SearchSpace& Sasrec() { return DefaultSearchSpace(Backbone::kSASRec); }
 const SearchSpace& Hstu() { return DefaultSearchSpace(Backbone::kHSTU); }
 
+Value I(int64_t v) { return Value::Int(v); }
+Value F(double v) { return Value::Float(v); }
+Value T(const char* v) { return Value::Text(v); }
+Value B(bool v) { return Value::Bool(v); }
+
 void ExpectInvalid(const absl::Status& status, const std::string& fragment) {
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status.message();
   EXPECT_THAT(status.message(), HasSubstr(fragment));
@@ -28,7 +33,7 @@ TEST(SearchSpaceTest, EveryDefaultParameterIsWellFormed) {
       if (!p.condition_param.empty()) {
         const ParamSpec* cond = space->Find(p.condition_param);
         ASSERT_NE(cond, nullptr) << p.name;
-        EXPECT_TRUE(ValidateValue(*cond, p.condition_value).ok()) << p.name;
+        EXPECT_TRUE(ParseValue(*cond, p.condition_value).ok()) << p.name;
       }
     }
   }
@@ -46,7 +51,7 @@ TEST(SearchSpaceTest, BackbonesHaveTheirNamesAndOwnParameters) {
   for (const SearchSpace* space : {&Sasrec(), &Hstu()}) {
     const ParamSpec* positions = space->Find("positions");
     ASSERT_NE(positions, nullptr);
-    EXPECT_TRUE(ValidateValue(*positions, "relative_bias").ok());
+    EXPECT_TRUE(ValidateValue(*positions, T("relative_bias")).ok());
     ASSERT_NE(space->Find("temperature"), nullptr);
     EXPECT_EQ(space->Find("temperature")->condition_param, "embedding_norm");
     EXPECT_EQ(space->Find("temperature")->condition_value, "true");
@@ -87,8 +92,8 @@ TEST(SearchSpaceTest, SasrecDefaultsKeepRawDotProducts) {
   EXPECT_FALSE(c->model.embedding_norm);
   EXPECT_EQ(c->model.positions, PositionKind::kAbsolute);
   const absl::StatusOr<TrainConfig> normed =
-      ValidateConfiguration(Sasrec(), {{"embedding_norm", "true"}, {"temperature", "0.1"},
-                                       {"positions", "relative_bias"}});
+      ValidateConfiguration(Sasrec(), {{"embedding_norm", B(true)}, {"temperature", F(0.1)},
+                                       {"positions", T("relative_bias")}});
   ASSERT_TRUE(normed.ok()) << normed.status().message();
   EXPECT_TRUE(normed->model.embedding_norm);
   EXPECT_DOUBLE_EQ(normed->model.temperature, 0.1);
@@ -96,29 +101,29 @@ TEST(SearchSpaceTest, SasrecDefaultsKeepRawDotProducts) {
 }
 
 TEST(SearchSpaceTest, RejectsEachKindOfBadHstuConfiguration) {
-  ExpectInvalid(ValidateConfiguration(Hstu(), {{"linear_dim", "0"}}).status(),
+  ExpectInvalid(ValidateConfiguration(Hstu(), {{"linear_dim", I(0)}}).status(),
                 "parameter 'linear_dim': must be in [4, 128], got 0");
-  ExpectInvalid(ValidateConfiguration(Hstu(), {{"linear_dim", "512"}}).status(),
+  ExpectInvalid(ValidateConfiguration(Hstu(), {{"linear_dim", I(512)}}).status(),
                 "parameter 'linear_dim': must be in [4, 128]");
-  ExpectInvalid(ValidateConfiguration(Hstu(), {{"linear_dim", "16.5"}}).status(),
-                "parameter 'linear_dim': expected an integer");
-  ExpectInvalid(ValidateConfiguration(Hstu(), {{"attention_dim", "2"}}).status(),
+  ExpectInvalid(ValidateConfiguration(Hstu(), {{"linear_dim", F(16.5)}}).status(),
+                "parameter 'linear_dim': expected an integer, got the number 16.5");
+  ExpectInvalid(ValidateConfiguration(Hstu(), {{"attention_dim", I(2)}}).status(),
                 "parameter 'attention_dim': must be in [4, 128]");
-  ExpectInvalid(ValidateConfiguration(Hstu(), {{"temperature", "0"}}).status(),
+  ExpectInvalid(ValidateConfiguration(Hstu(), {{"temperature", F(0)}}).status(),
                 "parameter 'temperature': must be in [0.01, 1]");
-  ExpectInvalid(ValidateConfiguration(Hstu(), {{"embedding_norm", "on"}}).status(),
-                "parameter 'embedding_norm': expected true or false");
-  ExpectInvalid(ValidateConfiguration(Hstu(), {{"positions", "alibi"}}).status(),
+  ExpectInvalid(ValidateConfiguration(Hstu(), {{"embedding_norm", T("on")}}).status(),
+                "parameter 'embedding_norm': expected true or false, got the text \"on\"");
+  ExpectInvalid(ValidateConfiguration(Hstu(), {{"positions", T("alibi")}}).status(),
                 "parameter 'positions': expected one of absolute, rope, none, relative_bias");
-  ExpectInvalid(ValidateConfiguration(Hstu(), {{"attention_dim", "5"}, {"positions", "rope"}}).status(),
+  ExpectInvalid(ValidateConfiguration(Hstu(), {{"attention_dim", I(5)}, {"positions", T("rope")}}).status(),
                 "parameter 'positions': rope needs an even attention_dim");
   // Knobs of the other backbone would be silently ignored: refused instead.
-  ExpectInvalid(ValidateConfiguration(Hstu(), {{"feed_forward", "swiglu"}}).status(),
+  ExpectInvalid(ValidateConfiguration(Hstu(), {{"feed_forward", T("swiglu")}}).status(),
                 "parameter 'feed_forward': not in the hstu search space (it is a sasrec parameter)");
-  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"linear_dim", "32"}}).status(),
+  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"linear_dim", I(32)}}).status(),
                 "parameter 'linear_dim': not in the sasrec search space (it is a hstu parameter)");
   // HSTU heads have their own widths: hidden_dim need not divide by them.
-  EXPECT_TRUE(ValidateConfiguration(Hstu(), {{"num_heads", "3"}}).ok());
+  EXPECT_TRUE(ValidateConfiguration(Hstu(), {{"num_heads", I(3)}}).ok());
 }
 
 TEST(SearchSpaceTest, DefaultsValidateAndAreTheReferenceConfiguration) {
@@ -130,7 +135,7 @@ TEST(SearchSpaceTest, DefaultsValidateAndAreTheReferenceConfiguration) {
 
 TEST(SearchSpaceTest, ConfigurationValuesAreApplied) {
   const absl::StatusOr<TrainConfig> config =
-      ValidateConfiguration(Sasrec(), {{"hidden_dim", "64"}, {"loss", "bce"}, {"threads", "2"}});
+      ValidateConfiguration(Sasrec(), {{"hidden_dim", I(64)}, {"loss", T("bce")}, {"threads", I(2)}});
   ASSERT_TRUE(config.ok()) << config.status().message();
   EXPECT_EQ(config->model.hidden_dim, 64);
   EXPECT_EQ(config->loss, LossKind::kBce);
@@ -138,29 +143,29 @@ TEST(SearchSpaceTest, ConfigurationValuesAreApplied) {
 }
 
 TEST(SearchSpaceTest, RejectsEachKindOfBadConfiguration) {
-  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"hiden_dim", "64"}}).status(),
+  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"hiden_dim", I(64)}}).status(),
                 "unknown parameter 'hiden_dim'");
-  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"hidden_dim", "big"}}).status(),
-                "parameter 'hidden_dim': expected an integer");
-  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"hidden_dim", "8"}}).status(),
+  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"hidden_dim", T("64")}}).status(),
+                "parameter 'hidden_dim': expected an integer, got the text \"64\"");
+  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"hidden_dim", I(8)}}).status(),
                 "parameter 'hidden_dim': must be in [16, 512]");
-  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"lr", "0.5"}}).status(), "parameter 'lr': must be in");
-  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"dropout", "x"}}).status(),
-                "parameter 'dropout': expected a number");
-  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"optimizer", "sgd"}}).status(),
+  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"lr", F(0.5)}}).status(), "parameter 'lr': must be in");
+  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"dropout", B(false)}}).status(),
+                "parameter 'dropout': expected a number, got the bool false");
+  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"optimizer", T("sgd")}}).status(),
                 "parameter 'optimizer': expected one of adam, adamw");
-  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"tie_embeddings", "yes"}}).status(),
-                "parameter 'tie_embeddings': expected true or false");
-  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"num_heads", "3"}}).status(),
+  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"tie_embeddings", I(1)}}).status(),
+                "parameter 'tie_embeddings': expected true or false, got the integer 1");
+  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"num_heads", I(3)}}).status(),
                 "parameter 'num_heads': must divide hidden_dim");
-  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"lr", "0.001"}, {"lr", "0.002"}}).status(),
+  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"lr", F(0.001)}, {"lr", F(0.002)}}).status(),
                 "parameter 'lr': set twice");
-  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"backbone", "sasrec"}}).status(),
+  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"backbone", T("sasrec")}}).status(),
                 "parameter 'backbone'");
-  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"positions", "rope"}, {"num_heads", "8"},
-                                                 {"hidden_dim", "24"}}).status(),
+  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"positions", T("rope")}, {"num_heads", I(8)},
+                                                 {"hidden_dim", I(24)}}).status(),
                 "parameter 'positions': rope needs an even head dimension");
-  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"temperature", "5"}}).status(),
+  ExpectInvalid(ValidateConfiguration(Sasrec(), {{"temperature", F(5)}}).status(),
                 "parameter 'temperature': must be in [0.01, 1]");
 }
 
@@ -187,12 +192,12 @@ TEST(SearchSpaceTest, RejectsEachKindOfBadParameterDefinition) {
   ExpectInvalid(ValidateParamSpec(p), "parameter 'optimizer': a categorical parameter needs");
 
   p = *Sasrec().Find("lr");
-  p.default_value = "1";
+  p.default_value = F(1);
   ExpectInvalid(ValidateParamSpec(p), "parameter 'lr': default");
 
   p = *Sasrec().Find("hidden_dim");
   p.step = 16;
-  p.default_value = "40";
+  p.default_value = I(40);
   ExpectInvalid(ValidateParamSpec(p), "must be 16 + a multiple of 16, got 40");
 }
 
@@ -200,7 +205,7 @@ TEST(SearchSpaceTest, NarrowingKeepsOtherParametersAndChecksBounds) {
   ParamSpec lr = *Sasrec().Find("lr");
   lr.min = 1e-4;
   lr.max = 1e-3;
-  lr.default_value.clear();
+  lr.default_value = Value();
   ParamSpec opt;
   opt.name = "optimizer";
   opt.type = ParamType::kCategorical;
@@ -209,11 +214,11 @@ TEST(SearchSpaceTest, NarrowingKeepsOtherParametersAndChecksBounds) {
   ASSERT_TRUE(narrowed.ok()) << narrowed.status().message();
   EXPECT_EQ(narrowed->params.size(), Sasrec().params.size());
   EXPECT_DOUBLE_EQ(narrowed->Find("lr")->max, 1e-3);
-  EXPECT_EQ(narrowed->Find("lr")->default_value, "0.0003");
-  EXPECT_EQ(narrowed->Find("optimizer")->default_value, "adamw");
+  EXPECT_EQ(narrowed->Find("lr")->default_value, F(0.0003));
+  EXPECT_EQ(narrowed->Find("optimizer")->default_value, T("adamw"));
   EXPECT_EQ(narrowed->Find("hidden_dim")->max, 512);
   EXPECT_TRUE(ValidateConfiguration(*narrowed, {}).ok());
-  ExpectInvalid(ValidateConfiguration(*narrowed, {{"lr", "0.005"}}).status(),
+  ExpectInvalid(ValidateConfiguration(*narrowed, {{"lr", F(0.005)}}).status(),
                 "parameter 'lr': must be in [0.0001, 0.001]");
 }
 
@@ -247,10 +252,44 @@ TEST(SearchSpaceTest, RejectsEachKindOfBadNarrowing) {
   ExpectInvalid(NarrowSearchSpace(Sasrec(), {inverted}).status(), "parameter 'lr': min");
 }
 
+// Values keep their type: a whole number conforms to an integer parameter and an
+// integer to a real one, but text is never read as a number or a bool.
+TEST(SearchSpaceTest, ValuesConformToTheirParametersTypeAndTextIsNeverANumber) {
+  const ParamSpec& hidden = *Sasrec().Find("hidden_dim");
+  const ParamSpec& dropout = *Sasrec().Find("dropout");
+  const ParamSpec& tie = *Sasrec().Find("tie_embeddings");
+  EXPECT_EQ(ConformValue(hidden, F(64)).value(), I(64));
+  EXPECT_EQ(ConformValue(dropout, I(0)).value(), F(0));
+  EXPECT_EQ(ConformValue(tie, B(true)).value(), B(true));
+  ExpectInvalid(ConformValue(hidden, F(64.5)).status(), "expected an integer, got the number 64.5");
+  ExpectInvalid(ConformValue(dropout, T("0.1")).status(), "expected a number, got the text \"0.1\"");
+  ExpectInvalid(ConformValue(tie, T("true")).status(), "expected true or false, got the text \"true\"");
+  ExpectInvalid(ConformValue(hidden, Value()).status(), "expected an integer, got no value");
+  // An unbounded text is not echoed whole.
+  const absl::Status long_text = ConformValue(*Sasrec().Find("optimizer"), Value::Text(std::string(100000, 'x'))).status();
+  ExpectInvalid(long_text, "(100000 bytes)");
+  EXPECT_LT(long_text.message().size(), 1000u);
+}
+
+// Text is read only where a person or a model writes it, by the parameter's type.
+TEST(SearchSpaceTest, ParseValueReadsTextByTheParametersType) {
+  EXPECT_EQ(ParseValue(*Sasrec().Find("hidden_dim"), "64").value(), I(64));
+  EXPECT_EQ(ParseValue(*Sasrec().Find("lr"), "1e-3").value(), F(1e-3));
+  EXPECT_EQ(ParseValue(*Sasrec().Find("tie_embeddings"), "false").value(), B(false));
+  EXPECT_EQ(ParseValue(*Sasrec().Find("optimizer"), "adamw").value(), T("adamw"));
+  ExpectInvalid(ParseValue(*Sasrec().Find("hidden_dim"), "big").status(),
+                "parameter 'hidden_dim': expected an integer, got \"big\"");
+  ExpectInvalid(ParseValue(*Sasrec().Find("hidden_dim"), "8").status(), "parameter 'hidden_dim': must be in [16, 512]");
+  ExpectInvalid(ParseValue(*Sasrec().Find("dropout"), "x").status(), "parameter 'dropout': expected a number");
+  ExpectInvalid(ParseValue(*Sasrec().Find("tie_embeddings"), "yes").status(),
+                "parameter 'tie_embeddings': expected true or false");
+}
+
 TEST(SearchSpaceTest, WithDefaultsFillsEveryParameterOnce) {
-  const Settings filled = WithDefaults(Sasrec(), {{"lr", "0.001"}});
+  const Settings filled = WithDefaults(Sasrec(), {{"lr", F(0.001)}});
   EXPECT_EQ(filled.size(), Sasrec().params.size());
-  EXPECT_EQ(filled.front(), (std::pair<std::string, std::string>{"lr", "0.001"}));
+  EXPECT_EQ(filled.front(), (std::pair<std::string, Value>{"lr", F(0.001)}));
+  EXPECT_EQ(filled.back(), (std::pair<std::string, Value>{"pre_norm", B(false)}));
 }
 
 }  // namespace
@@ -267,7 +306,7 @@ TEST(SearchSpaceTest, ParameterRemovedFromTheSpaceStaysValidForItsBackbone) {
   space.params.erase(std::remove_if(space.params.begin(), space.params.end(),
                                     [](const ParamSpec& p) { return p.name == "hidden_dim"; }),
                      space.params.end());
-  const absl::StatusOr<TrainConfig> config = ValidateConfiguration(space, {{"hidden_dim", "16"}});
+  const absl::StatusOr<TrainConfig> config = ValidateConfiguration(space, {{"hidden_dim", Value::Int(16)}});
   ASSERT_TRUE(config.ok()) << config.status().message();
   EXPECT_EQ(config->model.hidden_dim, 16);
 }

@@ -5,9 +5,20 @@
 namespace vmle::space {
 namespace {
 
-void ExpectInvalid(const std::vector<std::pair<std::string, std::string>>& settings,
-                   const std::string& needle) {
-  const auto result = ApplySettings(TrainConfig{}, settings);
+Value I(int64_t v) { return Value::Int(v); }
+Value F(double v) { return Value::Float(v); }
+Value T(const char* v) { return Value::Text(v); }
+Value B(bool v) { return Value::Bool(v); }
+
+void ExpectInvalid(const absl::Status& status, const std::string& needle) {
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find(needle), std::string::npos) << status.message();
+}
+
+// `name=value` text as vmle-train's --set gives it: parsed, then applied.
+void ExpectInvalid(const std::vector<std::pair<std::string, std::string>>& text, const std::string& needle) {
+  const absl::StatusOr<Settings> settings = ParseSettings(text);
+  const auto result = settings.ok() ? ApplySettings(TrainConfig{}, *settings) : settings.status();
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(result.status().message().find(needle), std::string::npos) << result.status().message();
@@ -32,9 +43,9 @@ TEST(TrainConfigTest, DefaultsAreTheReferenceConfigurationAndValidate) {
 }
 
 TEST(TrainConfigTest, SettingsApply) {
-  auto c = ApplySettings(TrainConfig{}, {{"hidden_dim", "64"}, {"num_heads", "2"},
-                                         {"loss", "full_softmax"}, {"tie_embeddings", "false"},
-                                         {"lr", "1e-3"}, {"pooling", "last_k_mean"}});
+  auto c = ApplySettings(TrainConfig{}, {{"hidden_dim", I(64)}, {"num_heads", I(2)},
+                                         {"loss", T("full_softmax")}, {"tie_embeddings", B(false)},
+                                         {"lr", F(1e-3)}, {"pooling", T("last_k_mean")}});
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->model.hidden_dim, 64);
   EXPECT_EQ(c->loss, LossKind::kFullSoftmax);
@@ -44,10 +55,15 @@ TEST(TrainConfigTest, SettingsApply) {
 }
 
 TEST(TrainConfigTest, HstuAndItsKnobsParse) {
-  auto c = ApplySettings(TrainConfig{}, {{"backbone", "hstu"}, {"linear_dim", "32"},
-                                         {"attention_dim", "8"}, {"num_heads", "3"},
-                                         {"positions", "relative_bias"}, {"embedding_norm", "true"},
-                                         {"temperature", "0.1"}});
+  const absl::StatusOr<Settings> text =
+      ParseSettings({{"backbone", "hstu"}, {"linear_dim", "32"}, {"attention_dim", "8"}, {"num_heads", "3"},
+                     {"positions", "relative_bias"}, {"embedding_norm", "1"}, {"temperature", "0.1"}});
+  ASSERT_TRUE(text.ok()) << text.status().ToString();
+  EXPECT_EQ(text->front().second, T("hstu"));
+  EXPECT_EQ((*text)[1].second, I(32));
+  EXPECT_EQ((*text)[5].second, B(true));
+  EXPECT_EQ((*text)[6].second, F(0.1));
+  auto c = ApplySettings(TrainConfig{}, *text);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->backbone, Backbone::kHSTU);
   EXPECT_EQ(c->model.linear_dim, 32);
@@ -77,6 +93,31 @@ TEST(TrainConfigTest, EveryKindOfBadSettingNamesTheParameter) {
   ExpectInvalid({{"attention_dim", "-4"}}, "'attention_dim': must be in");
   ExpectInvalid({{"backbone", "hstu"}, {"attention_dim", "5"}, {"positions", "rope"}},
                 "'positions': rope needs an even attention_dim");
+}
+
+// Trials carry typed values: each setting takes its own type, integers take whole
+// numbers, real settings integers, and text is never read as a number or a bool.
+TEST(TrainConfigTest, TypedSettingsTakeTheirOwnTypeOnly) {
+  auto c = ApplySettings(TrainConfig{}, {{"max_epochs", F(30)}, {"lr", I(0)}, {"seed", I(7)},
+                                         {"device", T("cpu")}, {"batching", T("random")}});
+  ASSERT_FALSE(c.ok());  // lr 0 is out of range; the types themselves were accepted
+  ExpectInvalid(c.status(), "'lr': must be in");
+  c = ApplySettings(TrainConfig{}, {{"max_epochs", F(30)}, {"grad_clip", I(1)}, {"seed", I(7)},
+                                    {"device", T("cpu")}, {"batching", T("random")}});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->max_epochs, 30);
+  EXPECT_DOUBLE_EQ(c->grad_clip, 1.0);
+  EXPECT_EQ(c->seed, 7u);
+  EXPECT_EQ(c->batching, Batching::kRandom);
+  ExpectInvalid(ApplySettings(TrainConfig{}, {{"lr", T("0.001")}}).status(),
+                "'lr': expected a number, got the text \"0.001\"");
+  ExpectInvalid(ApplySettings(TrainConfig{}, {{"max_epochs", F(2.5)}}).status(),
+                "'max_epochs': expected an integer, got the number 2.5");
+  ExpectInvalid(ApplySettings(TrainConfig{}, {{"pre_norm", T("true")}}).status(),
+                "'pre_norm': expected true or false, got the text \"true\"");
+  ExpectInvalid(ApplySettings(TrainConfig{}, {{"device", I(0)}}).status(), "'device': expected text, got the integer 0");
+  ExpectInvalid(ApplySettings(TrainConfig{}, {{"loss", B(true)}}).status(), "'loss': expected text, got the bool true");
+  ExpectInvalid(ApplySettings(TrainConfig{}, {{"seed", Value()}}).status(), "'seed': expected an integer, got no value");
 }
 
 }  // namespace

@@ -39,16 +39,16 @@ constexpr char kLargeCatalogue[] = "num_items > 5000";
 constexpr char kSmallCatalogue[] = "num_items <= 5000";
 
 Move Scale(std::string knob, double factor, std::string condition, std::string mechanism, std::string risk) {
-  return Move{std::move(knob), MoveKind::kScale, factor, "", std::move(condition), "", std::move(mechanism),
+  return Move{std::move(knob), MoveKind::kScale, factor, space::Value(), std::move(condition), "", std::move(mechanism),
               std::move(risk)};
 }
 
 Move Shift(std::string knob, double delta, std::string condition, std::string mechanism, std::string risk) {
-  return Move{std::move(knob), MoveKind::kShift, delta, "", std::move(condition), "", std::move(mechanism),
+  return Move{std::move(knob), MoveKind::kShift, delta, space::Value(), std::move(condition), "", std::move(mechanism),
               std::move(risk)};
 }
 
-Move Set(std::string knob, std::string value, std::string condition, std::string mechanism, std::string risk) {
+Move Set(std::string knob, space::Value value, std::string condition, std::string mechanism, std::string risk) {
   return Move{std::move(knob), MoveKind::kSet, 0, std::move(value), std::move(condition), "", std::move(mechanism),
               std::move(risk)};
 }
@@ -69,7 +69,7 @@ std::vector<Move> BuildPriors() {
                     "sparse short histories leave many items under-trained; blending in popularity is a strong "
                     "fallback for them",
                     "too heavy a prior turns the ranking into a popularity list"));
-  m.push_back(Set("tie_embeddings", "true", kShort,
+  m.push_back(Set("tie_embeddings", space::Value::Bool(true), kShort,
                   "sharing input and output embeddings halves the item parameters and regularises sparse data",
                   "a tied table constrains the output space"));
   m.push_back(Shift("dropout", 0.1, kShort,
@@ -79,7 +79,7 @@ std::vector<Move> BuildPriors() {
                     "long histories give many targets per user; less dropout lets the model use them",
                     "overfits sooner"));
   // The loss and its negatives depend on the catalogue size.
-  m.push_back(Set("loss", "full_softmax", kSmallCatalogue,
+  m.push_back(Set("loss", space::Value::Text("full_softmax"), kSmallCatalogue,
                   "on a small catalogue the exact softmax is affordable and removes the sampling bias",
                   "costs time and memory linear in the catalogue"));
   m.push_back(Scale("num_negatives", 2.0, kLargeCatalogue,
@@ -96,7 +96,7 @@ std::vector<Move> BuildPriors() {
                     "more parameters to regularise"));
   m.push_back(Scale("max_len", 2.0, kLong, "long histories are cut off; a longer window keeps older context",
                     "quadratic attention cost"));
-  m.push_back(Set("positions", "rope", kLong, "rotary positions generalise over long distances better than learned "
+  m.push_back(Set("positions", space::Value::Text("rope"), kLong, "rotary positions generalise over long distances better than learned "
                                               "absolute ones", "none on short windows"));
   m.push_back(Shift("prior_recent_k", 1.0, "",
                     "starting the transition prior from the last two items smooths a noisy last click",
@@ -108,7 +108,7 @@ std::vector<Move> BuildPriors() {
                     "underfits"));
   m.push_back(Scale("num_heads", 2.0, "", "several heads attend to several recent items at once",
                     "narrower heads; must divide hidden_dim"));
-  m.push_back(Set("feed_forward", "swiglu", "", "gated feed-forward layers train better at the same width",
+  m.push_back(Set("feed_forward", space::Value::Text("swiglu"), "", "gated feed-forward layers train better at the same width",
                   "more parameters per block"));
   m.push_back(Scale("weight_decay", 10.0, kShort, "a stronger L2 penalty regularises sparse data",
                     "shrinks rare item embeddings towards zero"));
@@ -119,7 +119,7 @@ std::vector<Move> BuildPriors() {
                     "items that co-occur within a few positions in other users' training histories are likely "
                     "next; co-occurrence covers pairs a first-order transition never saw in that order",
                     "too heavy a prior overrides the model's own ranking"));
-  m.push_back(Set("rerank_topk", "50", kShort,
+  m.push_back(Set("rerank_topk", space::Value::Int(50), kShort,
                   "re-ranking only the model's top 50 by the priors keeps the model's recall and lets the "
                   "priors order what it already found",
                   "no effect until a re-rank weight is raised"));
@@ -186,7 +186,7 @@ std::string Move::Direction() const {
     case MoveKind::kShift: return amount >= 0.0 ? "up" : "down";
     case MoveKind::kSet: break;
   }
-  return value;
+  return space::ValueText(value);
 }
 
 bool Multiplicative(const space::ParamSpec& param) {
@@ -204,7 +204,7 @@ std::vector<Move> GenericMoves(const space::SearchSpace& space) {
     const std::string mechanism = "explores " + p.name + ": " + p.description;
     if (p.type == space::ParamType::kCategorical || p.type == space::ParamType::kBool) {
       for (int i = 0; i < NumChoices(p); ++i) {
-        out.push_back(Set(p.name, space::ValueText(FromChoice(p, i)), "", mechanism, "an untested setting"));
+        out.push_back(Set(p.name, space::FromProto(FromChoice(p, i)), "", mechanism, "an untested setting"));
       }
       continue;
     }

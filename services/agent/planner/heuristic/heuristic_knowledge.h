@@ -15,10 +15,12 @@
 
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
+#include "absl/strings/string_view.h"
+
 #include "common/space/search_space.h"
+#include "common/space/value.h"
 #include "vmle/v1/common.pb.h"
 
 namespace vmle::agent::heuristic {
@@ -59,7 +61,9 @@ struct Move {
   std::string knob;
   MoveKind kind = MoveKind::kSet;
   double amount = 0;
-  std::string value;
+  // kSet: the value set, typed as the parameter (a numeric one is clamped into the
+  // study's domain when applied).
+  space::Value value;
   // Profile condition under which the prior applies ("" always).
   std::string condition;
   // A parameter that must be switched on (numeric > 0, bool true) in the
@@ -69,7 +73,7 @@ struct Move {
   std::string mechanism;
   std::string risk;
 
-  // "up" or "down" for kScale/kShift (by the sign of the change), the value text for
+  // "up" or "down" for kScale/kShift (by the sign of the change), the value's text for
   // kSet; a kSet of a numeric parameter is directional only once applied, see
   // DirectionOf in heuristic_moves.h.
   std::string Direction() const;

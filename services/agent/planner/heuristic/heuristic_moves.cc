@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "common/space/space_proto.h"
@@ -35,9 +36,9 @@ std::optional<vmle::v1::ParamValue> NextValue(const space::ParamSpec& p, const v
                                               const Move& move) {
   if (!IsNumeric(p)) {
     if (move.kind != MoveKind::kSet) return std::nullopt;
-    absl::StatusOr<vmle::v1::ParamValue> typed = space::TypedValue(p, move.value);
+    absl::StatusOr<space::Value> typed = space::ConformValue(p, move.value);
     if (!typed.ok()) return std::nullopt;
-    return *typed;
+    return space::ToProto(*typed);
   }
   const double v = NumberOf(current);
   switch (move.kind) {
@@ -45,10 +46,9 @@ std::optional<vmle::v1::ParamValue> NextValue(const space::ParamSpec& p, const v
     case MoveKind::kShift: return NumericValue(p, v + move.amount);
     case MoveKind::kSet: break;
   }
-  char* end = nullptr;
-  const double target = std::strtod(move.value.c_str(), &end);
-  if (end == move.value.c_str()) return std::nullopt;
-  return NumericValue(p, target);
+  const std::optional<double> target = move.value.number();
+  if (!target.has_value()) return std::nullopt;
+  return NumericValue(p, *target);
 }
 
 bool SwitchedOn(const space::ParamSpec& p, const vmle::v1::ParamValue& value) {
@@ -99,8 +99,21 @@ std::vector<Move> RuleMoves(const space::SearchSpace& space, const vmle::v1::Cog
   move.risk = RiskOf(rule.knob(), rule.direction());
   const bool directional = rule.direction() == "up" || rule.direction() == "down";
   if (!IsNumeric(*p) || !directional) {
+    // A rule's value is text a person or a model wrote; a number outside the study's
+    // range is clamped into it when the move is applied.
+    double number = 0;
+    space::Value value;
+    if (!IsNumeric(*p)) {
+      absl::StatusOr<space::Value> parsed = space::ParseValue(*p, rule.direction());
+      if (!parsed.ok()) return {};
+      value = *std::move(parsed);
+    } else if (absl::SimpleAtod(rule.direction(), &number)) {
+      value = space::Value::Float(number);
+    } else {
+      return {};
+    }
     move.kind = MoveKind::kSet;
-    move.value = rule.direction();
+    move.value = std::move(value);
     return {move};
   }
   auto it = summary.best_config().values().find(rule.knob());
@@ -110,7 +123,7 @@ std::vector<Move> RuleMoves(const space::SearchSpace& space, const vmle::v1::Cog
     if (target == current) return Retune(space, move, rule.direction());
     if (rule.direction() == "up" ? target < current : target > current) return {};
     move.kind = MoveKind::kSet;
-    move.value = space::ValueText(it->second);
+    move.value = space::FromProto(it->second);
     return {move};
   }
   std::optional<Move> step = StepFor(space, rule.knob(), rule.direction());
@@ -132,7 +145,7 @@ std::optional<vmle::v1::Configuration> ApplyMove(const space::SearchSpace& space
   }
   const vmle::v1::ParamValue current = ValueOf(*p, from);
   std::optional<vmle::v1::ParamValue> next = NextValue(*p, current, move);
-  if (!next.has_value() || space::ValueText(*next) == space::ValueText(current)) return std::nullopt;
+  if (!next.has_value() || space::SameValue(*next, current)) return std::nullopt;
   vmle::v1::Configuration out = from;
   (*out.mutable_values())[p->name] = *std::move(next);
   return out;
@@ -165,7 +178,7 @@ std::optional<Move> EpochBudget(const Trajectory& trajectory, int index) {
   const vmle::v1::Trial& trial = trajectory.history()[static_cast<size_t>(index)];
   const space::ParamSpec* p = trajectory.space().Find("max_epochs");
   if (p == nullptr || !IsNumeric(*p) || trial.best_epoch() <= 0) return std::nullopt;
-  const double epochs = std::strtod(space::ValueText(ValueOf(*p, trial.config())).c_str(), nullptr);
+  const double epochs = NumberOf(ValueOf(*p, trial.config()));
   if (trial.best_epoch() < epochs || epochs >= p->max) return std::nullopt;
   Move move;
   move.knob = "max_epochs";
@@ -249,7 +262,7 @@ std::optional<std::pair<vmle::v1::Configuration, std::string>> TransferredConfig
     for (const space::ParamSpec& p : space.params) {
       auto it = summary.best_config().values().find(p.name);
       if (it == summary.best_config().values().end()) continue;
-      Move set{p.name, MoveKind::kSet, 0, space::ValueText(it->second), "", "", "", ""};
+      Move set{p.name, MoveKind::kSet, 0, space::FromProto(it->second), "", "", "", ""};
       if (auto next = NextValue(p, ValueOf(p, config), set); next.has_value()) (*config.mutable_values())[p.name] = *next;
     }
     return std::make_pair(std::move(config), summary.id());

@@ -77,7 +77,7 @@ bool CoverageDue(const Trajectory& trajectory, int window) {
 // default (by an earlier change or a transfer), line search and refinement take over.
 bool AtDefault(const space::SearchSpace& space, const vmle::v1::Configuration& config, const std::string& knob) {
   const space::ParamSpec* p = space.Find(knob);
-  return p != nullptr && space::ValueText(ValueOf(*p, config)) == space::ValueText(DefaultValue(*p));
+  return p != nullptr && space::SameValue(ValueOf(*p, config), DefaultValue(*p));
 }
 
 // Candidates 3-7 of the protocol (heuristic_planner.h).
@@ -273,7 +273,8 @@ void AddRandomChanges(const RoundState& s, PlanningRound& round, std::vector<vml
     if (!config.has_value()) return;
     Candidate c{"random change", Move{}, std::nullopt, ""};
     c.move.knob = knob;
-    c.move.value = "a random value";
+    // A label only: this candidate carries its configuration.
+    c.move.value = space::Value::Text("a random value");
     c.move.mechanism = "every prior and step was tried; a random value of " + knob + " probes what is left";
     c.move.risk = "an arbitrary value";
     proposals.push_back(ProposalFor(s, c, tie_epsilon));

@@ -72,7 +72,7 @@ std::string ConfigText(const space::SearchSpace& space, const vmle::v1::Configur
   json out = json::object();
   for (const space::ParamSpec& p : space.params) {
     const vmle::v1::ParamValue v = ValueOf(p, config);
-    if (changes_only && space::ValueText(v) == space::ValueText(DefaultValue(p))) continue;
+    if (changes_only && space::SameValue(v, DefaultValue(p))) continue;
     out[p.name] = JsonValue(v);
   }
   return out.dump();
@@ -96,7 +96,7 @@ std::string DomainText(const space::ParamSpec& p) {
 std::string SpaceSection(const space::SearchSpace& space) {
   std::string out = "## Search space\n";
   for (const space::ParamSpec& p : space.params) {
-    absl::StrAppend(&out, "- ", p.name, ": ", DomainText(p), "; default ", p.default_value, ".");
+    absl::StrAppend(&out, "- ", p.name, ": ", DomainText(p), "; default ", space::ValueText(p.default_value), ".");
     if (!p.description.empty()) absl::StrAppend(&out, " ", p.description);
     if (!p.condition_param.empty()) absl::StrAppend(&out, " (only when ", p.condition_param, " = ", p.condition_value, ")");
     out += "\n";

@@ -1,10 +1,11 @@
 #include "services/agent/planner/llm/llm_reply.h"
 
-#include <cmath>
+#include <cstdint>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/space/space_proto.h"
+#include "common/status/message.h"
 #include "nlohmann/json.hpp"
 #include "services/agent/planner/space_sampling.h"
 
@@ -44,22 +45,20 @@ absl::StatusOr<std::string> StringField(const json& object, const std::string& k
   return it->get<std::string>();
 }
 
-// A JSON value as the text TypedValue reads for `param`.
-absl::StatusOr<std::string> ValueText(const space::ParamSpec& param, const json& value, const std::string& path) {
-  if (value.is_string()) return value.get<std::string>();
-  if (value.is_boolean()) return std::string(value.get<bool>() ? "true" : "false");
-  if (value.is_number_integer()) return value.dump();
-  if (value.is_number_float()) {
-    const double v = value.get<double>();
-    // Integral floats such as 64.0 read as ints; beyond int64 (where the cast is
-    // undefined) they stay as written, which TypedValue refuses.
-    if (param.type == space::ParamType::kInt && std::isfinite(v) && v == std::floor(v) &&
-        std::fabs(v) < 9.2e18) {
-      return std::to_string(static_cast<int64_t>(v));
-    }
-    return value.dump();
+// A JSON value as the typed value of `param` (search_space.h, ConformValue): numbers
+// and bools as they are, strings as the text a person would write (models quote
+// numbers at times).
+absl::StatusOr<space::Value> TypedJson(const space::ParamSpec& param, const json& value) {
+  if (value.is_string()) return space::ParseValue(param, value.get<std::string>());
+  if (value.is_boolean()) return space::ConformValue(param, space::Value::Bool(value.get<bool>()));
+  if (value.is_number_unsigned() && value.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+    return space::ConformValue(param, space::Value::Float(value.get<double>()));
   }
-  return Bad(path, "expected a " + std::string(space::ParamTypeName(param.type)) + " value, got " + value.dump());
+  if (value.is_number_integer()) return space::ConformValue(param, space::Value::Int(value.get<int64_t>()));
+  if (value.is_number_float()) return space::ConformValue(param, space::Value::Float(value.get<double>()));
+  return absl::InvalidArgumentError("parameter '" + param.name + "': expected a " +
+                                    std::string(space::ParamTypeName(param.type)) + " value, got " +
+                                    TruncateForMessage(value.dump()));
 }
 
 absl::StatusOr<vmle::v1::Configuration> ReadConfiguration(const json& object, const space::SearchSpace& space,
@@ -71,11 +70,9 @@ absl::StatusOr<vmle::v1::Configuration> ReadConfiguration(const json& object, co
   for (const auto& [name, value] : object.items()) {
     const space::ParamSpec* param = space.Find(name);
     if (param == nullptr) return Bad(path + "." + name, "not a parameter of the search space");
-    absl::StatusOr<std::string> text = ValueText(*param, value, path + "." + name);
-    if (!text.ok()) return text.status();
-    absl::StatusOr<vmle::v1::ParamValue> typed = space::TypedValue(*param, *text);
+    absl::StatusOr<space::Value> typed = TypedJson(*param, value);
     if (!typed.ok()) return Bad(path, std::string(typed.status().message()));
-    (*config.mutable_values())[name] = *std::move(typed);
+    (*config.mutable_values())[name] = space::ToProto(*typed);
   }
   return config;
 }
