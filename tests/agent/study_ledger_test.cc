@@ -175,6 +175,38 @@ TEST_F(StudyLedgerTest, ReloadHoldsUnfinishedStudiesWithTheirQueueAndLeases) {
   }
 }
 
+// A study stored before values were typed kept a fixed setting outside the search
+// space as its author's text, in its spec and in its trials: reloaded, both are typed,
+// so the worker reads them.
+TEST_F(StudyLedgerTest, FixedTextStoredBeforeValuesWereTypedIsReloadedTyped) {
+  {
+    WatchHub hub;
+    auto ledger = parts_.NewLedger(hub);
+    vmle::v1::Study study = NewStudy("st-old");
+    auto& fixed = *study.mutable_spec()->mutable_fixed()->mutable_values();
+    fixed["grad_clip"].set_categorical_value("1.5");
+    fixed["batching"].set_categorical_value("random");
+    StudyEntry* entry = CoreParts::Create(*ledger, study);
+    ASSERT_NE(entry, nullptr);
+    Trial queued = NewTrial("st-old", 1, vmle::v1::TRIAL_STATUS_QUEUED);
+    (*queued.mutable_config()->mutable_values())["grad_clip"].set_categorical_value("1.5");
+    (*queued.mutable_config()->mutable_values())["hidden_dim"].set_int_value(64);
+    ASSERT_TRUE(CoreParts::Commit(*ledger, *entry, {queued}).ok());
+  }
+  WatchHub hub;
+  auto ledger = parts_.NewLedger(hub);
+  absl::MutexLock lock(&ledger->mu());
+  StudyEntry* entry = ledger->FindLocked("st-old");
+  ASSERT_NE(entry, nullptr);
+  const auto& fixed = entry->study.spec().fixed().values();
+  EXPECT_EQ(fixed.at("grad_clip").kind_case(), vmle::v1::ParamValue::kFloatValue);
+  EXPECT_EQ(fixed.at("grad_clip").float_value(), 1.5);
+  EXPECT_EQ(fixed.at("batching").categorical_value(), "random");
+  const auto& config = entry->trials.at(1).trial.config().values();
+  EXPECT_EQ(config.at("grad_clip").float_value(), 1.5);
+  EXPECT_EQ(config.at("hidden_dim").int_value(), 64);
+}
+
 TEST_F(StudyLedgerTest, LookupsNameTheFieldAndBoundTheId) {
   WatchHub hub;
   auto ledger = parts_.NewLedger(hub);

@@ -81,12 +81,15 @@ absl::StatusOr<std::unique_ptr<StudyLedger::StudyEntry>> StudyLedger::NewEntry(c
   return entry;
 }
 
-absl::StatusOr<std::unique_ptr<StudyLedger::StudyEntry>> StudyLedger::LoadEntry(const vmle::v1::Study& study,
+absl::StatusOr<std::unique_ptr<StudyLedger::StudyEntry>> StudyLedger::LoadEntry(const vmle::v1::Study& stored,
                                                                                 MemoryClient& memory) {
+  vmle::v1::Study study = stored;
+  TypeStoredValues(*study.mutable_spec()->mutable_fixed());
   ASSIGN_OR_RETURN(std::unique_ptr<StudyEntry> entry, NewEntry(study));
   ASSIGN_OR_RETURN(std::vector<Trial> trials, memory.ListTrials(study.id()));
   const absl::Time now = absl::Now();
   for (Trial& t : trials) {
+    TypeStoredValues(*t.mutable_config());
     internal::TrialState& state = entry->trials[t.number()];
     entry->number_of[t.id()] = t.number();
     if (t.status() == vmle::v1::TRIAL_STATUS_QUEUED) entry->queue.push_back(t.number());

@@ -164,7 +164,8 @@ class StudyLedger {
 
  private:
   // Reads a study's trials, events and memory through `memory` (no lock held) and
-  // publishes its events.
+  // publishes its events. Fixed values stored as text before values were typed are read
+  // as their settings' types (study_spec.h, TypeStoredValues).
   absl::StatusOr<std::unique_ptr<StudyEntry>> LoadEntry(const vmle::v1::Study& study, MemoryClient& memory);
   // Holds `entry` (read by LoadEntry) unless its study is held already; the one held.
   StudyEntry* HoldLocked(std::unique_ptr<StudyEntry> entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

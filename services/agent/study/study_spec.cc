@@ -277,4 +277,12 @@ absl::StatusOr<vmle::v1::Configuration> TrialConfiguration(const vmle::v1::Study
   return space::CompleteConfiguration(space, merged);
 }
 
+void TypeStoredValues(vmle::v1::Configuration& config) {
+  for (auto& [name, value] : *config.mutable_values()) {
+    if (value.kind_case() != vmle::v1::ParamValue::kCategoricalValue) continue;
+    absl::StatusOr<space::Value> typed = space::ParseSetting(name, value.categorical_value());
+    if (typed.ok() && typed->text_value() == nullptr) value = space::ToProto(*typed);
+  }
+}
+
 }  // namespace vmle::agent

@@ -56,4 +56,10 @@ absl::StatusOr<vmle::v1::Configuration> TrialConfiguration(const vmle::v1::Study
                                                            const space::SearchSpace& space,
                                                            const PlannedTrial& planned);
 
+// Values stored before configurations were typed: a fixed training setting outside the
+// search space was kept as the text its author wrote (grad_clip "1"). Reads each such
+// text as its setting's type (train_config.h, ParseSetting) in place; typed values,
+// choices and text that does not parse are left as they are.
+void TypeStoredValues(vmle::v1::Configuration& config);
+
 }  // namespace vmle::agent
