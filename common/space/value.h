@@ -2,8 +2,9 @@
 // categorical parameter's choice, or a text setting such as device) or a bool. Values
 // keep their type from the wire (space_proto.h) through validation (search_space.h)
 // into the training configuration (train_config.h); text is parsed only where a
-// person or a language model writes it (ParseValue, ParseSetting) and printed only for
-// people (ValueText).
+// person or a language model writes it (ParseValue, ParseSetting), or where a record
+// stored before values were typed holds such text (the agent's TypeStoredValues), and
+// printed for people (ValueText).
 //
 // Thread-safety: a value type.
 #pragma once
