@@ -285,15 +285,9 @@ absl::StatusOr<Value> ConformValue(const ParamSpec& p, const Value& value) {
   const std::string given = DescribeValue(value);
   switch (p.type) {
     case ParamType::kInt: {
-      int64_t v = 0;
-      if (const int64_t* i = value.int_value()) {
-        v = *i;
-      } else if (const double* d = value.float_value();
-                 d != nullptr && std::isfinite(*d) && IsWhole(*d) && std::fabs(*d) < 9.0e15) {
-        v = static_cast<int64_t>(*d);
-      } else {
-        return Invalid(p.name, "expected an integer, got " + given);
-      }
+      const std::optional<int64_t> integer = value.integer();
+      if (!integer.has_value()) return Invalid(p.name, "expected an integer, got " + given);
+      const int64_t v = *integer;
       if (v < p.min || v > p.max) {
         return Invalid(p.name, "must be in [" + Num(p.min) + ", " + Num(p.max) + "], got " + std::to_string(v));
       }

@@ -51,11 +51,7 @@ absl::StatusOr<bool> ParseBool(const std::string& name, std::string_view text) {
 
 // Typed values as trials carry them.
 absl::StatusOr<int64_t> IntOf(const std::string& name, const Value& value) {
-  if (const int64_t* i = value.int_value()) return *i;
-  if (const double* d = value.float_value();
-      d != nullptr && std::isfinite(*d) && std::floor(*d) == *d && std::fabs(*d) < 9.0e15) {
-    return static_cast<int64_t>(*d);
-  }
+  if (const std::optional<int64_t> v = value.integer(); v.has_value()) return *v;
   return Invalid(name, "expected an integer, got " + DescribeValue(value));
 }
 

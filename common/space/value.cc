@@ -1,6 +1,7 @@
 #include "common/space/value.h"
 
 #include <charconv>
+#include <cmath>
 
 #include "common/status/message.h"
 
@@ -33,6 +34,15 @@ Value Value::Bool(bool v) {
 std::optional<double> Value::number() const {
   if (const int64_t* i = int_value()) return static_cast<double>(*i);
   if (const double* d = float_value()) return *d;
+  return std::nullopt;
+}
+
+std::optional<int64_t> Value::integer() const {
+  if (const int64_t* i = int_value()) return *i;
+  if (const double* d = float_value(); d != nullptr && std::isfinite(*d) && std::floor(*d) == *d &&
+                                       std::fabs(*d) < 9.0e15) {
+    return static_cast<int64_t>(*d);
+  }
   return std::nullopt;
 }
 

@@ -35,6 +35,9 @@ class Value {
   const bool* bool_value() const { return std::get_if<bool>(&v_); }
   // An integer or a real number as a double; nullopt for the other types.
   std::optional<double> number() const;
+  // An integer, or a real number that is a whole number within ±9e15 (where doubles
+  // still hold every integer), as an integer; nullopt otherwise.
+  std::optional<int64_t> integer() const;
 
   // Same type and same value (Int(1) is not Float(1)).
   friend bool operator==(const Value& a, const Value& b) { return a.v_ == b.v_; }
