@@ -10,15 +10,22 @@ length_buckets; random: one padded sequence per row, as the twin batches), so th
 layouts are compared side by side in one run. Also measures the machine's matmul peak
 and the achieved GFLOP/s (and share of that peak) of each layout's training step.
 
+Training is noisy (another seed moves test R@10 by a few percent), so every layout of
+vmle-train runs on each of --seeds and a cell with more than one seed reads
+"mean ± sd (n = N)". The twin is the speed and quality reference; it costs ten times
+more a run, so by default it runs on the first seed only (--twin-seeds to replicate it).
+A seed's line goes to stderr as it finishes, so a long run shows its progress.
+
   bench/trainer/run.py [--data ../shared/data/Beauty.txt] [--threads 1] [--epochs 20]
                        [--backbone sasrec|hstu|both] [--batchings packed,length_buckets,random]
+                       [--seeds 42,1,2,3,4] [--twin-seeds 42]
 """
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -63,46 +70,81 @@ def train_flops_per_epoch(r, cfg):
     return 3 * (per_token * r['tokens_per_epoch'] + attention + loss)
 
 
-def print_table(backbone, args, ours, twin, peak):
-    """ours: [(batching, result)]; one column per batching, then the twin."""
-    names = [b for b, _ in ours]
+class Figure:
+    """One measure of one arm over its seeds: the mean, and the sd when n > 1."""
+
+    def __init__(self, values):
+        self.values = list(values)
+        self.mean = statistics.fmean(self.values)
+        self.sd = statistics.stdev(self.values) if len(self.values) > 1 else None
+
+    def __str__(self):
+        def fmt(v):
+            return f"{v:.4f}" if abs(v) < 1 else f"{v:.2f}"
+        if self.sd is None:
+            return fmt(self.mean)
+        return f"{fmt(self.mean)} ± {fmt(self.sd)} (n = {len(self.values)})"
+
+
+def measures(runs, peak):
+    """[(measure, Figure or text)] of one arm from its runs (one per seed)."""
     rows = [
-        ('seconds / training epoch', [r['seconds_per_epoch'] for _, r in ours], twin['seconds_per_epoch']),
-        ('seconds / full validation eval', [r['seconds_per_eval'] for _, r in ours], twin['seconds_per_eval']),
-        ('seconds / full test eval', [r['test_eval_seconds'] for _, r in ours], twin['test_eval_seconds']),
-        ('peak RSS (MiB)', [r['peak_rss_mib'] for _, r in ours], twin['peak_rss_mib']),
-        ('epochs run (best)', [f"{len(r['epochs'])} ({r['best_epoch']})" for _, r in ours],
-         f"{len(twin['epochs'])} ({twin['best_epoch']})"),
+        ('seconds / training epoch', Figure(r['seconds_per_epoch'] for r in runs)),
+        ('seconds / full validation eval', Figure(r['seconds_per_eval'] for r in runs)),
+        ('seconds / full test eval', Figure(r['test_eval_seconds'] for r in runs)),
+        ('peak RSS (MiB)', Figure(r['peak_rss_mib'] for r in runs)),
+        ('epochs run (best)', ', '.join(f"{len(r['epochs'])} ({r['best_epoch']})" for r in runs)),
     ]
     for split in ('validation', 'test'):
         for m in ('recall@10', 'ndcg@10', 'recall@20', 'ndcg@20', 'mrr'):
-            rows.append((f'{split} {m}', [r[split][m] for _, r in ours], twin[split][m]))
-    gflops = []
-    for _, r in ours:
-        flops = train_flops_per_epoch(r, r['config'])
-        gflops.append(flops / r['seconds_per_epoch'] / 1e9)
-    rows.append(('training GFLOP/s', gflops, None))
-    rows.append(('share of matmul peak (%)', [100 * g / peak for g in gflops], None))
-    print(f"\nbench/trainer on {os.path.basename(args.data)}, {args.threads} thread(s), "
-          f"reference {backbone} configuration, up to {args.epochs} epochs (patience 3)")
-    header = ''.join(f" {n:>14} |" for n in names) + ''.join(f" {'twin / ' + n:>16} |" for n in names)
-    print(f"| {'measure':<30} |{header} {'PyTorch twin':>12} |")
-    print('|' + '-' * 32 + '|' + ''.join('-' * 16 + '|' for _ in names) +
-          ''.join('-' * 18 + '|' for _ in names) + '-' * 14 + '|')
+            rows.append((f'{split} {m}', Figure(r[split][m] for r in runs)))
+    if peak is not None:
+        gflops = Figure(train_flops_per_epoch(r, r['config']) / r['seconds_per_epoch'] / 1e9 for r in runs)
+        rows.append(('training GFLOP/s', gflops))
+        rows.append(('share of matmul peak (%)', Figure(100 * g / peak for g in gflops.values)))
+    return rows
 
-    def fmt(v):
-        if isinstance(v, str):
-            return v
-        return f"{v:.4f}" if abs(v) < 1 else f"{v:.2f}"
-    for name, values, twin_value in rows:
-        cells = ''.join(f" {fmt(v):>14} |" for v in values)
+
+def print_table(backbone, args, ours, twin, peak):
+    """ours: [(batching, [result per seed])]; one column per batching, then the ratio of the
+    twin's mean to each batching's mean, then the twin."""
+    names = [b for b, _ in ours]
+    columns = [measures(runs, peak) for _, runs in ours]
+    twin_rows = dict(measures(twin, None))
+    print(f"\nbench/trainer on {os.path.basename(args.data)}, {args.threads} thread(s), "
+          f"reference {backbone} configuration, up to {args.epochs} epochs (patience 3); "
+          f"vmle-train seeds {args.seeds}, twin seeds {args.twin_seeds}")
+    header = ''.join(f" {n:>28} |" for n in names) + ''.join(f" {'twin / ' + n:>16} |" for n in names)
+    print(f"| {'measure':<30} |{header} {'PyTorch twin':>28} |")
+    print('|' + '-' * 32 + '|' + ''.join('-' * 30 + '|' for _ in names) +
+          ''.join('-' * 18 + '|' for _ in names) + '-' * 30 + '|')
+    for i, (name, _) in enumerate(columns[0]):
+        values = [column[i][1] for column in columns]
+        twin_value = twin_rows.get(name)
+        cells = ''.join(f" {str(v):>28} |" for v in values)
         ratios = ''
         for v in values:
-            ok = isinstance(v, (int, float)) and isinstance(twin_value, (int, float)) and v
-            ratios += f" {(f'{twin_value / v:.2f}x' if ok else ''):>16} |"
-        twin_cell = fmt(twin_value) if twin_value is not None else ''
-        print(f"| {name:<30} |{cells}{ratios} {twin_cell:>12} |")
+            ok = isinstance(v, Figure) and isinstance(twin_value, Figure) and v.mean
+            ratios += f" {(f'{twin_value.mean / v.mean:.2f}x' if ok else ''):>16} |"
+        twin_cell = str(twin_value) if twin_value is not None else ''
+        print(f"| {name:<30} |{cells}{ratios} {twin_cell:>28} |")
     print(f"\nmatmul peak ({args.threads} thread(s)): {peak:.1f} GFLOP/s")
+
+
+def seed_list(text, flag):
+    try:
+        seeds = [int(s) for s in text.split(',') if s.strip()]
+    except ValueError:
+        sys.exit(f'bench/trainer: {flag} must be comma-separated integers')
+    if not seeds:
+        sys.exit(f'bench/trainer: {flag} names no seed')
+    return seeds
+
+
+def report(label, seed, r):
+    print(f"bench/trainer: {label} seed {seed}: {r['seconds_per_epoch']:.2f} s/epoch, "
+          f"test R@10 {r['test']['recall@10']:.4f} N@10 {r['test']['ndcg@10']:.4f}", file=sys.stderr, flush=True)
+    return r
 
 
 def main():
@@ -113,8 +155,13 @@ def main():
     p.add_argument('--backbone', choices=('sasrec', 'hstu', 'both'), default='sasrec')
     p.add_argument('--batchings', default='packed,length_buckets,random',
                    help='comma-separated vmle-train layouts to run side by side')
+    p.add_argument('--seeds', default='42,1,2,3,4', help='comma-separated seeds for every vmle-train layout')
+    p.add_argument('--twin-seeds', help='comma-separated seeds for the twin (default: the first of --seeds)')
     p.add_argument('--build', default=os.path.join(ROOT, 'build'))
     args = p.parse_args()
+    seeds = seed_list(args.seeds, '--seeds')
+    twin_seeds = seed_list(args.twin_seeds, '--twin-seeds') if args.twin_seeds else seeds[:1]
+    args.seeds, args.twin_seeds = ','.join(map(str, seeds)), ','.join(map(str, twin_seeds))
     # The twin and the matmul peak run in Debian's Python, whichever python3 runs this.
     if subprocess.run(['/usr/bin/python3', '-c', 'import torch'], stderr=subprocess.DEVNULL).returncode != 0:
         sys.exit('bench/trainer: /usr/bin/python3 has no torch; install Debian\'s python3-torch with '
@@ -124,14 +171,17 @@ def main():
     backbones = ('sasrec', 'hstu') if args.backbone == 'both' else (args.backbone,)
     results = []
     for backbone in backbones:
-        ours = [(batching, run_json([os.path.join(args.build, 'services/trainer/vmle-train'), '--data', args.data,
-                                     '--threads', str(args.threads), '--set', f'backbone={backbone}',
-                                     '--set', f'batching={batching}', '--set', f'max_epochs={args.epochs}',
-                                     '--json'], env))
+        ours = [(batching, [report(f'{backbone} {batching}', seed, run_json(
+                    [os.path.join(args.build, 'services/trainer/vmle-train'), '--data', args.data,
+                     '--threads', str(args.threads), '--seed', str(seed), '--set', f'backbone={backbone}',
+                     '--set', f'batching={batching}', '--set', f'max_epochs={args.epochs}', '--json'], env))
+                    for seed in seeds])
                 for batching in args.batchings.split(',')]
-        twin = run_json(['/usr/bin/python3', os.path.join(ROOT, 'bench/trainer/twin.py'), '--data', args.data,
-                         '--backbone', backbone, '--threads', str(args.threads),
-                         '--max-epochs', str(args.epochs)], env)
+        twin = [report(f'{backbone} twin', seed, run_json(
+                    ['/usr/bin/python3', os.path.join(ROOT, 'bench/trainer/twin.py'), '--data', args.data,
+                     '--backbone', backbone, '--threads', str(args.threads), '--seed', str(seed),
+                     '--max-epochs', str(args.epochs)], env))
+                for seed in twin_seeds]
         results.append((backbone, ours, twin))
     peak = matmul_peak(args.threads)
     for backbone, ours, twin in results:
