@@ -2,8 +2,8 @@
 // before it is handed out, a waiting call holds no thread and gets a trial queued
 // later, heartbeats and results check the lease, a retried result succeeds, expired
 // leases requeue, devices match, studies are served fairly, a report of several
-// epochs stores each and early stopping judges each, and bad requests name their
-// field.
+// epochs stores each and early stopping judges each, a planning round's trials are
+// handed to waiting calls by the round's write, and bad requests name their field.
 #include "services/agent/study/lease_queue.h"
 
 #include <gtest/gtest.h>
@@ -83,6 +83,16 @@ class LeaseQueueTest : public LedgerTest {
 
   absl::StatusOr<vmle::v1::LeaseTrialResponse> Lease(const vmle::v1::LeaseTrialRequest& request) {
     return queue_->Lease(request, [] { return false; });
+  }
+
+  // Waits until `n` LeaseTrial calls wait in the line (a lease thread has let them in).
+  bool WaitForCallsInLine(size_t n) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (queue_->Waiting() < n) {
+      if (absl::Now() > deadline) return false;
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    return true;
   }
 
   Trial HeldTrial(StudyEntry& entry, int number) {
@@ -175,6 +185,101 @@ TEST_F(LeaseQueueTest, AWaitingCallGetsATrialQueuedLater) {
   ASSERT_TRUE(answer->done.WaitForNotificationWithTimeout(absl::Seconds(5)));
   ASSERT_TRUE(answer->result.ok()) << answer->result.status();
   EXPECT_EQ(answer->result->assignment().trial_id(), "st-w-t1");
+}
+
+// A round's trials, as the planning driver writes them: queued, one event each.
+std::vector<Trial> RoundOf(const std::string& study_id, int first, int count) {
+  std::vector<Trial> trials;
+  for (int n = first; n < first + count; ++n) trials.push_back(NewTrial(study_id, n, vmle::v1::TRIAL_STATUS_QUEUED));
+  return trials;
+}
+
+TEST_F(LeaseQueueTest, AHandoffLeasesARoundsTrialsToTheCallsWaitingByTheRoundsOwnWrite) {
+  StudyEntry* entry = StudyWithQueue("st-h", 0, "cuda", 3);
+  ASSERT_NE(entry, nullptr);
+  StartQueue();
+  std::shared_ptr<Answer> cpu = LeaseAsync(Request("w-cpu", "cpu", 10));
+  std::shared_ptr<Answer> gpu = LeaseAsync(Request("w-gpu", "cuda:0", 10));
+  // Both join the line; neither has a trial yet.
+  ASSERT_TRUE(WaitForCallsInLine(2));
+  EXPECT_FALSE(gpu->done.HasBeenNotified());
+  LeaseLine::Taken calls;
+  std::vector<Trial> trials = RoundOf("st-h", 1, 2);
+  int64_t version_before = 0;
+  {
+    absl::MutexLock lock(&ledger_->mu());
+    StudyLedger::WriteSlot slot(*ledger_, *entry);
+    ASSERT_TRUE(slot.Acquire(StudyLedger::kSlotWait).ok());
+    version_before = entry->study.version();
+    std::vector<vmle::v1::StudyEvent> events;
+    for (const Trial& t : trials) {
+      events.push_back(StudyLedger::MakeEvent(*entry, vmle::v1::StudyEvent::TYPE_TRIAL_QUEUED, t.id(), "queued"));
+    }
+    calls = queue_->AssignLocked(*entry, trials, events);
+    // Only the cuda worker can run this study's trials: it gets the first; the second stays queued.
+    ASSERT_EQ(calls.size(), 1u);
+    EXPECT_EQ(calls[0]->worker.worker_id(), "w-gpu");
+    EXPECT_EQ(trials[0].status(), vmle::v1::TRIAL_STATUS_RUNNING);
+    EXPECT_EQ(trials[0].worker_id(), "w-gpu");
+    EXPECT_EQ(trials[0].attempts(), 1);
+    EXPECT_FALSE(trials[0].lease_id().empty());
+    EXPECT_EQ(trials[1].status(), vmle::v1::TRIAL_STATUS_QUEUED);
+    ASSERT_EQ(events.size(), 3u);
+    EXPECT_EQ(events[2].type(), vmle::v1::StudyEvent::TYPE_TRIAL_STARTED);
+    const absl::Status written = ledger_->CommitLocked(*entry, entry->study, trials, std::move(events));
+    ASSERT_TRUE(written.ok()) << written;
+    queue_->SettleLocked(*entry, trials, written, calls);
+    entry->queue.push_back(2);
+    // One write stored the round and the lease.
+    EXPECT_EQ(entry->study.version(), version_before + 1);
+    EXPECT_EQ(entry->running(), 1);
+  }
+  ASSERT_EQ(calls.size(), 1u);
+  ASSERT_TRUE(calls[0]->result.ok());
+  const vmle::v1::TrialAssignment a = calls[0]->result->assignment();
+  calls[0]->Answer();
+  ASSERT_TRUE(gpu->done.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  ASSERT_TRUE(gpu->result.ok()) << gpu->result.status();
+  EXPECT_EQ(gpu->result->assignment().trial_id(), "st-h-t1");
+  EXPECT_EQ(a.lease_id(), trials[0].lease_id());
+  absl::StatusOr<std::vector<Trial>> stored = parts_.client().ListTrials("st-h");
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(stored->size(), 2u);
+  EXPECT_EQ((*stored)[0].status(), vmle::v1::TRIAL_STATUS_RUNNING);
+  EXPECT_EQ((*stored)[0].lease_id(), a.lease_id());
+  EXPECT_EQ((*stored)[1].status(), vmle::v1::TRIAL_STATUS_QUEUED);
+  // The lease holds: a heartbeat with it is accepted.
+  vmle::v1::HeartbeatRequest beat;
+  beat.set_trial_id(a.trial_id());
+  beat.set_lease_id(a.lease_id());
+  EXPECT_TRUE(queue_->Heartbeat(beat).ok());
+  // The cpu worker was left in the line, and gets nothing from a cuda study.
+  EXPECT_FALSE(cpu->done.WaitForNotificationWithTimeout(absl::Milliseconds(300)));
+}
+
+TEST_F(LeaseQueueTest, WhenTheRoundsWriteFailsEachCallHandedATrialGetsTheError) {
+  StudyEntry* entry = StudyWithQueue("st-hf", 0, "", 2);
+  ASSERT_NE(entry, nullptr);
+  StartQueue();
+  std::shared_ptr<Answer> waiting = LeaseAsync(Request("w-1", "", 10));
+  ASSERT_TRUE(WaitForCallsInLine(1));
+  LeaseLine::Taken calls;
+  {
+    absl::MutexLock lock(&ledger_->mu());
+    StudyLedger::WriteSlot slot(*ledger_, *entry);
+    ASSERT_TRUE(slot.Acquire(StudyLedger::kSlotWait).ok());
+    std::vector<Trial> trials = RoundOf("st-hf", 1, 1);
+    std::vector<vmle::v1::StudyEvent> events;
+    calls = queue_->AssignLocked(*entry, trials, events);
+    ASSERT_EQ(calls.size(), 1u);
+    queue_->SettleLocked(*entry, trials, absl::UnavailableError("memory service unavailable"), calls);
+    // Nothing of the round is held, and the worker is not busy.
+    EXPECT_EQ(entry->trials.count(1), 0u);
+    EXPECT_EQ(queue_->WorkersLocked(absl::Now(), absl::Minutes(1))["busy"], 0);
+  }
+  for (auto& call : calls) call->Answer();
+  ASSERT_TRUE(waiting->done.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  EXPECT_EQ(waiting->result.status().code(), absl::StatusCode::kUnavailable);
 }
 
 TEST_F(LeaseQueueTest, AWithdrawnCallIsAnsweredWithoutATrial) {

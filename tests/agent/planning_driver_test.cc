@@ -1,7 +1,8 @@
 // The planning driver through its header, on a real memory service with the ledger:
 // it reloads the unfinished studies, queues a round's proposals up to the study's
-// parallelism in one write, finishes a study whose budget is used, and fails a study
-// whose planner fails or proposes an invalid configuration, naming why.
+// parallelism in one write (handing the first to waiting calls by that write),
+// finishes a study whose budget is used, and fails a study whose planner fails or
+// proposes an invalid configuration, naming why.
 #include "services/agent/study/planning_driver.h"
 
 #include <gtest/gtest.h>
@@ -12,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/synchronization/notification.h"
 #include "tests/agent/core_parts.h"
 
 namespace vmle::agent::testing {
@@ -34,21 +36,64 @@ class ScriptedPlanner : public Planner {
   std::function<absl::StatusOr<std::vector<PlannedTrial>>(const PlanningContext&)> propose_;
 };
 
+// A TrialHandoff with one waiting call for the first round: leases its first trial to
+// worker w-h, then records the write's outcome; the driver answers the call.
+class OneWaitingCall : public TrialHandoff {
+ public:
+  LeaseLine::Taken AssignLocked(StudyEntry& entry, std::vector<Trial>& trials,
+                                std::vector<vmle::v1::StudyEvent>& events) override {
+    LeaseLine::Taken calls;
+    if (assigned_ || trials.empty()) return calls;
+    assigned_ = true;
+    trials[0].set_status(vmle::v1::TRIAL_STATUS_RUNNING);
+    trials[0].set_attempts(1);
+    trials[0].set_worker_id("w-h");
+    trials[0].set_lease_id("ls-h");
+    events.push_back(
+        StudyLedger::MakeEvent(entry, vmle::v1::StudyEvent::TYPE_TRIAL_STARTED, trials[0].id(), "started"));
+    auto call = std::make_unique<LeaseLine::Waiter>();
+    call->ticket = 1;
+    call->done = [this](absl::StatusOr<vmle::v1::LeaseTrialResponse> r) {
+      answer_ = r.ok() ? r->assignment().trial_id() : std::string(r.status().message());
+      ++answered_;
+    };
+    calls.push_back(std::move(call));
+    return calls;
+  }
+  void SettleLocked(StudyEntry&, absl::Span<const Trial> trials, const absl::Status& written,
+                    LeaseLine::Taken& calls) override {
+    settled_ = written;
+    for (auto& call : calls) {
+      if (written.ok()) call->result->mutable_assignment()->set_trial_id(trials[0].id());
+      else call->result = written;
+    }
+  }
+
+  std::atomic<int> answered_{0};
+  std::string answer_;
+  absl::Status settled_ = absl::UnknownError("not settled");
+
+ private:
+  bool assigned_ = false;
+};
+
 class PlanningDriverTest : public ::testing::Test {
  protected:
   ~PlanningDriverTest() override {
+    if (!gate_.HasBeenNotified()) gate_.Notify();
     if (ledger_ != nullptr) ledger_->Stop();
     if (driver_ != nullptr) driver_->Stop();
   }
 
-  // A ledger not yet reloaded (the driver does it), its ending, and a driver.
-  void Assemble(PlannerMaker make_planner = {}) {
+  // A ledger not yet reloaded (the driver does it), its ending, and a driver (with
+  // `handoff`, when given).
+  void Assemble(PlannerMaker make_planner = {}, TrialHandoff* handoff = nullptr) {
     ledger_ = parts_.NewLedger(hub_, /*reload=*/false, true, std::move(make_planner));
     ending_ = std::make_unique<StudyEnding>(*ledger_, parts_.metrics(),
                                             [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { driver_->NewWorkLocked(); });
     driver_ = std::make_unique<PlanningDriver>(PlanningDriver::Options{.planning_threads = 2, .recall_k = 3},
                                                *ledger_, *ending_, parts_.client(), parts_.metrics(),
-                                               [this](const StudyEntry&) { ++queued_; });
+                                               [this](const StudyEntry&) { ++queued_; }, handoff);
   }
 
   // Waits until `done` holds for the study (with the ledger's lock held).
@@ -85,6 +130,10 @@ class PlanningDriverTest : public ::testing::Test {
     driver_->NewWorkLocked();
   }
 
+  // Before driver_: the destructor stops the driver before either goes.
+  OneWaitingCall handoff_;
+  // Opened by a test whose planner waits for it (and by the destructor).
+  absl::Notification gate_;
   CoreParts parts_;
   WatchHub hub_;
   std::unique_ptr<StudyLedger> ledger_;
@@ -116,6 +165,68 @@ TEST_F(PlanningDriverTest, ReloadsThenQueuesUpToTheParallelismInOneWrite) {
     EXPECT_GT(state.trial.config().values_size(), 0);
   }
   EXPECT_NE(entry->trials.at(1).trial.seed(), entry->trials.at(2).trial.seed());
+}
+
+TEST_F(PlanningDriverTest, ARoundsFirstTrialGoesToTheWaitingCallByTheSameWrite) {
+  Assemble({}, &handoff_);
+  StudyEntry* entry = CoreParts::Create(*ledger_, NewStudy("st-h", "random", 5, 3));
+  ASSERT_NE(entry, nullptr);
+  driver_->Start();
+  ASSERT_TRUE(WaitFor(*entry, [](const StudyEntry& e) { return e.trials.size() == 3; }));
+  ASSERT_TRUE(WaitFor(*entry, [&](const StudyEntry&) { return handoff_.answered_ == 1; }));
+  ledger_->Stop();
+  driver_->Stop();
+  EXPECT_EQ(handoff_.answered_, 1);
+  absl::MutexLock lock(&ledger_->mu());
+  EXPECT_TRUE(handoff_.settled_.ok()) << handoff_.settled_;
+  EXPECT_EQ(handoff_.answer_, "st-h-t1");
+  // One write: the round, with its first trial leased.
+  EXPECT_EQ(entry->study.version(), 2);
+  EXPECT_EQ(entry->trials.at(1).trial.status(), vmle::v1::TRIAL_STATUS_RUNNING);
+  EXPECT_EQ(entry->trials.at(1).trial.worker_id(), "w-h");
+  EXPECT_EQ(entry->running(), 1);
+  // Only the others wait in the queue.
+  EXPECT_EQ(std::vector<int>(entry->queue.begin(), entry->queue.end()), (std::vector<int>{2, 3}));
+  absl::StatusOr<std::vector<Trial>> stored = parts_.client().ListTrials("st-h");
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(stored->size(), 3u);
+  EXPECT_EQ((*stored)[0].status(), vmle::v1::TRIAL_STATUS_RUNNING);
+  EXPECT_EQ((*stored)[1].status(), vmle::v1::TRIAL_STATUS_QUEUED);
+}
+
+TEST_F(PlanningDriverTest, WhenTheRoundsWriteFailsTheWaitingCallGetsTheErrorAndNothingIsQueued) {
+  // The first round proposes only once the memory service has gone: its write fails.
+  Assemble(
+      [this](const vmle::v1::PlannerSpec& spec,
+                     const std::string& id) -> absl::StatusOr<std::unique_ptr<Planner>> {
+        PlannerEnvironment environment;
+        environment.study_id = id;
+        absl::StatusOr<std::unique_ptr<Planner>> random = MakePlanner(spec, environment);
+        if (!random.ok()) return random.status();
+        return std::make_unique<ScriptedPlanner>(
+            [this, inner = std::shared_ptr<Planner>(*std::move(random))](const PlanningContext& context) {
+              gate_.WaitForNotification();
+              return inner->Propose(context);
+            });
+      },
+      &handoff_);
+  StudyEntry* entry = CoreParts::Create(*ledger_, NewStudy("st-hf", "random", 5, 3));
+  ASSERT_NE(entry, nullptr);
+  driver_->Start();
+  ASSERT_TRUE(WaitFor(*entry, [&](const StudyEntry&) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return ledger_->CheckServingLocked().ok();
+  }));
+  parts_.cluster().StopMemory();
+  gate_.Notify();
+  ASSERT_TRUE(WaitFor(*entry, [&](const StudyEntry&) { return handoff_.answered_ >= 1; }));
+  ledger_->Stop();
+  driver_->Stop();
+  EXPECT_EQ(handoff_.answered_, 1);
+  EXPECT_FALSE(handoff_.settled_.ok());
+  EXPECT_NE(handoff_.answer_, "st-hf-t1");
+  absl::MutexLock lock(&ledger_->mu());
+  EXPECT_TRUE(entry->queue.empty());
+  EXPECT_TRUE(entry->trials.empty());
 }
 
 TEST_F(PlanningDriverTest, FinishesAStudyOnceItsBudgetIsUsed) {

@@ -78,6 +78,11 @@ void LeaseQueue::WakeALeaseThread() {
   lease_wake_ = true;
 }
 
+size_t LeaseQueue::Waiting() const {
+  absl::MutexLock lock(&ledger_.mu());
+  return lease_line_.size();
+}
+
 std::map<std::string, int> LeaseQueue::WorkersLocked(absl::Time now, absl::Duration recent) const {
   std::map<std::string, int> by_state;
   for (const auto& [id, w] : workers_) {
@@ -248,6 +253,45 @@ StudyEntry* LeaseQueue::PickStudyLocked(const std::string& device) {
   return pick;
 }
 
+Trial LeaseQueue::LeasedTrial(const StudyEntry& entry, Trial trial, const vmle::v1::WorkerInfo& worker,
+                              absl::Time now, std::vector<StudyEvent>& events) const {
+  trial.set_status(vmle::v1::TRIAL_STATUS_RUNNING);
+  trial.set_attempts(trial.attempts() + 1);
+  trial.set_worker_id(worker.worker_id());
+  trial.set_lease_id(NewLeaseId());
+  *trial.mutable_lease_expires_at() = ToTimestamp(now + options_.lease_duration);
+  *trial.mutable_started_at() = ToTimestamp(now);
+  trial.clear_epochs();
+  events.push_back(StudyLedger::MakeEvent(
+      entry, StudyEvent::TYPE_TRIAL_STARTED, trial.id(),
+      absl::StrCat("trial ", trial.number(), " started on ", worker.worker_id(), " (",
+                   worker.device().empty() ? "cpu" : worker.device(),
+                   trial.attempts() > 1 ? absl::StrCat(", attempt ", trial.attempts()) : std::string(), ")")));
+  return trial;
+}
+
+void LeaseQueue::ApplyLeaseLocked(StudyEntry& entry, const Trial& trial, absl::Time now, LeaseLine::Waiter& w) {
+  internal::TrialState& state = entry.trials[trial.number()];
+  state.lease_deadline = now + options_.lease_duration;
+  state.stop_requested = false;
+  entry.last_lease_tick = ++lease_ticks_;
+  workers_[trial.worker_id()] = {"busy", now};
+  metrics_.TrialTransition("running");
+  vmle::v1::TrialAssignment a;
+  a.set_trial_id(trial.id());
+  a.set_study_id(entry.study.id());
+  a.set_lease_id(trial.lease_id());
+  *a.mutable_lease_expires_at() = trial.lease_expires_at();
+  a.set_heartbeat_seconds(
+      static_cast<int32_t>(std::max<int64_t>(1, absl::ToInt64Seconds(options_.heartbeat_interval))));
+  *a.mutable_dataset() = entry.study.spec().dataset();
+  a.set_backbone(entry.study.spec().backbone());
+  *a.mutable_config() = trial.config();
+  a.set_objective_metric(entry.study.spec().objective().metric());
+  a.set_seed(trial.seed());
+  *w.result->mutable_assignment() = std::move(a);
+}
+
 bool LeaseQueue::LeaseToWaitersLocked(const std::string& device, LeaseLine::Taken* answered) {
   StudyEntry* pick = PickStudyLocked(device);
   if (pick == nullptr) return false;
@@ -264,55 +308,44 @@ bool LeaseQueue::LeaseToWaitersLocked(const std::string& device, LeaseLine::Take
   std::vector<Trial> trials;
   std::vector<StudyEvent> events;
   for (size_t i = 0; i < batch.size(); ++i) {
-    const vmle::v1::WorkerInfo& w = batch[i]->worker;
-    Trial trial = entry.trials[entry.queue[i]].trial;
-    trial.set_status(vmle::v1::TRIAL_STATUS_RUNNING);
-    trial.set_attempts(trial.attempts() + 1);
-    trial.set_worker_id(w.worker_id());
-    trial.set_lease_id(NewLeaseId());
-    *trial.mutable_lease_expires_at() = ToTimestamp(now + options_.lease_duration);
-    *trial.mutable_started_at() = ToTimestamp(now);
-    trial.clear_epochs();
-    events.push_back(StudyLedger::MakeEvent(entry, StudyEvent::TYPE_TRIAL_STARTED, trial.id(),
-                               absl::StrCat("trial ", trial.number(), " started on ", w.worker_id(), " (",
-                                            w.device().empty() ? "cpu" : w.device(),
-                                            trial.attempts() > 1 ? absl::StrCat(", attempt ", trial.attempts())
-                                                                 : std::string(),
-                                            ")")));
-    trials.push_back(std::move(trial));
+    trials.push_back(LeasedTrial(entry, entry.trials[entry.queue[i]].trial, batch[i]->worker, now, events));
   }
   const absl::Status written = ledger_.CommitLocked(entry, entry.study, trials, std::move(events));
   for (size_t i = 0; i < batch.size(); ++i) {
-    LeaseLine::Waiter& w = *batch[i];
     if (!written.ok()) {
-      w.result = written;
+      batch[i]->result = written;
       continue;
     }
-    const Trial& trial = trials[i];
     entry.queue.pop_front();
-    internal::TrialState& state = entry.trials[trial.number()];
-    state.lease_deadline = now + options_.lease_duration;
-    state.stop_requested = false;
-    entry.last_lease_tick = ++lease_ticks_;
-    workers_[trial.worker_id()] = {"busy", now};
-    metrics_.TrialTransition("running");
-    vmle::v1::TrialAssignment a;
-    a.set_trial_id(trial.id());
-    a.set_study_id(entry.study.id());
-    a.set_lease_id(trial.lease_id());
-    *a.mutable_lease_expires_at() = trial.lease_expires_at();
-    a.set_heartbeat_seconds(
-        static_cast<int32_t>(std::max<int64_t>(1, absl::ToInt64Seconds(options_.heartbeat_interval))));
-    *a.mutable_dataset() = entry.study.spec().dataset();
-    a.set_backbone(entry.study.spec().backbone());
-    *a.mutable_config() = trial.config();
-    a.set_objective_metric(entry.study.spec().objective().metric());
-    a.set_seed(trial.seed());
-    *w.result->mutable_assignment() = std::move(a);
+    ApplyLeaseLocked(entry, trials[i], now, *batch[i]);
   }
   if (written.ok()) metrics_.LeaseWrite(batch.size());
   for (auto& w : batch) answered->push_back(std::move(w));
   return true;
+}
+
+LeaseLine::Taken LeaseQueue::AssignLocked(StudyEntry& entry, std::vector<Trial>& trials,
+                                          std::vector<StudyEvent>& events) {
+  if (!ledger_.CheckServingLocked().ok()) return {};
+  LeaseLine::Taken calls = lease_line_.TakeServable(entry.study.spec().device(), trials.size());
+  const absl::Time now = absl::Now();
+  for (size_t i = 0; i < calls.size(); ++i) {
+    trials[i] = LeasedTrial(entry, std::move(trials[i]), calls[i]->worker, now, events);
+  }
+  return calls;
+}
+
+void LeaseQueue::SettleLocked(StudyEntry& entry, absl::Span<const Trial> trials, const absl::Status& written,
+                              LeaseLine::Taken& calls) {
+  for (size_t i = 0; i < calls.size(); ++i) {
+    if (!written.ok()) {
+      calls[i]->result = written;
+      continue;
+    }
+    const Trial& trial = trials[i];
+    ApplyLeaseLocked(entry, trial, internal::FromTimestamp(trial.started_at()), *calls[i]);
+  }
+  if (written.ok() && !calls.empty()) metrics_.LeaseWrite(calls.size());
 }
 
 void LeaseQueue::ExpireLeasesLocked() {

@@ -6,7 +6,9 @@
 // - A LeaseTrial call waits in the LeaseLine (lease_line.h) holding no thread. A lease
 //   thread that finds a study with queued trials for a waiting worker's device takes
 //   every waiting call that study can serve (oldest first, one queued trial each),
-//   stores the leases in one write, then answers each call. Studies are served fairly:
+//   stores the leases in one write, then answers each call. Trials a planning round
+//   proposes while calls wait are leased to them by the round's own write instead
+//   (TrialHandoff, trial_handoff.h). Studies are served fairly:
 //   the one with the fewest running trials for its parallelism first, then the one
 //   served longest ago. A study that is writing or ending is not leased from.
 // - A lease lasts Options::lease_duration from its last heartbeat or progress report.
@@ -48,11 +50,12 @@
 #include "services/agent/study/lease_line.h"
 #include "services/agent/study/study_ending.h"
 #include "services/agent/study/study_ledger.h"
+#include "services/agent/study/trial_handoff.h"
 #include "vmle/v1/trial_queue.pb.h"
 
 namespace vmle::agent {
 
-class LeaseQueue {
+class LeaseQueue : public TrialHandoff {
  public:
   using StudyEntry = internal::StudyEntry;
 
@@ -72,14 +75,16 @@ class LeaseQueue {
   // dataset profile gives the planning driver something to do.
   LeaseQueue(Options options, StudyLedger& ledger, StudyEnding& ending, AgentMetrics& metrics,
              std::function<void()> new_work);
-  ~LeaseQueue();
+  ~LeaseQueue() override;
   LeaseQueue(const LeaseQueue&) = delete;
   LeaseQueue& operator=(const LeaseQueue&) = delete;
 
   // Starts the lease threads.
   void Start();
   // Answers every waiting call UNAVAILABLE (and every later one), then joins the
-  // lease threads (one in a write answers its callers first); idempotent. The ledger
+  // lease threads (one in a write answers its callers first); calls a planning round
+  // took (AssignLocked) are answered by the round, before PlanningDriver::Stop returns;
+  // idempotent. The ledger
   // must be stopping already (StudyLedger::Stop), also before the destructor, which
   // calls this.
   void Stop();
@@ -109,6 +114,14 @@ class LeaseQueue {
   // Wakes a lease thread when `entry` has queued trials a waiting call can take now
   // (not while it writes: its slot's release calls this again).
   void WakeLeasersLocked(const StudyEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(ledger_.mu());
+  // TrialHandoff: a planning round's trials leased to waiting calls by its write.
+  LeaseLine::Taken AssignLocked(StudyEntry& entry, std::vector<vmle::v1::Trial>& trials,
+                                std::vector<vmle::v1::StudyEvent>& events) override
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(ledger_.mu());
+  void SettleLocked(StudyEntry& entry, absl::Span<const vmle::v1::Trial> trials, const absl::Status& written,
+                    LeaseLine::Taken& calls) override ABSL_EXCLUSIVE_LOCKS_REQUIRED(ledger_.mu());
+  // LeaseTrial calls waiting in the line now (not those a lease thread has yet to let in).
+  size_t Waiting() const ABSL_LOCKS_EXCLUDED(ledger_.mu());
   // Workers seen within `recent` of `now`, by state ("idle", "busy").
   std::map<std::string, int> WorkersLocked(absl::Time now, absl::Duration recent) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(ledger_.mu());
@@ -130,6 +143,14 @@ class LeaseQueue {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(ledger_.mu());
   // The study a worker on `device` should lease from now (fair across studies), or null.
   StudyEntry* PickStudyLocked(const std::string& device) ABSL_EXCLUSIVE_LOCKS_REQUIRED(ledger_.mu());
+  // `trial` leased to `worker` from `now` (attempt, lease, start), with its
+  // TYPE_TRIAL_STARTED event added to `events`; to be stored.
+  vmle::v1::Trial LeasedTrial(const StudyEntry& entry, vmle::v1::Trial trial, const vmle::v1::WorkerInfo& worker,
+                              absl::Time now, std::vector<vmle::v1::StudyEvent>& events) const;
+  // After a lease of LeasedTrial was stored: its deadline, the worker busy, and the
+  // assignment as `w`'s result.
+  void ApplyLeaseLocked(StudyEntry& entry, const vmle::v1::Trial& trial, absl::Time now, LeaseLine::Waiter& w)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(ledger_.mu());
   // Leases queued trials of the study PickStudyLocked(device) gives to the waiting
   // calls it can serve (oldest first), in one write, and adds them, with their
   // results, to `answered` (for the caller to answer without the lock); false when

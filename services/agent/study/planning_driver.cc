@@ -51,9 +51,10 @@ vmle::v1::Proposal CheckedSeedPlan(const std::string& study_id, const std::funct
 }  // namespace
 
 PlanningDriver::PlanningDriver(Options options, StudyLedger& ledger, StudyEnding& ending, MemoryClient& memory,
-                               AgentMetrics& metrics, std::function<void(const StudyEntry&)> queued)
+                               AgentMetrics& metrics, std::function<void(const StudyEntry&)> queued,
+                               TrialHandoff* handoff)
     : options_(options), ledger_(ledger), ending_(ending), memory_(memory), metrics_(metrics),
-      queued_(std::move(queued)) {}
+      queued_(std::move(queued)), handoff_(handoff) {}
 
 PlanningDriver::~PlanningDriver() { Stop(); }
 
@@ -290,6 +291,14 @@ void PlanningDriver::ProposeIfRoom(StudyEntry& entry) {
   const absl::Time started = absl::Now();
   absl::StatusOr<std::vector<PlannedTrial>> proposals = planner->Propose(context);
   metrics_.PlanningSeconds(absl::ToDoubleSeconds(absl::Now() - started));
+  // Waiting calls leased to by this round's write: answered once the lock is released
+  // (destroyed after `lock`).
+  struct AnsweredOnExit {
+    LeaseLine::Taken calls;
+    ~AnsweredOnExit() {
+      for (auto& call : calls) call->Answer();
+    }
+  } handed;
   absl::MutexLock lock(&ledger_.mu());
   StudyLedger::WriteSlot slot(ledger_, entry);
   if (!slot.Acquire(StudyLedger::kSlotWait).ok()) {
@@ -360,13 +369,17 @@ void PlanningDriver::ProposeIfRoom(StudyEntry& entry) {
   if (trials.empty()) return;
   vmle::v1::Study study = entry.study;
   if (study.state() == vmle::v1::STUDY_STATE_PENDING) study.set_state(vmle::v1::STUDY_STATE_RUNNING);
-  if (absl::Status s = ledger_.CommitLocked(entry, std::move(study), trials, std::move(events)); !s.ok()) {
+  // Workers waiting now get the first trials by this same write.
+  if (handoff_ != nullptr) handed.calls = handoff_->AssignLocked(entry, trials, events);
+  const absl::Status written = ledger_.CommitLocked(entry, std::move(study), trials, std::move(events));
+  if (handoff_ != nullptr) handoff_->SettleLocked(entry, trials, written, handed.calls);
+  if (!written.ok()) {
     work_pending_ = true;  // try again on the next round
     return;
   }
   for (const Trial& t : trials) {
-    entry.queue.push_back(t.number());
     metrics_.TrialTransition("queued");
+    if (t.status() == vmle::v1::TRIAL_STATUS_QUEUED) entry.queue.push_back(t.number());
   }
   queued_(entry);
 }

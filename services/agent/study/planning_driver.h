@@ -13,8 +13,9 @@
 //   its write slot. Each study's planner is called from one thread at a time.
 // - A round's proposals are validated against the study's space once
 //   (TrialConfiguration) and queued in one write, each with its seed plan checked
-//   against the study (a plan naming an unknown trial is dropped); `queued` is called
-//   afterwards so waiting workers can lease them.
+//   against the study (a plan naming an unknown trial is dropped). With a TrialHandoff,
+//   the first of them go to the workers waiting now, leased by that same write; `queued`
+//   is called afterwards so waiting workers can lease the rest.
 // - A planner that fails, or proposes an invalid configuration, fails the study
 //   (StudyEnding), naming the planner and the reason.
 // - Reflections, insights and cognition summaries are stored in memory before they are
@@ -42,6 +43,7 @@
 #include "services/agent/study/step_pool.h"
 #include "services/agent/study/study_ending.h"
 #include "services/agent/study/study_ledger.h"
+#include "services/agent/study/trial_handoff.h"
 
 namespace vmle::agent {
 
@@ -57,9 +59,12 @@ class PlanningDriver {
   };
 
   // `memory` stores reflections, insights and summaries (not owned); `queued` is
-  // called, with the ledger's lock held, after new trials of a study were queued.
+  // called, with the ledger's lock held, after new trials of a study were queued;
+  // `handoff` (not owned; may be null: none) leases a round's trials to waiting workers
+  // by the round's write.
   PlanningDriver(Options options, StudyLedger& ledger, StudyEnding& ending, MemoryClient& memory,
-                 AgentMetrics& metrics, std::function<void(const StudyEntry&)> queued);
+                 AgentMetrics& metrics, std::function<void(const StudyEntry&)> queued,
+                 TrialHandoff* handoff = nullptr);
   ~PlanningDriver();
   PlanningDriver(const PlanningDriver&) = delete;
   PlanningDriver& operator=(const PlanningDriver&) = delete;
@@ -97,6 +102,7 @@ class PlanningDriver {
   MemoryClient& memory_;
   AgentMetrics& metrics_;
   const std::function<void(const StudyEntry&)> queued_;
+  TrialHandoff* const handoff_;
 
   // Wakes the coordinator.
   absl::CondVar work_cv_;

@@ -105,7 +105,8 @@ StudyManager::StudyManager(Options options)
              ledger_, ending_, *metrics_, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { planning_.NewWorkLocked(); }),
       planning_(PlanningDriver::Options{.planning_threads = options_.planning_threads, .recall_k = options_.recall_k},
                 ledger_, ending_, *options_.memory, *metrics_,
-                [this](const StudyEntry& entry) ABSL_NO_THREAD_SAFETY_ANALYSIS { queue_.WakeLeasersLocked(entry); }) {}
+                [this](const StudyEntry& entry) ABSL_NO_THREAD_SAFETY_ANALYSIS { queue_.WakeLeasersLocked(entry); },
+                &queue_) {}
 
 absl::StatusOr<std::unique_ptr<StudyManager>> StudyManager::Start(Options options) {
   if (options.memory == nullptr) return absl::InvalidArgumentError("StudyManager needs a memory client");
