@@ -9,7 +9,10 @@
 //   trial that was already queued); worker-side RPC time per trial (progress reports
 //   and completion); the planner's time per trial; every trial accounted for once;
 //   LeaseTrial latency p50 / p99 (calls that returned a trial, long-poll waits
-//   included), idle-while-queued p99 and queue-wait p99 (queued to started) per trial;
+//   included), and the same in steady state: without each worker's first lease (at
+//   the start every worker waits for every study's first round) and without the
+//   trials started once the first study had queued its last (from then on the workers
+//   outnumber the work left, and wait for it), idle-while-queued p99 and queue-wait p99 (queued to started) per trial;
 //   the agent's CPU per trial (the process's CPU time, which holds the agent and the
 //   memory service, less the simulated workers' own threads).
 // --memory_delay_ms adds that much latency to every synced write-ahead-log write of the
@@ -83,6 +86,11 @@ struct Row {
   double reports_per_write = 0;
   double lease_p50_ms = 0;
   double lease_p99_ms = 0;
+  // Steady-state leases: after each worker's first (at the start every worker waits for
+  // every study's first round) and of trials started before the first study queued its
+  // last trial (from then on workers outnumber the work left and wait for it).
+  double steady_lease_p50_ms = 0;
+  double steady_lease_p99_ms = 0;
   double idle_queued_p99_ms = 0;
   double queue_wait_p99_ms = 0;
   double agent_cpu_ms = 0;
@@ -149,6 +157,7 @@ Row RunOne(const RunSpec& run) {
   const absl::Time start = absl::Now();
   const absl::Duration cpu_start = ProcessCpuTime();
   std::vector<std::string> ids;
+  std::map<std::string, int> spec_trials;  // each study's budget
   for (int s = 0; s < studies; ++s) {
     vmle::v1::SubmitStudyRequest request;
     auto* spec = request.mutable_spec();
@@ -168,6 +177,7 @@ Row RunOne(const RunSpec& run) {
       std::exit(1);
     }
     ids.push_back(study->id());
+    spec_trials[study->id()] = spec->budget().max_trials();
   }
   for (auto& w : pool) w->Start();
   Row row;
@@ -188,6 +198,9 @@ Row RunOne(const RunSpec& run) {
   for (auto& w : pool) w->Stop();
   // How long each trial sat in the queue before its (last) lease.
   std::map<std::string, absl::Duration> queue_time;
+  std::map<std::string, absl::Time> started_at;
+  // When the first study queued its last trial.
+  absl::Time drain_from = absl::InfiniteFuture();
   for (const std::string& id : ids) {
     vmle::v1::ListTrialsRequest list;
     list.set_study_id(id);
@@ -196,6 +209,10 @@ Row RunOne(const RunSpec& run) {
       auto page = (*cluster)->manager().ListTrials(list);
       if (!page.ok()) break;
       for (const auto& t : page->trials()) {
+        started_at[t.id()] = vmle::agent::internal::FromTimestamp(t.started_at());
+        if (t.number() == spec_trials[id]) {
+          drain_from = std::min(drain_from, vmle::agent::internal::FromTimestamp(t.queued_at()));
+        }
         ++row.trials;
         row.accounted += t.status() == vmle::v1::TRIAL_STATUS_SUCCEEDED || t.status() == vmle::v1::TRIAL_STATUS_FAILED;
         queue_time[t.id()] = vmle::agent::internal::FromTimestamp(t.started_at()) -
@@ -208,7 +225,7 @@ Row RunOne(const RunSpec& run) {
   // A LeaseTrial call that waited w for a trial that had been queued for q before it
   // was handed out left its worker idle with work queued for min(w, q).
   absl::Duration busy, rpc, idle_queued, worker_cpu;
-  std::vector<absl::Duration> lease_calls, idle_per_lease, queue_waits;
+  std::vector<absl::Duration> lease_calls, steady_lease_calls, idle_per_lease, queue_waits;
   for (const auto& [id, q] : queue_time) queue_waits.push_back(q);
   for (auto& w : pool) {
     const auto stats = w->stats();
@@ -217,6 +234,10 @@ Row RunOne(const RunSpec& run) {
     worker_cpu += stats.cpu_time;
     for (const auto& lease : stats.leases) {
       lease_calls.push_back(lease.wait);
+      auto started = started_at.find(lease.trial_id);
+      if (&lease != &stats.leases.front() && started != started_at.end() && started->second < drain_from) {
+        steady_lease_calls.push_back(lease.wait);
+      }
       auto it = queue_time.find(lease.trial_id);
       if (it == queue_time.end()) continue;
       const absl::Duration idle = std::min(lease.wait, std::max(it->second, absl::ZeroDuration()));
@@ -226,6 +247,8 @@ Row RunOne(const RunSpec& run) {
   }
   row.lease_p50_ms = QuantileMs(lease_calls, 0.5);
   row.lease_p99_ms = QuantileMs(lease_calls, 0.99);
+  row.steady_lease_p50_ms = QuantileMs(steady_lease_calls, 0.5);
+  row.steady_lease_p99_ms = QuantileMs(steady_lease_calls, 0.99);
   row.idle_queued_p99_ms = QuantileMs(idle_per_lease, 0.99);
   row.queue_wait_p99_ms = QuantileMs(queue_waits, 0.99);
   // The workers' CPU is counted from their start, a little before cpu_start.
@@ -276,9 +299,9 @@ int main(int argc, char** argv) {
               "%d ms extra per synced memory write\n\n",
               workers, studies, parallelism, trials, epoch_ms, memory_delay_ms);
   std::printf("| planner | fsync | report interval ms | trials (accounted) | wall s | trials/s | workers busy | idle while queued "
-              "ms/trial | idle while queued p99 ms | queue wait p99 ms | LeaseTrial p50 / p99 ms | worker RPC "
+              "ms/trial | idle while queued p99 ms | queue wait p99 ms | LeaseTrial p50 / p99 ms | steady LeaseTrial p50 / p99 ms | worker RPC "
               "ms/trial | planning ms/trial | agent CPU ms/trial | memory writes/trial | progress reports/write |\n"
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   std::fflush(stdout);
   std::vector<int> interval_values;
   for (const std::string& text : std::vector<std::string>(absl::StrSplit(intervals, ','))) {
@@ -301,11 +324,11 @@ int main(int argc, char** argv) {
         const RunSpec spec{planner, mode == "true", interval, workers, studies, trials, parallelism, epoch_ms,
                            memory_delay_ms, dir + "/" + planner};
         const Row r = RunOne(spec);
-        std::printf("| %s | %s | %d | %d (%d) | %.1f | %.1f | %.1f%% | %.2f | %.1f | %.1f | %.1f / %.1f | %.2f | "
+        std::printf("| %s | %s | %d | %d (%d) | %.1f | %.1f | %.1f%% | %.2f | %.1f | %.1f | %.1f / %.1f | %.1f / %.1f | %.2f | "
                     "%.2f | %.2f | %.1f | %.1f |\n",
                     planner.c_str(), spec.sync_writes ? "on" : "off", interval, r.trials, r.accounted, r.wall,
                     r.trials / r.wall, 100 * r.busy_share, r.idle_queued_ms, r.idle_queued_p99_ms,
-                    r.queue_wait_p99_ms, r.lease_p50_ms, r.lease_p99_ms, r.rpc_ms, r.planning_ms, r.agent_cpu_ms,
+                    r.queue_wait_p99_ms, r.lease_p50_ms, r.lease_p99_ms, r.steady_lease_p50_ms, r.steady_lease_p99_ms, r.rpc_ms, r.planning_ms, r.agent_cpu_ms,
                     r.memory_writes, r.reports_per_write);
         std::fflush(stdout);
       }

@@ -136,16 +136,25 @@ class CoreParts {
 };
 
 // A test holding a ledger on the memory service (its unfinished studies reloaded) and
-// its StudyEnding; new_work_ counts the times a part asked for planning.
+// its StudyEnding; new_work_ counts the times a part asked for planning, and
+// new_work_study_ names the study of the last (both with the ledger's lock held).
 class LedgerTest : public ::testing::Test {
  protected:
-  LedgerTest() : ledger_(parts_.NewLedger(hub_)), ending_(*ledger_, parts_.metrics(), [this] { ++new_work_; }) {}
+  LedgerTest() : ledger_(parts_.NewLedger(hub_)), ending_(*ledger_, parts_.metrics(), NewWork()) {}
+
+  std::function<void(const internal::StudyEntry&)> NewWork() {
+    return [this](const internal::StudyEntry& entry) {
+      ++new_work_;
+      new_work_study_ = entry.study.id();
+    };
+  }
 
   CoreParts parts_;
   WatchHub hub_;
   std::unique_ptr<StudyLedger> ledger_;
   StudyEnding ending_;
   std::atomic<int> new_work_{0};
+  std::string new_work_study_;
 };
 
 }  // namespace vmle::agent::testing

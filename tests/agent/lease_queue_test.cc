@@ -36,7 +36,7 @@ class LeaseQueueTest : public LedgerTest {
                             .heartbeat_interval = absl::Seconds(1),
                             .max_lease_wait = absl::Seconds(10),
                             .lease_threads = 2},
-        *ledger_, ending_, parts_.metrics(), [this] { ++new_work_; });
+        *ledger_, ending_, parts_.metrics(), NewWork());
     parts_.on_slot_released = [this](const StudyEntry& entry)
                                   ABSL_NO_THREAD_SAFETY_ANALYSIS { queue_->WakeLeasersLocked(entry); };
     queue_->Start();
@@ -328,6 +328,7 @@ TEST_F(LeaseQueueTest, HeartbeatsAndResultsCheckTheLeaseAndARetriedResultSucceed
   done.set_best_epoch(1);
   ASSERT_TRUE(queue_->Complete(done).ok());
   EXPECT_GT(new_work_, work_before);
+  EXPECT_EQ(new_work_study_, entry->study.id());
   const Trial finished = HeldTrial(*entry, 1);
   EXPECT_EQ(finished.status(), vmle::v1::TRIAL_STATUS_SUCCEEDED);
   EXPECT_DOUBLE_EQ(finished.objective_value(), 0.05);

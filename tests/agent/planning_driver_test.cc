@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -77,6 +78,24 @@ class OneWaitingCall : public TrialHandoff {
   bool assigned_ = false;
 };
 
+// Planners made by the factory, each called through `propose(study id, the factory's
+// planner, context)`.
+PlannerMaker AroundTheFactorysPlanner(
+    std::function<absl::StatusOr<std::vector<PlannedTrial>>(const std::string&, Planner&, const PlanningContext&)>
+        propose) {
+  return [propose](const vmle::v1::PlannerSpec& spec,
+                   const std::string& id) -> absl::StatusOr<std::unique_ptr<Planner>> {
+    PlannerEnvironment environment;
+    environment.study_id = id;
+    absl::StatusOr<std::unique_ptr<Planner>> made = MakePlanner(spec, environment);
+    if (!made.ok()) return made.status();
+    return std::make_unique<ScriptedPlanner>(
+        [propose, id, inner = std::shared_ptr<Planner>(*std::move(made))](const PlanningContext& context) {
+          return propose(id, *inner, context);
+        });
+  };
+}
+
 class PlanningDriverTest : public ::testing::Test {
  protected:
   ~PlanningDriverTest() override {
@@ -90,7 +109,9 @@ class PlanningDriverTest : public ::testing::Test {
   void Assemble(PlannerMaker make_planner = {}, TrialHandoff* handoff = nullptr) {
     ledger_ = parts_.NewLedger(hub_, /*reload=*/false, true, std::move(make_planner));
     ending_ = std::make_unique<StudyEnding>(*ledger_, parts_.metrics(),
-                                            [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { driver_->NewWorkLocked(); });
+                                            [this](const StudyEntry& entry) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                                              driver_->NewWorkLocked(entry.study.id());
+                                            });
     driver_ = std::make_unique<PlanningDriver>(PlanningDriver::Options{.planning_threads = 2, .recall_k = 3},
                                                *ledger_, *ending_, parts_.client(), parts_.metrics(),
                                                [this](const StudyEntry&) { ++queued_; }, handoff);
@@ -127,7 +148,7 @@ class PlanningDriverTest : public ::testing::Test {
     }
     ASSERT_TRUE(CoreParts::Commit(*ledger_, entry, done).ok());
     absl::MutexLock lock(&ledger_->mu());
-    driver_->NewWorkLocked();
+    driver_->NewWorkLocked(entry.study.id());
   }
 
   // Before driver_: the destructor stops the driver before either goes.
@@ -196,20 +217,11 @@ TEST_F(PlanningDriverTest, ARoundsFirstTrialGoesToTheWaitingCallByTheSameWrite) 
 
 TEST_F(PlanningDriverTest, WhenTheRoundsWriteFailsTheWaitingCallGetsTheErrorAndNothingIsQueued) {
   // The first round proposes only once the memory service has gone: its write fails.
-  Assemble(
-      [this](const vmle::v1::PlannerSpec& spec,
-                     const std::string& id) -> absl::StatusOr<std::unique_ptr<Planner>> {
-        PlannerEnvironment environment;
-        environment.study_id = id;
-        absl::StatusOr<std::unique_ptr<Planner>> random = MakePlanner(spec, environment);
-        if (!random.ok()) return random.status();
-        return std::make_unique<ScriptedPlanner>(
-            [this, inner = std::shared_ptr<Planner>(*std::move(random))](const PlanningContext& context) {
-              gate_.WaitForNotification();
-              return inner->Propose(context);
-            });
-      },
-      &handoff_);
+  Assemble(AroundTheFactorysPlanner([this](const std::string&, Planner& inner, const PlanningContext& context) {
+             gate_.WaitForNotification();
+             return inner.Propose(context);
+           }),
+           &handoff_);
   StudyEntry* entry = CoreParts::Create(*ledger_, NewStudy("st-hf", "random", 5, 3));
   ASSERT_NE(entry, nullptr);
   driver_->Start();
@@ -227,6 +239,42 @@ TEST_F(PlanningDriverTest, WhenTheRoundsWriteFailsTheWaitingCallGetsTheErrorAndN
   absl::MutexLock lock(&ledger_->mu());
   EXPECT_TRUE(entry->queue.empty());
   EXPECT_TRUE(entry->trials.empty());
+}
+
+TEST_F(PlanningDriverTest, AnEventStepsOnlyTheStudyItHappenedTo) {
+  // Each study's planner proposes one trial, then nothing: the study keeps room, so
+  // every step of it calls its planner once, which counts the steps.
+  std::map<std::string, std::shared_ptr<std::atomic<int>>> steps;
+  for (const char* id : {"st-a", "st-b"}) steps[id] = std::make_shared<std::atomic<int>>(0);
+  Assemble(AroundTheFactorysPlanner(
+      [&steps](const std::string& id, Planner& inner,
+               const PlanningContext& context) -> absl::StatusOr<std::vector<PlannedTrial>> {
+        if (steps.at(id)->fetch_add(1) > 0) return std::vector<PlannedTrial>{};
+        absl::StatusOr<std::vector<PlannedTrial>> first = inner.Propose(context);
+        if (first.ok() && first->size() > 1) first->resize(1);
+        return first;
+      }));
+  StudyEntry* a = CoreParts::Create(*ledger_, NewStudy("st-a", "random", 5, 3));
+  StudyEntry* b = CoreParts::Create(*ledger_, NewStudy("st-b", "random", 5, 3));
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  driver_->Start();
+  ASSERT_TRUE(WaitFor(*a, [](const StudyEntry& e) { return e.queue.size() == 1; }));
+  ASSERT_TRUE(WaitFor(*b, [](const StudyEntry& e) { return e.queue.size() == 1; }));
+  const int a_before = *steps["st-a"];
+  const int b_before = *steps["st-b"];
+  // Twenty events of study a, less than a second apart.
+  for (int i = 0; i < 20; ++i) {
+    {
+      absl::MutexLock lock(&ledger_->mu());
+      driver_->NewWorkLocked("st-a");
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_TRUE(WaitFor(*a, [&](const StudyEntry&) { return *steps["st-a"] >= a_before + 5; }));
+  // Study b is stepped at most by the once-a-second look at every study, which these
+  // events keep from coming (one may have begun before them).
+  EXPECT_LE(*steps["st-b"], b_before + 1);
 }
 
 TEST_F(PlanningDriverTest, FinishesAStudyOnceItsBudgetIsUsed) {

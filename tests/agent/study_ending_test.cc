@@ -117,6 +117,7 @@ TEST_F(StudyEndingTest, BeginStopsQueuedTrialsAndTellsRunningOnes) {
   // The study runs on until its last trial reports; the planning driver finishes it.
   EXPECT_EQ(entry->study.state(), vmle::v1::STUDY_STATE_RUNNING);
   EXPECT_EQ(new_work_, 1);
+  EXPECT_EQ(new_work_study_, "st-b");
   ledger_->mu().Unlock();
   absl::StatusOr<std::vector<Trial>> stored = parts_.client().ListTrials("st-b");
   ledger_->mu().Lock();

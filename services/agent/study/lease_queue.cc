@@ -29,7 +29,7 @@ std::string NewLeaseId() {
 }  // namespace
 
 LeaseQueue::LeaseQueue(Options options, StudyLedger& ledger, StudyEnding& ending, AgentMetrics& metrics,
-                       std::function<void()> new_work)
+                       std::function<void(const StudyEntry&)> new_work)
     : options_(std::move(options)),
       ledger_(ledger),
       ending_(ending),

@@ -72,9 +72,9 @@ class LeaseQueue : public TrialHandoff {
   };
 
   // `new_work` is called, with the ledger's lock held, when a result or a first
-  // dataset profile gives the planning driver something to do.
+  // dataset profile gives the planning driver something to do with a study.
   LeaseQueue(Options options, StudyLedger& ledger, StudyEnding& ending, AgentMetrics& metrics,
-             std::function<void()> new_work);
+             std::function<void(const StudyEntry&)> new_work);
   ~LeaseQueue() override;
   LeaseQueue(const LeaseQueue&) = delete;
   LeaseQueue& operator=(const LeaseQueue&) = delete;
@@ -177,7 +177,7 @@ class LeaseQueue : public TrialHandoff {
   StudyLedger& ledger_;
   StudyEnding& ending_;
   AgentMetrics& metrics_;
-  const std::function<void()> new_work_;
+  const std::function<void(const StudyEntry&)> new_work_;
 
   // LeaseTrial calls waiting for a trial, oldest first.
   LeaseLine lease_line_ ABSL_GUARDED_BY(ledger_.mu());

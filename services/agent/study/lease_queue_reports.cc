@@ -237,7 +237,7 @@ void LeaseQueue::WriteProgressLocked(StudyEntry& entry) {
     Trial& trial = trials[it->second];
     if (request.has_dataset_profile() && !study.has_dataset_profile()) {
       *study.mutable_dataset_profile() = request.dataset_profile();
-      new_work_();
+      new_work_(entry);
     }
     AppendEpoch(entry, metric, request.epoch(), trial, events);
     for (const vmle::v1::EpochMetrics& epoch : request.later_epochs()) AppendEpoch(entry, metric, epoch, trial, events);
@@ -343,7 +343,7 @@ absl::Status LeaseQueue::Complete(const vmle::v1::CompleteTrialRequest& request)
   metrics_.TrialTransition(stopped ? "stopped" : "succeeded");
   metrics_.TrialDuration(absl::ToDoubleSeconds(now - internal::FromTimestamp(trial.started_at())));
   workers_[trial.worker_id()] = {"idle", now};
-  new_work_();
+  new_work_(entry);
   return ending_.CheckLocked(entry);
 }
 
@@ -394,7 +394,7 @@ absl::Status LeaseQueue::RequeueOrFailLocked(StudyEntry& entry, Trial trial, con
                              trial.id(), absl::StrCat("trial ", trial.number(), " failed (", cause, "): ", error)));
   RETURN_IF_ERROR(ledger_.CommitLocked(entry, entry.study, &trial, std::move(events)));
   metrics_.TrialTransition(live ? "failed" : "stopped");
-  new_work_();
+  new_work_(entry);
   log::Warn("trial failed", {{"study", entry.study.id()}, {"trial", trial.id()}, {"cause", cause}, {"error", error}});
   if (live && cause == kCauseBadData) {
     // Every other trial would fail the same way: the dataset is unusable.

@@ -74,10 +74,12 @@ void PlanningDriver::Stop() {
   if (step_pool_ != nullptr) step_pool_->Stop();
 }
 
-void PlanningDriver::NewWorkLocked() {
-  work_pending_ = true;
+void PlanningDriver::NewWorkLocked(const std::string& study_id) {
+  pending_.insert(study_id);
   work_cv_.SignalAll();
 }
+
+void PlanningDriver::RetryLocked(const StudyEntry& entry) { pending_.insert(entry.study.id()); }
 
 void PlanningDriver::Loop() {
   for (;;) {
@@ -92,14 +94,25 @@ void PlanningDriver::Loop() {
     work_cv_.WaitWithTimeout(&ledger_.mu(), absl::Seconds(1));
   }
   absl::MutexLock lock(&ledger_.mu());
-  work_pending_ = true;
+  all_pending_ = true;
   for (;;) {
-    if (!work_pending_ && !ledger_.StoppingLocked()) work_cv_.WaitWithTimeout(&ledger_.mu(), absl::Seconds(1));
-    if (ledger_.StoppingLocked()) return;
-    work_pending_ = false;
-    for (auto& [id, entry] : ledger_.StudiesLocked()) {
-      if (entry->Active()) step_pool_->Queue(id);
+    if (!all_pending_ && pending_.empty() && !ledger_.StoppingLocked()) {
+      // A second without any event: every study is looked at (what no event announces).
+      all_pending_ = work_cv_.WaitWithTimeout(&ledger_.mu(), absl::Seconds(1)) && pending_.empty();
     }
+    if (ledger_.StoppingLocked()) return;
+    if (all_pending_) {
+      for (auto& [id, entry] : ledger_.StudiesLocked()) {
+        if (entry->Active()) step_pool_->Queue(id);
+      }
+    } else {
+      for (const std::string& id : pending_) {
+        const StudyEntry* entry = ledger_.FindLocked(id);
+        if (entry != nullptr && entry->Active()) step_pool_->Queue(id);
+      }
+    }
+    all_pending_ = false;
+    pending_.clear();
   }
 }
 
@@ -181,7 +194,7 @@ void PlanningDriver::ReflectPending(StudyEntry& entry) {
       // Reflected again on a later round.
       log::Warn("cannot store reflection", {{"trial", trial.id()}, {"error", std::string(s.message())}});
       absl::MutexLock lock(&ledger_.mu());
-      work_pending_ = true;
+      RetryLocked(entry);
       return;
     }
     absl::MutexLock lock(&ledger_.mu());
@@ -302,7 +315,7 @@ void PlanningDriver::ProposeIfRoom(StudyEntry& entry) {
   absl::MutexLock lock(&ledger_.mu());
   StudyLedger::WriteSlot slot(ledger_, entry);
   if (!slot.Acquire(StudyLedger::kSlotWait).ok()) {
-    work_pending_ = true;  // try again on the next round
+    RetryLocked(entry);  // try again on the next round
     return;
   }
   if (!entry.Active() || entry.ending) return;
@@ -313,7 +326,7 @@ void PlanningDriver::ProposeIfRoom(StudyEntry& entry) {
   if (proposals->empty()) {
     if (context.pending.empty()) {
       entry.exhausted = true;
-      work_pending_ = true;
+      RetryLocked(entry);
     }
     return;
   }
@@ -374,7 +387,7 @@ void PlanningDriver::ProposeIfRoom(StudyEntry& entry) {
   const absl::Status written = ledger_.CommitLocked(entry, std::move(study), trials, std::move(events));
   if (handoff_ != nullptr) handoff_->SettleLocked(entry, trials, written, handed.calls);
   if (!written.ok()) {
-    work_pending_ = true;  // try again on the next round
+    RetryLocked(entry);  // try again on the next round
     return;
   }
   for (const Trial& t : trials) {
@@ -443,7 +456,7 @@ void PlanningDriver::FinishIfDone(StudyEntry& entry) {
       log::Warn("cannot store cognition summary",
                 {{"study", summary->source_study_id()}, {"error", std::string(id.status().message())}});
       absl::MutexLock lock(&ledger_.mu());
-      work_pending_ = true;  // finish on a later round, with the summary
+      RetryLocked(entry);  // finish on a later round, with the summary
       return;
     }
     absl::StrAppend(&message, "; cognition summary ", summary->id(), " stored (", summary->rules_size(), " rules)");
@@ -451,7 +464,7 @@ void PlanningDriver::FinishIfDone(StudyEntry& entry) {
   absl::MutexLock lock(&ledger_.mu());
   StudyLedger::WriteSlot slot(ledger_, entry);
   if (!slot.Acquire(StudyLedger::kSlotWait).ok()) {
-    work_pending_ = true;
+    RetryLocked(entry);
     return;
   }
   if (!entry.Active() || !entry.queue.empty() || entry.running() > 0) return;
@@ -463,7 +476,7 @@ void PlanningDriver::FinishIfDone(StudyEntry& entry) {
   StudyEvent finished = StudyLedger::MakeEvent(entry, StudyEvent::TYPE_STUDY_FINISHED, "", message);
   finished.set_value(study.best_value());
   if (absl::Status s = ledger_.CommitLocked(entry, study, nullptr, {finished}); !s.ok()) {
-    work_pending_ = true;
+    RetryLocked(entry);
     return;
   }
   metrics_.RemoveBest(study.id());

@@ -26,8 +26,10 @@
 //
 // Threads: one coordinator thread (Start to Stop) hands the studies with new work to a
 // StepPool (step_pool.h) of Options::planning_threads steppers, so different studies
-// plan and write concurrently. NewWorkLocked is called, with the ledger's lock held,
-// by whatever gives a study something to plan.
+// plan and write concurrently. NewWorkLocked(study) is called, with the ledger's lock
+// held, by whatever gives a study something to plan: only that study is stepped (an
+// event costs one step, however many studies there are). Every study is stepped at
+// the start, and whenever a second passes with no event at all.
 #pragma once
 
 #include <functional>
@@ -36,6 +38,7 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "services/agent/planner/planner.h"
 #include "services/agent/study/agent_metrics.h"
@@ -77,9 +80,9 @@ class PlanningDriver {
   // the destructor, which calls this. Idempotent.
   void Stop();
 
-  // Something happened that a study's planning may act on: every active study is
-  // looked at on the next round.
-  void NewWorkLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(ledger_.mu());
+  // Something happened that the planning of study `study_id` may act on: it is
+  // stepped on the next round.
+  void NewWorkLocked(const std::string& study_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(ledger_.mu());
 
  private:
   // The planner's view of a study: its trials without epochs and test metrics.
@@ -95,6 +98,9 @@ class PlanningDriver {
   void ProposeIfRoom(StudyEntry& entry);
   void FinishIfDone(StudyEntry& entry);
   void FailStudyLocked(StudyEntry& entry, const std::string& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(ledger_.mu());
+  // The study's step could not finish its work (a write failed, its slot was busy):
+  // it is stepped again on the next round.
+  void RetryLocked(const StudyEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(ledger_.mu());
 
   const Options options_;
   StudyLedger& ledger_;
@@ -106,7 +112,9 @@ class PlanningDriver {
 
   // Wakes the coordinator.
   absl::CondVar work_cv_;
-  bool work_pending_ ABSL_GUARDED_BY(ledger_.mu()) = false;
+  // The studies to step on the next round; every active one when `all_pending_`.
+  absl::flat_hash_set<std::string> pending_ ABSL_GUARDED_BY(ledger_.mu());
+  bool all_pending_ ABSL_GUARDED_BY(ledger_.mu()) = false;
   std::thread thread_;
   std::unique_ptr<StepPool> step_pool_;
 };

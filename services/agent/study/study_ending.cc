@@ -47,7 +47,7 @@ absl::Status StudyEnding::BeginLocked(StudyEntry& entry, const std::string& reas
     RETURN_IF_ERROR(ledger_.CommitLocked(entry, study, nullptr, {cancelled}));
     metrics_.RemoveBest(entry.study.id());
   }
-  new_work_();
+  new_work_(entry);
   return absl::OkStatus();
 }
 

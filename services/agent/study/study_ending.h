@@ -32,8 +32,8 @@ class StudyEnding {
   using StudyEntry = internal::StudyEntry;
 
   // `new_work` is called, with the ledger's lock held, when an ending leaves the
-  // planning driver something to do (finish the study).
-  StudyEnding(StudyLedger& ledger, AgentMetrics& metrics, std::function<void()> new_work)
+  // planning driver something to do with the study (finish it).
+  StudyEnding(StudyLedger& ledger, AgentMetrics& metrics, std::function<void(const StudyEntry&)> new_work)
       : ledger_(ledger), metrics_(metrics), new_work_(std::move(new_work)) {}
 
   // The reason the study must stop now and the state it ends in, or "".
@@ -48,7 +48,7 @@ class StudyEnding {
  private:
   StudyLedger& ledger_;
   AgentMetrics& metrics_;
-  const std::function<void()> new_work_;
+  const std::function<void(const StudyEntry&)> new_work_;
 };
 
 }  // namespace vmle::agent

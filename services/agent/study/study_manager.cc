@@ -97,12 +97,16 @@ StudyManager::StudyManager(Options options)
           .slot_released = [this](const StudyEntry& entry)
               ABSL_NO_THREAD_SAFETY_ANALYSIS { queue_.WakeLeasersLocked(entry); },
       }),
-      ending_(ledger_, *metrics_, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { planning_.NewWorkLocked(); }),
+      ending_(ledger_, *metrics_,
+              [this](const StudyEntry& entry)
+                  ABSL_NO_THREAD_SAFETY_ANALYSIS { planning_.NewWorkLocked(entry.study.id()); }),
       queue_(LeaseQueue::Options{.lease_duration = options_.lease_duration,
                                  .heartbeat_interval = options_.heartbeat_interval,
                                  .max_lease_wait = options_.max_lease_wait,
                                  .lease_threads = options_.lease_threads},
-             ledger_, ending_, *metrics_, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { planning_.NewWorkLocked(); }),
+             ledger_, ending_, *metrics_,
+             [this](const StudyEntry& entry)
+                 ABSL_NO_THREAD_SAFETY_ANALYSIS { planning_.NewWorkLocked(entry.study.id()); }),
       planning_(PlanningDriver::Options{.planning_threads = options_.planning_threads, .recall_k = options_.recall_k},
                 ledger_, ending_, *options_.memory, *metrics_,
                 [this](const StudyEntry& entry) ABSL_NO_THREAD_SAFETY_ANALYSIS { queue_.WakeLeasersLocked(entry); },
@@ -188,7 +192,7 @@ absl::StatusOr<vmle::v1::Study> StudyManager::Submit(const vmle::v1::SubmitStudy
   const vmle::v1::Study stored = created->study;
   log::Info("study submitted", {{"study", id}, {"planner", spec.planner().name()},
                                 {"dataset", spec.dataset().name()}});
-  planning_.NewWorkLocked();
+  planning_.NewWorkLocked(id);
   return stored;
 }
 
@@ -320,7 +324,7 @@ absl::StatusOr<vmle::v1::Study> StudyManager::Resume(const vmle::v1::ResumeStudy
   entry->run_started = absl::Now();
   entry->first_trial_of_run = first;
   for (auto& [number, t] : entry->trials) t.stop_requested = false;
-  planning_.NewWorkLocked();
+  planning_.NewWorkLocked(entry->study.id());
   return entry->study;
 }
 
