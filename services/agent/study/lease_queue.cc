@@ -311,15 +311,8 @@ bool LeaseQueue::LeaseToWaitersLocked(const std::string& device, LeaseLine::Take
     trials.push_back(LeasedTrial(entry, entry.trials[entry.queue[i]].trial, batch[i]->worker, now, events));
   }
   const absl::Status written = ledger_.CommitLocked(entry, entry.study, trials, std::move(events));
-  for (size_t i = 0; i < batch.size(); ++i) {
-    if (!written.ok()) {
-      batch[i]->result = written;
-      continue;
-    }
-    entry.queue.pop_front();
-    ApplyLeaseLocked(entry, trials[i], now, *batch[i]);
-  }
-  if (written.ok()) metrics_.LeaseWrite(batch.size());
+  if (written.ok()) entry.queue.erase(entry.queue.begin(), entry.queue.begin() + batch.size());
+  SettleLocked(entry, trials, written, batch);
   for (auto& w : batch) answered->push_back(std::move(w));
   return true;
 }
