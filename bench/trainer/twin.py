@@ -255,9 +255,9 @@ def evaluate(model, users, split, args):
 # a flag left unset takes its backbone's value.
 REFERENCE = {
     'sasrec': dict(dropout=0.2, batch_size=256, weight_decay=1e-5, optimizer='adam', beta2=0.999,
-                   grad_clip=5.0, select_metric='recall@10'),
+                   grad_clip=5.0, select_metric='recall@10', heads=1),
     'hstu': dict(dropout=0.5, batch_size=128, weight_decay=1e-3, optimizer='adamw', beta2=0.98,
-                 grad_clip=0.0, select_metric='ndcg@10'),
+                 grad_clip=0.0, select_metric='ndcg@10', heads=4, linear_dim=32, attention_dim=32),
 }
 
 
@@ -270,12 +270,12 @@ def parse_args():
     p.add_argument('--patience', type=int, default=3)
     p.add_argument('--hidden', type=int, default=128)
     p.add_argument('--blocks', type=int, default=1)
-    p.add_argument('--heads', type=int, default=1)
+    p.add_argument('--heads', type=int)
     p.add_argument('--dropout', type=float)
     p.add_argument('--max-len', type=int, default=50)
     p.add_argument('--ffn-multiplier', type=int, default=4, help='SASRec')
-    p.add_argument('--linear-dim', type=int, default=16, help='HSTU')
-    p.add_argument('--attention-dim', type=int, default=16, help='HSTU')
+    p.add_argument('--linear-dim', type=int, help='HSTU')
+    p.add_argument('--attention-dim', type=int, help='HSTU')
     p.add_argument('--temperature', type=float, default=0.05, help='HSTU')
     p.add_argument('--batch-size', type=int)
     p.add_argument('--eval-batch-size', type=int, default=256)

@@ -179,15 +179,17 @@ SearchSpace HstuSpace() {
   SearchSpace s;
   s.backbone = Backbone::kHSTU;
   // The HSTU reference configuration (Zhai et al., 2024, at the seed paper's size).
-  // Its attention has no dropout; weight decay is the reference's AdamW default.
-  s.params = SharedParams({.hidden_dim = 128, .num_blocks = 1, .num_heads = 1, .max_len = 50,
+  // Its attention has no dropout; weight decay is the reference's AdamW default. As
+  // in the reference's published configurations (4 heads of 16 at width 64), the
+  // heads together are as wide as the hidden state: 4 heads of 32 at width 128.
+  s.params = SharedParams({.hidden_dim = 128, .num_blocks = 1, .num_heads = 4, .max_len = 50,
                            .batch_size = 128, .num_negatives = 500, .dropout = 0.5,
                            .attn_dropout = 0.0, .lr = 3e-4, .weight_decay = 1e-3,
                            .optimizer = "adamw", .positions = "absolute_relative",
                            .embedding_norm = true});
-  s.params.push_back(IntParam("linear_dim", 4, 128, true, 16,
+  s.params.push_back(IntParam("linear_dim", 4, 128, true, 32,
                               "per-head width of the u and v projections (values and gate)"));
-  s.params.push_back(IntParam("attention_dim", 4, 128, true, 16,
+  s.params.push_back(IntParam("attention_dim", 4, 128, true, 32,
                               "per-head width of the q and k projections"));
   return s;
 }

@@ -63,10 +63,10 @@ TEST(SearchSpaceTest, HstuDefaultsValidateAndAreTheHstuReference) {
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_EQ(c->backbone, Backbone::kHSTU);
   EXPECT_EQ(c->model.hidden_dim, 128);
-  EXPECT_EQ(c->model.linear_dim, 16);
-  EXPECT_EQ(c->model.attention_dim, 16);
+  EXPECT_EQ(c->model.linear_dim, 32);
+  EXPECT_EQ(c->model.attention_dim, 32);
   EXPECT_EQ(c->model.num_blocks, 1);
-  EXPECT_EQ(c->model.num_heads, 1);
+  EXPECT_EQ(c->model.num_heads, 4);
   EXPECT_DOUBLE_EQ(c->model.dropout, 0.5);
   EXPECT_EQ(c->model.positions, PositionKind::kAbsoluteRelative);
   EXPECT_TRUE(c->model.embedding_norm);
