@@ -257,6 +257,35 @@ TEST_F(LeaseQueueTest, AHandoffLeasesARoundsTrialsToTheCallsWaitingByTheRoundsOw
   EXPECT_FALSE(cpu->done.WaitForNotificationWithTimeout(absl::Milliseconds(300)));
 }
 
+TEST_F(LeaseQueueTest, AHandoffServesACallThatArrivedWhileTheRoundWasPlanned) {
+  StudyEntry* entry = StudyWithQueue("st-ha", 0, "", 2);
+  ASSERT_NE(entry, nullptr);
+  StartQueue();
+  std::shared_ptr<Answer> late;
+  LeaseLine::Taken calls;
+  std::vector<Trial> trials = RoundOf("st-ha", 1, 1);
+  {
+    absl::MutexLock lock(&ledger_->mu());
+    StudyLedger::WriteSlot slot(*ledger_, *entry);
+    ASSERT_TRUE(slot.Acquire(StudyLedger::kSlotWait).ok());
+    // The call arrives while the round holds the ledger's lock: no lease thread can
+    // let it into the line before the round hands out its trials.
+    late = LeaseAsync(Request("w-late", "", 10));
+    std::vector<vmle::v1::StudyEvent> events;
+    calls = queue_->AssignLocked(*entry, trials, events);
+    ASSERT_EQ(calls.size(), 1u);
+    EXPECT_EQ(calls[0]->worker.worker_id(), "w-late");
+    const absl::Status written = ledger_->CommitLocked(*entry, entry->study, trials, std::move(events));
+    ASSERT_TRUE(written.ok()) << written;
+    queue_->SettleLocked(*entry, trials, written, calls);
+    EXPECT_EQ(entry->running(), 1);
+  }
+  for (auto& call : calls) call->Answer();
+  ASSERT_TRUE(late->done.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  ASSERT_TRUE(late->result.ok()) << late->result.status();
+  EXPECT_EQ(late->result->assignment().trial_id(), "st-ha-t1");
+}
+
 TEST_F(LeaseQueueTest, WhenTheRoundsWriteFailsEachCallHandedATrialGetsTheError) {
   StudyEntry* entry = StudyWithQueue("st-hf", 0, "", 2);
   ASSERT_NE(entry, nullptr);

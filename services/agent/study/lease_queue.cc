@@ -205,8 +205,7 @@ void LeaseQueue::LeaseLoop(bool sweeps) {
           answered.push_back(std::move(w));
           continue;
         }
-        workers_[w->worker.worker_id()] = {"idle", now};
-        lease_line_.Join(std::move(w));
+        JoinLineLocked(std::move(w), now);
       }
       for (uint64_t ticket : withdrawn) {
         if (auto w = lease_line_.Withdraw(ticket)) answered.push_back(std::move(w));
@@ -317,11 +316,24 @@ bool LeaseQueue::LeaseToWaitersLocked(const std::string& device, LeaseLine::Take
   return true;
 }
 
+void LeaseQueue::JoinLineLocked(std::unique_ptr<LeaseLine::Waiter> w, absl::Time now) {
+  workers_[w->worker.worker_id()] = {"idle", now};
+  lease_line_.Join(std::move(w));
+}
+
 LeaseLine::Taken LeaseQueue::AssignLocked(StudyEntry& entry, std::vector<Trial>& trials,
                                           std::vector<StudyEvent>& events) {
   if (!ledger_.CheckServingLocked().ok()) return {};
-  LeaseLine::Taken calls = lease_line_.TakeServable(entry.study.spec().device(), trials.size());
   const absl::Time now = absl::Now();
+  // Calls that arrived since a lease thread last looked join the line first, so a
+  // worker that asked while the round was being planned is served by its write too.
+  LeaseLine::Taken arrived;
+  {
+    absl::MutexLock arrivals_lock(&arrivals_mu_);
+    arrived.swap(arrivals_);
+  }
+  for (auto& w : arrived) JoinLineLocked(std::move(w), now);
+  LeaseLine::Taken calls = lease_line_.TakeServable(entry.study.spec().device(), trials.size());
   for (size_t i = 0; i < calls.size(); ++i) {
     trials[i] = LeasedTrial(entry, std::move(trials[i]), calls[i]->worker, now, events);
   }

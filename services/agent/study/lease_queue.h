@@ -8,7 +8,8 @@
 //   every waiting call that study can serve (oldest first, one queued trial each),
 //   stores the leases in one write, then answers each call. Trials a planning round
 //   proposes while calls wait are leased to them by the round's own write instead
-//   (TrialHandoff, trial_handoff.h). Studies are served fairly:
+//   (TrialHandoff, trial_handoff.h), calls that arrived while it was planned
+//   included. Studies are served fairly:
 //   the one with the fewest running trials for its parallelism first, then the one
 //   served longest ago. A study that is writing or ending is not leased from.
 // - A lease lasts Options::lease_duration from its last heartbeat or progress report.
@@ -114,7 +115,8 @@ class LeaseQueue : public TrialHandoff {
   // Wakes a lease thread when `entry` has queued trials a waiting call can take now
   // (not while it writes: its slot's release calls this again).
   void WakeLeasersLocked(const StudyEntry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(ledger_.mu());
-  // TrialHandoff: a planning round's trials leased to waiting calls by its write.
+  // TrialHandoff: a planning round's trials leased to waiting calls by its write
+  // (calls that arrived and no lease thread has let in yet join the line first).
   LeaseLine::Taken AssignLocked(StudyEntry& entry, std::vector<vmle::v1::Trial>& trials,
                                 std::vector<vmle::v1::StudyEvent>& events) override
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(ledger_.mu());
@@ -140,6 +142,9 @@ class LeaseQueue : public TrialHandoff {
   // The trial, when `lease_id` is still its lease.
   absl::StatusOr<vmle::v1::Trial*> CheckLeaseLocked(StudyEntry& entry, const std::string& trial_id,
                                                     const std::string& lease_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(ledger_.mu());
+  // A call that arrived joins the line of waiting calls; its worker is idle.
+  void JoinLineLocked(std::unique_ptr<LeaseLine::Waiter> w, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(ledger_.mu());
   // The study a worker on `device` should lease from now (fair across studies), or null.
   StudyEntry* PickStudyLocked(const std::string& device) ABSL_EXCLUSIVE_LOCKS_REQUIRED(ledger_.mu());
