@@ -330,6 +330,9 @@ LeaseLine::Taken LeaseQueue::AssignLocked(StudyEntry& entry, std::vector<Trial>&
   LeaseLine::Taken arrived;
   {
     absl::MutexLock arrivals_lock(&arrivals_mu_);
+    // A lease thread still looks at them: those this round cannot serve may find
+    // another study's trials.
+    if (!arrivals_.empty()) lease_wake_ = true;
     arrived.swap(arrivals_);
   }
   for (auto& w : arrived) JoinLineLocked(std::move(w), now);
