@@ -297,6 +297,9 @@ def keep_study(kept, label, d):
     if read(os.path.join(d, 'rc')) != '0' or not os.path.exists(os.path.join(d, 'trials.csv')):
         return
     dest = os.path.join(kept, 'studies', label)
+    if os.path.exists(os.path.join(dest, 'rc')) and (
+            not label.startswith('distill-') or os.path.exists(os.path.join(dest, STATE_ARCHIVE))):
+        return  # already kept (a later run restored it): rewriting would only churn the archive's timestamps
     os.makedirs(dest, exist_ok=True)
     if os.path.exists(os.path.join(dest, 'rc')):
         os.remove(os.path.join(dest, 'rc'))
