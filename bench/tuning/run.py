@@ -297,13 +297,13 @@ def keep_study(kept, label, d):
     if read(os.path.join(d, 'rc')) != '0' or not os.path.exists(os.path.join(d, 'trials.csv')):
         return
     dest = os.path.join(kept, 'studies', label)
-    if os.path.exists(os.path.join(dest, 'rc')) and (
-            not label.startswith('distill-') or os.path.exists(os.path.join(dest, STATE_ARCHIVE))):
-        return  # already kept (a later run restored it): rewriting would only churn the archive's timestamps
-    os.makedirs(dest, exist_ok=True)
+    distill = label.startswith('distill-')
     if os.path.exists(os.path.join(dest, 'rc')):
-        os.remove(os.path.join(dest, 'rc'))
-    if label.startswith('distill-') and os.path.isdir(os.path.join(d, 'state')):
+        if not distill or os.path.exists(os.path.join(dest, STATE_ARCHIVE)):
+            return  # already kept (a later run restored it): rewriting would only churn the archive's timestamps
+        os.remove(os.path.join(dest, 'rc'))  # a distillation kept without its state: kept again, with it
+    os.makedirs(dest, exist_ok=True)
+    if distill and os.path.isdir(os.path.join(d, 'state')):
         def no_info_logs(info):
             return None if os.path.basename(info.name).startswith('LOG') else info
         with tarfile.open(os.path.join(dest, STATE_ARCHIVE), 'w:gz') as tar:
